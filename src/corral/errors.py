@@ -1,0 +1,82 @@
+"""Corral's one error tree.
+
+Every error a user can cause carries a stable ``code`` and a ``hint`` that names the fix. Interfaces
+(CLI, API) print ``message`` and ``hint`` and never a traceback for a ``CorralError``.
+"""
+
+from __future__ import annotations
+
+
+class CorralError(Exception):
+    """Base of every error Corral raises on purpose."""
+
+    code = "CorralError"
+    #: Process exit status the CLI uses for this error.
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class BadRequestError(CorralError):
+    """The user asked for something malformed (bad name, bad flag value)."""
+
+    code = "BadRequestException"
+
+
+class ConfigError(BadRequestError):
+    """The config file cannot be read or does not validate.
+
+    ``findings`` holds located problems (objects with ``level``, ``code``, ``path``, ``message``,
+    ``hint``, and a ``location()``), so every one of them can be shown at once.
+    """
+
+    code = "ConfigValidationError"
+
+    def __init__(self, message: str, hint: str = "", findings: tuple[object, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.findings = findings
+
+
+class NotFoundError(CorralError):
+    code = "NotFoundException"
+    exit_code = 1
+
+
+class ConflictError(CorralError):
+    """The name is taken, or the resource is in a state that forbids the request."""
+
+    code = "ConflictException"
+
+
+class PrerequisiteError(CorralError):
+    """The machine lacks something Corral needs (root, a package, namespace support)."""
+
+    code = "PrerequisiteError"
+
+
+class ProviderError(CorralError):
+    """Infrastructure could not be created, changed or removed."""
+
+    code = "ProviderError"
+
+
+class LimitExceededError(CorralError):
+    code = "LimitExceededException"
+
+
+__all__ = [
+    "BadRequestError",
+    "ConfigError",
+    "ConflictError",
+    "CorralError",
+    "LimitExceededError",
+    "NotFoundError",
+    "PrerequisiteError",
+    "ProviderError",
+]

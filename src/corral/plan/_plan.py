@@ -1,0 +1,139 @@
+"""ClusterPlan: everything a provider needs to build a cluster, decided up front, as plain data.
+
+``build_plan(config)`` (in ``corral.plan``) turns a validated ``ClusterConfig`` into this; providers and
+Slurm rendering read only this, never the config, so they never guess a default.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class NodeKind(enum.StrEnum):
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    """What a node advertises to Slurm, from the instance-type catalog."""
+
+    instance_type: str
+    cpus: int  # vCPUs Slurm sees (halved when DisableSimultaneousMultithreading)
+    sockets: int
+    cores_per_socket: int
+    threads_per_core: int
+    real_memory_mib: int  # RealMemory advertised to Slurm
+    gpus: int = 0
+    gpu_type: str = ""  # e.g. "a100"; used for Gres=gpu:<type>:<n>
+    architecture: str = "x86_64"
+    price: float | None = None  # on-demand USD/hour where known
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One Slurm node: ``{queue}-st-{cr}-{N}`` or ``{queue}-dy-{cr}-{N}``."""
+
+    name: str
+    queue: str
+    compute_resource: str
+    kind: NodeKind
+    index: int  # N, 1-based
+    shape: NodeShape
+    weight: int  # Slurm Weight: lower is picked first; follows price and the node priorities
+    features: tuple[str, ...]  # e.g. ("static", "c5.xlarge", "compute-resource-0")
+    #: Slurm node-line settings from CustomSlurmSettings at compute-resource level, in order.
+    custom_settings: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """One queue as a Slurm partition."""
+
+    name: str
+    node_names: tuple[str, ...]
+    default: bool
+    job_exclusive: bool = False
+    #: Partition-line settings from the queue's CustomSlurmSettings (e.g. MaxNodes, MaxTime), in order.
+    custom_settings: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """One SharedStorage entry, or the cluster's /home export."""
+
+    name: str
+    storage_type: str  # Ebs, Efs, FsxLustre, FsxOpenZfs, FsxOntap, FileCache, or "Home"
+    mount_dir: str
+    deletion_policy: str  # Delete, Retain, Snapshot
+    existing: bool = False  # refers to an existing volume/file system (VolumeId, FileSystemId, ...)
+    #: (FileSystemPath, DataRepositoryPath) for FSx Lustre import/export and data repository associations.
+    data_repositories: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomActionSpec:
+    """A bootstrap script for one event on one kind of node."""
+
+    event: str  # OnNodeStart, OnNodeConfigured, OnNodeUpdated
+    script: str  # s3://, https:// or a local path
+    args: tuple[str, ...] = ()
+    sequence_index: int = 0  # order within the event when a Sequence is given
+
+
+@dataclass(frozen=True)
+class HeadNodeSpec:
+    shape: NodeShape
+    custom_actions: tuple[CustomActionSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlurmPlan:
+    """Cluster-wide Slurm settings, defaults materialised."""
+
+    scaledown_idletime_min: int  # ScaledownIdletime (minutes; -1 disables power-down)
+    memory_based_scheduling: bool
+    queue_update_strategy: str
+    #: Cluster-level CustomSlurmSettings, in order (slurm.conf key=value lines).
+    custom_settings: tuple[tuple[str, str], ...] = ()
+    custom_settings_include_file: str | None = None  # path, https:// or s3:// URL
+    database_uri: str | None = None
+    database_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster_name: str
+    os: str
+    region: str | None
+    head_node: HeadNodeSpec
+    nodes: tuple[NodeSpec, ...]
+    partitions: tuple[PartitionSpec, ...]
+    storage: tuple[StorageSpec, ...]
+    slurm: SlurmPlan
+    #: queue name -> custom actions for its compute nodes.
+    queue_custom_actions: tuple[tuple[str, tuple[CustomActionSpec, ...]], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    scaling_strategy: str = "all-or-nothing"
+    compute_node_bootstrap_timeout_s: int = 1800
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def node(self, name: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        from corral.errors import NotFoundError
+
+        raise NotFoundError(f"node {name!r} is not part of cluster {self.cluster_name!r}")
+
+    @property
+    def static_nodes(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.kind is NodeKind.STATIC)
+
+    @property
+    def dynamic_nodes(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.kind is NodeKind.DYNAMIC)
+
+    def custom_actions_for(self, queue: str) -> tuple[CustomActionSpec, ...]:
+        return dict(self.queue_custom_actions).get(queue, ())

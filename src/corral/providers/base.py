@@ -1,0 +1,124 @@
+"""The Provider contract: the small surface the service uses to build and run a cluster.
+
+A provider turns a ``ClusterPlan`` into infrastructure (``create``/``delete``), starts and stops
+compute nodes (``launch``/``terminate``, called by Slurm's Resume/Suspend programs), reports what
+exists (``instances``), and runs commands on the head node (``run_on_head``) so that the service can
+drive Slurm the same way on every provider. Errors come back as ``ProviderError``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from corral.errors import ProviderError
+from corral.plan import ClusterPlan
+
+
+class InstanceState(enum.StrEnum):
+    """EC2's instance states, which pcluster's JSON reports (``describe-cluster-instances``)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class NodeRole(enum.StrEnum):
+    HEAD = "HeadNode"
+    COMPUTE = "Compute"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running (or starting) machine of a cluster."""
+
+    instance_id: str
+    role: NodeRole
+    instance_type: str
+    private_ip: str
+    state: InstanceState
+    launch_time: datetime
+    node_name: str | None = None  # Slurm node name; None for the head node
+    queue: str | None = None
+    compute_resource: str | None = None
+    public_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+EventSink = Callable[[str, str], None]
+"""``sink(resource, message)``: a provider reports progress (``("HeadNode", "slurmctld started")``)."""
+
+
+class Provider(Protocol):
+    """What every provider implements. Idempotent where the name says so."""
+
+    name: str
+
+    def check_prerequisites(self) -> None:
+        """Raise ``PrerequisiteError`` naming what is missing (root, packages, namespaces) and the fix."""
+
+    def create(self, plan: ClusterPlan, *, on_event: EventSink) -> Instance:
+        """Build the cluster: head node, shared storage, Slurm, static nodes. Returns the head node.
+
+        On failure raise ``ProviderError``; the caller decides whether to roll back (``delete``).
+        """
+        ...
+
+    def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
+        """Remove every process, namespace, interface, mount and file of the cluster. Idempotent;
+        storage whose DeletionPolicy is Retain is kept unless ``retain_storage`` is False."""
+
+    def exists(self, cluster_name: str) -> bool:
+        """Whether any infrastructure of the cluster is still present."""
+        ...
+
+    def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
+        """Start these compute nodes (Slurm ResumeProgram). Idempotent per node name."""
+        ...
+
+    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
+        """Stop these compute nodes (Slurm SuspendProgram). Idempotent per node name."""
+
+    def instances(self, cluster_name: str) -> list[Instance]:
+        """Head and compute instances that are not terminated."""
+        ...
+
+    def run_on_head(
+        self,
+        cluster_name: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        stdin: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> CommandResult:
+        """Run a command on the head node with the cluster's Slurm environment, capturing output."""
+        ...
+
+    def head_shell_argv(self, cluster_name: str, argv: Sequence[str], *, user: str | None = None) -> list[str]:
+        """argv that runs ``argv`` (or a login shell when empty) on the head node, attached to the
+        caller's terminal; used by ``corral ssh``."""
+        ...
+
+
+__all__ = [
+    "CommandResult",
+    "EventSink",
+    "Instance",
+    "InstanceState",
+    "NodeRole",
+    "Provider",
+    "ProviderError",
+]
