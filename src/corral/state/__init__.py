@@ -21,7 +21,14 @@ from corral.state._lifecycle import (
 )
 from corral.state._process import ProcessIdentity, process_start_ticks
 from corral.state._records import ClusterRecord, StackEventRecord, utc_now
-from corral.state._store import DB_FILE, StateStore, default_state_dir, unknown_cluster
+from corral.state._store import (
+    DB_FILE,
+    StaleWriteError,
+    StateStore,
+    default_state_dir,
+    duplicate_cluster,
+    unknown_cluster,
+)
 
 __all__ = [
     "DB_FILE",
@@ -35,12 +42,14 @@ __all__ = [
     "ProcessIdentity",
     "StackEventRecord",
     "StackStatus",
+    "StaleWriteError",
     "StateStore",
     "allowed_stack_transitions",
     "check_fleet_transition",
     "check_stack_transition",
     "cluster_status",
     "default_state_dir",
+    "duplicate_cluster",
     "process_start_ticks",
     "unknown_cluster",
     "utc_now",

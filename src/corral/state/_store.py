@@ -98,6 +98,10 @@ _COLUMNS = (
 DB_FILE = "corral.db"
 
 
+class StaleWriteError(ConflictError):
+    """A versioned write lost: the row changed since it was read. Re-read and decide again."""
+
+
 def default_state_dir() -> Path:
     """``$CORRAL_STATE_DIR``; else ``/var/lib/corral`` for root; else ``$XDG_STATE_HOME/corral``
     (``~/.local/state/corral``)."""
@@ -158,10 +162,7 @@ class StateStore:
             with self._write() as db:
                 db.execute(f"INSERT INTO clusters ({', '.join(_COLUMNS)}) VALUES ({placeholders})", row)
         except sqlite3.IntegrityError:
-            raise ConflictError(
-                f"cluster {record.name!r} already exists",
-                hint=f"pick another name, or delete it first: corral delete-cluster -n {record.name}",
-            ) from None
+            raise duplicate_cluster(record.name) from None
         return stored
 
     def find(self, name: str) -> ClusterRecord | None:
@@ -228,7 +229,7 @@ class StateStore:
         row = db.execute("SELECT stack_status, version FROM clusters WHERE name = ?", (old.name,)).fetchone()
         if row is None:
             raise NotFoundError(f"cluster {old.name!r} was deleted meanwhile")
-        raise ConflictError(
+        raise StaleWriteError(
             f"cluster {old.name!r} was changed by another command meanwhile "
             f"(now {row[0]}, version {row[1]}; expected version {old.version})",
             hint="look at it again with `corral describe-cluster` and retry",
@@ -279,6 +280,14 @@ class StateStore:
             )
             for r in rows
         ]
+
+
+def duplicate_cluster(name: str) -> ConflictError:
+    """The error for a create whose name is taken."""
+    return ConflictError(
+        f"Cluster '{name}' already exists.",
+        hint=f"pick another name, or delete it first: corral delete-cluster -n {name}",
+    )
 
 
 def unknown_cluster(name: str, names: list[str]) -> NotFoundError:
@@ -358,4 +367,11 @@ def _from_row(row: tuple[object, ...]) -> ClusterRecord:
     )
 
 
-__all__ = ["DB_FILE", "StateStore", "default_state_dir", "unknown_cluster"]
+__all__ = [
+    "DB_FILE",
+    "StaleWriteError",
+    "StateStore",
+    "default_state_dir",
+    "duplicate_cluster",
+    "unknown_cluster",
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from corral.errors import ConflictError
@@ -47,7 +49,7 @@ def test_fleet_stop_and_start_are_paths() -> None:
         [F.RUNNING, F.STOP_REQUESTED, F.STOPPING, F.STOPPED],
         [F.STOPPED, F.START_REQUESTED, F.STARTING, F.RUNNING],
     ):
-        for a, b in zip(path, path[1:], strict=False):
+        for a, b in itertools.pairwise(path):
             assert (a, b) in FLEET_TRANSITIONS
 
 

@@ -1,0 +1,250 @@
+"""An in-memory provider that implements the Provider contract, with injectable failures.
+
+It lets the service (and the CLI) be tested without root, Slurm or a cloud. It keeps clusters in a
+dict; given a ``persist_dir`` it also mirrors them to JSON files there, so a CLI run and its detached
+worker (two processes) see the same fake infrastructure.
+
+Failures are injected with ``FakeFailures`` (or, for a CLI subprocess, ``CORRAL_FAKE_FAIL``: a comma
+list of ``prerequisites``, ``create``, ``delete``, ``commands``, and ``CORRAL_FAKE_DELAY`` seconds
+to sleep in the middle of each create).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corral.errors import PrerequisiteError, ProviderError
+from corral.plan import ClusterPlan
+from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, NodeRole
+
+
+@dataclass(frozen=True)
+class FakeFailures:
+    """What the fake should get wrong."""
+
+    prerequisites: bool = False
+    create: bool = False  # fails after the head node is up, so a rollback has something to remove
+    delete: bool = False
+    commands: bool = False  # run_on_head returns a non-zero status
+    create_delay_s: float = 0.0  # sleep between the head node and the static nodes
+
+    @classmethod
+    def from_env(cls) -> FakeFailures:
+        words = {w.strip() for w in os.environ.get("CORRAL_FAKE_FAIL", "").split(",") if w.strip()}
+        return cls(
+            prerequisites="prerequisites" in words,
+            create="create" in words,
+            delete="delete" in words,
+            commands="commands" in words,
+            create_delay_s=float(os.environ.get("CORRAL_FAKE_DELAY", "0") or 0),
+        )
+
+
+@dataclass
+class _FakeCluster:
+    instances: list[Instance] = field(default_factory=list)
+    commands: list[list[str]] = field(default_factory=list)
+    nodes: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> (queue, cr, type)
+
+
+class FakeProvider:
+    """The Provider contract, in memory."""
+
+    name = "fake"
+
+    def __init__(self, failures: FakeFailures | None = None, *, persist_dir: Path | None = None) -> None:
+        self.failures = failures or FakeFailures()
+        self._persist_dir = persist_dir
+        self._clusters: dict[str, _FakeCluster] = {}
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    # -- contract -----------------------------------------------------------------------------
+
+    def check_prerequisites(self) -> None:
+        if self.failures.prerequisites:
+            raise PrerequisiteError(
+                "the fake provider was told to miss its prerequisites",
+                hint="unset CORRAL_FAKE_FAIL=prerequisites",
+            )
+
+    def create(self, plan: ClusterPlan, *, on_event: EventSink) -> Instance:
+        cluster = _FakeCluster(
+            nodes={n.name: (n.queue, n.compute_resource, n.shape.instance_type) for n in plan.nodes}
+        )
+        head = self._instance(NodeRole.HEAD, plan.head_node.shape.instance_type)
+        cluster.instances.append(head)
+        self._store(plan.cluster_name, cluster)
+        on_event("HeadNode", f"head node {head.instance_id} started at {head.private_ip}")
+        for storage in plan.storage:
+            on_event(storage.name, f"{storage.storage_type} mounted at {storage.mount_dir}")
+        if self.failures.create_delay_s:
+            time.sleep(self.failures.create_delay_s)
+        if self.failures.create:
+            raise ProviderError(
+                "the fake provider was told to fail while starting static nodes",
+                hint="unset CORRAL_FAKE_FAIL=create",
+            )
+        for node in plan.static_nodes:
+            cluster.instances.append(
+                self._instance(
+                    NodeRole.COMPUTE, node.shape.instance_type, node.name, node.queue, node.compute_resource
+                )
+            )
+            on_event(node.name, "static node up")
+        self._store(plan.cluster_name, cluster)
+        return head
+
+    def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
+        if self.failures.delete:
+            raise ProviderError(
+                "the fake provider was told to fail deleting", hint="unset CORRAL_FAKE_FAIL=delete"
+            )
+        with self._lock:
+            self._clusters.pop(cluster_name, None)
+            path = self._path(cluster_name)
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+    def exists(self, cluster_name: str) -> bool:
+        return self._load(cluster_name) is not None
+
+    def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
+        cluster = self._require(cluster_name)
+        running = {i.node_name: i for i in cluster.instances}
+        launched = []
+        for name in node_names:
+            if name not in cluster.nodes:
+                raise ProviderError(f"node {name!r} is not part of cluster {cluster_name!r}")
+            if name not in running:
+                queue, cr, itype = cluster.nodes[name]
+                running[name] = self._instance(NodeRole.COMPUTE, itype, name, queue, cr)
+                cluster.instances.append(running[name])
+            launched.append(running[name])
+        self._store(cluster_name, cluster)
+        return launched
+
+    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
+        cluster = self._load(cluster_name)
+        if cluster is None:
+            return
+        gone = set(node_names)
+        cluster.instances = [i for i in cluster.instances if i.node_name not in gone]
+        self._store(cluster_name, cluster)
+
+    def instances(self, cluster_name: str) -> list[Instance]:
+        cluster = self._load(cluster_name)
+        return [] if cluster is None else list(cluster.instances)
+
+    def run_on_head(
+        self,
+        cluster_name: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        stdin: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> CommandResult:
+        cluster = self._require(cluster_name)
+        cluster.commands.append(list(argv))
+        self._store(cluster_name, cluster)
+        if self.failures.commands:
+            return CommandResult(1, "", f"{argv[0]}: fake failure")
+        return CommandResult(0, "", "")
+
+    def head_shell_argv(
+        self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
+        self._require(cluster_name)
+        return ["/bin/sh", "-c", " ".join(argv) or "exec /bin/sh -l"]
+
+    # -- for tests ------------------------------------------------------------------------------
+
+    def commands(self, cluster_name: str) -> list[list[str]]:
+        """Every argv run on the head node of ``cluster_name``, in order."""
+        cluster = self._load(cluster_name)
+        return [] if cluster is None else list(cluster.commands)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _instance(
+        self,
+        role: NodeRole,
+        itype: str,
+        node: str | None = None,
+        queue: str | None = None,
+        cr: str | None = None,
+    ) -> Instance:
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        return Instance(
+            instance_id=f"i-fake{os.getpid():x}{n:06x}",
+            role=role,
+            instance_type=itype,
+            private_ip=f"10.99.{n // 250}.{n % 250 + 2}",
+            state=InstanceState.RUNNING,
+            launch_time=datetime.now(UTC),
+            node_name=node,
+            queue=queue,
+            compute_resource=cr,
+        )
+
+    def _require(self, cluster_name: str) -> _FakeCluster:
+        cluster = self._load(cluster_name)
+        if cluster is None:
+            raise ProviderError(f"fake cluster {cluster_name!r} does not exist")
+        return cluster
+
+    def _path(self, cluster_name: str) -> Path | None:
+        return None if self._persist_dir is None else self._persist_dir / f"{cluster_name}.json"
+
+    def _store(self, cluster_name: str, cluster: _FakeCluster) -> None:
+        with self._lock:
+            self._clusters[cluster_name] = cluster
+            path = self._path(cluster_name)
+            if path is None:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            doc = {
+                "instances": [
+                    {**asdict(i), "launch_time": i.launch_time.isoformat()} for i in cluster.instances
+                ],
+                "commands": cluster.commands,
+                "nodes": cluster.nodes,
+            }
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(doc))
+            tmp.replace(path)
+
+    def _load(self, cluster_name: str) -> _FakeCluster | None:
+        with self._lock:
+            path = self._path(cluster_name)
+            if path is None:
+                return self._clusters.get(cluster_name)
+            if not path.exists():
+                return None
+            doc = json.loads(path.read_text())
+        instances = [
+            Instance(
+                **{
+                    **i,
+                    "role": NodeRole(i["role"]),
+                    "state": InstanceState(i["state"]),
+                    "launch_time": datetime.fromisoformat(i["launch_time"]),
+                }
+            )
+            for i in doc["instances"]
+        ]
+        nodes = {k: (v[0], v[1], v[2]) for k, v in doc["nodes"].items()}
+        return _FakeCluster(instances=instances, commands=doc["commands"], nodes=nodes)
+
+
+__all__ = ["FakeFailures", "FakeProvider"]

@@ -1,0 +1,485 @@
+"""ClusterService: the one place that runs a cluster's lifecycle, for the CLI, the API and the web UI.
+
+It validates, records every status change and event in the state store, and drives a ``Provider``
+(never a concrete one: providers come from the ``provider_factory`` it is given). Long operations
+come in two halves: ``create``/``delete`` check and record the request and return at once; the
+``run_create``/``run_delete`` half does the work, in this process (``--wait``) or in a detached
+worker. Whoever does the work is recorded as the cluster's owner (pid + start time), so a status
+left in progress by a dead process is reported as interrupted, never as still running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from corral import PCLUSTER_COMPAT_VERSION, __version__
+from corral.config.findings import Level
+from corral.errors import BadRequestError, ConflictError, CorralError
+from corral.providers.base import Instance, NodeRole, Provider
+from corral.service._codec import plan_from_json, plan_to_json
+from corral.service._failures import failure_from
+from corral.service._validate import check_cluster
+from corral.service._views import (
+    ClusterDescription,
+    ClusterList,
+    CreateAccepted,
+    DeleteAccepted,
+    FleetView,
+    InstanceList,
+    StackEvents,
+)
+from corral.state import (
+    IN_PROGRESS,
+    INTERRUPTED_TO,
+    ClusterRecord,
+    FleetStatus,
+    ProcessIdentity,
+    StackEventRecord,
+    StackStatus,
+    StaleWriteError,
+    StateStore,
+    duplicate_cluster,
+    utc_now,
+)
+
+ProviderFactory = Callable[[str], Provider]
+EventCallback = Callable[[StackEventRecord], None]
+
+STACK_RESOURCE_TYPE = "AWS::CloudFormation::Stack"
+NODE_RESOURCE_TYPE = "Corral::Cluster::Resource"
+
+_VERB = {
+    StackStatus.CREATE_IN_PROGRESS: "create",
+    StackStatus.ROLLBACK_IN_PROGRESS: "rollback",
+    StackStatus.DELETE_IN_PROGRESS: "delete",
+    StackStatus.UPDATE_IN_PROGRESS: "update",
+    StackStatus.UPDATE_ROLLBACK_IN_PROGRESS: "update rollback",
+}
+
+
+class ClusterService:
+    """Create, delete, describe and operate clusters; every change is recorded in ``store``."""
+
+    def __init__(self, store: StateStore, provider_factory: ProviderFactory) -> None:
+        self.store = store
+        self._provider_factory = provider_factory
+        self._providers: dict[str, Provider] = {}
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            self._providers[name] = self._provider_factory(name)
+        return self._providers[name]
+
+    # -- create -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        cluster_name: str,
+        config_path: str | Path,
+        *,
+        provider: str,
+        rollback_on_failure: bool = True,
+        suppress: Sequence[str] = (),
+        failure_level: Level = Level.ERROR,
+    ) -> CreateAccepted:
+        """Validate, check the provider's prerequisites, plan, and record CREATE_IN_PROGRESS owned by
+        this process. ``ConfigError`` for a bad config, ``ConflictError`` for a taken name,
+        ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet."""
+        checked = check_cluster(
+            config_path, cluster_name=cluster_name, suppress=suppress, failure_level=failure_level
+        )
+        if self.store.find(cluster_name) is not None:
+            raise duplicate_cluster(cluster_name)
+        prov = self.provider(provider)
+        prov.check_prerequisites()
+        from corral.plan import build_plan
+
+        plan = build_plan(checked.config, cluster_name=cluster_name)
+        now = utc_now()
+        record = ClusterRecord(
+            name=cluster_name,
+            stack_id=f"corral:{provider}:{cluster_name}/{uuid.uuid4()}",
+            stack_status=StackStatus.CREATE_IN_PROGRESS,
+            provider=provider,
+            config_text=Path(config_path).read_text(encoding="utf-8"),
+            config_path=str(Path(config_path).resolve()),
+            region=plan.region or provider,
+            plan_json=plan_to_json(plan),
+            corral_version=__version__,
+            pcluster_version=PCLUSTER_COMPAT_VERSION,
+            tags=plan.tags,
+            created_at=now,
+            updated_at=now,
+            owner=ProcessIdentity.current(),
+            rollback_on_failure=rollback_on_failure,
+        )
+        record = self.store.insert(record)
+        self._write_config_snapshot(record)
+        self._stack_event(record, StackStatus.CREATE_IN_PROGRESS, "User Initiated")
+        return CreateAccepted(record, checked.findings)
+
+    def hand_over(self, cluster_name: str, worker: ProcessIdentity) -> ClusterRecord:
+        """Make ``worker`` (a detached process about to run ``run_create``/``run_delete``) the owner."""
+        return self._set_owner(cluster_name, worker)
+
+    def run_create(self, cluster_name: str, *, on_event: EventCallback | None = None) -> ClusterRecord:
+        """Build the recorded plan with the provider. Ends CREATE_COMPLETE; or, on failure,
+        ROLLBACK_COMPLETE/ROLLBACK_FAILED (rollback on) or CREATE_FAILED (rollback off). Returns the
+        final record; re-raises anything that is not a ``CorralError`` after recording it."""
+        record = self._set_owner(cluster_name, ProcessIdentity.current())
+        if record.stack_status is not StackStatus.CREATE_IN_PROGRESS:
+            raise ConflictError(f"cluster {cluster_name!r} is {record.stack_status}, not CREATE_IN_PROGRESS")
+        prov = self.provider(record.provider)
+        sink = self._sink(record, StackStatus.CREATE_IN_PROGRESS, on_event)
+        try:
+            head = prov.create(plan_from_json(record.plan_json), on_event=sink)
+        except CorralError as exc:
+            return self._fail_create(cluster_name, exc, on_event)
+        except BaseException as exc:
+            self._fail_create(cluster_name, exc, on_event)
+            raise
+        current = self.store.get(cluster_name)
+        done = self.store.save(
+            current,
+            replace(
+                current,
+                stack_status=StackStatus.CREATE_COMPLETE,
+                fleet_status=FleetStatus.RUNNING,
+                fleet_updated_at=utc_now(),
+                owner=None,
+            ),
+        )
+        self._stack_event(
+            done, StackStatus.CREATE_COMPLETE, f"head node {head.instance_id} at {head.private_ip}"
+        )
+        self._notify(on_event, done)
+        return done
+
+    def _fail_create(self, name: str, exc: BaseException, on_event: EventCallback | None) -> ClusterRecord:
+        code, reason = failure_from(exc)
+        current = self.store.get(name)
+        if not current.rollback_on_failure:
+            failed = self.store.save(
+                current,
+                replace(
+                    current,
+                    stack_status=StackStatus.CREATE_FAILED,
+                    failure_code=code,
+                    failure_reason=reason,
+                    owner=None,
+                ),
+            )
+            self._stack_event(failed, StackStatus.CREATE_FAILED, reason)
+            self._notify(on_event, failed)
+            return failed
+        rolling = self.store.save(
+            current,
+            replace(
+                current,
+                stack_status=StackStatus.ROLLBACK_IN_PROGRESS,
+                failure_code=code,
+                failure_reason=reason,
+            ),
+        )
+        self._stack_event(
+            rolling, StackStatus.ROLLBACK_IN_PROGRESS, f"The following resource(s) failed: {reason}"
+        )
+        self._notify(on_event, rolling)
+        try:
+            self.provider(rolling.provider).delete(name, retain_storage=True)
+        except Exception as cleanup:
+            return self._finish(rolling, StackStatus.ROLLBACK_FAILED, f"rollback failed: {cleanup}", on_event)
+        return self._finish(rolling, StackStatus.ROLLBACK_COMPLETE, "", on_event)
+
+    def _finish(
+        self, record: ClusterRecord, status: StackStatus, reason: str, on_event: EventCallback | None
+    ) -> ClusterRecord:
+        current = self.store.get(record.name)
+        extra = f"; {reason}" if reason else ""
+        done = self.store.save(
+            current,
+            replace(current, stack_status=status, owner=None, failure_reason=current.failure_reason + extra),
+        )
+        self._stack_event(done, status, reason)
+        self._notify(on_event, done)
+        return done
+
+    # -- delete -----------------------------------------------------------------------------
+
+    def delete(self, cluster_name: str) -> DeleteAccepted:
+        """Record DELETE_IN_PROGRESS owned by this process. A create still running in another process
+        is stopped first (that exact process, by pid and start time). Idempotent while deleting."""
+        record = self.get(cluster_name)
+        if record.stack_status is StackStatus.DELETE_IN_PROGRESS:
+            return DeleteAccepted(record)
+        if record.stack_status in IN_PROGRESS and record.owner is not None and record.owner.is_alive():
+            _stop_process(record.owner)
+        for _ in range(5):
+            current = self.store.get(cluster_name)
+            try:
+                deleting = self.store.save(
+                    current,
+                    replace(
+                        current, stack_status=StackStatus.DELETE_IN_PROGRESS, owner=ProcessIdentity.current()
+                    ),
+                )
+                break
+            except StaleWriteError:
+                continue
+        else:  # pragma: no cover - five lost races in a row
+            raise ConflictError(f"cluster {cluster_name!r} keeps changing", hint="retry the delete")
+        self._stack_event(deleting, StackStatus.DELETE_IN_PROGRESS, "User Initiated")
+        return DeleteAccepted(deleting)
+
+    def run_delete(self, cluster_name: str, *, on_event: EventCallback | None = None) -> ClusterRecord | None:
+        """Remove the cluster's infrastructure, then its record. Returns None when it is gone, or the
+        DELETE_FAILED record (with the reason) when the provider could not remove everything."""
+        record = self._set_owner(cluster_name, ProcessIdentity.current())
+        if record.stack_status is not StackStatus.DELETE_IN_PROGRESS:
+            raise ConflictError(f"cluster {cluster_name!r} is {record.stack_status}, not DELETE_IN_PROGRESS")
+        prov = self.provider(record.provider)
+        try:
+            prov.delete(cluster_name, retain_storage=True)
+            if prov.exists(cluster_name):
+                raise ConflictError(f"resources of cluster {cluster_name!r} are still present after delete")
+        except CorralError as exc:
+            return self._finish(record, StackStatus.DELETE_FAILED, failure_from(exc)[1], on_event)
+        except BaseException as exc:
+            self._finish(record, StackStatus.DELETE_FAILED, failure_from(exc)[1], on_event)
+            raise
+        current = self.store.get(cluster_name)
+        self._stack_event(current, StackStatus.DELETE_COMPLETE, "")
+        if on_event is not None:
+            on_event(_stack_event_record(current, StackStatus.DELETE_COMPLETE, ""))
+        self.store.remove(current)
+        self._config_snapshot(current).unlink(missing_ok=True)
+        return None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, cluster_name: str) -> ClusterRecord:
+        """The cluster's record, with an in-progress status whose process died settled first."""
+        return self._settle(self.store.get(cluster_name))
+
+    def describe(self, cluster_name: str) -> ClusterDescription:
+        record = self.get(cluster_name)
+        head = None
+        if record.stack_status not in (StackStatus.ROLLBACK_COMPLETE, StackStatus.DELETE_IN_PROGRESS):
+            head = next((i for i in self._instances(record) if i.role is NodeRole.HEAD), None)
+        return ClusterDescription(record, head, self._config_snapshot(record).as_uri())
+
+    def list_clusters(self, statuses: Sequence[str] = ()) -> ClusterList:
+        """Every cluster, optionally only those whose ``clusterStatus`` is in ``statuses``."""
+        records = [self._settle(r) for r in self.store.all()]
+        wanted = set(statuses)
+        return ClusterList(tuple(r for r in records if not wanted or r.cluster_status in wanted))
+
+    def instances(
+        self, cluster_name: str, *, node_type: str | None = None, queue_name: str | None = None
+    ) -> InstanceList:
+        """Running instances; ``node_type`` is ``HeadNode`` or ``ComputeNode``."""
+        record = self.get(cluster_name)
+        found = self._instances(record)
+        if node_type is not None:
+            role = {"HeadNode": NodeRole.HEAD, "ComputeNode": NodeRole.COMPUTE}.get(node_type)
+            if role is None:
+                raise BadRequestError(f"unknown node type {node_type!r}", hint="use HeadNode or ComputeNode")
+            found = [i for i in found if i.role is role]
+        if queue_name is not None:
+            found = [i for i in found if i.queue == queue_name]
+        return InstanceList(tuple(found))
+
+    def delete_instances(
+        self, cluster_name: str, *, force: bool = False, provider: str | None = None
+    ) -> None:
+        """Terminate every compute instance. With ``force``, also when Corral has no record of the
+        cluster (``provider`` names where to look)."""
+        record = self.store.find(cluster_name)
+        if record is None:
+            if not force or provider is None:
+                self.store.get(cluster_name)  # raises NotFoundError with did-you-mean
+                return
+            prov = self.provider(provider)
+        else:
+            prov = self.provider(record.provider)
+        names = [
+            i.node_name for i in prov.instances(cluster_name) if i.role is NodeRole.COMPUTE and i.node_name
+        ]
+        if names:
+            prov.terminate(cluster_name, names)
+
+    def stack_events(self, cluster_name: str) -> StackEvents:
+        record = self.get(cluster_name)
+        return StackEvents(tuple(self.store.events(record.stack_id)))
+
+    def events_after(self, cluster_name: str, after_id: int) -> list[StackEventRecord]:
+        """Events newer than ``after_id``, oldest first (for following a cluster live)."""
+        record = self.store.find(cluster_name)
+        return [] if record is None else self.store.events(record.stack_id, after_id=after_id)
+
+    def ssh_argv(self, cluster_name: str, argv: Sequence[str], *, user: str | None = None) -> list[str]:
+        """The argv that opens a shell (or runs ``argv``) on the head node."""
+        record = self.get(cluster_name)
+        if record.stack_status not in (
+            StackStatus.CREATE_COMPLETE,
+            StackStatus.UPDATE_COMPLETE,
+            StackStatus.UPDATE_IN_PROGRESS,
+            StackStatus.UPDATE_ROLLBACK_COMPLETE,
+            StackStatus.UPDATE_FAILED,
+        ):
+            raise ConflictError(
+                f"Unable to connect to the cluster {cluster_name}: it is {record.cluster_status}",
+                hint=f"wait until `corral describe-cluster -n {cluster_name}` shows CREATE_COMPLETE",
+            )
+        return self.provider(record.provider).head_shell_argv(cluster_name, argv, user=user)
+
+    def describe_compute_fleet(self, cluster_name: str) -> FleetView:
+        """The compute fleet's status (moved on when Slurm shows a stop/start has finished)."""
+        from corral.service import _fleet
+
+        record = self.get(cluster_name)
+        return _fleet.describe(self.store, self.provider(record.provider), record)
+
+    def update_compute_fleet(self, cluster_name: str, status: str) -> FleetView:
+        """START_REQUESTED or STOP_REQUESTED, applied through Slurm on the head node."""
+        from corral.service import _fleet
+
+        record = self.get(cluster_name)
+        return _fleet.update(self.store, self.provider(record.provider), record, status)
+
+    def wait_compute_fleet(
+        self, cluster_name: str, *, timeout: float = 300.0, poll: float = 1.0
+    ) -> FleetView:
+        """Poll until the fleet is STOPPED or RUNNING (or ``timeout`` seconds pass)."""
+        deadline = time.monotonic() + timeout
+        view = self.describe_compute_fleet(cluster_name)
+        while view.status not in (FleetStatus.STOPPED, FleetStatus.RUNNING) and time.monotonic() < deadline:
+            time.sleep(poll)
+            view = self.describe_compute_fleet(cluster_name)
+        return view
+
+    def version(self) -> dict[str, str]:
+        return version_info()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _instances(self, record: ClusterRecord) -> list[Instance]:
+        try:
+            return list(self.provider(record.provider).instances(record.name))
+        except CorralError:
+            return []
+
+    def _settle(self, record: ClusterRecord) -> ClusterRecord:
+        """An in-progress status whose owner is gone becomes the matching failed status."""
+        while record.stack_status in IN_PROGRESS and not (record.owner and record.owner.is_alive()):
+            target = INTERRUPTED_TO[record.stack_status]
+            pid = record.owner.pid if record.owner else "?"
+            reason = f"{_VERB[record.stack_status]} was interrupted: its process (pid {pid}) is gone"
+            try:
+                record = self.store.save(
+                    record,
+                    replace(
+                        record,
+                        stack_status=target,
+                        owner=None,
+                        failure_code=record.failure_code or "ClusterCreationFailure",
+                        failure_reason=f"{record.failure_reason}; {reason}"
+                        if record.failure_reason
+                        else reason,
+                    ),
+                )
+                self._stack_event(record, target, reason)
+            except StaleWriteError:
+                record = self.store.get(record.name)
+        return record
+
+    def _set_owner(self, name: str, owner: ProcessIdentity) -> ClusterRecord:
+        for _ in range(10):
+            current = self.store.get(name)
+            if current.owner == owner:
+                return current
+            try:
+                return self.store.save(current, replace(current, owner=owner))
+            except StaleWriteError:
+                continue
+        raise ConflictError(f"cluster {name!r} keeps changing; could not take it over")  # pragma: no cover
+
+    def _sink(
+        self, record: ClusterRecord, status: StackStatus, on_event: EventCallback | None
+    ) -> Callable[[str, str], None]:
+        def sink(resource: str, message: str) -> None:
+            event = self.store.add_event(
+                StackEventRecord(
+                    stack_id=record.stack_id,
+                    cluster_name=record.name,
+                    timestamp=utc_now(),
+                    logical_resource_id=resource,
+                    physical_resource_id=resource,
+                    resource_type=NODE_RESOURCE_TYPE,
+                    resource_status=status.value,
+                    reason=message,
+                )
+            )
+            if on_event is not None:
+                on_event(event)
+
+        return sink
+
+    def _stack_event(self, record: ClusterRecord, status: StackStatus, reason: str) -> StackEventRecord:
+        return self.store.add_event(_stack_event_record(record, status, reason))
+
+    def _notify(self, on_event: EventCallback | None, record: ClusterRecord) -> None:
+        if on_event is None:
+            return
+        events = self.store.events(record.stack_id)
+        if events:
+            on_event(events[-1])
+
+    def _config_snapshot(self, record: ClusterRecord) -> Path:
+        return self.store.state_dir / "configs" / f"{record.name}.yaml"
+
+    def _write_config_snapshot(self, record: ClusterRecord) -> None:
+        path = self._config_snapshot(record)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(record.config_text, encoding="utf-8")
+
+
+def version_info() -> dict[str, str]:
+    """``corral version``: pcluster's ``{"version": ...}`` (the release Corral follows), plus Corral's own."""
+    return {"version": PCLUSTER_COMPAT_VERSION, "corralVersion": __version__}
+
+
+def _stack_event_record(record: ClusterRecord, status: StackStatus, reason: str) -> StackEventRecord:
+    return StackEventRecord(
+        stack_id=record.stack_id,
+        cluster_name=record.name,
+        timestamp=utc_now(),
+        logical_resource_id=record.name,
+        physical_resource_id=record.stack_id,
+        resource_type=STACK_RESOURCE_TYPE,
+        resource_status=status.value,
+        reason=reason,
+    )
+
+
+def _stop_process(owner: ProcessIdentity, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, the process ``owner`` (and only it: pid and start time are checked)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not owner.is_alive():
+            return
+        try:
+            os.kill(owner.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while owner.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+__all__ = ["ClusterService", "EventCallback", "ProviderFactory", "version_info"]

@@ -1,0 +1,144 @@
+"""Validation before anything is created: the dry runs, and the gate in front of create-cluster.
+
+These functions read the config file and nothing else: no state directory, no provider, no network.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.config.findings import Finding, Level
+from corral.errors import BadRequestError, ConfigError
+from corral.service._views import DryRunResult
+
+#: pcluster's clusterName / imageId pattern (openapi.yaml).
+NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]+$")
+
+INVALID_CLUSTER_CONFIG = "Invalid cluster configuration."
+INVALID_IMAGE_CONFIG = "Invalid image configuration."
+
+
+@dataclass(frozen=True)
+class CheckedConfig:
+    """A config that passed the failure level: the typed model and the findings below the level."""
+
+    config: Any  # corral.config's ClusterConfig / ImageConfig
+    findings: tuple[Finding, ...]
+
+
+def check_name(value: str, what: str) -> str:
+    """Reject a name that does not match pcluster's pattern, as its CLI does."""
+    if not NAME_PATTERN.match(value):
+        raise BadRequestError(
+            f"Bad Request: '{value}' does not match '{NAME_PATTERN.pattern}' - '{what}'",
+            hint="start with a letter; use letters, digits and '-' only (at least 2 characters)",
+        )
+    return value
+
+
+def check_cluster(
+    config_path: str | Path,
+    *,
+    cluster_name: str,
+    suppress: Sequence[str] = (),
+    failure_level: Level = Level.ERROR,
+) -> CheckedConfig:
+    """Load and validate a cluster config. ``ConfigError`` (every finding attached) when any finding
+    is at or above ``failure_level`` after suppressions; else the config and the remaining findings."""
+    from corral.config import check_cluster_config
+    from corral.config.check import parse_suppressions
+
+    check_name(cluster_name, "cluster-name")
+    report = check_cluster_config(
+        _existing(config_path),
+        cluster_name=cluster_name,
+        suppress=parse_suppressions(suppress),
+        failure_level=failure_level,
+    )
+    return _gate(report, INVALID_CLUSTER_CONFIG)
+
+
+def check_image(
+    config_path: str | Path,
+    *,
+    image_id: str,
+    suppress: Sequence[str] = (),
+    failure_level: Level = Level.ERROR,
+) -> CheckedConfig:
+    """The same gate for an image builder config."""
+    from corral.config import check_image_config
+    from corral.config.check import parse_suppressions
+
+    check_name(image_id, "image-id")
+    report = check_image_config(
+        _existing(config_path),
+        image_id=image_id,
+        suppress=parse_suppressions(suppress),
+        failure_level=failure_level,
+    )
+    return _gate(report, INVALID_IMAGE_CONFIG)
+
+
+def dry_run_create(
+    config_path: str | Path,
+    *,
+    cluster_name: str,
+    suppress: Sequence[str] = (),
+    failure_level: Level = Level.ERROR,
+) -> DryRunResult:
+    """``create-cluster --dryrun true``: validate only."""
+    checked = check_cluster(
+        config_path, cluster_name=cluster_name, suppress=suppress, failure_level=failure_level
+    )
+    return DryRunResult(checked.findings)
+
+
+def dry_run_build_image(
+    config_path: str | Path,
+    *,
+    image_id: str,
+    suppress: Sequence[str] = (),
+    failure_level: Level = Level.ERROR,
+) -> DryRunResult:
+    """``build-image --dryrun true``: validate only."""
+    checked = check_image(config_path, image_id=image_id, suppress=suppress, failure_level=failure_level)
+    return DryRunResult(checked.findings)
+
+
+def _existing(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise BadRequestError(
+            f"Bad Request: File not found: '{path}'",
+            hint="pass the path of a ParallelCluster YAML file with -c/--cluster-configuration",
+        )
+    return p
+
+
+def _gate(report: Any, message: str) -> CheckedConfig:
+    findings = tuple(report.findings)
+    if report.blocking or report.config is None:
+        raise ConfigError(
+            message,
+            hint="fix the findings above, or lower their weight with --suppress-validators "
+            "type:NAME / --validation-failure-level",
+            findings=findings,
+        )
+    return CheckedConfig(report.config, findings)
+
+
+__all__ = [
+    "INVALID_CLUSTER_CONFIG",
+    "INVALID_IMAGE_CONFIG",
+    "NAME_PATTERN",
+    "CheckedConfig",
+    "check_cluster",
+    "check_image",
+    "check_name",
+    "dry_run_build_image",
+    "dry_run_create",
+]
