@@ -1,15 +1,71 @@
 """The config layer: ParallelCluster 3.16 cluster and image configs, loaded with locations and
 validated offline.
 
-Public surface (filled in by the modules below):
+Public surface:
 
-- ``load_cluster_config(path) -> LoadedConfig[ClusterConfig]`` and ``load_image_config(path)``:
-  parse and build the typed, frozen model; raise ``ConfigError`` whose ``findings`` carry file:line:col.
-- ``check_cluster_config(path, cluster_name=..., suppress=..., failure_level=...) -> ValidationReport``
-  and ``check_image_config(...)``: load plus every offline validator.
-- ``diff`` lives in ``corral.plan`` (``ChangeSet``); update policies live here (``UpdatePolicy``).
+- ``load_cluster_config(path) -> LoadedConfig[ClusterConfig]`` and ``load_image_config(path)``
+  (plus ``load_*_text(text, filename)``): parse and build the typed, frozen model; raise
+  ``ConfigError`` whose ``findings`` carry file:line:col and the YAML key path.
+- ``ClusterConfig``, ``ImageBuilderConfig``: the models (every section class is in ``corral.config.model``).
+- ``UpdatePolicy``, ``policy_of(model_cls, field_name)``: the update policy of each field.
+- ``check_cluster_config(...)``/``check_image_config(...)``: load plus every offline validator.
+- ``diff`` lives in ``corral.plan`` (``ChangeSet``).
+
+Importing this package is cheap: ``Finding``/``Level`` load eagerly, everything that needs pydantic
+loads on first use, so ``corral --version`` never pays for the model.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from corral.config.findings import Finding, Level
 
-__all__ = ["Finding", "Level"]
+if TYPE_CHECKING:
+    from corral.config.loader import (
+        LoadedConfig,
+        load_cluster_config,
+        load_cluster_config_text,
+        load_image_config,
+        load_image_config_text,
+    )
+    from corral.config.model import ClusterConfig, ImageBuilderConfig
+    from corral.config.policies import PolicyClass, UpdatePolicy, policy_of
+
+# Lazily imported public names -> the module that defines them.
+_LAZY = {
+    "LoadedConfig": "corral.config.loader",
+    "load_cluster_config": "corral.config.loader",
+    "load_cluster_config_text": "corral.config.loader",
+    "load_image_config": "corral.config.loader",
+    "load_image_config_text": "corral.config.loader",
+    "ClusterConfig": "corral.config.model",
+    "ImageBuilderConfig": "corral.config.model",
+    "PolicyClass": "corral.config.policies",
+    "UpdatePolicy": "corral.config.policies",
+    "policy_of": "corral.config.policies",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'corral.config' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "ClusterConfig",
+    "Finding",
+    "ImageBuilderConfig",
+    "Level",
+    "LoadedConfig",
+    "PolicyClass",
+    "UpdatePolicy",
+    "load_cluster_config",
+    "load_cluster_config_text",
+    "load_image_config",
+    "load_image_config_text",
+    "policy_of",
+]

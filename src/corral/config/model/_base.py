@@ -76,7 +76,7 @@ def F(
 
 def _reject_bool(value: Any) -> Any:
     if isinstance(value, bool):
-        raise PydanticCustomError("int_type", "must be a number, not true/false")
+        raise PydanticCustomError("number_not_bool", "must be a number, not true/false")
     return value
 
 
