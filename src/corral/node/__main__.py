@@ -1,0 +1,5 @@
+import sys
+
+from corral.node.agent import main
+
+sys.exit(main())

@@ -1,0 +1,166 @@
+"""The bootstrap agent: runs on a node, inside its namespaces, and brings it up.
+
+It reads a ``BootstrapSpec`` (JSON), then: sets the hostname, bind-mounts the shared storage and
+the cluster's ``/etc/hosts``, runs the OnNodeStart actions in order, starts the node's services
+(slurmd on compute nodes), runs the OnNodeConfigured actions, and records the outcome in the
+spec's status file. A failing action fails the node (as ParallelCluster does): the status file
+says which script failed and how, and the ``on_failure`` command (marking the Slurm node DOWN) runs.
+
+``python -m corral.node SPEC.json [--phase start|configured|all]``
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+MS_BIND = 4096
+ON_NODE_START = "OnNodeStart"
+ON_NODE_CONFIGURED = "OnNodeConfigured"
+
+
+@dataclass(frozen=True)
+class Action:
+    event: str
+    path: str  # a local, already fetched script
+    args: tuple[str, ...] = ()
+    source: str = ""  # what the config said, for messages
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    node_name: str
+    hostname: str
+    status_file: str
+    mounts: tuple[tuple[str, str], ...] = ()  # (source, target) bind mounts
+    actions: tuple[Action, ...] = ()
+    services: tuple[tuple[str, ...], ...] = ()  # argv of daemons started between the two events
+    env: tuple[tuple[str, str], ...] = ()
+    on_failure: tuple[str, ...] = ()  # argv run with the failure message appended
+    #: (kind, "mnt:[…]") of the host's namespaces, which the agent must never modify
+    host_namespaces: tuple[tuple[str, str], ...] = ()
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, text: str) -> BootstrapSpec:
+        raw = json.loads(text)
+        return cls(
+            node_name=raw["node_name"],
+            hostname=raw["hostname"],
+            status_file=raw["status_file"],
+            mounts=tuple((s, t) for s, t in raw["mounts"]),
+            actions=tuple(
+                Action(a["event"], a["path"], tuple(a["args"]), a["source"]) for a in raw["actions"]
+            ),
+            services=tuple(tuple(s) for s in raw["services"]),
+            env=tuple((k, v) for k, v in raw["env"]),
+            on_failure=tuple(raw["on_failure"]),
+            host_namespaces=tuple((k, v) for k, v in raw.get("host_namespaces", ())),
+        )
+
+
+class BootstrapFailure(Exception):
+    pass
+
+
+def bind_mount(source: str, target: str) -> None:
+    """Bind-mount ``source`` on ``target`` in this process's mount namespace."""
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(source.encode(), target.encode(), None, MS_BIND, None) != 0:
+        err = ctypes.get_errno()
+        raise BootstrapFailure(f"bind mount {source} on {target} failed: {os.strerror(err)}")
+
+
+def _refuse_host_namespaces(spec: BootstrapSpec) -> None:
+    """Never mount or rename the host: the agent must run inside the node's own namespaces."""
+    for kind, host_ns in spec.host_namespaces:
+        if os.readlink(f"/proc/self/ns/{kind}") == host_ns:
+            raise BootstrapFailure(f"the agent runs in the host's {kind} namespace; refusing to touch it")
+
+
+def _environment(spec: BootstrapSpec) -> dict[str, str]:
+    return {**dict(spec.env), "CORRAL_NODE_NAME": spec.node_name}
+
+
+def run_action(action: Action, env: dict[str, str]) -> None:
+    """Run one script to completion; a non-zero exit is a ``BootstrapFailure`` naming the script."""
+    with open(action.path, "rb") as script:
+        shebang = script.read(2) == b"#!"
+    argv = [action.path, *action.args] if shebang else ["/bin/bash", action.path, *action.args]
+    print(f"[agent] {action.event}: running {action.source or action.path}", flush=True)
+    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    sys.stdout.write(result.stdout + result.stderr)
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
+        detail = f": {' / '.join(tail)}" if tail else ""
+        raise BootstrapFailure(
+            f"{action.event} script {action.source or action.path} exited with {result.returncode}{detail}"
+        )
+
+
+def start_service(argv: tuple[str, ...], env: dict[str, str]) -> None:
+    print(f"[agent] starting {' '.join(argv)}", flush=True)
+    # Not captured: a daemon keeps its inherited stdout open, so a pipe would never reach EOF.
+    result = subprocess.run(list(argv), env=env, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise BootstrapFailure(f"{argv[0]} failed to start (exit {result.returncode}); see the node log")
+
+
+def _write_status(spec: BootstrapSpec, status: str, message: str = "") -> None:
+    record = {"node": spec.node_name, "status": status, "message": message, "time": time.time()}
+    tmp = spec.status_file + ".tmp"
+    Path(tmp).write_text(json.dumps(record))
+    os.replace(tmp, spec.status_file)
+
+
+def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
+    """Run the requested phase: ``start`` (hostname, mounts, OnNodeStart, services), ``configured``
+    (OnNodeConfigured) or ``all``. Raises ``BootstrapFailure``."""
+    env = _environment(spec)
+    if phase in ("start", "all"):
+        _refuse_host_namespaces(spec)
+        socket.sethostname(spec.hostname)
+        for source, target in spec.mounts:
+            bind_mount(source, target)
+        for action in (a for a in spec.actions if a.event == ON_NODE_START):
+            run_action(action, env)
+        for service in spec.services:
+            start_service(service, env)
+    if phase in ("configured", "all"):
+        for action in (a for a in spec.actions if a.event == ON_NODE_CONFIGURED):
+            run_action(action, env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    phase = "all"
+    if "--phase" in args:
+        i = args.index("--phase")
+        phase = args[i + 1]
+        del args[i : i + 2]
+    spec = BootstrapSpec.load(Path(args[0]).read_text())
+    os.chdir("/")
+    try:
+        bootstrap(spec, phase)
+    except BootstrapFailure as exc:
+        message = str(exc)
+        print(f"[agent] FAILED: {message}", flush=True)
+        _write_status(spec, "failed", message)
+        if spec.on_failure:
+            subprocess.run([*spec.on_failure, f"Reason=bootstrap failure: {message[:200]}"], check=False)
+        return 1
+    if phase in ("configured", "all"):
+        _write_status(spec, "ready")
+    print(f"[agent] phase {phase} done", flush=True)
+    return 0

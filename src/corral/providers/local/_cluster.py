@@ -1,0 +1,280 @@
+"""Creating and deleting a whole local cluster (the steps behind ``LocalProvider.create/delete``)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from corral.errors import ProviderError
+from corral.node.fetch import FetchError, fetch
+from corral.plan import ClusterPlan, CustomActionSpec
+from corral.providers.local import _daemons, _files, _net, _nodes, _proc
+from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
+from corral.slurm import hostlist
+from corral.slurm.conf import render_gres_conf, render_slurm_conf
+
+SCALEDOWN_ENV = "CORRAL_LOCAL_SCALEDOWN_SECONDS"
+Report = Callable[[str, str], None]
+
+
+def _first_missing_ancestor(path: Path) -> Path | None:
+    missing = None
+    for candidate in [path, *path.parents]:
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def prepare_storage(plan: ClusterPlan, layout: ClusterLayout) -> tuple[StorageRecord, ...]:
+    """Create each storage's data dir and, where missing on the host, its mount point."""
+    records = []
+    for spec in _files.storage_with_home(plan):
+        data_dir = _files.storage_data_dir(layout, spec)
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        mount_dir = Path(spec.mount_dir)
+        created = _first_missing_ancestor(mount_dir)
+        mount_dir.mkdir(parents=True, exist_ok=True)
+        records.append(
+            StorageRecord(
+                name=spec.name,
+                mount_dir=str(mount_dir),
+                data_dir=data_dir,
+                deletion_policy=spec.deletion_policy,
+                created_mount_root=str(created) if created else "",
+            )
+        )
+    return tuple(records)
+
+
+def fetch_actions(plan: ClusterPlan, layout: ClusterLayout) -> dict[str | None, tuple[ActionRecord, ...]]:
+    """Fetch every custom action script once, from the host's network (nodes have no route out).
+    Key None holds the head node's actions."""
+    groups: dict[str | None, tuple[CustomActionSpec, ...]] = {None: plan.head_node.custom_actions}
+    groups.update(plan.queue_custom_actions)
+    fetched: dict[str | None, tuple[ActionRecord, ...]] = {}
+    for queue, specs in groups.items():
+        ordered = sorted(specs, key=lambda a: (a.event, a.sequence_index))
+        fetched[queue] = tuple(
+            ActionRecord(a.event, a.script, str(fetch(a.script, layout.actions_dir)), a.args) for a in ordered
+        )
+    return fetched
+
+
+def _scaledown_override() -> int | None:
+    value = os.environ.get(SCALEDOWN_ENV, "").strip()
+    if not value:
+        return None
+    if not value.lstrip("-").isdigit():
+        raise ProviderError(f"{SCALEDOWN_ENV}={value!r} is not a number of seconds", hint="e.g. 5")
+    return int(value)
+
+
+def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor) -> None:
+    """hosts, slurm.conf, gres.conf and the program wrappers."""
+    for directory in (
+        layout.etc,
+        layout.bin,
+        layout.log,
+        layout.slurm_state,
+        layout.nodes_dir,
+        layout.head_dir,
+    ):
+        directory.mkdir(parents=True, exist_ok=True)
+    layout.hosts_file.write_text(_files.render_hosts(descriptor))
+    include = None
+    if plan.slurm.custom_settings_include_file:
+        include = str(fetch(plan.slurm.custom_settings_include_file, layout.etc / "include"))
+    runtime = _files.slurm_runtime(
+        layout, descriptor, suspend_time_s=_scaledown_override(), include_file=include
+    )
+    layout.slurm_conf.write_text(render_slurm_conf(plan, runtime))
+    (layout.etc / "gres.conf").write_text(render_gres_conf(plan))
+    for program in _files.PROGRAMS:
+        path = layout.bin / program
+        path.write_text(_files.render_wrapper(layout, descriptor.python, program))
+        path.chmod(0o755)
+
+
+def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
+    """Everything on disk, before any process or namespace exists."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.root.chmod(0o755)
+    subnet = _net.allocate_subnet(layout.state_dir, layout.clusters_dir, layout.subnet_file)
+    try:
+        actions = fetch_actions(plan, layout)
+    except FetchError as exc:
+        raise ProviderError(exc.message, exc.hint) from exc
+    env = {k: os.environ[k] for k in _files.PASSED_ENV if k in os.environ}
+    storage = prepare_storage(plan, layout)
+    descriptor = _files.build_descriptor(
+        plan, subnet, python=sys.executable, storage=storage, actions=actions, env=env
+    )
+    # Written before any namespace exists: delete() finds every namespace name through it.
+    layout.descriptor.write_text(descriptor.dump())
+    try:
+        write_files(plan, layout, descriptor)
+    except FetchError as exc:
+        raise ProviderError(exc.message, exc.hint) from exc
+    return descriptor
+
+
+def run_head_agent(layout: ClusterLayout, descriptor: ClusterDescriptor, holder: int, phase: str) -> None:
+    spec = _files.bootstrap_spec(layout, descriptor, None)
+    spec_path = layout.head_dir / "bootstrap.json"
+    spec_path.write_text(spec.dump())
+    argv = [
+        *_nodes.enter_argv(holder),
+        descriptor.python,
+        "-m",
+        "corral.node",
+        str(spec_path),
+        "--phase",
+        phase,
+    ]
+    env = _files.node_environment(layout, descriptor)
+    log = layout.log / "head-agent.log"
+    with log.open("a") as out:
+        result = subprocess.run(argv, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        status = _nodes.read_status(Path(spec.status_file))
+        raise ProviderError(
+            f"head node bootstrap failed: {status.get('message') or _daemons.log_tail(log)}",
+            hint=f"see {log}",
+        )
+
+
+def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> int:
+    """Head netns with the bridge, the holder, mounts and OnNodeStart, munged, slurmctld."""
+    _net.create_head_network(descriptor.name, ipaddress.IPv4Network(descriptor.subnet))
+    _nodes.write_identity(layout.head_dir)
+    holder = _nodes.start_holder(
+        _net.head_netns(descriptor.name), layout.head_dir, _daemons.slurm_env(layout)
+    )
+    report("HeadNode", f"namespaces ready ({descriptor.head_hostname}, {descriptor.head_address})")
+    run_head_agent(layout, descriptor, holder, "start")
+    _daemons.start_munged(layout)
+    report("HeadNode", "munged started")
+    _daemons.start_slurmctld(layout, holder)
+    _daemons.wait_for_slurmctld(layout, 30.0)
+    report("HeadNode", "slurmctld is up")
+    return holder
+
+
+def bring_up_static(plan: ClusterPlan, layout: ClusterLayout, report: Report) -> None:
+    """Power up the static nodes through Slurm (ResumeProgram) and wait until all are idle."""
+    names = [n.name for n in plan.static_nodes]
+    if not names:
+        return
+    result = _daemons.scontrol(layout, "update", f"NodeName={hostlist.compress(names)}", "State=POWER_UP")
+    if result.returncode != 0:
+        raise ProviderError(f"cannot power up the static nodes: {result.stderr.strip()}")
+    report("ComputeFleet", f"starting {len(names)} static node(s)")
+    deadline = time.monotonic() + min(plan.compute_node_bootstrap_timeout_s, 300)
+    wanted = set(names)
+    while True:
+        failed = failed_nodes(layout, wanted)
+        if failed:
+            raise ProviderError(
+                "static node bootstrap failed: " + "; ".join(failed), hint=f"see {layout.log}"
+            )
+        ready = {n.name for n in _daemons.node_states(layout) if n.name in wanted and n.ready}
+        if ready == wanted:
+            report("ComputeFleet", f"{len(names)} static node(s) idle")
+            return
+        if time.monotonic() > deadline:
+            waiting = hostlist.compress(sorted(wanted - ready))
+            raise ProviderError(
+                f"static nodes {waiting} did not come up in time; resume.log ends with:\n"
+                + _daemons.log_tail(layout.log / "resume.log"),
+                hint=f"see the node logs in {layout.log}",
+            )
+        time.sleep(0.1)
+
+
+def failed_nodes(layout: ClusterLayout, names: set[str]) -> list[str]:
+    """'node: message' for each of ``names`` whose bootstrap failed."""
+    out = []
+    for name in sorted(names):
+        for path in (layout.node_dir(name) / "status.json", layout.failures_dir / f"{name}.json"):
+            status = _nodes.read_status(path)
+            if status.get("status") == "failed":
+                out.append(f"{name}: {status.get('message')}")
+                break
+    return out
+
+
+def _cluster_netns(layout: ClusterLayout, descriptor: ClusterDescriptor | None) -> list[str]:
+    existing = _net.list_netns()
+    names = [_net.node_netns(layout.name, n.name) for n in descriptor.nodes] if descriptor else []
+    return [n for n in names if n in existing]
+
+
+def _stray_pids(layout: ClusterLayout) -> list[int]:
+    """Processes whose command line or cwd still names the cluster's directories."""
+    markers = (str(layout.root), str(layout.run_dir))
+    protected = {os.getpid(), os.getppid()}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in protected:
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            cwd = ""
+        text = " ".join(_proc.cmdline(int(entry.name))) + " " + cwd
+        if any(m in text for m in markers):
+            found.append(int(entry.name))
+    return found
+
+
+def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
+    """Remove every process, namespace and file of the cluster, relying only on what is on disk."""
+    descriptor = ClusterDescriptor.load(layout.descriptor) if layout.descriptor.exists() else None
+    head = _net.head_netns(layout.name)
+    if head in _net.list_netns():
+        _daemons.stop_slurmctld(layout)
+        # Stops slurmctld's script runner and any Resume program before nodes are removed.
+        _proc.kill_pids(_net.netns_pids(head))
+    for netns in _cluster_netns(layout, descriptor):
+        _net.delete_netns(netns)
+    _net.delete_netns(head)
+    _daemons.stop_munged(layout)
+    _proc.kill_pids(_stray_pids(layout))
+    remove_storage(layout, descriptor, retain_storage=retain_storage)
+    shutil.rmtree(layout.root, ignore_errors=True)
+    shutil.rmtree(layout.run_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        layout.run_dir.parent.rmdir()  # /run/corral, once no cluster uses it
+
+
+def _remove_empty_dirs(path: Path, top: Path) -> None:
+    """rmdir ``path`` and its parents up to ``top`` (the first dir Corral created), while empty."""
+    for candidate in [path, *path.parents]:
+        try:
+            candidate.rmdir()
+        except OSError:
+            return
+        if candidate == top:
+            return
+
+
+def remove_storage(
+    layout: ClusterLayout, descriptor: ClusterDescriptor | None, *, retain_storage: bool
+) -> None:
+    for record in descriptor.storage if descriptor else ():
+        if record.deletion_policy != "Retain" or not retain_storage:
+            shutil.rmtree(record.data_dir, ignore_errors=True)
+        if record.created_mount_root:
+            _remove_empty_dirs(Path(record.mount_dir), Path(record.created_mount_root))
+    if not retain_storage:
+        shutil.rmtree(layout.retained_dir, ignore_errors=True)
+    if layout.retained_dir.exists() and not any(layout.retained_dir.iterdir()):
+        layout.retained_dir.rmdir()

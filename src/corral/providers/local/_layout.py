@@ -1,0 +1,180 @@
+"""Where a local cluster lives on disk, and the descriptor every local program reads.
+
+``<state>/clusters/<name>/`` holds the cluster: ``cluster.json`` (the descriptor, written before
+any namespace exists so that ``delete`` can always find everything), ``etc/`` (slurm.conf, hosts,
+munge key), ``bin/`` (Resume/Suspend/Prolog wrappers), ``log/``, ``state/`` (slurmctld),
+``head/`` and ``nodes/<node>/`` (holder pid, instance id, launch time), ``failures/``, ``shared/``.
+Unix sockets and spool dirs go under a short ``/run/corral/<key>/`` (socket paths are limited to
+108 bytes). Storage with DeletionPolicy Retain lives in ``<state>/retained/<name>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RUN_ROOT = Path("/run/corral")
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    state_dir: Path
+    name: str
+
+    @property
+    def clusters_dir(self) -> Path:
+        return self.state_dir / "clusters"
+
+    @property
+    def root(self) -> Path:
+        return self.clusters_dir / self.name
+
+    @property
+    def run_dir(self) -> Path:
+        key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:12]
+        return RUN_ROOT / key
+
+    @property
+    def retained_dir(self) -> Path:
+        return self.state_dir / "retained" / self.name
+
+    @property
+    def descriptor(self) -> Path:
+        return self.root / "cluster.json"
+
+    @property
+    def subnet_file(self) -> Path:
+        return self.root / "subnet"
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def slurm_state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def head_dir(self) -> Path:
+        return self.root / "head"
+
+    @property
+    def nodes_dir(self) -> Path:
+        return self.root / "nodes"
+
+    @property
+    def failures_dir(self) -> Path:
+        return self.root / "failures"
+
+    @property
+    def actions_dir(self) -> Path:
+        return self.root / "actions"
+
+    @property
+    def slurm_conf(self) -> Path:
+        return self.root / "etc/slurm.conf"
+
+    @property
+    def hosts_file(self) -> Path:
+        return self.root / "etc/hosts"
+
+    @property
+    def munge_key(self) -> Path:
+        return self.root / "etc/munge.key"
+
+    @property
+    def munge_socket(self) -> Path:
+        return self.run_dir / "munge.socket"
+
+    def node_dir(self, node: str) -> Path:
+        return self.nodes_dir / node
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    event: str
+    source: str  # the URL or path from the config
+    local_path: str  # the fetched copy the agent runs
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    name: str
+    index: int
+    address: str
+    queue: str
+    compute_resource: str
+    instance_type: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class StorageRecord:
+    name: str
+    mount_dir: str
+    data_dir: str
+    deletion_policy: str
+    created_mount_root: str  # the top-most mount dir Corral created on the host, or ""
+
+
+@dataclass(frozen=True)
+class ClusterDescriptor:
+    """Everything the Resume/Suspend programs and the node agent need, as JSON on disk."""
+
+    name: str
+    subnet: str
+    head_address: str
+    head_hostname: str
+    head_instance_type: str
+    python: str
+    nodes: tuple[NodeRecord, ...]
+    storage: tuple[StorageRecord, ...] = ()
+    head_actions: tuple[ActionRecord, ...] = ()
+    queue_actions: tuple[tuple[str, tuple[ActionRecord, ...]], ...] = ()
+    #: environment passed to node agents (S3 endpoint and credentials captured at create time)
+    env: tuple[tuple[str, str], ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def node(self, name: str) -> NodeRecord | None:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        return None
+
+    def actions_for(self, queue: str | None) -> tuple[ActionRecord, ...]:
+        if queue is None:
+            return self.head_actions
+        return dict(self.queue_actions).get(queue, ())
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def load(cls, path: Path) -> ClusterDescriptor:
+        raw = json.loads(path.read_text())
+        actions = lambda items: tuple(ActionRecord(**{**a, "args": tuple(a["args"])}) for a in items)  # noqa: E731
+        return cls(
+            name=raw["name"],
+            subnet=raw["subnet"],
+            head_address=raw["head_address"],
+            head_hostname=raw["head_hostname"],
+            head_instance_type=raw["head_instance_type"],
+            python=raw["python"],
+            nodes=tuple(NodeRecord(**n) for n in raw["nodes"]),
+            storage=tuple(StorageRecord(**s) for s in raw["storage"]),
+            head_actions=actions(raw["head_actions"]),
+            queue_actions=tuple((q, actions(items)) for q, items in raw["queue_actions"]),
+            env=tuple((k, v) for k, v in raw["env"]),
+            extra=dict(raw.get("extra", {})),
+        )

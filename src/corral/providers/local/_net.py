@@ -1,0 +1,123 @@
+"""Network namespaces, the head's bridge and one veth per node; subnet allocation.
+
+Every interface lives inside the cluster's namespaces: the veth pair is created between the head
+netns (bridge side) and the node netns (``eth0``), so the host's network is never touched.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from corral.errors import ProviderError
+from corral.providers.local import _proc
+
+POOL = ipaddress.IPv4Network("10.240.0.0/12")
+SUBNET_PREFIX = 20  # 4094 addresses per cluster
+FIRST_NODE_OFFSET = 10  # .1 is the head; nodes start at network + 10
+BRIDGE = "br0"
+
+
+def head_netns(cluster: str) -> str:
+    return f"corral-{cluster}-head"
+
+
+def node_netns(cluster: str, node: str) -> str:
+    return f"corral-{cluster}-{node}"
+
+
+def veth_name(index: int) -> str:
+    """Bridge-side veth name for the node at ``index`` (0-based); always ≤ 15 characters."""
+    return f"v{index}"
+
+
+def head_address(subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    return subnet.network_address + 1
+
+
+def node_address(subnet: ipaddress.IPv4Network, index: int) -> ipaddress.IPv4Address:
+    """Deterministic address of the node at ``index`` in the plan, so /etc/hosts and NodeAddr are
+    written before any node exists."""
+    address = subnet.network_address + FIRST_NODE_OFFSET + index
+    if address >= subnet.broadcast_address:
+        raise ProviderError(
+            f"too many nodes for subnet {subnet}: node #{index + 1} does not fit",
+            hint=f"a local cluster holds at most {subnet.num_addresses - FIRST_NODE_OFFSET - 1} nodes",
+        )
+    return address
+
+
+def pick_subnet(taken: Iterable[str]) -> ipaddress.IPv4Network:
+    """The first /20 of the pool that no other cluster uses (pure)."""
+    used = {ipaddress.IPv4Network(t) for t in taken}
+    for subnet in POOL.subnets(new_prefix=SUBNET_PREFIX):
+        if subnet not in used:
+            return subnet
+    raise ProviderError(f"no free subnet left in {POOL}", hint="delete clusters you no longer need")
+
+
+def allocate_subnet(state_dir: Path, clusters_dir: Path, subnet_file: Path) -> ipaddress.IPv4Network:
+    """Allocate a subnet for a cluster under a file lock, recording it in ``subnet_file``."""
+    if subnet_file.exists():
+        return ipaddress.IPv4Network(subnet_file.read_text().strip())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / "subnets.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        taken = [p.read_text().strip() for p in clusters_dir.glob("*/subnet")]
+        subnet = pick_subnet(t for t in taken if t)
+        subnet_file.write_text(f"{subnet}\n")
+        return subnet
+
+
+def list_netns() -> set[str]:
+    """Names of all network namespaces (``ip netns list``)."""
+    try:
+        names = [p.name for p in Path("/run/netns").iterdir()]
+    except FileNotFoundError:
+        return set()
+    return set(names)
+
+
+def netns_pids(name: str) -> list[int]:
+    result = _proc.run(["ip", "netns", "pids", name], check=False)
+    return [int(p) for p in result.stdout.split() if p.isdigit()]
+
+
+def _ip(*args: str) -> None:
+    try:
+        _proc.run(["ip", *args])
+    except subprocess.CalledProcessError as exc:
+        raise ProviderError(f"`ip {' '.join(args)}` failed: {exc.stderr.strip()}") from exc
+
+
+def create_head_network(cluster: str, subnet: ipaddress.IPv4Network) -> None:
+    """The head netns with loopback up and the bridge holding the head's address."""
+    ns = head_netns(cluster)
+    _ip("netns", "add", ns)
+    _ip("-n", ns, "link", "set", "lo", "up")
+    _ip("-n", ns, "link", "add", BRIDGE, "type", "bridge")
+    _ip("-n", ns, "addr", "add", f"{head_address(subnet)}/{subnet.prefixlen}", "dev", BRIDGE)
+    _ip("-n", ns, "link", "set", BRIDGE, "up")
+
+
+def create_node_network(cluster: str, node: str, index: int, subnet: ipaddress.IPv4Network) -> None:
+    """A node netns whose ``eth0`` is a veth with its peer on the head's bridge."""
+    ns, head, veth = node_netns(cluster, node), head_netns(cluster), veth_name(index)
+    _ip("netns", "add", ns)
+    _ip("-n", ns, "link", "set", "lo", "up")
+    _ip("-n", head, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    _ip("-n", head, "link", "set", veth, "master", BRIDGE, "up")
+    address = node_address(subnet, index)
+    _ip("-n", ns, "addr", "add", f"{address}/{subnet.prefixlen}", "dev", "eth0")
+    _ip("-n", ns, "link", "set", "eth0", "up")
+
+
+def delete_netns(name: str) -> None:
+    """Kill every process in the netns, then delete it (its veth goes with it). Idempotent."""
+    if name not in list_netns():
+        return
+    _proc.kill_pids(netns_pids(name))
+    _proc.run(["ip", "netns", "del", name], check=False)

@@ -1,0 +1,148 @@
+"""Compute nodes of a local cluster: launch (namespaces, holder, agent), terminate, observe.
+
+A node is a long-lived *holder* process (``sleep infinity``) owning the node's network, UTS and
+mount namespaces; everything else enters them with ``nsenter -t <holder>``. Its instance id and
+launch time are files in ``nodes/<node>/`` so that ``instances()`` reads reality, not memory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corral.errors import ProviderError
+from corral.providers.base import Instance, InstanceState, NodeRole
+from corral.providers.local import _net, _proc
+from corral.providers.local._files import bootstrap_spec, node_environment
+from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
+
+HOLDER_READY_TIMEOUT_S = 5.0
+
+
+def new_instance_id() -> str:
+    return "i-" + secrets.token_hex(9)[:17]
+
+
+def write_identity(directory: Path) -> tuple[str, datetime]:
+    """Give a machine (head or node) a fresh instance id and launch time, on disk."""
+    directory.mkdir(parents=True, exist_ok=True)
+    instance_id, launched = new_instance_id(), datetime.now(UTC)
+    (directory / "instance_id").write_text(instance_id + "\n")
+    (directory / "launch_time").write_text(launched.isoformat() + "\n")
+    return instance_id, launched
+
+
+def read_identity(directory: Path) -> tuple[str, datetime] | None:
+    try:
+        instance_id = (directory / "instance_id").read_text().strip()
+        launched = datetime.fromisoformat((directory / "launch_time").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return instance_id, launched
+
+
+def holder_pid(directory: Path) -> int | None:
+    """The pid of the live holder of a machine's namespaces, if it is alive."""
+    pid = _proc.read_pid(directory / "holder.pid")
+    if pid is None or not _proc.alive(pid) or _proc.cmdline(pid)[:1] != ["sleep"]:
+        return None
+    return pid
+
+
+def start_holder(netns: str, directory: Path, env: dict[str, str]) -> int:
+    """Start the holder inside ``netns`` with fresh UTS and mount namespaces (mounts from the host
+    propagate in, never out) and wait until it owns them."""
+    argv = ["nsenter", f"--net=/run/netns/{netns}", "--", "unshare", "--uts", "--mount"]
+    argv += ["--propagation", "slave", "--", "sleep", "infinity"]
+    pid = _proc.spawn_detached(argv, env=env)
+    own_mnt = os.readlink("/proc/self/ns/mnt")
+    deadline = time.monotonic() + HOLDER_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            if _proc.cmdline(pid)[:1] == ["sleep"] and os.readlink(f"/proc/{pid}/ns/mnt") != own_mnt:
+                (directory / "holder.pid").write_text(f"{pid}\n")
+                return pid
+        except OSError:
+            break
+        time.sleep(0.001)
+    raise ProviderError(
+        f"the namespace holder for {netns} did not start", hint="check `unshare --mount true`"
+    )
+
+
+def enter_argv(pid: int) -> list[str]:
+    return ["nsenter", "-t", str(pid), "--net", "--uts", "--mount", "--"]
+
+
+def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: NodeRecord) -> Instance:
+    """Start one compute node; a node that is already up is returned as it is (idempotent)."""
+    directory = layout.node_dir(node.name)
+    netns = _net.node_netns(descriptor.name, node.name)
+    if holder_pid(directory) is not None and netns in _net.list_netns():
+        existing = node_instance(layout, descriptor, node)
+        if existing is not None:
+            return existing
+    terminate_node(layout, descriptor, node.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    instance_id, launched = write_identity(directory)
+    _net.create_node_network(descriptor.name, node.name, node.index, ipaddress.IPv4Network(descriptor.subnet))
+    env = node_environment(layout, descriptor)
+    pid = start_holder(netns, directory, env)
+    spec_path = directory / "bootstrap.json"
+    spec_path.write_text(bootstrap_spec(layout, descriptor, node).dump())
+    agent = [*enter_argv(pid), descriptor.python, "-m", "corral.node", str(spec_path)]
+    _proc.spawn_detached(agent, env=env, log_path=layout.log / f"node-{node.name}.log")
+    return _instance(node, instance_id, launched, InstanceState.PENDING)
+
+
+def _instance(node: NodeRecord, instance_id: str, launched: datetime, state: InstanceState) -> Instance:
+    return Instance(
+        instance_id=instance_id,
+        role=NodeRole.COMPUTE,
+        instance_type=node.instance_type,
+        private_ip=node.address,
+        state=state,
+        launch_time=launched,
+        node_name=node.name,
+        queue=node.queue,
+        compute_resource=node.compute_resource,
+    )
+
+
+def read_status(path: Path) -> dict[str, object]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def node_instance(layout: ClusterLayout, descriptor: ClusterDescriptor, node: NodeRecord) -> Instance | None:
+    """The node's instance if its holder is alive: running once the agent finished, else pending."""
+    directory = layout.node_dir(node.name)
+    identity = read_identity(directory)
+    if identity is None or holder_pid(directory) is None:
+        return None
+    status = read_status(directory / "status.json").get("status")
+    state = InstanceState.RUNNING if status in ("ready", "failed") else InstanceState.PENDING
+    return _instance(node, *identity, state)
+
+
+def terminate_node(layout: ClusterLayout, descriptor: ClusterDescriptor, name: str) -> None:
+    """Kill everything in the node's namespaces, delete them and its directory. Idempotent.
+    A bootstrap failure is kept in ``failures/`` so that it can still be reported."""
+    _net.delete_netns(_net.node_netns(descriptor.name, name))
+    directory = layout.node_dir(name)
+    holder = holder_pid(directory)
+    if holder is not None:
+        _proc.kill_pids([holder])
+    status = directory / "status.json"
+    if read_status(status).get("status") == "failed":
+        layout.failures_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(status, layout.failures_dir / f"{name}.json")
+    shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,220 @@
+"""``LocalProvider``: a real multi-node Slurm cluster on this machine, one Linux namespace set per
+node (see ``notes/local-slurm-findings.md`` for the measured recipe and the Slurm 22.05 quirks)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from corral.errors import PrerequisiteError, ProviderError
+from corral.plan import ClusterPlan
+from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, NodeRole
+from corral.providers.local import _cluster, _daemons, _net, _nodes, _proc
+from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
+
+REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare")
+INSTALL_HINT = "run `apt-get install -y munge slurmctld slurmd slurm-client` (as root)"
+LAUNCH_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """A node whose bootstrap (OnNodeStart/OnNodeConfigured, slurmd) failed."""
+
+    node_name: str
+    message: str
+
+
+def _missing_programs() -> list[str]:
+    return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=_proc.SAFE_PATH) is None]
+
+
+class LocalProvider:
+    """Clusters as Linux namespaces on this machine; state lives under ``state_dir``."""
+
+    name = "local"
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir).absolute()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def layout(self, cluster_name: str) -> ClusterLayout:
+        return ClusterLayout(self.state_dir, cluster_name)
+
+    def _descriptor(self, cluster_name: str) -> ClusterDescriptor:
+        layout = self.layout(cluster_name)
+        try:
+            return ClusterDescriptor.load(layout.descriptor)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ProviderError(
+                f"local cluster {cluster_name!r} has no readable descriptor at {layout.descriptor}",
+                hint="the cluster does not exist here (check CORRAL_STATE_DIR) or is being deleted",
+            ) from exc
+
+    def _head_holder(self, cluster_name: str) -> int:
+        pid = _nodes.holder_pid(self.layout(cluster_name).head_dir)
+        if pid is None:
+            raise ProviderError(
+                f"the head node of cluster {cluster_name!r} is not running",
+                hint=f"delete the cluster (`corral delete-cluster -n {cluster_name}`) and create it again",
+            )
+        return pid
+
+    # -- Provider protocol ---------------------------------------------------------------------
+    def check_prerequisites(self) -> None:
+        """Raise ``PrerequisiteError`` for: not root, missing Slurm/munge/iproute2/util-linux
+        programs, or a kernel/container that forbids namespaces."""
+        if os.geteuid() != 0:
+            raise PrerequisiteError(
+                "the local provider needs root (it creates network namespaces and mounts)",
+                hint="run the command as root, e.g. with sudo",
+            )
+        missing = _missing_programs()
+        if missing:
+            raise PrerequisiteError(f"missing programs: {', '.join(missing)}", hint=INSTALL_HINT)
+        probe = _proc.run(["unshare", "--net", "--uts", "--mount", "true"], check=False)
+        if probe.returncode != 0:
+            raise PrerequisiteError(
+                f"Linux namespaces are not permitted here: {probe.stderr.strip()}",
+                hint="run on a host or VM as root, or in a container started with --privileged",
+            )
+
+    def create(self, plan: ClusterPlan, *, on_event: EventSink) -> Instance:
+        self.check_prerequisites()
+        if self.exists(plan.cluster_name):
+            raise ProviderError(
+                f"local cluster {plan.cluster_name!r} already exists",
+                hint=f"delete it first (`corral delete-cluster -n {plan.cluster_name}`)",
+            )
+        layout = self.layout(plan.cluster_name)
+        try:
+            descriptor = _cluster.prepare(plan, layout)
+            on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}")
+            holder = _cluster.start_head(layout, descriptor, on_event)
+            _cluster.bring_up_static(plan, layout, on_event)
+            _cluster.run_head_agent(layout, descriptor, holder, "configured")
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ProviderError(f"creating local cluster {plan.cluster_name!r} failed: {exc}") from exc
+        on_event("HeadNode", "bootstrap complete")
+        return self._head_instance(layout, descriptor)
+
+    def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
+        _cluster.teardown(self.layout(cluster_name), retain_storage=retain_storage)
+
+    def exists(self, cluster_name: str) -> bool:
+        layout = self.layout(cluster_name)
+        return layout.root.exists() or _net.head_netns(cluster_name) in _net.list_netns()
+
+    def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
+        descriptor = self._descriptor(cluster_name)
+        layout = self.layout(cluster_name)
+        records = []
+        for name in node_names:
+            record = descriptor.node(name)
+            if record is None:
+                raise ProviderError(f"node {name!r} is not part of cluster {cluster_name!r}")
+            records.append(record)
+        with ThreadPoolExecutor(max_workers=LAUNCH_WORKERS) as pool:
+            return list(pool.map(lambda r: _nodes.launch_node(layout, descriptor, r), records))
+
+    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
+        descriptor = self._descriptor(cluster_name)
+        layout = self.layout(cluster_name)
+        with ThreadPoolExecutor(max_workers=LAUNCH_WORKERS) as pool:
+            list(pool.map(lambda n: _nodes.terminate_node(layout, descriptor, n), node_names))
+
+    def instances(self, cluster_name: str) -> list[Instance]:
+        layout = self.layout(cluster_name)
+        if not layout.descriptor.exists():
+            return []
+        descriptor = self._descriptor(cluster_name)
+        found: list[Instance] = []
+        head = self._head_instance(layout, descriptor)
+        if _nodes.holder_pid(layout.head_dir) is not None:
+            found.append(head)
+        for node in descriptor.nodes:
+            instance = _nodes.node_instance(layout, descriptor, node)
+            if instance is not None:
+                found.append(instance)
+        return found
+
+    def run_on_head(
+        self,
+        cluster_name: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        stdin: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> CommandResult:
+        command = self._head_argv(cluster_name, argv, user=user)
+        try:
+            result = subprocess.run(
+                command,
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=self._head_env(cluster_name),
+            )
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            return CommandResult(124, out, f"timed out after {timeout} s: {' '.join(argv)}\n")
+        return CommandResult(result.returncode, result.stdout, result.stderr)
+
+    def head_shell_argv(
+        self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
+        return self._head_argv(cluster_name, argv or ["bash", "-l"], user=user)
+
+    # -- extras --------------------------------------------------------------------------------
+    def cluster_dir(self, cluster_name: str) -> Path:
+        return self.layout(cluster_name).root
+
+    def slurm_conf_path(self, cluster_name: str) -> Path:
+        return self.layout(cluster_name).slurm_conf
+
+    def failures(self, cluster_name: str) -> list[NodeFailure]:
+        """Nodes whose bootstrap failed (current nodes and terminated ones), with the reason."""
+        layout = self.layout(cluster_name)
+        paths = [*layout.nodes_dir.glob("*/status.json"), *layout.failures_dir.glob("*.json")]
+        seen: dict[str, NodeFailure] = {}
+        for path in paths:
+            status = _nodes.read_status(path)
+            if status.get("status") == "failed":
+                node = str(status.get("node"))
+                seen.setdefault(node, NodeFailure(node, str(status.get("message", ""))))
+        return sorted(seen.values(), key=lambda f: f.node_name)
+
+    def _head_env(self, cluster_name: str) -> dict[str, str]:
+        env = _daemons.slurm_env(self.layout(cluster_name))
+        env["TERM"] = os.environ.get("TERM", "xterm")
+        return env
+
+    def _head_argv(self, cluster_name: str, argv: Sequence[str], *, user: str | None) -> list[str]:
+        """nsenter into the head's namespaces, become ``user`` if asked, cd to $HOME, run argv."""
+        holder = self._head_holder(cluster_name)
+        conf = str(self.layout(cluster_name).slurm_conf)
+        become = ["runuser", "-u", user, "--"] if user and user != "root" else []
+        login = 'cd "$HOME" 2>/dev/null || cd /; exec "$@"'
+        env = ["env", f"SLURM_CONF={conf}", f"PATH={_proc.SAFE_PATH}"]
+        return [*_nodes.enter_argv(holder), *become, *env, "sh", "-c", login, "sh", *argv]
+
+    def _head_instance(self, layout: ClusterLayout, descriptor: ClusterDescriptor) -> Instance:
+        identity = _nodes.read_identity(layout.head_dir)
+        if identity is None:
+            raise ProviderError(f"cluster {descriptor.name!r} has no head node")
+        return Instance(
+            instance_id=identity[0],
+            role=NodeRole.HEAD,
+            instance_type=descriptor.head_instance_type,
+            private_ip=descriptor.head_address,
+            state=InstanceState.RUNNING,
+            launch_time=identity[1],
+        )

@@ -1,0 +1,215 @@
+"""Render ``slurm.conf`` and ``gres.conf`` from a ``ClusterPlan`` plus where things live (pure).
+
+The plan says *what* the cluster is (nodes, partitions, Slurm settings); ``SlurmRuntime`` says *where*
+and *how* a provider runs it (paths, addresses, programs, ports, timing). Nothing here touches disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from corral.plan import ClusterPlan, NodeKind, NodeSpec, PartitionSpec
+from corral.slurm import hostlist
+
+
+@dataclass(frozen=True)
+class SlurmRuntime:
+    """Provider-specific facts the rendered configuration needs."""
+
+    state_save_dir: str
+    spool_dir: str  # SlurmdSpoolDir; "%n" is expanded by slurmd to the node name
+    log_dir: str
+    run_dir: str  # pid files
+    munge_socket: str
+    head_hostname: str
+    head_addr: str
+    resume_program: str
+    suspend_program: str
+    prolog_slurmctld: str | None = None
+    #: node name -> address; nodes absent here get no NodeAddr (resolved by name).
+    node_addrs: tuple[tuple[str, str], ...] = ()
+    #: overrides ScaledownIdletime*60 (tests use a few seconds); None keeps the plan's value.
+    suspend_time_s: int | None = None
+    suspend_timeout_s: int = 5
+    #: None uses the plan's compute-node bootstrap timeout.
+    resume_timeout_s: int | None = None
+    include_file: str | None = None  # a local copy of CustomSlurmSettingsIncludeFile
+    slurmctld_port: int = 6817
+    slurmd_port: int = 6818
+    slurm_user: str = "root"
+
+
+def _merge(defaults: Sequence[tuple[str, str]], custom: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Defaults in order, a custom value replacing the default of the same key (case-insensitive),
+    other custom keys appended in their order."""
+    merged = list(defaults)
+    index = {key.lower(): i for i, (key, _) in enumerate(merged)}
+    for key, value in custom:
+        if key.lower() in index:
+            merged[index[key.lower()]] = (merged[index[key.lower()]][0], value)
+        else:
+            index[key.lower()] = len(merged)
+            merged.append((key, value))
+    return merged
+
+
+def _line(pairs: Iterable[tuple[str, str]]) -> str:
+    return " ".join(f"{key}={value}" for key, value in pairs)
+
+
+def suspend_time(plan: ClusterPlan, runtime: SlurmRuntime) -> int:
+    """Seconds a node stays idle before power-down; -1 disables power saving (ScaledownIdletime -1)."""
+    if runtime.suspend_time_s is not None:
+        return runtime.suspend_time_s
+    minutes = plan.slurm.scaledown_idletime_min
+    return -1 if minutes < 0 else minutes * 60
+
+
+def _global_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str, str]]:
+    static = [n.name for n in plan.static_nodes]
+    resume_timeout = runtime.resume_timeout_s or plan.compute_node_bootstrap_timeout_s
+    select_params = "CR_CPU_Memory" if plan.slurm.memory_based_scheduling else "CR_CPU"
+    settings: list[tuple[str, str]] = [
+        ("ClusterName", plan.cluster_name),
+        ("SlurmctldHost", f"{runtime.head_hostname}({runtime.head_addr})"),
+        ("SlurmUser", runtime.slurm_user),
+        ("SlurmdUser", "root"),
+        ("AuthType", "auth/munge"),
+        ("CredType", "cred/munge"),
+        ("AuthInfo", f"socket={runtime.munge_socket}"),
+        ("SlurmctldPort", str(runtime.slurmctld_port)),
+        ("SlurmdPort", str(runtime.slurmd_port)),
+        ("StateSaveLocation", runtime.state_save_dir),
+        ("SlurmdSpoolDir", runtime.spool_dir),
+        ("SlurmctldPidFile", f"{runtime.run_dir}/slurmctld.pid"),
+        ("SlurmdPidFile", f"{runtime.run_dir}/slurmd-%n.pid"),
+        ("SlurmctldLogFile", f"{runtime.log_dir}/slurmctld.log"),
+        ("SlurmdLogFile", f"{runtime.log_dir}/slurmd-%n.log"),
+        ("ProctrackType", "proctrack/linuxproc"),
+        ("TaskPlugin", "task/none"),
+        ("JobAcctGatherType", "jobacct_gather/none"),
+        ("AccountingStorageType", "accounting_storage/none"),
+        ("JobCompType", "jobcomp/none"),
+        ("SchedulerType", "sched/backfill"),
+        ("SelectType", "select/cons_tres"),
+        ("SelectTypeParameters", select_params),
+        ("MpiDefault", "none"),
+        ("ReturnToService", "2"),
+        ("SlurmdParameters", "config_overrides"),
+        # CLOUD nodes are invisible to sinfo/scontrol without this.
+        ("PrivateData", "cloud"),
+        ("TreeWidth", "65533"),
+        ("CommunicationParameters", "NoAddrCache"),
+        ("ResumeProgram", runtime.resume_program),
+        ("SuspendProgram", runtime.suspend_program),
+        ("ResumeTimeout", str(resume_timeout)),
+        ("SuspendTime", str(suspend_time(plan, runtime))),
+        ("SuspendTimeout", str(runtime.suspend_timeout_s)),
+        ("ResumeRate", "0"),
+        ("SuspendRate", "0"),
+        ("SlurmctldParameters", "idle_on_node_suspend,power_save_interval=1,power_save_min_interval=0"),
+    ]
+    if static:
+        settings.append(("SuspendExcNodes", hostlist.compress(static)))
+    if runtime.prolog_slurmctld:
+        # Slurm 22.05 launches a batch job on resumed nodes only on a 30 s periodic pass; a
+        # PrologSlurmctld that returns once the nodes are up makes it start at once.
+        settings.append(("PrologSlurmctld", runtime.prolog_slurmctld))
+    if any(n.shape.gpus for n in plan.nodes):
+        settings.append(("GresTypes", "gpu"))
+    return _merge(settings, plan.slurm.custom_settings)
+
+
+def _node_groups(nodes: Sequence[NodeSpec]) -> list[list[NodeSpec]]:
+    """Consecutive nodes of one queue, compute resource and kind share a NodeName line."""
+    groups: list[list[NodeSpec]] = []
+    for node in nodes:
+        key = (node.queue, node.compute_resource, node.kind)
+        if groups and (groups[-1][0].queue, groups[-1][0].compute_resource, groups[-1][0].kind) == key:
+            groups[-1].append(node)
+        else:
+            groups.append([node])
+    return groups
+
+
+def _features(node: NodeSpec) -> str:
+    kind = node.kind.value
+    features = node.features if kind in node.features else (kind, *node.features)
+    return ",".join(features)
+
+
+def _gres(node: NodeSpec) -> str | None:
+    if not node.shape.gpus:
+        return None
+    kind = f"gpu:{node.shape.gpu_type}" if node.shape.gpu_type else "gpu"
+    return f"{kind}:{node.shape.gpus}"
+
+
+def _node_line(group: Sequence[NodeSpec], addrs: dict[str, str]) -> str:
+    first = group[0]
+    names = [n.name for n in group]
+    pairs: list[tuple[str, str]] = [("NodeName", hostlist.compress(names))]
+    if all(name in addrs for name in names):
+        pairs.append(("NodeAddr", hostlist.compress(addrs[name] for name in names)))
+    pairs += [
+        ("CPUs", str(first.shape.cpus)),
+        ("RealMemory", str(first.shape.real_memory_mib)),
+        ("State", "CLOUD"),
+        ("Feature", _features(first)),
+        ("Weight", str(first.weight)),
+    ]
+    gres = _gres(first)
+    if gres:
+        pairs.append(("Gres", gres))
+    return _line(_merge(pairs, first.custom_settings))
+
+
+def _partition_line(partition: PartitionSpec) -> str:
+    pairs: list[tuple[str, str]] = [
+        ("PartitionName", partition.name),
+        ("Nodes", hostlist.compress(partition.node_names) if partition.node_names else '""'),
+        ("Default", "YES" if partition.default else "NO"),
+        ("MaxTime", "INFINITE"),
+        ("State", "UP"),
+    ]
+    if partition.job_exclusive:
+        pairs.append(("OverSubscribe", "EXCLUSIVE"))
+    return _line(_merge(pairs, partition.custom_settings))
+
+
+def render_slurm_conf(plan: ClusterPlan, runtime: SlurmRuntime) -> str:
+    """The complete slurm.conf for the plan: globals, one line per node group, one per partition,
+    then an ``Include`` of the custom settings file when there is one."""
+    addrs = dict(runtime.node_addrs)
+    lines = [f"# slurm.conf for cluster {plan.cluster_name}, generated by Corral. Do not edit.", ""]
+    lines += [f"{key}={value}" for key, value in _global_settings(plan, runtime)]
+    lines.append("")
+    lines += [_node_line(group, addrs) for group in _node_groups(plan.nodes)]
+    lines.append("")
+    lines += [_partition_line(p) for p in plan.partitions]
+    if runtime.include_file:
+        lines += ["", f"Include {runtime.include_file}"]
+    return "\n".join(lines) + "\n"
+
+
+def render_gres_conf(plan: ClusterPlan) -> str:
+    """gres.conf declaring the GPU counts (no device files: the GPUs are emulated)."""
+    lines = ["# gres.conf generated by Corral", "AutoDetect=off"]
+    for group in _node_groups(plan.nodes):
+        first = group[0]
+        if not first.shape.gpus:
+            continue
+        type_part = f" Type={first.shape.gpu_type}" if first.shape.gpu_type else ""
+        names = hostlist.compress(n.name for n in group)
+        lines.append(f"NodeName={names} Name=gpu{type_part} Count={first.shape.gpus}")
+    return "\n".join(lines) + "\n"
+
+
+def node_kind_of(features: Iterable[str]) -> NodeKind | None:
+    """The node kind a Slurm feature list names (``static``/``dynamic``), if any."""
+    values = set(features)
+    for kind in NodeKind:
+        if kind.value in values:
+            return kind
+    return None
