@@ -19,12 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from corral import PCLUSTER_COMPAT_VERSION, __version__
-from corral.config.findings import Level
+from corral.config.findings import Finding, Level
 from corral.errors import BadRequestError, ConflictError, CorralError
+from corral.plan import ClusterPlan
 from corral.providers.base import Instance, NodeRole, Provider
 from corral.service._codec import plan_from_json, plan_to_json
 from corral.service._failures import failure_from
-from corral.service._validate import check_cluster
+from corral.service._validate import check_cluster, check_name
 from corral.service._views import (
     ClusterDescription,
     ClusterList,
@@ -96,19 +97,41 @@ class ClusterService:
         )
         if self.store.find(cluster_name) is not None:
             raise duplicate_cluster(cluster_name)
-        prov = self.provider(provider)
-        prov.check_prerequisites()
+        self.provider(provider).check_prerequisites()
         from corral.plan import build_plan
 
-        plan = build_plan(checked.config, cluster_name=cluster_name)
-        now = utc_now()
-        record = ClusterRecord(
-            name=cluster_name,
-            stack_id=f"corral:{provider}:{cluster_name}/{uuid.uuid4()}",
-            stack_status=StackStatus.CREATE_IN_PROGRESS,
+        return self.create_planned(
+            build_plan(checked.config, cluster_name=cluster_name),
             provider=provider,
             config_text=Path(config_path).read_text(encoding="utf-8"),
             config_path=str(Path(config_path).resolve()),
+            rollback_on_failure=rollback_on_failure,
+            findings=checked.findings,
+        )
+
+    def create_planned(
+        self,
+        plan: ClusterPlan,
+        *,
+        provider: str,
+        config_text: str,
+        config_path: str = "",
+        rollback_on_failure: bool = True,
+        findings: tuple[Finding, ...] = (),
+    ) -> CreateAccepted:
+        """Record CREATE_IN_PROGRESS for an already validated ``plan``, owned by this process
+        (``create`` without the validation; the API, which receives config text, also uses it)."""
+        name = plan.cluster_name
+        check_name(name, "cluster-name")
+        self.provider(provider).check_prerequisites()
+        now = utc_now()
+        record = ClusterRecord(
+            name=name,
+            stack_id=f"corral:{provider}:{name}/{uuid.uuid4()}",
+            stack_status=StackStatus.CREATE_IN_PROGRESS,
+            provider=provider,
+            config_text=config_text,
+            config_path=config_path,
             region=plan.region or provider,
             plan_json=plan_to_json(plan),
             corral_version=__version__,
@@ -122,7 +145,7 @@ class ClusterService:
         record = self.store.insert(record)
         self._write_config_snapshot(record)
         self._stack_event(record, StackStatus.CREATE_IN_PROGRESS, "User Initiated")
-        return CreateAccepted(record, checked.findings)
+        return CreateAccepted(record, findings)
 
     def hand_over(self, cluster_name: str, worker: ProcessIdentity) -> ClusterRecord:
         """Make ``worker`` (a detached process about to run ``run_create``/``run_delete``) the owner."""

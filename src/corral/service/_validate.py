@@ -49,14 +49,13 @@ def check_cluster(
 ) -> CheckedConfig:
     """Load and validate a cluster config. ``ConfigError`` (every finding attached) when any finding
     is at or above ``failure_level`` after suppressions; else the config and the remaining findings."""
-    from corral.config import check_cluster_config
-    from corral.config.check import parse_suppressions
+    from corral.config.check import check_cluster_config
 
     check_name(cluster_name, "cluster-name")
     report = check_cluster_config(
         _existing(config_path),
         cluster_name=cluster_name,
-        suppress=parse_suppressions(suppress),
+        suppress=tuple(suppress),
         failure_level=failure_level,
     )
     return _gate(report, INVALID_CLUSTER_CONFIG)
@@ -70,14 +69,13 @@ def check_image(
     failure_level: Level = Level.ERROR,
 ) -> CheckedConfig:
     """The same gate for an image builder config."""
-    from corral.config import check_image_config
-    from corral.config.check import parse_suppressions
+    from corral.config.check import check_image_config
 
     check_name(image_id, "image-id")
     report = check_image_config(
         _existing(config_path),
         image_id=image_id,
-        suppress=parse_suppressions(suppress),
+        suppress=tuple(suppress),
         failure_level=failure_level,
     )
     return _gate(report, INVALID_IMAGE_CONFIG)

@@ -1,0 +1,224 @@
+"""The bodies of the CLI commands: parse nothing (click did), call the service, print the result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from corral.cli._output import emit
+from corral.errors import BadRequestError
+
+if TYPE_CHECKING:
+    from corral.config.findings import Finding
+    from corral.service import ClusterService
+
+
+def make_service(state_dir: Path | None = None) -> ClusterService:
+    """A service over the state directory (``$CORRAL_STATE_DIR`` or the default) and every provider."""
+    from corral.providers import get_provider
+    from corral.service import ClusterService
+    from corral.state import StateStore, default_state_dir
+
+    directory = state_dir or default_state_dir()
+    return ClusterService(StateStore(directory), lambda name: get_provider(name, directory))
+
+
+def run(name: str, **kwargs: Any) -> None:
+    """Run command ``name`` with click's parsed ``kwargs``."""
+    if kwargs.pop("debug", False):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    kwargs.pop("region", None)
+    kwargs.pop("next_token", None)
+    COMMANDS[name](**kwargs)
+
+
+def _show_findings(findings: Sequence[Finding]) -> None:
+    for finding in findings:
+        print(f"{finding.level.name}: {finding.location()}", file=sys.stderr)
+
+
+def create_cluster(
+    *,
+    cluster_name: str,
+    cluster_configuration: str,
+    suppress_validators: tuple[str, ...],
+    validation_failure_level: str,
+    dryrun: bool,
+    rollback_on_failure: bool,
+    provider: str,
+    wait: bool,
+    output: str,
+    query: str | None,
+) -> None:
+    from corral.config.findings import Level
+    from corral.service import dry_run_create
+
+    level = Level[validation_failure_level]
+    if dryrun:
+        result = dry_run_create(
+            cluster_configuration,
+            cluster_name=cluster_name,
+            suppress=suppress_validators,
+            failure_level=level,
+        )
+        _show_findings(result.validation_messages)
+        emit(result.to_json(), output=output, query=query)
+        return
+    service = make_service()
+    accepted = service.create(
+        cluster_name,
+        cluster_configuration,
+        provider=provider,
+        rollback_on_failure=rollback_on_failure,
+        suppress=suppress_validators,
+        failure_level=level,
+    )
+    _show_findings(accepted.validation_messages)
+    if not wait:
+        from corral.cli import _worker
+
+        _worker.spawn(service, "create", cluster_name)
+        emit(accepted.to_json(), output=output, query=query)
+        return
+    from corral.cli._progress import Progress
+
+    with Progress(f"Creating cluster {cluster_name} ({provider})") as progress:
+        record = service.run_create(cluster_name, on_event=progress.event)
+    emit(service.describe(cluster_name).to_json(), output=output, query=query)
+    if record.cluster_status != "CREATE_COMPLETE":
+        sys.exit(1)
+
+
+def delete_cluster(*, cluster_name: str, wait: bool, output: str, query: str | None) -> None:
+    service = make_service()
+    accepted = service.delete(cluster_name)
+    if not wait:
+        if accepted.record.owner is not None and accepted.record.owner.pid == os.getpid():
+            from corral.cli import _worker
+
+            _worker.spawn(service, "delete", cluster_name)
+        emit(accepted.to_json(), output=output, query=query)
+        return
+    from corral.cli._progress import Progress
+
+    with Progress(f"Deleting cluster {cluster_name}") as progress:
+        left = service.run_delete(cluster_name, on_event=progress.event)
+    if left is None:
+        emit({"message": f"Successfully deleted cluster '{cluster_name}'."}, output=output, query=query)
+        return
+    emit(service.describe(cluster_name).to_json(), output=output, query=query)
+    sys.exit(1)
+
+
+def describe_cluster(*, cluster_name: str, output: str, query: str | None) -> None:
+    emit(make_service().describe(cluster_name).to_json(), output=output, query=query)
+
+
+def list_clusters(*, cluster_status: tuple[str, ...], output: str, query: str | None) -> None:
+    emit(make_service().list_clusters(cluster_status).to_json(), output=output, query=query)
+
+
+def describe_cluster_instances(
+    *, cluster_name: str, node_type: str | None, queue_name: str | None, output: str, query: str | None
+) -> None:
+    service = make_service()
+    if node_type == "LoginNode":  # Corral has no login nodes yet: an empty, well-formed answer
+        service.get(cluster_name)
+        emit({"instances": []}, output=output, query=query)
+        return
+    found = service.instances(cluster_name, node_type=node_type, queue_name=queue_name)
+    emit(found.to_json(), output=output, query=query)
+
+
+def delete_cluster_instances(
+    *, cluster_name: str, force: bool, provider: str, output: str, query: str | None
+) -> None:
+    make_service().delete_instances(cluster_name, force=force, provider=provider)
+
+
+def describe_compute_fleet(*, cluster_name: str, output: str, query: str | None) -> None:
+    emit(make_service().describe_compute_fleet(cluster_name).to_json(), output=output, query=query)
+
+
+def update_compute_fleet(
+    *, cluster_name: str, status: str, wait: bool, output: str, query: str | None
+) -> None:
+    service = make_service()
+    view = service.update_compute_fleet(cluster_name, status)
+    if wait:
+        from corral.cli._progress import Progress
+
+        with Progress(f"Waiting for the compute fleet of {cluster_name} ({status})"):
+            view = service.wait_compute_fleet(cluster_name)
+    emit(view.to_json(), output=output, query=query)
+
+
+def get_cluster_stack_events(*, cluster_name: str, output: str, query: str | None) -> None:
+    emit(make_service().stack_events(cluster_name).to_json(), output=output, query=query)
+
+
+def ssh(*, cluster_name: str, user: str | None, dryrun: bool, command: tuple[str, ...]) -> None:
+    argv = make_service().ssh_argv(cluster_name, list(command), user=user)
+    if dryrun:
+        emit({"command": shlex.join(argv)})
+        return
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+def build_image(
+    *,
+    image_id: str,
+    image_configuration: str,
+    suppress_validators: tuple[str, ...],
+    validation_failure_level: str,
+    dryrun: bool,
+    rollback_on_failure: bool,
+    output: str,
+    query: str | None,
+) -> None:
+    from corral.config.findings import Level
+    from corral.service import dry_run_build_image
+
+    if not dryrun:
+        raise BadRequestError(
+            "build-image is not supported yet: Corral can only validate image configs",
+            hint=f"run `corral build-image --dryrun true -c {image_configuration} -i {image_id}`",
+        )
+    result = dry_run_build_image(
+        image_configuration,
+        image_id=image_id,
+        suppress=suppress_validators,
+        failure_level=Level[validation_failure_level],
+    )
+    _show_findings(result.validation_messages)
+    emit(result.to_json(), output=output, query=query)
+
+
+def version() -> None:
+    from corral.service import version_info
+
+    emit(version_info())
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "create_cluster": create_cluster,
+    "delete_cluster": delete_cluster,
+    "describe_cluster": describe_cluster,
+    "list_clusters": list_clusters,
+    "describe_cluster_instances": describe_cluster_instances,
+    "delete_cluster_instances": delete_cluster_instances,
+    "describe_compute_fleet": describe_compute_fleet,
+    "update_compute_fleet": update_compute_fleet,
+    "get_cluster_stack_events": get_cluster_stack_events,
+    "ssh": ssh,
+    "build_image": build_image,
+    "version": version,
+}
+
+__all__ = ["COMMANDS", "make_service", "run"]

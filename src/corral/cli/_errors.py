@@ -1,0 +1,74 @@
+"""How the CLI reports an error: pcluster's JSON on stdout, one human line with the fix on stderr.
+
+A ``CorralError`` is the user's to fix: its message and hint, never a traceback. Anything else is
+Corral's bug: a short line and the path of a log holding the traceback (shown with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from corral.errors import ConfigError, CorralError
+
+
+def error_json(exc: CorralError) -> dict[str, object]:
+    """The JSON pcluster prints for this error: ``{"message": ...}``, plus
+    ``configurationValidationErrors`` for a bad config."""
+    if isinstance(exc, ConfigError):
+        from corral.service import config_errors_json
+
+        return config_errors_json(exc.message, exc.findings)
+    return {"message": exc.message}
+
+
+def located_lines(exc: ConfigError) -> list[str]:
+    """``cluster.yaml:42:7 Scheduling/...: message (hint)`` for every finding of a config error."""
+    lines = []
+    for finding in exc.findings:
+        location = getattr(finding, "location", None)
+        if callable(location):
+            level = getattr(getattr(finding, "level", None), "name", "ERROR")
+            lines.append(f"{level}: {location()}")
+    return lines
+
+
+def report(exc: BaseException, *, debug: bool) -> int:
+    """Print ``exc`` for a person and a script; returns the exit status."""
+    if isinstance(exc, KeyboardInterrupt):
+        print("corral: interrupted", file=sys.stderr)
+        return 130
+    if isinstance(exc, CorralError):
+        print(json.dumps(error_json(exc), indent=2))
+        if isinstance(exc, ConfigError):
+            for line in located_lines(exc):
+                print(line, file=sys.stderr)
+        print(f"corral: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        return exc.exit_code or 1
+    log = _write_log(exc)
+    print(json.dumps({"message": f"Unexpected error: {type(exc).__name__}: {exc}"}, indent=2))
+    print(f"corral: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    else:
+        print(f"  the traceback is in {log}; run again with --debug to see it here", file=sys.stderr)
+    return 1
+
+
+def _write_log(exc: BaseException) -> Path:
+    directory = Path(tempfile.gettempdir()) / f"corral-{os.getuid()}"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / "last-error.log"
+    path.write_text("".join(traceback.format_exception(exc)))
+    return path
+
+
+__all__ = ["error_json", "located_lines", "report"]

@@ -1,0 +1,82 @@
+"""Printing results: pcluster's JSON (indent 2) by default, a rich table with ``--output table``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from corral.errors import BadRequestError
+
+
+def emit(doc: Any, *, output: str = "json", query: str | None = None) -> None:
+    """Print ``doc`` on stdout, after the JMESPath ``query`` when one is given."""
+    if query:
+        doc = _query(doc, query)
+    if output == "table":
+        _table(doc)
+    else:
+        print(json.dumps(doc, indent=2))
+    sys.stdout.flush()
+
+
+def _query(doc: Any, query: str) -> Any:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return jmespath.search(query, doc)
+    except JMESPathError:
+        raise BadRequestError(f"Invalid query string: {query!r}", hint="see https://jmespath.org") from None
+
+
+def flatten(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """``{"a": {"b": 1}, "t": [{"key": "k", "value": "v"}]}`` → ``[("a.b", "1"), ("t[0].key", "k"), ...]``."""
+    if isinstance(doc, dict):
+        rows: list[tuple[str, str]] = []
+        for key, value in doc.items():
+            rows.extend(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    if isinstance(doc, list):
+        rows = []
+        for i, value in enumerate(doc):
+            rows.extend(flatten(value, f"{prefix}[{i}]"))
+        return rows
+    return [(prefix, "" if doc is None else str(doc))]
+
+
+def _table(doc: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    rows = _single_list(doc)
+    if rows is not None:
+        columns: list[str] = []
+        for row in rows:
+            for key, _ in flatten(row):
+                if key not in columns:
+                    columns.append(key)
+        table = Table(*columns)
+        for row in rows:
+            cells = dict(flatten(row))
+            table.add_row(*(cells.get(c, "") for c in columns))
+    else:
+        table = Table("key", "value")
+        for key, value in flatten(doc):
+            table.add_row(key, value)
+    console.print(table)
+
+
+def _single_list(doc: Any) -> list[Any] | None:
+    """The rows of a list response (``{"clusters": [...]}``), or None for a single object."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        if len(lists) == 1 and len(doc) == 1 and all(isinstance(r, dict) for r in lists[0]):
+            return lists[0]
+    return None
+
+
+__all__ = ["emit", "flatten"]

@@ -1,0 +1,68 @@
+"""Detached background workers: ``create-cluster`` and ``delete-cluster`` without ``--wait`` return at
+once, like pcluster, and a worker process (its own session, output in the state dir's log) does the
+work. The worker is recorded as the cluster's owner, so its death is visible in describe-cluster."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from corral.service import ClusterService
+    from corral.state import StackEventRecord
+
+
+def log_path(state_dir: Path, cluster_name: str) -> Path:
+    return state_dir / "logs" / f"{cluster_name}.log"
+
+
+def spawn(service: ClusterService, operation: str, cluster_name: str) -> int:
+    """Start ``corral _worker OPERATION NAME`` detached and make it the cluster's owner; its pid."""
+    from corral.state import ProcessIdentity
+
+    state_dir = service.store.state_dir
+    log = log_path(state_dir, cluster_name)
+    log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    env = {**os.environ, "CORRAL_STATE_DIR": str(state_dir)}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "corral.cli.main", "_worker", operation, cluster_name],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+        )
+    service.hand_over(cluster_name, ProcessIdentity.of(proc.pid))
+    return proc.pid
+
+
+def _log_event(ev: StackEventRecord) -> None:
+    reason = f" {ev.reason}" if ev.reason else ""
+    print(f"{ev.timestamp.isoformat()} {ev.logical_resource_id} {ev.resource_status}{reason}", flush=True)
+
+
+def run_worker(operation: str, cluster_name: str) -> None:
+    """The worker's body: run the create or delete recorded for ``cluster_name``."""
+    from corral.cli._commands import make_service
+
+    service = make_service()
+    print(f"{datetime.now().isoformat()} worker pid {os.getpid()}: {operation} {cluster_name}", flush=True)
+    if operation == "create":
+        record = service.run_create(cluster_name, on_event=_log_event)
+        print(f"{datetime.now().isoformat()} done: {record.stack_status}", flush=True)
+        sys.exit(0 if record.cluster_status == "CREATE_COMPLETE" else 1)
+    result = service.run_delete(cluster_name, on_event=_log_event)
+    print(
+        f"{datetime.now().isoformat()} done: {'deleted' if result is None else result.stack_status}",
+        flush=True,
+    )
+    sys.exit(0 if result is None else 1)
+
+
+__all__ = ["log_path", "run_worker", "spawn"]

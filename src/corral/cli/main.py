@@ -1,0 +1,302 @@
+"""``corral``: the command line, with pcluster 3.16's verbs, flags and JSON output.
+
+This module is imported on every run, so it imports only click and Corral's version: each command
+imports what it needs when it runs (``corral --version`` must start in well under 150 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from corral import PCLUSTER_COMPAT_VERSION, __version__
+
+# pcluster takes several values after one flag (``--suppress-validators type:A type:B``); click
+# wants the flag repeated, so ``main`` rewrites argv for these before click parses it.
+MULTI_VALUE_OPTIONS = frozenset({"--suppress-validators", "--cluster-status"})
+
+VALIDATION_LEVELS = ("INFO", "WARNING", "ERROR")
+CLUSTER_STATUSES = (
+    "CREATE_IN_PROGRESS",
+    "CREATE_FAILED",
+    "CREATE_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE",
+    "UPDATE_FAILED",
+)
+NODE_TYPES = ("HeadNode", "ComputeNode", "LoginNode")
+FLEET_REQUESTS = ("START_REQUESTED", "STOP_REQUESTED", "ENABLED", "DISABLED")
+
+
+class PclusterBool(click.ParamType):
+    """pcluster's boolean flag values: ``true``/``false`` (any case of those two words)."""
+
+    name = "true|false"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+        self.fail(f"{value!r} is not a boolean; use true or false", param, ctx)
+
+
+BOOL = PclusterBool()
+
+
+def expand_multi_values(argv: Sequence[str]) -> list[str]:
+    """``--suppress-validators a b --x`` → ``--suppress-validators a --suppress-validators b --x``."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        out.append(arg)
+        i += 1
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg in MULTI_VALUE_OPTIONS:
+            first = True
+            while i < len(argv) and not argv[i].startswith("-"):
+                if not first:
+                    out.append(arg)
+                out.append(argv[i])
+                first = False
+                i += 1
+    return out
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"corral {__version__} (ParallelCluster {PCLUSTER_COMPAT_VERSION} compatible)")
+        ctx.exit(0)
+
+
+def common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags every command takes: pcluster's ``--region``, ``--debug``, ``--query``, and Corral's
+    ``--output``."""
+    func = click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")(func)
+    func = click.option("--query", help="JMESPath query to perform on output.")(func)
+    func = click.option(
+        "--output",
+        type=click.Choice(["json", "table"]),
+        default="json",
+        show_default=True,
+        help="Corral: print JSON (pcluster's shape) or a table.",
+    )(func)
+    func = click.option("-r", "--region", help="AWS Region (recorded; the local provider ignores it).")(func)
+    return func
+
+
+def cluster_name_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-n", "--cluster-name", required=True, help="Name of the cluster.")(func)
+
+
+def provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--provider",
+        envvar="CORRAL_PROVIDER",
+        default="local",
+        show_default=True,
+        type=click.Choice(["local", "fake", "aws"]),
+        help="Corral: where the cluster runs (env CORRAL_PROVIDER).",
+    )(func)
+
+
+def wait_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wait", is_flag=True, help="Corral: wait until done, showing progress and events on stderr."
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show Corral's version and exit.",
+)
+def cli() -> None:
+    """Corral builds real Slurm clusters from AWS ParallelCluster 3.16 config files: on this machine
+    (Linux namespaces, the default) or on AWS. Verbs, flags and JSON follow `pcluster`."""
+
+
+def _run(name: str, **kwargs: Any) -> None:
+    from corral.cli import _commands
+
+    _commands.run(name, **kwargs)
+
+
+@cli.command("create-cluster")
+@cluster_name_option
+@click.option("-c", "--cluster-configuration", required=True, help="Path of the cluster config (YAML).")
+@click.option(
+    "--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME (several allowed)."
+)
+@click.option(
+    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
+)
+@click.option("--dryrun", type=BOOL, default=False, help="Only validate the request (true|false).")
+@click.option("--rollback-on-failure", type=BOOL, default=True, help="Roll back on failure (default true).")
+@provider_option
+@wait_option
+@common
+def create_cluster(**kwargs: Any) -> None:
+    """Create a cluster from a config file."""
+    _run("create_cluster", **kwargs)
+
+
+@cli.command("delete-cluster")
+@cluster_name_option
+@wait_option
+@common
+def delete_cluster(**kwargs: Any) -> None:
+    """Delete a cluster and everything it runs."""
+    _run("delete_cluster", **kwargs)
+
+
+@cli.command("describe-cluster")
+@cluster_name_option
+@common
+def describe_cluster(**kwargs: Any) -> None:
+    """Describe a cluster."""
+    _run("describe_cluster", **kwargs)
+
+
+@cli.command("list-clusters")
+@click.option(
+    "--cluster-status", multiple=True, type=click.Choice(CLUSTER_STATUSES), help="Filter by status."
+)
+@click.option("--next-token", help="Token for paginated requests (every cluster fits one page).")
+@common
+def list_clusters(**kwargs: Any) -> None:
+    """List the clusters."""
+    _run("list_clusters", **kwargs)
+
+
+@cli.command("describe-cluster-instances")
+@cluster_name_option
+@click.option("--node-type", type=click.Choice(NODE_TYPES), help="Filter by node type.")
+@click.option("--queue-name", help="Filter by queue.")
+@click.option("--next-token", help="Token for paginated requests.")
+@common
+def describe_cluster_instances(**kwargs: Any) -> None:
+    """Describe the instances of a cluster."""
+    _run("describe_cluster_instances", **kwargs)
+
+
+@cli.command("delete-cluster-instances")
+@cluster_name_option
+@click.option("--force", type=BOOL, default=False, help="Also when the cluster is not found (true|false).")
+@provider_option
+@common
+def delete_cluster_instances(**kwargs: Any) -> None:
+    """Terminate every compute node of a cluster."""
+    _run("delete_cluster_instances", **kwargs)
+
+
+@cli.command("describe-compute-fleet")
+@cluster_name_option
+@common
+def describe_compute_fleet(**kwargs: Any) -> None:
+    """Describe the status of the compute fleet."""
+    _run("describe_compute_fleet", **kwargs)
+
+
+@cli.command("update-compute-fleet")
+@cluster_name_option
+@click.option("--status", required=True, type=click.Choice(FLEET_REQUESTS), help="Requested fleet status.")
+@wait_option
+@common
+def update_compute_fleet(**kwargs: Any) -> None:
+    """Start or stop the compute fleet."""
+    _run("update_compute_fleet", **kwargs)
+
+
+@cli.command("get-cluster-stack-events")
+@cluster_name_option
+@click.option("--next-token", help="Token for paginated requests.")
+@common
+def get_cluster_stack_events(**kwargs: Any) -> None:
+    """The events of a cluster's creation, update and deletion, newest first."""
+    _run("get_cluster_stack_events", **kwargs)
+
+
+@cli.command(
+    "ssh",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@cluster_name_option
+@click.option("--user", help="Log in as this user (default root).")
+@click.option("--dryrun", type=BOOL, default=False, help="Print the command and exit (true|false).")
+@click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def ssh(**kwargs: Any) -> None:
+    """Open a shell on the head node, or run COMMAND there (`corral ssh -n demo -- sinfo`)."""
+    _run("ssh", **kwargs)
+
+
+@cli.command("build-image")
+@click.option("-i", "--image-id", required=True, help="Id of the image.")
+@click.option("-c", "--image-configuration", required=True, help="Path of the image config (YAML).")
+@click.option("--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME.")
+@click.option(
+    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
+)
+@click.option("--dryrun", type=BOOL, default=False, help="Only validate the request (true|false).")
+@click.option("--rollback-on-failure", type=BOOL, default=True, help="Roll back on failure (default true).")
+@common
+def build_image(**kwargs: Any) -> None:
+    """Build an image (only --dryrun true is supported for now)."""
+    _run("build_image", **kwargs)
+
+
+@cli.command("version")
+@click.option("--debug", is_flag=True, help="Turn on debug logging.")
+def version(**kwargs: Any) -> None:
+    """Print the ParallelCluster version Corral follows, and Corral's own."""
+    _run("version", **kwargs)
+
+
+@cli.command("_worker", hidden=True)
+@click.argument("operation", type=click.Choice(["create", "delete"]))
+@click.argument("cluster_name")
+def worker(operation: str, cluster_name: str) -> None:
+    """Run a create or delete in the background (started by create-cluster/delete-cluster)."""
+    from corral.cli import _worker
+
+    _worker.run_worker(operation, cluster_name)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: errors become pcluster-style JSON on stdout and a hint on stderr."""
+    args = expand_multi_values(sys.argv[1:] if argv is None else list(argv))
+    try:
+        cli.main(args=args, prog_name="corral", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        from corral.cli import _errors
+
+        sys.exit(_errors.report(exc, debug="--debug" in args or bool(os.environ.get("CORRAL_DEBUG"))))
+
+
+if __name__ == "__main__":
+    main()
