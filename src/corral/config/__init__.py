@@ -69,3 +69,15 @@ __all__ = [
     "load_image_config_text",
     "policy_of",
 ]
+
+# Validation entry points (corral.config.check), lazily imported like the names above.
+_CHECK_NAMES = (
+    "Suppression",
+    "ValidationReport",
+    "check_cluster_config",
+    "check_image_config",
+    "parse_failure_level",
+    "parse_suppressions",
+)
+_LAZY.update(dict.fromkeys(_CHECK_NAMES, "corral.config.check"))
+__all__ += list(_CHECK_NAMES)
