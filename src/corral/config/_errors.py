@@ -111,6 +111,8 @@ def _describe_one(error: dict[str, Any], path: str, root: type[BaseModel]) -> tu
     key = _leaf(path)
     if kind == "extra_forbidden":
         return _unknown_key(path, root)
+    if type(value).__name__ == "YamlNull":
+        return f"{key} has no value", f"give {key} a value, or remove the key to use the default"
     if kind == "missing":
         parent = path.rpartition("/")[0] or "the top level"
         return f"{key} is required", f"add {key} under {parent}"

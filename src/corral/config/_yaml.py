@@ -46,6 +46,23 @@ _SCALAR_TAGS = frozenset(_T + t for t in ("str", "int", "float", "bool", "null",
 _MERGE_TAG = _T + "merge"
 
 
+class YamlNull:
+    """An explicit YAML null (``Key:`` or ``Key: ~``) where a value is expected.
+
+    ParallelCluster rejects explicit nulls ("Field may not be null"); this marker fails every model type
+    so pydantic reports it alongside the other errors, and the loader words it as "has no value".
+    Free-form settings (``CustomSlurmSettings``) keep plain ``None``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = YamlNull()
+
+
 @dataclass
 class ParsedYaml:
     """Plain data (dicts, lists, scalars) and where each key path starts."""
@@ -279,7 +296,7 @@ class _Builder:
         if node.tag not in _SCALAR_TAGS:
             return self._bad_tag(node, path)
         if node.tag == _T + "null":
-            return None
+            return None if raw_text else NULL
         if raw_text:
             return str(node.value)
         try:

@@ -109,7 +109,8 @@ class LoginNodesIam(ConfigModel):
 
 
 class Dcv(ConfigModel):
-    enabled: Bool = F("Enabled", P.UNSUPPORTED, False)
+    #: Optional in the schema, but ParallelCluster cannot build the section without it: required here.
+    enabled: Bool = F("Enabled", P.UNSUPPORTED)
     port: Int = F("Port", P.UNSUPPORTED, 8443)
     allowed_ips: CIDR_OR_PREFIX_LIST = F("AllowedIps", P.SUPPORTED, "0.0.0.0/0")
 
@@ -127,15 +128,18 @@ class TopLevelImds(ConfigModel):
 
 
 class HeadNodeImage(ConfigModel):
-    custom_ami: AMI_ID | None = F("CustomAmi", P.UNSUPPORTED, None)
+    #: Optional in the schema, but ParallelCluster cannot build the section without it: required here.
+    custom_ami: AMI_ID = F("CustomAmi", P.UNSUPPORTED)
 
 
 class QueueImage(ConfigModel):
-    custom_ami: AMI_ID | None = F("CustomAmi", P.QUEUE_UPDATE_STRATEGY, None)
+    #: Optional in the schema, but ParallelCluster cannot build the section without it: required here.
+    custom_ami: AMI_ID = F("CustomAmi", P.QUEUE_UPDATE_STRATEGY)
 
 
 class LoginNodesImage(ConfigModel):
-    custom_ami: AMI_ID | None = F("CustomAmi", P.LOGIN_NODES_POOL_STOP, None)
+    #: Optional in the schema, but ParallelCluster cannot build the section without it: required here.
+    custom_ami: AMI_ID = F("CustomAmi", P.LOGIN_NODES_POOL_STOP)
 
 
 class HeadNodeProxy(ConfigModel):

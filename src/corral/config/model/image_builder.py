@@ -66,12 +66,13 @@ class ImageBuilderIam(ConfigModel):
 
 
 class Component(ConfigModel):
-    type: Literal["arn", "script"] | None = F("Type", None, None)
-    value: Str | None = F("Value", None, None)
+    # Both optional in the schema, but ParallelCluster cannot build a component without them.
+    type: Literal["arn", "script"] = F("Type", None)
+    value: Str = F("Value", None)
 
     @model_validator(mode="after")
     def _value_fits_type(self) -> Component:
-        value = self.value or ""
+        value = self.value
         if self.type == "arn" and not value.startswith("arn"):
             raise PydanticCustomError(
                 "component_value",
@@ -120,8 +121,9 @@ class Build(ConfigModel):
 
 
 class DistributionConfiguration(ConfigModel):
-    regions: Annotated[Str, pattern(r"^[a-z0-9-]+(,[a-z0-9-]+)*$", "comma-separated region names")] | None = (
-        F("Regions", None, None)
+    #: Optional in the schema, but ParallelCluster cannot build the section without it: required here.
+    regions: Annotated[Str, pattern(r"^[a-z0-9-]+(,[a-z0-9-]+)*$", "comma-separated region names")] = F(
+        "Regions", None
     )
     launch_permission: JsonStr | None = F("LaunchPermission", None, None)
 

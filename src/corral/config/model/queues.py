@@ -200,8 +200,9 @@ class SlurmQueue(ConfigModel):
     )
     #: ``lowest-price`` unless the queue uses capacity blocks (then unset, as in ParallelCluster).
     allocation_strategy: AllocationStrategy | None = F("AllocationStrategy", P.QUEUE_UPDATE_STRATEGY, None)
+    #: Optional in ParallelCluster's schema, but its queue cannot be built without one: required here.
     compute_resources: tuple[SlurmComputeResource, ...] = F(
-        "ComputeResources", P.RESIZE_UPDATE_STRATEGY_ON_REMOVE, ()
+        "ComputeResources", P.RESIZE_UPDATE_STRATEGY_ON_REMOVE
     )
     networking: SlurmQueueNetworking = F("Networking", P.QUEUE_UPDATE_STRATEGY)
     health_checks: HealthChecks = F("HealthChecks", P.SUPPORTED, default_factory=HealthChecks)

@@ -261,7 +261,7 @@ def _storage_sections(data: Any) -> Any:
             "{found} does not fit StorageType {type}; use {wanted}",
             {"found": present[0], "type": storage_type, "wanted": wanted},
         )
-    if not present and storage_type in _DEFAULTABLE and wanted is not None:
+    if not present and wanted is not None and storage_type in _DEFAULTABLE:
         return {**data, wanted: {}}
     return data
 
