@@ -1,0 +1,122 @@
+"""Pure parts of the local provider: names, addresses, subnets, rendered files, descriptors."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+from slurm.plans import rich_plan, two_queue_plan
+
+from corral.errors import ProviderError
+from corral.node.agent import BootstrapSpec
+from corral.providers.local import _files, _net
+from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
+
+SUBNET = ipaddress.IPv4Network("10.240.16.0/20")
+
+
+def test_names_fit_linux_limits() -> None:
+    assert _net.head_netns("demo") == "corral-demo-head"
+    assert _net.node_netns("demo", "q1-dy-c1-1") == "corral-demo-q1-dy-c1-1"
+    assert len(_net.veth_name(4000)) <= 15
+
+
+def test_addresses_are_deterministic_and_bounded() -> None:
+    assert str(_net.head_address(SUBNET)) == "10.240.16.1"
+    assert str(_net.node_address(SUBNET, 0)) == "10.240.16.10"
+    assert str(_net.node_address(SUBNET, 300)) == "10.240.17.54"
+    with pytest.raises(ProviderError, match="too many nodes"):
+        _net.node_address(SUBNET, 5000)
+
+
+def test_pick_subnet_skips_taken_ones() -> None:
+    assert str(_net.pick_subnet([])) == "10.240.0.0/20"
+    assert str(_net.pick_subnet(["10.240.0.0/20", "10.240.32.0/20"])) == "10.240.16.0/20"
+    every = [str(s) for s in _net.POOL.subnets(new_prefix=_net.SUBNET_PREFIX)]
+    with pytest.raises(ProviderError, match="no free subnet"):
+        _net.pick_subnet(every)
+
+
+def test_allocate_subnet_is_recorded_and_unique(tmp_path: Path) -> None:
+    clusters = tmp_path / "clusters"
+    got = set()
+    for name in ("a", "b", "c"):
+        (clusters / name).mkdir(parents=True)
+        subnet_file = clusters / name / "subnet"
+        got.add(_net.allocate_subnet(tmp_path, clusters, subnet_file))
+        assert _net.allocate_subnet(tmp_path, clusters, subnet_file) in got  # stable once recorded
+    assert len(got) == 3
+
+
+def _descriptor(plan_name: str = "two") -> ClusterDescriptor:
+    plan = two_queue_plan("demo") if plan_name == "two" else rich_plan()
+    storage = (StorageRecord("home", "/home", "/s/home", "Delete", ""),)
+    actions = {None: (), "q1": (ActionRecord("OnNodeStart", "s3://b/k.sh", "/c/k.sh", ("x",)),)}
+    return _files.build_descriptor(
+        plan, SUBNET, python="/venv/bin/python", storage=storage, actions=actions, env={"A": "1"}
+    )
+
+
+def test_descriptor_round_trips_through_json(tmp_path: Path) -> None:
+    descriptor = _descriptor()
+    path = tmp_path / "cluster.json"
+    path.write_text(descriptor.dump())
+    assert ClusterDescriptor.load(path) == descriptor
+    assert [n.address for n in descriptor.nodes][:2] == ["10.240.16.10", "10.240.16.11"]
+
+
+def test_hosts_file_lists_head_and_every_node() -> None:
+    descriptor = _descriptor()
+    hosts = _files.render_hosts(descriptor)
+    assert "10.240.16.1\thead" in hosts
+    for node in descriptor.nodes:
+        assert f"{node.address}\t{node.name}" in hosts
+
+
+def test_wrappers_set_an_explicit_environment_and_stdio(tmp_path: Path) -> None:
+    layout = ClusterLayout(tmp_path, "demo")
+    text = _files.render_wrapper(layout, "/venv/bin/python", "resume")
+    assert text.startswith("#!/bin/sh\n")
+    assert "exec </dev/null >>" in text and "2>&1" in text
+    assert "/usr/bin/env -i" in text and f"SLURM_CONF={layout.slurm_conf}" in text
+    assert "-m corral.providers.local.resume" in text and '"$@"' in text
+    assert "SLURM_JOB_NODELIST" in _files.render_wrapper(layout, "/p", "prolog")
+
+
+def test_home_is_shared_by_default_and_retained_storage_lives_outside_the_cluster(tmp_path: Path) -> None:
+    plain = _files.storage_with_home(two_queue_plan())
+    assert [(s.name, s.mount_dir) for s in plain] == [("home", "/home")]
+    rich = _files.storage_with_home(rich_plan())
+    layout = ClusterLayout(tmp_path, "rich")
+    data = next(s for s in rich if s.name == "data")
+    assert _files.storage_data_dir(layout, data).startswith(str(tmp_path / "retained" / "rich"))
+    home = next(s for s in rich if s.name == "home")
+    assert _files.storage_data_dir(layout, home).startswith(str(layout.root))
+
+
+def test_bootstrap_specs(tmp_path: Path) -> None:
+    layout = ClusterLayout(tmp_path, "demo")
+    descriptor = _descriptor()
+    node = descriptor.node("q1-dy-c1-1")
+    assert node is not None
+    spec = _files.bootstrap_spec(layout, descriptor, node)
+    assert BootstrapSpec.load(spec.dump()) == spec
+    assert spec.hostname == "q1-dy-c1-1"
+    assert spec.mounts[0] == (str(layout.hosts_file), "/etc/hosts") and ("/s/home", "/home") in spec.mounts
+    assert spec.services == (("slurmd", "-b", "-N", "q1-dy-c1-1"),)
+    assert [a.path for a in spec.actions] == ["/c/k.sh"]
+    assert dict(spec.env)["SLURM_CONF"] == str(layout.slurm_conf)
+    head = _files.bootstrap_spec(layout, descriptor, None)
+    assert head.services == () and head.hostname == "head" and head.actions == ()
+    assert json.loads(head.dump())["on_failure"] == []
+
+
+def test_run_dir_is_short_enough_for_unix_sockets(tmp_path: Path) -> None:
+    deep = tmp_path / ("x" * 150)
+    layout = ClusterLayout(deep, "a-cluster-name-that-is-quite-long-indeed-0123456789")
+    assert len(str(layout.munge_socket)) < 60
+    assert (
+        layout.run_dir == ClusterLayout(deep, "a-cluster-name-that-is-quite-long-indeed-0123456789").run_dir
+    )
