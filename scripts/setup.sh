@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up of Corral on a fresh Debian 12 machine, as root:
+#   - Debian's Slurm 22.05 and munge (the local provider runs them), iproute2 and util-linux
+#     (namespaces), and python3-venv when the interpreter lacks venv/ensurepip;
+#   - a virtualenv in .venv with every Python package pinned in requirements.lock, and Corral itself.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/setup.sh: run as root (it installs Debian packages): sudo bash $0" >&2
+  exit 1
+fi
+
+apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps)
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.corral-lock-installed
+if [ ! -f "$stamp" ] || ! cmp -s requirements.lock "$stamp"; then
+  echo "setup: installing pinned Python packages (requirements.lock)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+  cp requirements.lock "$stamp"
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+echo "setup: ready ($(.venv/bin/corral --version))"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (idempotently) and run every check: lint, format, types, layering, then the tests,
+# the end-to-end ones included (they create real local Slurm clusters; they need root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff";        ruff check src tests bench scripts
+echo "== ruff format"; ruff format --check src tests bench scripts
+echo "== mypy";        mypy
+echo "== import-linter"; lint-imports
+echo "== pytest"
+exec pytest -n 2 -p no:cacheprovider "$@"
