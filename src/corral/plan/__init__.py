@@ -1,4 +1,13 @@
-"""The plan layer: pure functions from a validated config to what gets built and changed."""
+"""The plan layer: pure functions from a validated config to what gets built and changed.
+
+The plan records load eagerly (plain dataclasses); ``build_plan`` and the change-set functions need
+the pydantic config model and load on first use, so the Slurm programs that read a plan stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from corral.plan._plan import (
     ClusterPlan,
@@ -12,6 +21,23 @@ from corral.plan._plan import (
     StorageSpec,
 )
 
+if TYPE_CHECKING:
+    from corral.plan._build import build_plan, node_name
+
+# Lazily imported public names -> the module that defines them.
+_LAZY = {
+    "build_plan": "corral.plan._build",
+    "node_name": "corral.plan._build",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'corral.plan' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "ClusterPlan",
     "CustomActionSpec",
@@ -22,4 +48,6 @@ __all__ = [
     "PartitionSpec",
     "SlurmPlan",
     "StorageSpec",
+    "build_plan",
+    "node_name",
 ]
