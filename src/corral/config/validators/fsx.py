@@ -21,15 +21,6 @@ SSD_THROUGHPUT = {"PERSISTENT_1": (50, 100, 200), "PERSISTENT_2": (125, 250, 500
 HDD_THROUGHPUT = (12, 40)
 MAX_DRA = 8
 S3_URI_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$")
-BACKUP_FORBIDS = {
-    "deployment_type": "DeploymentType",
-    "per_unit_storage_throughput": "PerUnitStorageThroughput",
-    "storage_capacity": "StorageCapacity",
-    "import_path": "ImportPath",
-    "export_path": "ExportPath",
-    "imported_file_chunk_size": "ImportedFileChunkSize",
-    "kms_key_id": "KmsKeyId",
-}
 
 
 def _lustre(ctx: ClusterContext) -> Iterator[tuple[str, Any]]:
@@ -249,35 +240,6 @@ def fsx_storage_capacity(ctx: ClusterContext) -> Iterator[Finding]:
             )
 
 
-def fsx_existing_or_backup(ctx: ClusterContext) -> Iterator[Finding]:
-    """With FileSystemId every other key is ignored; with BackupId the creation keys are."""
-    for path, fsx in _lustre(ctx):
-        if g(fsx, "file_system_id"):
-            for attr, key in _lustre_keys(fsx):
-                if attr != "file_system_id" and _written(ctx, fsx, path, attr, key):
-                    yield error(
-                        "FsxLustreSettingsValidator",
-                        f"{path}/{key}",
-                        f"{key} cannot be specified when an existing Lustre file system is used",
-                        f"remove {key}",
-                    )
-        elif g(fsx, "backup_id"):
-            for attr, key in BACKUP_FORBIDS.items():
-                if _written(ctx, fsx, path, attr, key):
-                    yield error(
-                        "FsxLustreSettingsValidator",
-                        f"{path}/{key}",
-                        f"{key} cannot be specified when restoring from a backup",
-                        f"remove {key}",
-                    )
-
-
-def _lustre_keys(fsx: Any) -> Iterator[tuple[str, str]]:
-    fields = getattr(type(fsx), "model_fields", {})
-    for attr, info_ in fields.items():
-        yield attr, info_.alias or attr
-
-
 VALIDATORS = (
     fsx_s3_options,
     fsx_dra,
@@ -286,5 +248,4 @@ VALIDATORS = (
     fsx_backup_options,
     fsx_storage_type,
     fsx_storage_capacity,
-    fsx_existing_or_backup,
 )
