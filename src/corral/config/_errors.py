@@ -35,13 +35,22 @@ def findings_from_validation_error(
 ) -> list[Finding]:
     """One finding per distinct key path in ``exc`` (union branches of one value are merged)."""
     by_path: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    item_paths = set()
+    located = []
     for error in exc.errors(include_url=False):
         path = yaml_path(error["loc"], data, error["type"])
+        located.append((path, error))
+        if path.endswith("]"):
+            item_paths.add(path[: path.rindex("[")])
+    for path, error in located:
+        # pydantic counts only valid items for a list's length; a bad item is reported on its own.
+        if error["type"] == "too_short" and path in item_paths:
+            continue
         code = CODE_UNKNOWN_KEY if error["type"] == "extra_forbidden" else CODE_SCHEMA
         by_path.setdefault((path, code), []).append(dict(error))
     findings = []
-    for (path, code), errors in by_path.items():
-        message, hint = _describe(errors, path, root)
+    for (path, code), group in by_path.items():
+        message, hint = _describe(group, path, root)
         line, column = _locate(locations, path)
         findings.append(
             Finding(Level.ERROR, code, path, message, hint=hint, file=filename, line=line, column=column)

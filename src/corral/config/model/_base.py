@@ -92,6 +92,12 @@ Float = Annotated[float, BeforeValidator(_reject_bool), AfterValidator(_finite)]
 Bool = bool
 
 
+def shown(value: Any) -> str:
+    """A value as an error message shows it: repr, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def pattern(regex: str, what: str) -> AfterValidator:
     """A string check against ``regex`` (Python ``re.match`` semantics, as marshmallow's ``Regexp``)."""
     compiled = re.compile(regex)
@@ -100,8 +106,8 @@ def pattern(regex: str, what: str) -> AfterValidator:
         if compiled.match(value) is None:
             raise PydanticCustomError(
                 "pattern_mismatch",
-                "must be {what}, got {value!r}",
-                {"what": what, "value": value, "pattern": regex},
+                "must be {what}, got {value}",
+                {"what": what, "value": shown(value), "pattern": regex},
             )
         return value
 
@@ -161,8 +167,8 @@ def _check_cidr_or_prefix_list(value: str) -> str:
     if _CIDR_OR_PREFIX.match(value) is None:
         raise PydanticCustomError(
             "cidr_or_prefix_list",
-            "must be an IPv4 CIDR such as 10.0.0.0/16 or a prefix list ID such as pl-12345678, got {value!r}",
-            {"value": value},
+            "must be an IPv4 CIDR such as 10.0.0.0/16 or a prefix list ID such as pl-12345678, got {value}",
+            {"value": shown(value)},
         )
     return value
 

@@ -206,7 +206,7 @@ def _one_or_many(value: Any) -> Any:
         extra = sorted(str(k) for k in value if k != "Sequence")
         if extra:
             raise PydanticCustomError(
-                "extra_forbidden", "unknown key(s) next to Sequence: {keys}", {"keys": ", ".join(extra)}
+                "sequence_extra_keys", "unknown key(s) next to Sequence: {keys}", {"keys": ", ".join(extra)}
             )
         sequence = value["Sequence"]
         if not isinstance(sequence, list):

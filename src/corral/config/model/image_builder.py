@@ -26,6 +26,7 @@ from corral.config.model._base import (
     JsonStr,
     Str,
     pattern,
+    shown,
 )
 from corral.config.model.common import AdditionalIamPolicy, Tag, TopLevelImds
 from corral.config.model.misc import Cookbook, LambdaFunctionsVpcConfig
@@ -82,8 +83,8 @@ class Component(ConfigModel):
         if self.type == "script" and urlparse(value).scheme not in ("https", "s3"):
             raise PydanticCustomError(
                 "component_value",
-                "Type script needs an https:// or s3:// URL as Value, got {value!r}",
-                {"value": value},
+                "Type script needs an https:// or s3:// URL as Value, got {value}",
+                {"value": shown(value)},
             )
         return self
 

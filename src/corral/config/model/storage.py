@@ -291,7 +291,9 @@ class SharedStorage(ConfigModel):
         key = _SETTINGS_FOR_TYPE[self.storage_type]
         if self.storage_type not in _DEFAULTABLE and self.settings is None:
             raise PydanticCustomError(
-                "missing", "StorageType {type} needs a {key} section", {"type": self.storage_type, "key": key}
+                "settings_missing",
+                "StorageType {type} needs a {key} section",
+                {"type": self.storage_type, "key": key},
             )
         return self
 
