@@ -107,7 +107,9 @@ class Provider(Protocol):
         """Run a command on the head node with the cluster's Slurm environment, capturing output."""
         ...
 
-    def head_shell_argv(self, cluster_name: str, argv: Sequence[str], *, user: str | None = None) -> list[str]:
+    def head_shell_argv(
+        self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
         """argv that runs ``argv`` (or a login shell when empty) on the head node, attached to the
         caller's terminal; used by ``corral ssh``."""
         ...
