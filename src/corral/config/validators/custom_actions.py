@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 from corral.config.findings import Finding
-from corral.config.validators._base import ClusterContext, error, g, login_pools, queues
+from corral.config.validators._base import ClusterContext, error, g, login_pools, queues, warning
 
 S3_OBJECT_RE = re.compile(r"^s3://([^/]+)/(.+)$")
 SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
@@ -71,4 +71,35 @@ def script_urls(ctx: ClusterContext) -> Iterator[Finding]:
             )
 
 
-VALIDATORS = (script_urls,)
+#: ParallelCluster development packages: Corral never downloads or installs them.
+DEV_PACKAGES = (
+    (("node_package",), "DevSettings/NodePackage"),
+    (("aws_batch_cli_package",), "DevSettings/AwsBatchCliPackage"),
+    (("cookbook", "chef_cookbook"), "DevSettings/Cookbook/ChefCookbook"),
+)
+
+
+def unused_packages(dev: object) -> Iterator[Finding]:
+    """A WARNING per ParallelCluster package URL: pcluster's UrlValidator warns when it cannot
+    confirm the object; Corral neither confirms nor fetches it, so it says so under the same code."""
+    for attrs, path in DEV_PACKAGES:
+        url = g(dev, *attrs)
+        if not url:
+            continue
+        problem = url_problem(str(url))
+        if problem:
+            yield error("UrlValidator", path, problem, "use s3://bucket/key or https://...")
+        else:
+            yield warning(
+                "UrlValidator",
+                path,
+                f"{url} is a ParallelCluster package that Corral neither fetches nor installs; not checked",
+                "remove it, or pass --suppress-validators type:UrlValidator",
+            )
+
+
+def dev_packages(ctx: ClusterContext) -> Iterator[Finding]:
+    yield from unused_packages(g(ctx.config, "dev_settings"))
+
+
+VALIDATORS = (script_urls, dev_packages)

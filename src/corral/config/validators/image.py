@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from corral.config import catalog
 from corral.config.findings import Finding
 from corral.config.validators._base import ImageContext, error, g, items
-from corral.config.validators.custom_actions import url_problem
+from corral.config.validators.custom_actions import unused_packages
 from corral.config.validators.ebs import SIZE_BOUNDS
 from corral.config.validators.software import chef_attribute_findings
 from corral.config.validators.tags import ALLOWED_RESERVED, RESERVED_PREFIX
@@ -92,17 +92,6 @@ def components(ctx: ImageContext) -> Iterator[Finding]:
             f"{len(comps)} build components given; at most {MAX_COMPONENTS} are allowed",
             "merge some components",
         )
-    for k, comp in enumerate(comps):
-        value = g(comp, "value")
-        if g(comp, "type") == "script" and value:
-            problem = url_problem(str(value))
-            if problem:
-                yield error(
-                    "UrlValidator",
-                    f"Build/Components[{k}]/Value",
-                    problem,
-                    "use s3://bucket/key or https://...",
-                )
 
 
 def subnet_security_groups(ctx: ImageContext) -> Iterator[Finding]:
@@ -175,6 +164,7 @@ def dev_settings(ctx: ImageContext) -> Iterator[Finding]:
                 "CliAttributeOverrides must be a JSON object",
             )
     yield from chef_attribute_findings(g(dev, "cookbook", "extra_chef_attributes"))
+    yield from unused_packages(dev)
 
 
 VALIDATORS = (

@@ -12,6 +12,7 @@ from corral.config import catalog
 from corral.config.findings import Finding
 from corral.config.validators._base import (
     ClusterContext,
+    compute_resources,
     enum_value,
     error,
     g,
@@ -28,6 +29,8 @@ OSES_FOR_ARCHITECTURE = {"x86_64": SUPPORTED_OSES, "arm64": SUPPORTED_OSES}
 PRIVATE_OSES = ("rocky8", "rocky9")
 DCV_OSES = {"x86_64": SUPPORTED_OSES, "arm64": SUPPORTED_OSES}
 INTEL_HPC_OSES = ("centos7",)
+#: OSes without EFA support per architecture; ParallelCluster 3.16 lists none, so the rule is dormant.
+EFA_UNSUPPORTED_OSES: dict[str, tuple[str, ...]] = {"x86_64": (), "arm64": ()}
 CHEF = "DevSettings/Cookbook/ExtraChefAttributes"
 MIN_RECONFIGURE_TIMEOUT = 300
 
@@ -66,6 +69,20 @@ def _dcv_targets(ctx: ClusterContext) -> Iterator[tuple[str, Any, str | None]]:
     yield "HeadNode", g(ctx.config, "head_node", "dcv"), g(ctx.config, "head_node", "instance_type")
     for path, pool in login_pools(ctx.config):
         yield path, g(pool, "dcv"), g(pool, "instance_type")
+
+
+def efa_os_architecture(ctx: ClusterContext) -> Iterator[Finding]:
+    os, arch = os_name(ctx.config), head_architecture(ctx)
+    if arch is None or os not in EFA_UNSUPPORTED_OSES.get(arch, ()):
+        return
+    for path, _queue, cr in compute_resources(ctx.config):
+        if g(cr, "efa", "enabled"):
+            yield error(
+                "EfaOsArchitectureValidator",
+                f"{path}/Efa/Enabled",
+                f"EFA is not supported on {os} for {arch}",
+                "disable EFA or choose another OS",
+            )
 
 
 def dcv(ctx: ClusterContext) -> Iterator[Finding]:
@@ -165,4 +182,12 @@ def chef_attribute_findings(text: str | None) -> Iterator[Finding]:
             )
 
 
-VALIDATORS = (custom_ami_for_os, architecture_os, dcv, intel_hpc, scheduler, extra_chef_attributes)
+VALIDATORS = (
+    custom_ami_for_os,
+    architecture_os,
+    efa_os_architecture,
+    dcv,
+    intel_hpc,
+    scheduler,
+    extra_chef_attributes,
+)
