@@ -11,9 +11,11 @@ says which script failed and how, and the ``on_failure`` command (marking the Sl
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +46,8 @@ class BootstrapSpec:
     services: tuple[tuple[str, ...], ...] = ()  # argv of daemons started between the two events
     env: tuple[tuple[str, str], ...] = ()
     on_failure: tuple[str, ...] = ()  # argv run with the failure message appended
+    #: pid files of the services, so that a failed node stops them before it reports the failure
+    service_pidfiles: tuple[str, ...] = ()
     #: (kind, "mnt:[…]") of the host's namespaces, which the agent must never modify
     host_namespaces: tuple[tuple[str, str], ...] = ()
 
@@ -64,6 +68,7 @@ class BootstrapSpec:
             services=tuple(tuple(s) for s in raw["services"]),
             env=tuple((k, v) for k, v in raw["env"]),
             on_failure=tuple(raw["on_failure"]),
+            service_pidfiles=tuple(raw.get("service_pidfiles", ())),
             host_namespaces=tuple((k, v) for k, v in raw.get("host_namespaces", ())),
         )
 
@@ -117,6 +122,24 @@ def start_service(argv: tuple[str, ...], env: dict[str, str]) -> None:
         raise BootstrapFailure(f"{argv[0]} failed to start (exit {result.returncode}); see the node log")
 
 
+def stop_services(spec: BootstrapSpec) -> None:
+    """TERM (then KILL) the services started from their pid files."""
+    pids = []
+    for pidfile in spec.service_pidfiles:
+        try:
+            pids.append(int(Path(pidfile).read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 2
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            time.sleep(0.02)
+
+
 def _write_status(spec: BootstrapSpec, status: str, message: str = "") -> None:
     record = {"node": spec.node_name, "status": status, "message": message, "time": time.time()}
     tmp = spec.status_file + ".tmp"
@@ -157,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc)
         print(f"[agent] FAILED: {message}", flush=True)
         _write_status(spec, "failed", message)
+        # A live slurmd would re-register and put a DOWN node back in service (ReturnToService).
+        stop_services(spec)
         if spec.on_failure:
             subprocess.run([*spec.on_failure, f"Reason=bootstrap failure: {message[:200]}"], check=False)
         return 1

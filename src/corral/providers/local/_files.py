@@ -189,6 +189,7 @@ def bootstrap_spec(
         mounts=mounts,
         actions=actions,
         services=(("slurmd", "-b", "-N", node.name),),
+        service_pidfiles=(str(layout.run_dir / f"slurmd-{node.name}.pid"),),
         env=tuple(sorted(env.items())),
         on_failure=("scontrol", "update", f"NodeName={node.name}", "State=DOWN"),
         host_namespaces=host_namespaces(),

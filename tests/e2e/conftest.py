@@ -1,0 +1,95 @@
+"""End-to-end fixtures: real local clusters (root, Slurm and namespaces required).
+
+Each cluster gets a unique name (xdist worker id + random suffix) and its own subnet, so workers
+run in parallel. ``CORRAL_LOCAL_SCALEDOWN_SECONDS`` makes idle nodes power down in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from corral.errors import PrerequisiteError
+from corral.providers.local import LocalProvider
+
+SCALEDOWN_SECONDS = "4"
+
+
+@pytest.fixture(scope="session")
+def prerequisites() -> None:
+    try:
+        LocalProvider(Path("/nonexistent")).check_prerequisites()
+    except PrerequisiteError as exc:
+        pytest.skip(f"local clusters unavailable: {exc.message} ({exc.hint})")
+
+
+def unique_name(prefix: str) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
+    return f"{prefix}-{worker}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="module")
+def provider(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> LocalProvider:
+    os.environ["CORRAL_LOCAL_SCALEDOWN_SECONDS"] = SCALEDOWN_SECONDS
+    return LocalProvider(tmp_path_factory.mktemp("state"))
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def leftovers(provider: LocalProvider, name: str) -> list[str]:
+    """Everything of cluster ``name`` still on the machine: namespaces, processes, mounts, files."""
+    layout = provider.layout(name)
+    markers = (str(layout.root), str(layout.run_dir))
+    found = (
+        [f"netns {ns}" for ns in os.listdir("/run/netns") if ns.startswith(f"corral-{name}-")]
+        if (os.path.isdir("/run/netns"))
+        else []
+    )
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if any(m in cmdline or cwd.startswith(m) for m in markers):
+            found.append(f"process {entry.name}: {cmdline.strip()} (cwd {cwd})")
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        if any(m in line for m in markers) or f"corral-{name}-" in line:
+            found.append(f"mount {line}")
+    if layout.root.exists():
+        found.append(f"directory {layout.root}")
+    if layout.run_dir.exists():
+        found.append(f"directory {layout.run_dir}")
+    return found
+
+
+def delete_and_check(provider: LocalProvider, name: str) -> None:
+    provider.delete(name)
+    assert leftovers(provider, name) == []
+    assert not provider.exists(name)
+
+
+@pytest.fixture
+def cleanup(provider: LocalProvider) -> Iterator[list[str]]:
+    """Cluster names appended here are deleted (and checked) after the test, whatever happened."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        delete_and_check(provider, name)
