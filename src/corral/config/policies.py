@@ -95,10 +95,10 @@ class UpdatePolicy(enum.StrEnum):
     )
     SHARED_STORAGE_UPDATE_POLICY = (
         "SHARED_STORAGE_UPDATE_POLICY",
-        "adding or removing existing (unmanaged) file systems is applied live; other storage changes need"
-        " the compute fleet and login nodes stopped",
+        "mounting or unmounting an existing EFS/FSx/File Cache is applied live; other storage changes need"
+        " the login nodes stopped, and the compute fleet stopped unless QueueUpdateStrategy is set",
         PolicyClass.STRATEGY,
-        f"{_STOP_FLEET} and {_STOP_LOGIN}",
+        f"{_STOP_LOGIN}; and {_STOP_FLEET}, or set QueueUpdateStrategy: DRAIN or TERMINATE",
     )
     COMPUTE_AND_LOGIN_NODES_STOP = (
         "COMPUTE_AND_LOGIN_NODES_STOP",

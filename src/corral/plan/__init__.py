@@ -23,11 +23,15 @@ from corral.plan._plan import (
 
 if TYPE_CHECKING:
     from corral.plan._build import build_plan, node_name
+    from corral.plan.changeset import Change, ChangeSet, diff
 
 # Lazily imported public names -> the module that defines them.
 _LAZY = {
     "build_plan": "corral.plan._build",
     "node_name": "corral.plan._build",
+    "Change": "corral.plan.changeset",
+    "ChangeSet": "corral.plan.changeset",
+    "diff": "corral.plan.changeset",
 }
 
 
@@ -39,6 +43,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Change",
+    "ChangeSet",
     "ClusterPlan",
     "CustomActionSpec",
     "HeadNodeSpec",
@@ -49,5 +55,6 @@ __all__ = [
     "SlurmPlan",
     "StorageSpec",
     "build_plan",
+    "diff",
     "node_name",
 ]
