@@ -66,6 +66,10 @@ def F(
 ) -> Any:
     """A model field with its YAML key and update policy. ``default=...`` means required."""
     extra: dict[str, Any] = {"update_policy": policy.value} if policy is not None else {}
+    if isinstance(default_factory, type) and issubclass(default_factory, BaseModel):
+        # Config models are frozen, so one shared default instance is safe (and far cheaper than a
+        # factory call per validated object).
+        return Field(default_factory(), alias=alias, json_schema_extra=extra, **constraints)
     if default_factory is not None:
         return Field(alias=alias, default_factory=default_factory, json_schema_extra=extra, **constraints)
     return Field(default, alias=alias, json_schema_extra=extra, **constraints)
