@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +19,9 @@ from corral.config import _yaml
 from corral.config._errors import findings_from_validation_error
 from corral.config.findings import Finding, Level
 from corral.errors import ConfigError
+
+if TYPE_CHECKING:
+    from corral.config.model import ClusterConfig, ImageBuilderConfig
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -48,10 +51,8 @@ class LoadedConfig(Generic[C]):
         """True when ``path`` was written in the file (as opposed to filled in from a default)."""
         return path in self._locations
 
-    def finding(
-        self, level: Level, code: str, path: str, message: str, hint: str = ""
-    ) -> Finding:  # pragma: no cover - trivial
-        """A finding for ``path`` located at its line in this file."""
+    def finding(self, level: Level, code: str, path: str, message: str, hint: str = "") -> Finding:
+        """A finding for ``path``, located at the line of ``path`` (or its closest ancestor) in this file."""
         where = self.locate(path)
         line, column = where if where else (None, None)
         return Finding(level, code, path, message, hint=hint, file=self.filename, line=line, column=column)
@@ -71,25 +72,29 @@ def _root_models() -> tuple[type[BaseModel], type[BaseModel]]:
     return ClusterConfig, ImageBuilderConfig
 
 
-def load_cluster_config(path: str | os.PathLike[str]) -> LoadedConfig[Any]:
+def load_cluster_config(path: str | os.PathLike[str]) -> LoadedConfig[ClusterConfig]:
     """Read and validate a cluster config file. Raises ``ConfigError`` listing every problem."""
     cluster_cls, _ = _root_models()
     return _load_path(path, cluster_cls, "cluster")
 
 
-def load_image_config(path: str | os.PathLike[str]) -> LoadedConfig[Any]:
+def load_image_config(path: str | os.PathLike[str]) -> LoadedConfig[ImageBuilderConfig]:
     """Read and validate an image-builder config file. Raises ``ConfigError`` listing every problem."""
     _, image_cls = _root_models()
     return _load_path(path, image_cls, "image")
 
 
-def load_cluster_config_text(text: str | bytes, filename: str = "cluster.yaml") -> LoadedConfig[Any]:
+def load_cluster_config_text(
+    text: str | bytes, filename: str = "cluster.yaml"
+) -> LoadedConfig[ClusterConfig]:
     """As :func:`load_cluster_config`, from text already in memory (``filename`` labels locations)."""
     cluster_cls, _ = _root_models()
     return _load_text(text, filename, cluster_cls, "cluster")
 
 
-def load_image_config_text(text: str | bytes, filename: str = "image.yaml") -> LoadedConfig[Any]:
+def load_image_config_text(
+    text: str | bytes, filename: str = "image.yaml"
+) -> LoadedConfig[ImageBuilderConfig]:
     """As :func:`load_image_config`, from text already in memory."""
     _, image_cls = _root_models()
     return _load_text(text, filename, image_cls, "image")

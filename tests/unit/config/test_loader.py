@@ -290,3 +290,29 @@ def test_image_loader(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_image_config_text("Build:\n  InstanceType: c5.xlarge\n  ParentImage: img-1\n  Bogus: 1\n")
     assert {f.path for f in info.value.findings} == {"Build/ParentImage", "Build/Bogus"}
+
+
+def test_loaded_config_builds_located_findings() -> None:
+    loaded = load_cluster_config_text(BASE, "c.yaml")
+    f = loaded.finding(
+        Level.WARNING, "MaxCountValidator", "Scheduling/SlurmQueues[1]/ComputeResources[0]/MaxCount", "x"
+    )
+    assert (f.file, f.line, f.column, f.level) == ("c.yaml", 24, 11, Level.WARNING)
+    unplaced = loaded.finding(Level.INFO, "X", "Monitoring/Logs", "y")
+    assert (unplaced.line, unplaced.column) == (None, None)
+
+
+def test_removed_login_node_key_name_has_a_specific_message() -> None:
+    text = BASE + (
+        "LoginNodes:\n  Pools:\n    - Name: login\n      InstanceType: t3.micro\n      Count: 1\n"
+        "      Networking: {SubnetIds: [subnet-12345678]}\n      Ssh: {KeyName: mykey}\n"
+    )
+    f = only(errors_of(text))
+    assert f.path == "LoginNodes/Pools[0]/Ssh/KeyName"
+    assert "no longer supported" in f.message
+
+
+def test_explicit_null_is_rejected_like_parallelcluster() -> None:
+    f = only(errors_of(BASE.replace("InstanceType: t3.micro", "InstanceType:")))
+    assert f.path == "HeadNode/InstanceType"
+    assert f.message == "InstanceType has no value"
