@@ -4,6 +4,7 @@ files, the validator registry against ParallelCluster's list, and the corpus."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -181,10 +182,18 @@ def test_scoped_codes_are_real_codes() -> None:
     assert implemented_codes() >= AWS_SCOPED_CODES
 
 
-def test_validators_are_plain_functions() -> None:
-    for validator in (*CLUSTER_VALIDATORS, *IMAGE_VALIDATORS):
-        assert (callable(validator) and validator.__doc__ is None) or isinstance(validator.__doc__, str)
+def test_validators_are_plain_functions_returning_findings(tmp_path: Path) -> None:
+    from corral.config.loader import load_cluster_config
+    from corral.config.validators import ClusterContext
+
+    loaded = load_cluster_config(write(tmp_path, BASE))
+    ctx = ClusterContext(loaded.config, "c", loaded.raw_keys_present)
+    for validator in CLUSTER_VALIDATORS:
+        assert inspect.isfunction(validator), validator
         assert validator.__module__.startswith("corral.config.validators.")
+        assert all(isinstance(f, Finding) and f.level < Level.WARNING for f in validator(ctx)), validator
+    assert all(inspect.isfunction(v) for v in IMAGE_VALIDATORS)
+    assert len(set(CLUSTER_VALIDATORS)) == len(CLUSTER_VALIDATORS) >= 50
 
 
 # ------------------------------------------------------------------ corpus
