@@ -32,6 +32,7 @@ def findings_from_validation_error(
     data: Any,
     locations: Mapping[str, tuple[int, int]],
     filename: str,
+    plain_texts: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """One finding per distinct key path in ``exc`` (union branches of one value are merged)."""
     by_path: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -51,6 +52,13 @@ def findings_from_validation_error(
     findings = []
     for (path, code), group in by_path.items():
         message, hint = _describe(group, path, root)
+        text = (plain_texts or {}).get(path)
+        if text is not None and any(e["type"] == "string_type" for e in group):
+            message = (
+                f"must be a string, got {text} (YAML reads it unquoted as {_kind(group[0].get('input'))})"
+            )
+            hint = f'quote it: {_leaf(path)}: "{text}"'
+
         line, column = _locate(locations, path)
         findings.append(
             Finding(Level.ERROR, code, path, message, hint=hint, file=filename, line=line, column=column)
@@ -91,6 +99,14 @@ def _locate(locations: Mapping[str, tuple[int, int]], path: str) -> tuple[int | 
             return locations[path]
         path = path[: path.rindex("[")] if path.endswith("]") else path.rpartition("/")[0]
     return None, None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return f"a {type(value).__name__}"
 
 
 def _leaf(path: str) -> str:

@@ -70,6 +70,9 @@ class ParsedYaml:
     data: Any
     locations: dict[str, tuple[int, int]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    #: Source text of unquoted scalars YAML read as something other than a string (``1:05:00`` is the
+    #: number 3900 in YAML 1.1), so that "must be a string" errors can show what was written.
+    plain_texts: dict[str, str] = field(default_factory=dict)
 
 
 class _Budget(Exception):
@@ -169,7 +172,7 @@ def parse(text: str, filename: str) -> ParsedYaml:
         data = builder.build(node, "", 0, raw_text=False)
     except _Budget as exc:
         return ParsedYaml(None, builder.locations, [exc.finding])
-    return ParsedYaml(data, builder.locations, builder.findings)
+    return ParsedYaml(data, builder.locations, builder.findings, builder.plain_texts)
 
 
 class _Builder:
@@ -178,6 +181,7 @@ class _Builder:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.locations: dict[str, tuple[int, int]] = {}
+        self.plain_texts: dict[str, str] = {}
         self.findings: list[Finding] = []
         self.visited = 0
         self._constructor = SafeConstructor()
@@ -299,6 +303,8 @@ class _Builder:
             return None if raw_text else NULL
         if raw_text:
             return str(node.value)
+        if node.tag != _T + "str":
+            self.plain_texts[path] = str(node.value)
         try:
             return self._constructor.construct_object(node, deep=True)
         except (ConstructorError, ValueError, OverflowError) as exc:

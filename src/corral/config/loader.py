@@ -155,7 +155,9 @@ def _load_text(source: str | bytes, filename: str, model: type[BaseModel], kind:
     except ValidationError as exc:
         # A value the YAML layer already reported (bad tag, unreadable scalar) would be reported twice.
         reported = {f.path for f in findings}
-        schema = findings_from_validation_error(exc, model, parsed.data, parsed.locations, filename)
+        schema = findings_from_validation_error(
+            exc, model, parsed.data, parsed.locations, filename, parsed.plain_texts
+        )
         findings.extend(f for f in schema if f.path not in reported)
     except RecursionError:  # pragma: no cover - guarded by MAX_DEPTH
         findings.append(Finding(Level.ERROR, _yaml.CODE_FILE, "", "the file nests too deeply", file=filename))

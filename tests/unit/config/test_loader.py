@@ -316,3 +316,14 @@ def test_explicit_null_is_rejected_like_parallelcluster() -> None:
     f = only(errors_of(BASE.replace("InstanceType: t3.micro", "InstanceType:")))
     assert f.path == "HeadNode/InstanceType"
     assert f.message == "InstanceType has no value"
+
+
+def test_unquoted_values_yaml_reads_as_numbers_show_what_was_written() -> None:
+    text = BASE + (
+        "SharedStorage:\n  - Name: fsx\n    MountDir: /fsx\n    StorageType: FsxLustre\n"
+        "    FsxLustreSettings:\n      WeeklyMaintenanceStartTime: 1:05:00\n"
+    )
+    f = only(errors_of(text))
+    assert f.path == "SharedStorage[0]/FsxLustreSettings/WeeklyMaintenanceStartTime"
+    assert "got 1:05:00" in f.message and "number 3900" in f.message
+    assert f.hint == 'quote it: WeeklyMaintenanceStartTime: "1:05:00"'
