@@ -35,6 +35,7 @@ MAX_EXISTING = {"EFS": 20, "FSx": 20, "RAID": 0}
 
 
 def compute_resource_size(ctx: ClusterContext) -> Iterator[Finding]:
+    """ComputeResourceSizeValidator: MinCount <= MaxCount; capacity blocks need MinCount == MaxCount > 0."""
     for path, queue, cr in compute_resources(ctx.config):
         low, high = g(cr, "min_count"), g(cr, "max_count")
         if low is None or high is None:
@@ -73,6 +74,7 @@ def _too_many(path: str, what: str, count: int, limit: int) -> Finding:
 
 
 def max_counts(ctx: ClusterContext) -> Iterator[Finding]:
+    """MaxCountValidator: 50 queues, 50 compute resources per queue and per cluster, 10 login pools."""
     cfg = ctx.config
     all_queues = list(queues(cfg))
     if len(all_queues) > MAX_QUEUES:
@@ -112,6 +114,7 @@ def _classify(storage: object) -> tuple[str, bool] | None:
 
 
 def number_of_storage(ctx: ClusterContext) -> Iterator[Finding]:
+    """NumberOfStorageValidator: how many EBS, new and existing EFS/FSx/RAID storages a cluster may have."""
     new: Counter[str] = Counter()
     existing: Counter[str] = Counter()
     ebs = 0

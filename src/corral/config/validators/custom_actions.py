@@ -63,6 +63,7 @@ def _urls(ctx: ClusterContext) -> Iterator[tuple[str, str]]:
 
 
 def script_urls(ctx: ClusterContext) -> Iterator[Finding]:
+    """UrlValidator: script URLs are s3://bucket/key, https:// or a path."""
     for path, url in _urls(ctx):
         problem = url_problem(url)
         if problem:
@@ -99,6 +100,7 @@ def unused_packages(dev: object) -> Iterator[Finding]:
 
 
 def dev_packages(ctx: ClusterContext) -> Iterator[Finding]:
+    """UrlValidator: ParallelCluster development packages are not used by Corral."""
     yield from unused_packages(g(ctx.config, "dev_settings"))
 
 

@@ -58,6 +58,7 @@ def _vtype(volume: Any) -> str:
 
 
 def volume_size(ctx: ClusterContext) -> Iterator[Finding]:
+    """EbsVolumeTypeSizeValidator: the size range of the volume type."""
     for path, volume in _volumes(ctx):
         vtype, size = _vtype(volume), g(volume, "size")
         if size is None or vtype not in SIZE_BOUNDS:
@@ -80,6 +81,7 @@ def volume_size(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def volume_iops(ctx: ClusterContext) -> Iterator[Finding]:
+    """EbsVolumeIopsValidator: IOPS range and IOPS-per-GiB of io1/io2/gp3; none for other types."""
     for path, volume in _volumes(ctx):
         vtype, iops, size = _vtype(volume), g(volume, "iops"), g(volume, "size")
         if not iops:
@@ -113,6 +115,7 @@ def volume_iops(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def volume_throughput(ctx: ClusterContext) -> Iterator[Finding]:
+    """EbsVolumeThroughputValidator / EbsVolumeThroughputIopsValidator: gp3 throughput rules."""
     for path, volume in _volumes(ctx):
         throughput = g(volume, "throughput")
         if _vtype(volume) != "gp3" or throughput is None:
@@ -138,6 +141,7 @@ def volume_throughput(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def root_volume_encryption(ctx: ClusterContext) -> Iterator[Finding]:
+    """RootVolumeEncryptionConsistencyValidator: every queue encrypts its root volume alike."""
     settings = [
         (qpath, g(q, "name"), g(q, "compute_settings", "local_storage", "root_volume", "encrypted"))
         for qpath, q in queues(ctx.config)

@@ -64,6 +64,7 @@ def _qpath(crpath: str) -> str:
 
 
 def efa_support(ctx: ClusterContext) -> Iterator[Finding]:
+    """EfaValidator / InstancesEFAValidator: EFA only on EFA types; GdrSupport needs EFA."""
     for path, queue, cr in compute_resources(ctx.config):
         enabled = bool(g(cr, "efa", "enabled"))
         types = cr_instance_types(cr)
@@ -94,6 +95,7 @@ def efa_support(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def efa_placement_group(ctx: ClusterContext) -> Iterator[Finding]:
+    """EfaPlacementGroupValidator: EFA compute resources state their placement group."""
     for path, queue, cr in compute_resources(ctx.config):
         if not g(cr, "efa", "enabled") or multi_az(queue):
             continue
@@ -118,6 +120,7 @@ def efa_placement_group(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def efa_multi_az(ctx: ClusterContext) -> Iterator[Finding]:
+    """EfaMultiAzValidator: no EFA in a queue with several subnets."""
     for path, queue, cr in compute_resources(ctx.config):
         if g(cr, "efa", "enabled") and multi_az(queue):
             yield error(
@@ -130,6 +133,7 @@ def efa_multi_az(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def multi_az_placement_group(ctx: ClusterContext) -> Iterator[Finding]:
+    """MultiAzPlacementGroupValidator: no placement group in a queue with several subnets."""
     for path, queue, cr in compute_resources(ctx.config):
         if not multi_az(queue):
             continue
@@ -144,6 +148,7 @@ def multi_az_placement_group(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def placement_group_naming(ctx: ClusterContext) -> Iterator[Finding]:
+    """PlacementGroupNamingValidator: Id or Name, never both, never with Enabled: false."""
     groups = []
     for qpath, queue in queues(ctx.config):
         groups.append((f"{qpath}/Networking/PlacementGroup", g(queue, "networking", "placement_group")))
@@ -170,6 +175,7 @@ def placement_group_naming(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def placement_group_support(ctx: ClusterContext) -> Iterator[Finding]:
+    """Placement group rules per instance type, capacity block and flexible resource."""
     for path, queue, cr in compute_resources(ctx.config):
         choice = placement_for(ctx, _qpath(path), queue, path, cr)
         if choice.key is None:
@@ -200,6 +206,7 @@ def placement_group_support(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def multi_network_interfaces(ctx: ClusterContext) -> Iterator[Finding]:
+    """MultiNetworkInterfacesInstancesValidator: no public IP for multi-interface nodes."""
     efa_type = g(ctx.config, "dev_settings", "efa_interface_type")
     for qpath, queue in queues(ctx.config):
         if not g(queue, "networking", "assign_public_ip"):

@@ -18,6 +18,7 @@ def _efs(ctx: ClusterContext) -> Iterator[tuple[str, object]]:
 
 
 def efs_mount_options(ctx: ClusterContext) -> Iterator[Finding]:
+    """EfsMountOptionsValidator: IAM authorization needs encryption in transit."""
     for path, efs in _efs(ctx):
         if g(efs, "iam_authorization") and not g(efs, "encryption_in_transit"):
             yield error(
@@ -29,6 +30,7 @@ def efs_mount_options(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def efs_access_point(ctx: ClusterContext) -> Iterator[Finding]:
+    """EfsAccessPointOptionsValidator: access points need an existing file system and TLS."""
     for path, efs in _efs(ctx):
         access_point = g(efs, "access_point_id")
         if not access_point:

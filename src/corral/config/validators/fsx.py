@@ -35,6 +35,7 @@ def _written(ctx: ClusterContext, fsx: Any, path: str, attr: str, key: str) -> b
 
 
 def fsx_s3_options(ctx: ClusterContext) -> Iterator[Finding]:
+    """FsxS3Validator: chunk size, export path and auto import need an ImportPath."""
     for path, fsx in _lustre(ctx):
         if g(fsx, "import_path"):
             continue
@@ -53,6 +54,7 @@ def fsx_s3_options(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def fsx_dra(ctx: ClusterContext) -> Iterator[Finding]:
+    """FsxDraValidator: at most 8 associations, never with ImportPath/ExportPath."""
     for path, fsx in _lustre(ctx):
         dras = items(fsx, "data_repository_associations")
         if not dras:
@@ -93,6 +95,7 @@ def s3_uris(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def fsx_persistent_options(ctx: ClusterContext) -> Iterator[Finding]:
+    """FsxPersistentOptionsValidator: per-unit throughput and KMS keys go with persistent types."""
     for path, fsx in _lustre(ctx):
         if g(fsx, "file_system_id") or g(fsx, "backup_id"):
             continue
@@ -125,6 +128,7 @@ def fsx_persistent_options(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def fsx_backup_options(ctx: ClusterContext) -> Iterator[Finding]:
+    """FsxBackupOptionsValidator: backup settings need retention, a persistent type and no S3 link."""
     for path, fsx in _lustre(ctx):
         retention = g(fsx, "automatic_backup_retention_days")
         if not retention:
@@ -161,6 +165,7 @@ def fsx_backup_options(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def fsx_storage_type(ctx: ClusterContext) -> Iterator[Finding]:
+    """FsxStorageTypeOptionsValidator: HDD and SSD deployment types and per-unit throughputs."""
     for path, fsx in _lustre(ctx):
         if g(fsx, "file_system_id") or g(fsx, "backup_id"):
             continue
@@ -216,6 +221,7 @@ def _capacity_problem(capacity: int, deployment: str, storage: str, throughput: 
 
 
 def fsx_storage_capacity(ctx: ClusterContext) -> Iterator[Finding]:
+    """FsxStorageCapacityValidator: a capacity is given and follows the deployment type's steps."""
     for path, fsx in _lustre(ctx):
         if g(fsx, "file_system_id") or g(fsx, "backup_id"):
             continue

@@ -21,6 +21,7 @@ DS = "DirectoryService"
 
 
 def resource_prefix(ctx: ClusterContext) -> Iterator[Finding]:
+    """IamResourcePrefixValidator: IAM path and name prefix format and length."""
     prefix = g(ctx.config, "iam", "resource_prefix")
     if not prefix:
         return
@@ -49,6 +50,7 @@ def resource_prefix(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def directory_service(ctx: ClusterContext) -> Iterator[Finding]:
+    """Directory service: domain name and address, LDAP TLS and reserved SSSD settings."""
     ds = g(ctx.config, "directory_service")
     if ds is None:
         return

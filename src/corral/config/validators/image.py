@@ -38,12 +38,14 @@ def image_id_problem(image_id: str) -> str | None:
 
 
 def image_id(ctx: ImageContext) -> Iterator[Finding]:
+    """The image id's pattern and length."""
     problem = image_id_problem(ctx.image_id)
     if problem:
         yield error("ImageIdValidator", "", problem, "choose an id like 'my-image-1'")
 
 
 def build_instance_type(ctx: ImageContext) -> Iterator[Finding]:
+    """Build/InstanceType exists, has a GPU for NVIDIA software and matches the parent image."""
     name = g(ctx.config, "build", "instance_type")
     if not name:
         return
@@ -84,6 +86,7 @@ def parent_image_architecture(parent: str) -> str | None:
 
 
 def components(ctx: ImageContext) -> Iterator[Finding]:
+    """ComponentsValidator: at most 15 build components."""
     comps = items(ctx.config, "build", "components")
     if len(comps) > MAX_COMPONENTS:
         yield error(
@@ -95,6 +98,7 @@ def components(ctx: ImageContext) -> Iterator[Finding]:
 
 
 def subnet_security_groups(ctx: ImageContext) -> Iterator[Finding]:
+    """SecurityGroupsAndSubnetValidator: a SubnetId needs SecurityGroupIds."""
     build = g(ctx.config, "build")
     if g(build, "subnet_id") and not items(build, "security_group_ids"):
         yield error(
@@ -106,6 +110,7 @@ def subnet_security_groups(ctx: ImageContext) -> Iterator[Finding]:
 
 
 def root_volume(ctx: ImageContext) -> Iterator[Finding]:
+    """The image root volume's size and encryption."""
     volume = g(ctx.config, "image", "root_volume")
     size = g(volume, "size")
     low, high = SIZE_BOUNDS["gp3"]
@@ -126,6 +131,7 @@ def root_volume(ctx: ImageContext) -> Iterator[Finding]:
 
 
 def image_tags(ctx: ImageContext) -> Iterator[Finding]:
+    """Tag keys of the image and build: reserved prefix, duplicates."""
     for base, tags in (
         ("Image/Tags", items(ctx.config, "image", "tags")),
         ("Build/Tags", items(ctx.config, "build", "tags")),
@@ -145,6 +151,7 @@ def image_tags(ctx: ImageContext) -> Iterator[Finding]:
 
 
 def dev_settings(ctx: ImageContext) -> Iterator[Finding]:
+    """CliAttributeOverrides, Chef attributes and unused packages of the image DevSettings."""
     dev = g(ctx.config, "dev_settings")
     overrides = g(dev, "cli_attribute_overrides")
     if overrides:

@@ -53,6 +53,7 @@ def _all_instance_types(ctx: ClusterContext) -> Iterator[tuple[str, str]]:
 
 
 def instance_type_exists(ctx: ClusterContext) -> Iterator[Finding]:
+    """InstanceTypeValidator: every instance type is in the catalog (with a did-you-mean)."""
     for path, name in _all_instance_types(ctx):
         if catalog.get(name) is None:
             close = catalog.suggest(name)
@@ -61,6 +62,7 @@ def instance_type_exists(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def architecture_compatibility(ctx: ClusterContext) -> Iterator[Finding]:
+    """InstanceArchitectureCompatibilityValidator: compute types support the head node's architecture."""
     head_arch = head_architecture(ctx)
     if head_arch is None:
         return
@@ -79,6 +81,7 @@ def architecture_compatibility(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def os_compatibility(ctx: ClusterContext) -> Iterator[Finding]:
+    """InstanceTypeOSCompatibleValidator: micro/nano types and p6e-gb200 against the OS."""
     os = os_name(ctx.config)
     for path, name in _all_instance_types(ctx):
         if os in MICRO_NANO_WARNING_OSES and ("micro" in name or "nano" in name):
@@ -98,6 +101,7 @@ def os_compatibility(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def memory_info(ctx: ClusterContext) -> Iterator[Finding]:
+    """InstanceTypeMemoryInfoValidator: the catalog knows each type's memory."""
     for path, name in _all_instance_types(ctx):
         it = catalog.get(name)
         if it is not None and it.memory_mib <= 0:
@@ -105,6 +109,7 @@ def memory_info(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def accelerator_manufacturer(ctx: ClusterContext) -> Iterator[Finding]:
+    """InstanceTypeAcceleratorManufacturerValidator: GPUs are NVIDIA, accelerators AWS."""
     for path, _queue, cr in compute_resources(ctx.config):
         for rel, name in cr_instance_types(cr):
             it = catalog.get(name)
@@ -128,6 +133,7 @@ def accelerator_manufacturer(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def capacity_type(ctx: ClusterContext) -> Iterator[Finding]:
+    """CapacityTypeValidator: capacity blocks need a reservation; each type supports the usage class."""
     usage = {"ONDEMAND": "on-demand", "SPOT": "spot", "CAPACITY_BLOCK": "capacity-block"}
     for path, queue, cr in compute_resources(ctx.config):
         ctype = str(enum_value(g(queue, "capacity_type")) or "ONDEMAND")
@@ -238,6 +244,7 @@ def _allocation_strategy(path: str, queue: object) -> Iterator[Finding]:
 
 
 def memory_scheduling(ctx: ClusterContext) -> Iterator[Finding]:
+    """InstancesMemorySchedulingWarningValidator: memory-based scheduling with unequal memory."""
     if not g(ctx.config, "scheduling", "slurm_settings", "enable_memory_based_scheduling"):
         return
     for path, _queue, cr in compute_resources(ctx.config):
@@ -257,6 +264,7 @@ def memory_scheduling(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def schedulable_memory(ctx: ClusterContext) -> Iterator[Finding]:
+    """SchedulableMemoryValidator: at least 1 MiB, at most the type's memory, INFO below 95 %."""
     for path, _queue, cr in compute_resources(ctx.config):
         wanted = g(cr, "schedulable_memory")
         if wanted is None:
@@ -286,6 +294,7 @@ def schedulable_memory(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def head_node_memory(ctx: ClusterContext) -> Iterator[Finding]:
+    """HeadNodeMemorySizeValidator: the head node has memory for the compute fleet it manages."""
     head = g(ctx.config, "head_node", "instance_type")
     it = catalog.get(head or "")
     if it is None:

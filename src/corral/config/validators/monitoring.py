@@ -10,6 +10,7 @@ from corral.config.validators._base import ClusterContext, g, warning
 
 
 def log_rotation(ctx: ClusterContext) -> Iterator[Finding]:
+    """LogRotationValidator: rotation without CloudWatch deletes logs."""
     logs = g(ctx.config, "monitoring", "logs")
     if g(logs, "rotation", "enabled") and g(logs, "cloud_watch", "enabled") is False:
         yield warning(
@@ -22,6 +23,7 @@ def log_rotation(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def detailed_monitoring(ctx: ClusterContext) -> Iterator[Finding]:
+    """DetailedMonitoringValidator: detailed monitoring costs more."""
     if g(ctx.config, "monitoring", "detailed_monitoring"):
         yield warning(
             "DetailedMonitoringValidator",

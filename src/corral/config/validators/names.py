@@ -47,6 +47,7 @@ def cluster_name_problem(name: str, *, accounting: bool) -> str | None:
 
 
 def cluster_name(ctx: ClusterContext) -> Iterator[Finding]:
+    """ClusterNameValidator: the cluster name's pattern and length (40 with Slurm accounting)."""
     settings = g(ctx.config, "scheduling", "slurm_settings")
     accounting = g(settings, "database") is not None or g(settings, "external_slurmdbd") is not None
     problem = cluster_name_problem(ctx.cluster_name, accounting=accounting)
@@ -86,6 +87,7 @@ def _suggest_name(name: str) -> str:
 
 
 def resource_names(ctx: ClusterContext) -> Iterator[Finding]:
+    """NameValidator: queue, compute-resource and login-pool names."""
     for qpath, queue in queues(ctx.config):
         yield from _name_findings(f"{qpath}/Name", g(queue, "name"))
     for crpath, _queue, cr in compute_resources(ctx.config):
@@ -111,6 +113,7 @@ def _duplicates(
 
 
 def duplicate_names(ctx: ClusterContext) -> Iterator[Finding]:
+    """DuplicateNameValidator: queue, compute-resource, pool and storage names and storage ids are unique."""
     cfg = ctx.config
     yield from _duplicates("Queue", ((f"{p}/Name", g(q, "name")) for p, q in queues(cfg)))
     for qpath, queue in queues(cfg):
@@ -148,6 +151,7 @@ def _existing_storage_ids(cfg: object) -> Iterator[tuple[str, str | None]]:
 
 
 def shared_storage_names(ctx: ClusterContext) -> Iterator[Finding]:
+    """SharedStorageNameValidator: storage names are tag values, at most 30 characters, not 'default'."""
     for path, storage in storages(ctx.config):
         name = g(storage, "name")
         if name is None:

@@ -11,6 +11,7 @@ from corral.config.validators._base import ClusterContext, error, g, items, queu
 
 
 def mixed_security_groups(ctx: ClusterContext) -> Iterator[Finding]:
+    """MixedSecurityGroupOverwriteValidator: custom and managed security groups are not mixed."""
     head_custom = bool(items(ctx.config, "head_node", "networking", "security_groups"))
     flags = {bool(items(q, "networking", "security_groups")) for _p, q in queues(ctx.config)}
     if not flags:
@@ -26,6 +27,7 @@ def mixed_security_groups(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def single_instance_type_subnet(ctx: ClusterContext) -> Iterator[Finding]:
+    """SingleInstanceTypeSubnetValidator: InstanceType resources need a single-subnet queue."""
     for qpath, queue in queues(ctx.config):
         singles = any(g(cr, "instance_type") for cr in items(queue, "compute_resources"))
         if singles and len(items(queue, "networking", "subnet_ids")) > 1:

@@ -77,6 +77,7 @@ def _conf_level_denied(ctx: ClusterContext, deny: frozenset[str]) -> Iterator[tu
 
 
 def custom_settings_deny_list(ctx: ClusterContext) -> Iterator[Finding]:
+    """CustomSlurmSettingsValidator: keys Corral manages are refused at each level."""
     code = "CustomSlurmSettingsValidator"
     hint = "Corral manages these keys itself; remove them from CustomSlurmSettings"
     deny = DENY_SLURM_CONF
@@ -103,6 +104,7 @@ def custom_settings_deny_list(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def custom_node_names(ctx: ClusterContext) -> Iterator[Finding]:
+    """CustomSlurmNodeNamesValidator: custom node names never contain -st- or -dy-."""
     pairs = items(ctx.config, "scheduling", "slurm_settings", "custom_slurm_settings")
     bad = sorted(
         value for key, value in pairs if key.lower() == "nodename" and ("-st-" in value or "-dy-" in value)
@@ -117,6 +119,7 @@ def custom_node_names(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def include_file_only(ctx: ClusterContext) -> Iterator[Finding]:
+    """CustomSlurmSettingsIncludeFileOnlyValidator: settings or an include file, not both."""
     settings = g(ctx.config, "scheduling", "slurm_settings")
     if items(settings, "custom_slurm_settings") and g(settings, "custom_slurm_settings_include_file"):
         yield error(
@@ -128,6 +131,7 @@ def include_file_only(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def node_priorities(ctx: ClusterContext) -> Iterator[Finding]:
+    """SlurmNodePrioritiesWarningValidator: static nodes rank before dynamic ones."""
     for qpath, queue in queues(ctx.config):
         crs = items(queue, "compute_resources")
         static = {g(cr, "name"): g(cr, "static_node_priority") for cr in crs if (g(cr, "min_count") or 0) > 0}
@@ -153,6 +157,7 @@ def node_priorities(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def database_uri(ctx: ClusterContext) -> Iterator[Finding]:
+    """DatabaseUriValidator: host[:port] without scheme or leading slash."""
     uri = g(ctx.config, "scheduling", "slurm_settings", "database", "uri")
     if uri is None:
         return
@@ -178,6 +183,7 @@ def database_uri(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def external_slurmdbd(ctx: ClusterContext) -> Iterator[Finding]:
+    """ExternalSlurmdbd rules: not with Database, needs a munge key, traffic unencrypted."""
     settings = g(ctx.config, "scheduling", "slurm_settings")
     external = g(settings, "external_slurmdbd")
     if external is None:
@@ -206,6 +212,7 @@ def external_slurmdbd(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def munge_key_arn(ctx: ClusterContext) -> Iterator[Finding]:
+    """ArnServiceAndResourceValidator: MungeKeySecretArn is a Secrets Manager secret."""
     arn = g(ctx.config, "scheduling", "slurm_settings", "munge_key_secret_arn")
     if not arn:
         return

@@ -36,6 +36,7 @@ MIN_RECONFIGURE_TIMEOUT = 300
 
 
 def custom_ami_for_os(ctx: ClusterContext) -> Iterator[Finding]:
+    """OsCustomAmiValidator: OSes without an official AMI need Image/CustomAmi."""
     os = os_name(ctx.config)
     if os in PRIVATE_OSES and not g(ctx.config, "image", "custom_ami"):
         yield error(
@@ -47,6 +48,7 @@ def custom_ami_for_os(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def architecture_os(ctx: ClusterContext) -> Iterator[Finding]:
+    """ArchitectureOsValidator / FsxArchitectureOsValidator: the OS supports the architecture."""
     arch, os = head_architecture(ctx), os_name(ctx.config)
     if arch is None:
         return
@@ -72,6 +74,7 @@ def _dcv_targets(ctx: ClusterContext) -> Iterator[tuple[str, Any, str | None]]:
 
 
 def efa_os_architecture(ctx: ClusterContext) -> Iterator[Finding]:
+    """EfaOsArchitectureValidator: EFA on OS/architecture pairs that support it."""
     os, arch = os_name(ctx.config), head_architecture(ctx)
     if arch is None or os not in EFA_UNSUPPORTED_OSES.get(arch, ()):
         return
@@ -86,6 +89,7 @@ def efa_os_architecture(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def dcv(ctx: ClusterContext) -> Iterator[Finding]:
+    """DcvValidator: DCV's OS, instance size, open port and GPU."""
     os = os_name(ctx.config)
     for base, settings, instance_type in _dcv_targets(ctx):
         if not g(settings, "enabled"):
@@ -119,6 +123,7 @@ def dcv(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def intel_hpc(ctx: ClusterContext) -> Iterator[Finding]:
+    """IntelHpcOsValidator / IntelHpcArchitectureValidator: Intel HPC platform requirements."""
     if not g(ctx.config, "additional_packages", "intel_software", "intel_hpc_platform"):
         return
     path = "AdditionalPackages/IntelSoftware/IntelHpcPlatform"
@@ -135,12 +140,14 @@ def intel_hpc(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def scheduler(ctx: ClusterContext) -> Iterator[Finding]:
+    """SchedulerValidator: the scheduler is Slurm."""
     value = enum_value(g(ctx.config, "scheduling", "scheduler"))
     if value is not None and value != "slurm":
         yield error("SchedulerValidator", "Scheduling/Scheduler", f"{value} is not supported", "use slurm")
 
 
 def extra_chef_attributes(ctx: ClusterContext) -> Iterator[Finding]:
+    """ExtraChefAttributesValidator: the Chef attributes ParallelCluster checks."""
     yield from chef_attribute_findings(g(ctx.config, "dev_settings", "cookbook", "extra_chef_attributes"))
 
 

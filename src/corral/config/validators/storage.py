@@ -99,6 +99,7 @@ def _local_dirs(ctx: ClusterContext) -> dict[str, tuple[str, set[str]]]:
 
 
 def reserved_mount_dirs(ctx: ClusterContext) -> Iterator[Finding]:
+    """SharedStorageMountDirValidator: shared storage is never mounted on a system directory."""
     for path, _name, mount in _shared_dirs(ctx):
         if mount in RESERVED_DIRS:
             yield error(
@@ -110,6 +111,7 @@ def reserved_mount_dirs(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def duplicate_mount_dirs(ctx: ClusterContext) -> Iterator[Finding]:
+    """DuplicateMountDirValidator: one storage per mount dir; ephemeral clashes warn."""
     seen: dict[str, str] = {}
     for path, name, mount in _shared_dirs(ctx):
         if mount in seen:
@@ -134,6 +136,7 @@ def duplicate_mount_dirs(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def overlapping_mount_dirs(ctx: ClusterContext) -> Iterator[Finding]:
+    """OverlappingMountDirValidator: shared mount dirs are never nested in each other or in ephemeral ones."""
     shared = _shared_dirs(ctx)
     local = _local_dirs(ctx)
     pairs = [(a, b) for a, b in combinations(shared, 2)]
@@ -155,6 +158,7 @@ def overlapping_mount_dirs(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def deletion_policy(ctx: ClusterContext) -> Iterator[Finding]:
+    """DeletionPolicyValidator: INFO on what happens to managed storage when it is removed."""
     for path, storage in storages(ctx.config):
         attr_key = SETTINGS.get(storage_type(storage))
         if attr_key is None:
@@ -172,6 +176,7 @@ def deletion_policy(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def kms_key_encrypted(ctx: ClusterContext) -> Iterator[Finding]:
+    """KmsKeyIdEncryptedValidator: a KmsKeyId needs Encrypted: true."""
     for path, storage in storages(ctx.config):
         for attr, key in (("ebs_settings", "EbsSettings"), ("efs_settings", "EfsSettings")):
             settings = g(storage, attr)
@@ -185,6 +190,7 @@ def kms_key_encrypted(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def file_cache_not_home(ctx: ClusterContext) -> Iterator[Finding]:
+    """SharedFileCacheNotHomeValidator: File Cache is never mounted on /home."""
     for path, storage in storages(ctx.config):
         if storage_type(storage) == "FileCache" and normalise_dir(g(storage, "mount_dir") or "x") == "/home":
             yield error(
@@ -196,6 +202,7 @@ def file_cache_not_home(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def head_node_efs_settings(ctx: ClusterContext) -> Iterator[Finding]:
+    """SharedStorageEfsSettingsValidator: SharedStorageEfsSettings only with SharedStorageType Efs."""
     head = g(ctx.config, "head_node")
     kind = str(enum_value(g(head, "shared_storage_type")) or "Ebs")
     if g(head, "shared_storage_efs_settings") is not None and kind.lower() != "efs":
@@ -208,6 +215,7 @@ def head_node_efs_settings(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def ebs_bottleneck(ctx: ClusterContext) -> Iterator[Finding]:
+    """SharedEbsPerformanceBottleNeckValidator: shared EBS with more than 100 compute nodes warns."""
     nodes = sum(int(g(cr, "max_count") or 0) for _p, _q, cr in compute_resources(ctx.config))
     if nodes <= 100:
         return
@@ -223,6 +231,7 @@ def ebs_bottleneck(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def managed_fsx_multi_subnet(ctx: ClusterContext) -> Iterator[Finding]:
+    """ManagedFsxMultiAzValidator: no new FSx when queues use several subnets."""
     subnets = {s for _p, q in queues(ctx.config) for s in items(q, "networking", "subnet_ids")}
     if len(subnets) <= 1:
         return

@@ -23,6 +23,7 @@ def _tag_lists(ctx: ClusterContext) -> Iterator[tuple[str, tuple[object, ...]]]:
 
 
 def reserved_and_duplicate_keys(ctx: ClusterContext) -> Iterator[Finding]:
+    """Tag keys: the parallelcluster: prefix is reserved; keys are unique per list."""
     for base, tags in _tag_lists(ctx):
         seen: set[str] = set()
         for k, tag in enumerate(tags):
@@ -42,6 +43,7 @@ def reserved_and_duplicate_keys(ctx: ClusterContext) -> Iterator[Finding]:
 
 
 def compute_resource_tags(ctx: ClusterContext) -> Iterator[Finding]:
+    """ComputeResourceTagsValidator: at most 40 tags per compute resource; overrides warn."""
     cluster = {str(g(t, "key")) for t in items(ctx.config, "tags")}
     for crpath, queue, cr in compute_resources(ctx.config):
         q = {str(g(t, "key")) for t in items(queue, "tags")}
