@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,8 +56,12 @@ def cluster(provider: LocalProvider, tmp_path_factory: pytest.TempPathFactory) -
     )
     (scripts / "head.sh").write_text("#!/bin/sh\necho configured > /home/actions/head-configured\n")
     mount_dir = f"/corral-e2e-{name}"
+    (scripts / "include.conf").write_text("MaxArraySize=777\n")
     the_plan = plan(
         name,
+        queues=(("q1", "c1", 1, 3), ("q2", "c2", 0, 3), ("gpu", "g4", 0, 1)),
+        slurm_settings=(("MaxJobCount", "12345"),),
+        include_file=str(scripts / "include.conf"),
         storage=(StorageSpec("data", "Efs", mount_dir, "Retain"),),
         head_actions=(CustomActionSpec("OnNodeConfigured", str(scripts / "head.sh")),),
         queue_actions=(("q1", (CustomActionSpec("OnNodeStart", str(scripts / "start.sh"), ("hello",)),)),),
@@ -169,6 +174,16 @@ def test_stop_and_start_the_fleet(cluster: Cluster) -> None:
     assert names == {None, "q1-st-c1-1"}
     job = cluster.run("srun", "-N1", "-p", "q1", "hostname", check=True)
     assert job.startswith("q1-")
+
+
+def test_slurm_settings_include_file_and_gpus(cluster: Cluster) -> None:
+    config = cluster.run("scontrol", "show", "config")
+    assert re.search(r"MaxJobCount\s+= 12345", config) and re.search(r"MaxArraySize\s+= 777", config)
+    out = cluster.run(
+        "srun", "-p", "gpu", "--gres=gpu:t4:2", "bash", "-c", "echo $(hostname) $CUDA_VISIBLE_DEVICES"
+    )
+    assert out.strip() == "gpu-dy-g4-1 0,1"
+    assert "Gres=gpu:t4:4" in cluster.run("scontrol", "show", "node", "gpu-dy-g4-1")
 
 
 def test_two_clusters_with_the_same_queues_at_once(cluster: Cluster, provider: LocalProvider) -> None:

@@ -56,7 +56,7 @@ class NodeState:
 
     @property
     def failed(self) -> bool:
-        return self.state == "DOWN" or bool(self.flags & {"FAIL", "DRAIN"})
+        return self.state == "DOWN" or bool(self.flags & {"FAIL", "DRAIN", "INVALID_REG"})
 
     @property
     def static(self) -> bool:

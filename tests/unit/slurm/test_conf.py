@@ -53,7 +53,7 @@ def test_slurm_conf_matches_golden(plan_name: str) -> None:
 
 
 def test_gres_conf_matches_golden() -> None:
-    check_golden("rich.gres.conf", render_gres_conf(rich_plan()))
+    check_golden("rich.gres.conf", render_gres_conf(rich_plan(), "/var/corral/clusters/rich/dev"))
 
 
 def _lines(text: str, prefix: str) -> list[str]:

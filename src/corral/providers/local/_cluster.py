@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from corral.plan import ClusterPlan, CustomActionSpec
 from corral.providers.local import _daemons, _files, _net, _nodes, _proc
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
 from corral.slurm import hostlist
-from corral.slurm.conf import render_gres_conf, render_slurm_conf
+from corral.slurm.conf import gpu_device_count, render_gres_conf, render_slurm_conf
 
 SCALEDOWN_ENV = "CORRAL_LOCAL_SCALEDOWN_SECONDS"
 Report = Callable[[str, str], None]
@@ -96,11 +97,22 @@ def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDes
         layout, descriptor, suspend_time_s=_scaledown_override(), include_file=include
     )
     layout.slurm_conf.write_text(render_slurm_conf(plan, runtime))
-    (layout.etc / "gres.conf").write_text(render_gres_conf(plan))
+    (layout.etc / "gres.conf").write_text(render_gres_conf(plan, str(layout.root / "dev")))
+    make_gpu_devices(layout.root / "dev", gpu_device_count(plan))
     for program in _files.PROGRAMS:
         path = layout.bin / program
         path.write_text(_files.render_wrapper(layout, descriptor.python, program))
         path.chmod(0o755)
+
+
+def make_gpu_devices(directory: Path, count: int) -> None:
+    """Emulated GPUs: character devices with /dev/null's numbers (Slurm wants real device files)."""
+    if count:
+        directory.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        path = directory / f"gpu{i}"
+        if not path.exists():
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
 
 
 def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
@@ -185,7 +197,13 @@ def bring_up_static(plan: ClusterPlan, layout: ClusterLayout, report: Report) ->
             raise ProviderError(
                 "static node bootstrap failed: " + "; ".join(failed), hint=f"see {layout.log}"
             )
-        ready = {n.name for n in _daemons.node_states(layout) if n.name in wanted and n.ready}
+        states = [n for n in _daemons.node_states(layout) if n.name in wanted]
+        broken = [f"{n.name}: {n.reason or n.state}" for n in states if n.failed]
+        if broken:
+            raise ProviderError(
+                "static nodes failed to register: " + "; ".join(broken), hint=f"see {layout.log}"
+            )
+        ready = {n.name for n in states if n.ready}
         if ready == wanted:
             report("ComputeFleet", f"{len(names)} static node(s) idle")
             return
