@@ -41,8 +41,10 @@ def findings_from_validation_error(
     for error in exc.errors(include_url=False):
         path = yaml_path(error["loc"], data, error["type"])
         located.append((path, error))
-        if path.endswith("]"):
-            item_paths.add(path[: path.rindex("[")])
+        # A list item's path ends in "[N]"; a key may itself end in "]" (the fuzzer wrote "0]:").
+        parent, bracket, _ = path.rpartition("[")
+        if bracket and path.endswith("]"):
+            item_paths.add(parent)
     for path, error in located:
         # pydantic counts only valid items for a list's length; a bad item is reported on its own.
         if error["type"] == "too_short" and path in item_paths:

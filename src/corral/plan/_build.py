@@ -63,7 +63,7 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
         os=config.image.os,
         region=config.region,
         head_node=HeadNodeSpec(
-            shape=_shape((head.instance_type,), head.disable_simultaneous_multithreading, None),
+            shape=_head_shape(head.instance_type, head.disable_simultaneous_multithreading),
             custom_actions=_custom_actions(head.custom_actions),
         ),
         nodes=tuple(nodes),
@@ -169,6 +169,21 @@ def _shape(instance_types: tuple[str, ...], disable_smt: bool, schedulable_mib: 
         gpu_type=_gpu_type(gpu_infos[0].gpu_name) if gpus else "",
         architecture=infos[0].architecture,
         price=min(prices) if prices else None,
+    )
+
+
+def _head_shape(instance_type: str, disable_smt: bool) -> NodeShape:
+    """The head node's shape. It runs slurmctld, not slurmd, so Slurm never sees it: an instance
+    type the catalog lacks (validation warned about it) gets a nominal one-CPU shape instead."""
+    if catalog.get(instance_type) is not None:
+        return _shape((instance_type,), disable_smt, None)
+    return NodeShape(
+        instance_type=instance_type,
+        cpus=1,
+        sockets=1,
+        cores_per_socket=1,
+        threads_per_core=1,
+        real_memory_mib=1024,
     )
 
 

@@ -154,27 +154,31 @@ def test_example_config_plans() -> None:
     assert len(plan.static_nodes) == 1 and all(n.kind is NodeKind.DYNAMIC for n in plan.dynamic_nodes)
 
 
-def _all_types_known(config) -> bool:
-    types = [config.head_node.instance_type]
-    types += [
+def _compute_types_known(config) -> bool:
+    types = [
         t for q in config.scheduling.slurm_queues for cr in q.compute_resources for t in cr.instance_types
     ]
     return all(catalog.get(t) is not None for t in types)
 
 
-def test_only_placeholder_instance_types_are_unknown_in_the_corpus() -> None:
-    unknown = [p.name for p in CORPUS.glob("*.yaml") if not _all_types_known(load_cluster_config(p).config)]
-    # Three unit-test configs use the literal placeholder "String" as the head node's type.
-    assert len(unknown) == 3 and all("test_iam_resource_prefix" in name for name in unknown)
+def test_an_unknown_head_node_type_gets_a_nominal_shape() -> None:
+    text = BASE.replace("InstanceType: c5.xlarge\n  Networking", "InstanceType: String\n  Networking", 1)
+    plan = build_plan(load_cluster_config_text(text, "h.yaml").config, cluster_name="h")
+    assert plan.head_node.shape.instance_type == "String" and plan.head_node.shape.cpus == 1
+
+
+def test_an_unknown_compute_type_cannot_be_planned() -> None:
+    text = BASE.replace(
+        "InstanceType: c5.xlarge\n          MinCount: 1", "InstanceType: c5.huge\n          MinCount: 1"
+    )
+    with pytest.raises(ConfigError, match=r"'c5\.huge' is not in Corral's catalog"):
+        build_plan(load_cluster_config_text(text, "c.yaml").config, cluster_name="c")
 
 
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.yaml")), ids=lambda p: p.name[:60])
 def test_every_corpus_config_plans(path: Path) -> None:
     config = load_cluster_config(path).config
-    if not _all_types_known(config):
-        with pytest.raises(ConfigError, match="not in Corral's catalog"):
-            build_plan(config, cluster_name="corpus")
-        return
+    assert _compute_types_known(config)
     plan = build_plan(config, cluster_name="corpus")
     expected = sum(cr.max_count for q in config.scheduling.slurm_queues for cr in q.compute_resources)
     assert len(plan.nodes) == expected

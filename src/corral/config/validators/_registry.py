@@ -124,7 +124,6 @@ AWS_SCOPED_CODES = frozenset(
         "FsxStorageTypeOptionsValidator",
         "HeadNodeMemorySizeValidator",
         "InstanceTypePlacementGroupValidator",
-        "InstanceTypeValidator",
         "InstancesAcceleratorsValidator",
         "InstancesAllocationStrategyValidator",
         "InstancesCPUValidator",

@@ -18,7 +18,9 @@ from corral.config import catalog
 from corral.config.catalog import InstanceTypeInfo
 from corral.config.findings import Finding
 from corral.config.validators._base import (
+    QUEUES,
     ClusterContext,
+    aws_error,
     compute_resources,
     cr_instance_types,
     enum_value,
@@ -53,12 +55,18 @@ def _all_instance_types(ctx: ClusterContext) -> Iterator[tuple[str, str]]:
 
 
 def instance_type_exists(ctx: ClusterContext) -> Iterator[Finding]:
-    """InstanceTypeValidator: every instance type is in the catalog (with a did-you-mean)."""
+    """InstanceTypeValidator: every instance type is in the catalog (with a did-you-mean).
+
+    A compute resource's type is an ERROR on every target: its vCPUs and memory become the Slurm node
+    definition, so no provider can build the node without it. The head node's and login pools' types
+    only matter to EC2, so the local provider reports them as WARNINGs."""
     for path, name in _all_instance_types(ctx):
         if catalog.get(name) is None:
             close = catalog.suggest(name)
             hint = f"did you mean {close[0]!r}?" if close else "use an EC2 instance type such as 'c5.xlarge'"
-            yield error("InstanceTypeValidator", path, f"the instance type {name!r} is not supported", hint)
+            message = f"the instance type {name!r} is not supported"
+            report = error if path.startswith(QUEUES) else aws_error
+            yield report("InstanceTypeValidator", path, message, hint)
 
 
 def architecture_compatibility(ctx: ClusterContext) -> Iterator[Finding]:
