@@ -92,6 +92,8 @@ def _global_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str
         ("AccountingStorageType", "accounting_storage/none"),
         ("JobCompType", "jobcomp/none"),
         ("SchedulerType", "sched/backfill"),
+        # batch jobs are otherwise scheduled up to 3 s after submission
+        ("SchedulerParameters", "batch_sched_delay=0"),
         ("SelectType", "select/cons_tres"),
         ("SelectTypeParameters", select_params),
         ("MpiDefault", "none"),
