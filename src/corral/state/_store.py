@@ -11,9 +11,11 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import random
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -125,6 +127,11 @@ class StateStore:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 30000")
+        _retry_locked(self._init_schema)
+
+    def _init_schema(self) -> None:
+        # Switching to WAL can fail with "database is locked" at once (without the busy handler)
+        # while another process creates the same new database; the caller retries.
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         with self._write() as db:
@@ -280,6 +287,18 @@ class StateStore:
             )
             for r in rows
         ]
+
+
+def _retry_locked(action: Callable[[], None], attempts: int = 200) -> None:
+    """Run ``action``, retrying for about 30 s while SQLite says the database is locked or busy."""
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + random.random() * 0.1)
 
 
 def duplicate_cluster(name: str) -> ConflictError:

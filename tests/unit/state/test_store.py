@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,24 +159,27 @@ def test_list_orders_by_creation(store: StateStore) -> None:
     assert store.names() == ["a", "b"]
 
 
-def _race_insert(state_dir: str, barrier: multiprocessing.synchronize.Barrier, i: int) -> str:
+def _race_insert(state_dir: str, i: int, barrier: Any, results: Any) -> None:
     store = StateStore(Path(state_dir))
-    barrier.wait()
+    barrier.wait(timeout=60)
     try:
         store.insert(_record(stack_id=f"s{i}"))
-        return "won"
+        results.put("won")
     except ConflictError:
-        return "lost"
+        results.put("lost")
 
 
 def test_concurrent_inserts_from_processes_exactly_one_wins(tmp_path: Path) -> None:
     n = 6
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager:
-        barrier = manager.Barrier(n)
-        with ctx.Pool(n) as pool:
-            results = pool.starmap(_race_insert, [(str(tmp_path), barrier, i) for i in range(n)])
-    assert sorted(results) == ["lost"] * (n - 1) + ["won"]
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_race_insert, args=(str(tmp_path), i, barrier, results)) for i in range(n)]
+    for p in procs:
+        p.start()
+    outcome = sorted(results.get(timeout=90) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+    assert outcome == ["lost"] * (n - 1) + ["won"]
     assert StateStore(tmp_path).get("demo").stack_id.startswith("s")
 
 
