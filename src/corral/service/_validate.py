@@ -114,6 +114,14 @@ def _existing(path: str | Path) -> Path:
             f"Bad Request: File not found: '{path}'",
             hint="pass the path of a ParallelCluster YAML file with -c/--cluster-configuration",
         )
+    try:
+        with p.open("rb"):
+            pass
+    except OSError as exc:
+        raise BadRequestError(
+            f"Bad Request: cannot read '{path}': {exc.strerror}",
+            hint="check the file's permissions, or run as a user who can read it",
+        ) from None
     return p
 
 
