@@ -25,6 +25,7 @@ CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
 CLUSTER_CONFIGS = sorted((CORPUS / "cluster-configs").glob("*.y*ml"))
 IMAGE_CONFIGS = sorted((CORPUS / "image-configs").glob("*.y*ml"))
 CORRAL = [sys.executable, "-m", "corral.cli.main"]
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 BAD_CONFIG = """\
 Image:
@@ -261,8 +262,7 @@ def test_dry_run_needs_no_root_and_no_state(tmp_path: Path) -> None:
     config.chmod(0o644)
     exe = Path(sys.executable).parent / "corral"
     result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(exe)]
-        + ["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config)],
+        [*NOBODY, str(exe), "create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config)],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "CORRAL_STATE_DIR": "/nonexistent/state"},
@@ -272,8 +272,7 @@ def test_dry_run_needs_no_root_and_no_state(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["message"].startswith("Request would have succeeded")
     config.chmod(0o600)  # unreadable for nobody: a clean error, not a crash
     denied = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(exe)]
-        + ["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config)],
+        [*NOBODY, str(exe), "create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config)],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
