@@ -88,6 +88,7 @@ def create_cluster(
     from corral.cli._progress import Progress
 
     with Progress(f"Creating cluster {cluster_name} ({provider})") as progress:
+        progress.replay(service.events_after(cluster_name, 0))
         record = service.run_create(cluster_name, on_event=progress.event)
     emit(service.describe(cluster_name).to_json(), output=output, query=query)
     if record.cluster_status != "CREATE_COMPLETE":
@@ -107,6 +108,7 @@ def delete_cluster(*, cluster_name: str, wait: bool, output: str, query: str | N
     from corral.cli._progress import Progress
 
     with Progress(f"Deleting cluster {cluster_name}") as progress:
+        progress.replay(service.events_after(cluster_name, 0)[-1:])
         left = service.run_delete(cluster_name, on_event=progress.event)
     if left is None:
         emit({"message": f"Successfully deleted cluster '{cluster_name}'."}, output=output, query=query)

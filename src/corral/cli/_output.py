@@ -45,6 +45,22 @@ def flatten(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, "" if doc is None else str(doc))]
 
 
+#: The columns worth a table for each list response (the JSON keeps every field).
+TABLE_COLUMNS = {
+    "clusters": ("clusterName", "clusterStatus", "cloudformationStackStatus", "region", "version"),
+    "instances": (
+        "instanceId",
+        "nodeType",
+        "queueName",
+        "instanceType",
+        "privateIpAddress",
+        "state",
+        "launchTime",
+    ),
+    "events": ("timestamp", "logicalResourceId", "resourceStatus", "resourceStatusReason"),
+}
+
+
 def _table(doc: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -57,6 +73,9 @@ def _table(doc: Any) -> None:
             for key, _ in flatten(row):
                 if key not in columns:
                     columns.append(key)
+        preferred = TABLE_COLUMNS.get(next(iter(doc)) if isinstance(doc, dict) else "", ())
+        if preferred:
+            columns = [c for c in preferred if c in columns] or columns
         table = Table(*columns)
         for row in rows:
             cells = dict(flatten(row))

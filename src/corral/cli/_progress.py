@@ -18,6 +18,8 @@ class Progress:
         from rich.console import Console
 
         self.console = Console(stderr=True, highlight=False)
+        if not self.console.is_terminal:
+            self.console.soft_wrap = True  # one event per line in logs and pipes
         self.title = title
         self._status: Any = None
 
@@ -34,6 +36,11 @@ class Progress:
     ) -> None:
         if self._status is not None:
             self._status.__exit__(exc_type, exc, tb)
+
+    def replay(self, events: list[StackEventRecord]) -> None:
+        """Show events that happened before the wait began (the request itself)."""
+        for ev in events:
+            self.event(ev)
 
     def event(self, ev: StackEventRecord) -> None:
         from rich.markup import escape
