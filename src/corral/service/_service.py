@@ -95,9 +95,9 @@ class ClusterService:
         checked = check_cluster(
             config_path, cluster_name=cluster_name, suppress=suppress, failure_level=failure_level
         )
+        self.provider(provider).check_prerequisites()
         if self.store.find(cluster_name) is not None:
             raise duplicate_cluster(cluster_name)
-        self.provider(provider).check_prerequisites()
         from corral.plan import build_plan
 
         return self.create_planned(

@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from corral.errors import ConflictError, NotFoundError
+from corral.errors import ConflictError, CorralError, NotFoundError, PrerequisiteError
 from corral.state._lifecycle import (
     FleetStatus,
     StackStatus,
@@ -121,13 +121,41 @@ class StateStore:
     """The clusters and events of one state directory. Thread-safe; share one per process."""
 
     def __init__(self, state_dir: Path) -> None:
+        """Nothing is touched until the first read or write (so a command that fails earlier, e.g.
+        on a missing prerequisite, never creates the state directory)."""
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = self.state_dir / DB_FILE
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        _retry_locked(self._init_schema)
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._open()
+            return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self._conn = conn
+            _retry_locked(self._init_schema)
+        except OSError as exc:
+            self._conn = None
+            raise PrerequisiteError(
+                f"cannot use the state directory {self.state_dir}: {exc.strerror or exc}",
+                hint="set CORRAL_STATE_DIR to a directory you can write (the default is "
+                "/var/lib/corral for root, ~/.local/state/corral otherwise)",
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            self._conn = None
+            raise CorralError(
+                f"the state database {self.path} cannot be used: {exc}",
+                hint="if it is corrupt, move it away (Corral then starts with no clusters recorded)",
+            ) from None
+        return conn
 
     def _init_schema(self) -> None:
         # Switching to WAL can fail with "database is locked" at once (without the busy handler)
@@ -142,7 +170,9 @@ class StateStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -172,7 +202,13 @@ class StateStore:
             raise duplicate_cluster(record.name) from None
         return stored
 
+    def _empty(self) -> bool:
+        """True while no database exists: reads answer "nothing" without creating one."""
+        return self._conn is None and not self.path.exists()
+
     def find(self, name: str) -> ClusterRecord | None:
+        if self._empty():
+            return None
         with self._lock:
             cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM clusters WHERE name = ?", (name,))
             row = cur.fetchone()
@@ -186,11 +222,15 @@ class StateStore:
         return record
 
     def names(self) -> list[str]:
+        if self._empty():
+            return []
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT name FROM clusters ORDER BY name")]
 
     def all(self) -> list[ClusterRecord]:
         """Every cluster, ordered by creation time."""
+        if self._empty():
+            return []
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM clusters ORDER BY created_at, name"
@@ -266,6 +306,8 @@ class StateStore:
 
     def events(self, stack_id: str, *, after_id: int = 0) -> list[StackEventRecord]:
         """Events of one stack with ``event_id > after_id``, oldest first."""
+        if self._empty():
+            return []
         with self._lock:
             rows = self._db.execute(
                 "SELECT event_id, stack_id, cluster_name, timestamp, logical_resource_id,"

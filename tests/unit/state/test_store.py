@@ -60,6 +60,9 @@ def test_insert_then_get_round_trips_every_field(store: StateStore) -> None:
 def test_database_uses_wal(store: StateStore, tmp_path: Path) -> None:
     import sqlite3
 
+    assert store.names() == []
+    assert not store.path.exists()  # reads do not create the database
+    store.insert(_record())
     mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
@@ -201,3 +204,20 @@ def test_default_state_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path
     expected = Path("/var/lib/corral") if os.geteuid() == 0 else Path.home() / ".local/state/corral"
     monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     assert default_state_dir() == expected
+
+
+def test_unusable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
+    from corral.errors import CorralError, PrerequisiteError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert StateStore(blocker / "state").names() == []  # reads need no database
+    with pytest.raises(PrerequisiteError, match="cannot use the state directory") as err:
+        StateStore(blocker / "state").insert(_record())
+    assert "CORRAL_STATE_DIR" in err.value.hint
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "corral.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CorralError, match="cannot be used") as err2:
+        StateStore(corrupt).names()
+    assert "move it away" in err2.value.hint
