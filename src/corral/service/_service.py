@@ -10,8 +10,6 @@ left in progress by a dead process is reported as interrupted, never as still ru
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,7 +22,9 @@ from corral.errors import BadRequestError, ConflictError, CorralError
 from corral.plan import ClusterPlan
 from corral.providers.base import Instance, NodeRole, Provider
 from corral.service._codec import plan_from_json, plan_to_json
+from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
+from corral.service._ownership import set_owner, settle, stop_process
 from corral.service._validate import check_cluster, check_name
 from corral.service._views import (
     ClusterDescription,
@@ -37,7 +37,6 @@ from corral.service._views import (
 )
 from corral.state import (
     IN_PROGRESS,
-    INTERRUPTED_TO,
     ClusterRecord,
     FleetStatus,
     ProcessIdentity,
@@ -51,17 +50,6 @@ from corral.state import (
 
 ProviderFactory = Callable[[str], Provider]
 EventCallback = Callable[[StackEventRecord], None]
-
-STACK_RESOURCE_TYPE = "AWS::CloudFormation::Stack"
-NODE_RESOURCE_TYPE = "Corral::Cluster::Resource"
-
-_VERB = {
-    StackStatus.CREATE_IN_PROGRESS: "create",
-    StackStatus.ROLLBACK_IN_PROGRESS: "rollback",
-    StackStatus.DELETE_IN_PROGRESS: "delete",
-    StackStatus.UPDATE_IN_PROGRESS: "update",
-    StackStatus.UPDATE_ROLLBACK_IN_PROGRESS: "update rollback",
-}
 
 
 class ClusterService:
@@ -242,7 +230,7 @@ class ClusterService:
         if record.stack_status is StackStatus.DELETE_IN_PROGRESS:
             return DeleteAccepted(record)
         if record.stack_status in IN_PROGRESS and record.owner is not None and record.owner.is_alive():
-            _stop_process(record.owner)
+            stop_process(record.owner)
         for _ in range(5):
             current = self.store.get(cluster_name)
             try:
@@ -279,7 +267,7 @@ class ClusterService:
         current = self.store.get(cluster_name)
         self._stack_event(current, StackStatus.DELETE_COMPLETE, "")
         if on_event is not None:
-            on_event(_stack_event_record(current, StackStatus.DELETE_COMPLETE, ""))
+            on_event(stack_event_record(current, StackStatus.DELETE_COMPLETE, ""))
         self.store.remove(current)
         self._config_snapshot(current).unlink(missing_ok=True)
         return None
@@ -400,38 +388,10 @@ class ClusterService:
 
     def _settle(self, record: ClusterRecord) -> ClusterRecord:
         """An in-progress status whose owner is gone becomes the matching failed status."""
-        while record.stack_status in IN_PROGRESS and not (record.owner and record.owner.is_alive()):
-            target = INTERRUPTED_TO[record.stack_status]
-            pid = record.owner.pid if record.owner else "?"
-            reason = f"{_VERB[record.stack_status]} was interrupted: its process (pid {pid}) is gone"
-            try:
-                record = self.store.save(
-                    record,
-                    replace(
-                        record,
-                        stack_status=target,
-                        owner=None,
-                        failure_code=record.failure_code or "ClusterCreationFailure",
-                        failure_reason=f"{record.failure_reason}; {reason}"
-                        if record.failure_reason
-                        else reason,
-                    ),
-                )
-                self._stack_event(record, target, reason)
-            except StaleWriteError:
-                record = self.store.get(record.name)
-        return record
+        return settle(self.store, record)
 
     def _set_owner(self, name: str, owner: ProcessIdentity) -> ClusterRecord:
-        for _ in range(10):
-            current = self.store.get(name)
-            if current.owner == owner:
-                return current
-            try:
-                return self.store.save(current, replace(current, owner=owner))
-            except StaleWriteError:
-                continue
-        raise ConflictError(f"cluster {name!r} keeps changing; could not take it over")  # pragma: no cover
+        return set_owner(self.store, name, owner)
 
     def _sink(
         self, record: ClusterRecord, status: StackStatus, on_event: EventCallback | None
@@ -455,7 +415,7 @@ class ClusterService:
         return sink
 
     def _stack_event(self, record: ClusterRecord, status: StackStatus, reason: str) -> StackEventRecord:
-        return self.store.add_event(_stack_event_record(record, status, reason))
+        return self.store.add_event(stack_event_record(record, status, reason))
 
     def _notify(self, on_event: EventCallback | None, record: ClusterRecord) -> None:
         if on_event is None:
@@ -476,33 +436,6 @@ class ClusterService:
 def version_info() -> dict[str, str]:
     """``corral version``: pcluster's ``{"version": ...}`` (the release Corral follows), plus Corral's own."""
     return {"version": PCLUSTER_COMPAT_VERSION, "corralVersion": __version__}
-
-
-def _stack_event_record(record: ClusterRecord, status: StackStatus, reason: str) -> StackEventRecord:
-    return StackEventRecord(
-        stack_id=record.stack_id,
-        cluster_name=record.name,
-        timestamp=utc_now(),
-        logical_resource_id=record.name,
-        physical_resource_id=record.stack_id,
-        resource_type=STACK_RESOURCE_TYPE,
-        resource_status=status.value,
-        reason=reason,
-    )
-
-
-def _stop_process(owner: ProcessIdentity, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL, the process ``owner`` (and only it: pid and start time are checked)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not owner.is_alive():
-            return
-        try:
-            os.kill(owner.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while owner.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
 
 
 __all__ = ["ClusterService", "EventCallback", "ProviderFactory", "version_info"]

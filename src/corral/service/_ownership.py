@@ -1,0 +1,88 @@
+"""Who works on a cluster: taking over an operation, and settling one whose process died.
+
+An in-progress status is true only while its owner (pid + start time) lives. ``settle`` turns a
+status left behind by a dead owner into the failed status the lifecycle table names for it, with
+the reason, so describe-cluster never reports work that nobody is doing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import replace
+
+from corral.errors import ConflictError
+from corral.service._events import stack_event_record
+from corral.state import (
+    IN_PROGRESS,
+    INTERRUPTED_TO,
+    ClusterRecord,
+    ProcessIdentity,
+    StackStatus,
+    StaleWriteError,
+    StateStore,
+)
+
+_VERB = {
+    StackStatus.CREATE_IN_PROGRESS: "create",
+    StackStatus.ROLLBACK_IN_PROGRESS: "rollback",
+    StackStatus.DELETE_IN_PROGRESS: "delete",
+    StackStatus.UPDATE_IN_PROGRESS: "update",
+    StackStatus.UPDATE_ROLLBACK_IN_PROGRESS: "update rollback",
+}
+
+
+def settle(store: StateStore, record: ClusterRecord) -> ClusterRecord:
+    """``record``, or, if its in-progress status has no living owner, the record after moving it to
+    the interrupted status (CREATE_IN_PROGRESS → CREATE_FAILED, ...), with an event saying why."""
+    while record.stack_status in IN_PROGRESS and not (record.owner and record.owner.is_alive()):
+        target = INTERRUPTED_TO[record.stack_status]
+        pid = record.owner.pid if record.owner else "?"
+        reason = f"{_VERB[record.stack_status]} was interrupted: its process (pid {pid}) is gone"
+        previous = record.failure_reason
+        try:
+            record = store.save(
+                record,
+                replace(
+                    record,
+                    stack_status=target,
+                    owner=None,
+                    failure_code=record.failure_code or "ClusterCreationFailure",
+                    failure_reason=f"{previous}; {reason}" if previous else reason,
+                ),
+            )
+            store.add_event(stack_event_record(record, target, reason))
+        except StaleWriteError:
+            record = store.get(record.name)
+    return record
+
+
+def set_owner(store: StateStore, name: str, owner: ProcessIdentity) -> ClusterRecord:
+    """Record ``owner`` as the process working on cluster ``name`` (retrying lost versioned writes)."""
+    for _ in range(10):
+        current = store.get(name)
+        if current.owner == owner:
+            return current
+        try:
+            return store.save(current, replace(current, owner=owner))
+        except StaleWriteError:
+            continue
+    raise ConflictError(f"cluster {name!r} keeps changing; could not take it over")  # pragma: no cover
+
+
+def stop_process(owner: ProcessIdentity, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, the process ``owner`` (and only it: pid and start time are checked)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not owner.is_alive():
+            return
+        try:
+            os.kill(owner.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while owner.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+__all__ = ["set_owner", "settle", "stop_process"]
