@@ -79,12 +79,19 @@ def create_cluster(
         failure_level=level,
     )
     _show_findings(accepted.validation_messages)
-    if not wait:
-        from corral.cli import _worker
-
-        _worker.spawn(service, "create", cluster_name)
-        emit(accepted.to_json(), output=output, query=query)
+    if wait:
+        _create_and_wait(service, cluster_name, provider, output=output, query=query)
         return
+    from corral.cli import _worker
+
+    _worker.spawn(service, "create", cluster_name)
+    emit(accepted.to_json(), output=output, query=query)
+
+
+def _create_and_wait(
+    service: ClusterService, cluster_name: str, provider: str, *, output: str, query: str | None
+) -> None:
+    """Run the create here, events live on stderr; print describe-cluster; exit 1 unless complete."""
     from corral.cli._progress import Progress
 
     with Progress(f"Creating cluster {cluster_name} ({provider})") as progress:

@@ -136,3 +136,26 @@ def test_delete_while_a_background_create_runs(tmp_path: Path) -> None:
     result = ok(run(tmp_path, "delete-cluster", "-n", "busy", "--wait"))
     assert result == {"message": "Successfully deleted cluster 'busy'."}
     assert not (tmp_path / "fake-provider" / "busy.json").exists()
+
+
+def test_ctrl_c_during_wait_rolls_back(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_FAKE_")}
+    env.update({"CORRAL_STATE_DIR": str(tmp_path), "CORRAL_PROVIDER": "fake", "CORRAL_FAKE_DELAY": "60"})
+    proc = subprocess.Popen(
+        [*CORRAL, "create-cluster", "-n", "demo", "-c", str(EXAMPLE), "--wait"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "fake-provider" / "demo.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    desc = ok(run(tmp_path, "describe-cluster", "-n", "demo"))
+    assert desc["cloudFormationStackStatus"] == "ROLLBACK_COMPLETE"
+    assert "interrupted" in desc["failures"][0]["failureReason"]
+    assert not (tmp_path / "fake-provider" / "demo.json").exists()
