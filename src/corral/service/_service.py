@@ -229,6 +229,8 @@ class ClusterService:
         record = self.get(cluster_name)
         if record.stack_status is StackStatus.DELETE_IN_PROGRESS:
             return DeleteAccepted(record)
+        # A machine that cannot run the provider (not root, ...) must not mark the cluster DELETE_FAILED.
+        self.provider(record.provider).check_prerequisites()
         if record.stack_status in IN_PROGRESS and record.owner is not None and record.owner.is_alive():
             stop_process(record.owner)
         for _ in range(5):

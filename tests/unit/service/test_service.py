@@ -299,3 +299,12 @@ def test_run_create_twice_is_rejected(env: Env) -> None:
     env.service.run_create("demo")
     with pytest.raises(ConflictError):
         env.service.run_create("demo")
+
+
+def test_delete_on_a_machine_missing_prerequisites_changes_nothing(env: Env) -> None:
+    env.accept()
+    env.service.run_create("demo")
+    env.provider.failures = FakeFailures(prerequisites=True)
+    with pytest.raises(PrerequisiteError):
+        env.service.delete("demo")
+    assert env.store.get("demo").stack_status is StackStatus.CREATE_COMPLETE
