@@ -412,3 +412,25 @@ def test_delete_without_wait_returns_delete_in_progress_and_a_worker_finishes(tm
     assert _json(run(["list-clusters"], tmp_path)) == {"clusters": []}
     assert not (tmp_path / "fake-provider" / "demo.json").exists()
     assert "worker pid" in (tmp_path / "logs" / "demo.log").read_text()
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "demo.yaml"
+
+
+def test_failure_level_info_blocks_an_info_finding_until_suppressed() -> None:
+    base = ["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(EXAMPLE)]
+    lenient = invoke(base)
+    assert lenient.exit_code == 0
+    infos = json.loads(lenient.stdout).get("validationMessages", [])
+    assert infos and all(m["level"] == "INFO" for m in infos)
+    strict = invoke([*base, "--validation-failure-level", "INFO"])
+    assert strict.exit_code == 1
+    validate("CreateClusterBadRequestExceptionResponseContent", json.loads(strict.stdout))
+    types = sorted({f"type:{m['type']}" for m in infos})
+    suppressed = invoke([*base, "--validation-failure-level", "INFO", "--suppress-validators", *types])
+    assert suppressed.exit_code == 0, suppressed.output
+    everything = invoke([*base, "--validation-failure-level", "INFO", "--suppress-validators", "ALL"])
+    assert everything.exit_code == 0
+    bogus = invoke([*base, "--suppress-validators", "bogus"])
+    assert bogus.exit_code == 1
+    assert "suppress-validators" in json.loads(bogus.stdout)["message"]
