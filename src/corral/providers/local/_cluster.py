@@ -261,8 +261,7 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
         _daemons.stop_slurmctld(layout)
         # Stops slurmctld's script runner and any Resume program before nodes are removed.
         _proc.kill_pids(_net.netns_pids(head))
-    for netns in _cluster_netns(layout, descriptor):
-        _net.delete_netns(netns)
+    _net.delete_netns(*_cluster_netns(layout, descriptor))
     _net.delete_netns(head)
     _daemons.stop_munged(layout)
     _proc.kill_pids(_stray_pids(layout))

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
         existing = node_instance(layout, descriptor, node)
         if existing is not None:
             return existing
-    terminate_node(layout, descriptor, node.name)
+    terminate_nodes(layout, descriptor, [node.name])
     directory.mkdir(parents=True, exist_ok=True)
     instance_id, launched = write_identity(directory)
     _net.create_node_network(descriptor.name, node.name, node.index, ipaddress.IPv4Network(descriptor.subnet))
@@ -133,16 +134,16 @@ def node_instance(layout: ClusterLayout, descriptor: ClusterDescriptor, node: No
     return _instance(node, *identity, state)
 
 
-def terminate_node(layout: ClusterLayout, descriptor: ClusterDescriptor, name: str) -> None:
-    """Kill everything in the node's namespaces, delete them and its directory. Idempotent.
+def terminate_nodes(layout: ClusterLayout, descriptor: ClusterDescriptor, names: Sequence[str]) -> None:
+    """Kill everything in the nodes' namespaces, delete them and their directories. Idempotent.
     A bootstrap failure is kept in ``failures/`` so that it can still be reported."""
-    _net.delete_netns(_net.node_netns(descriptor.name, name))
-    directory = layout.node_dir(name)
-    holder = holder_pid(directory)
-    if holder is not None:
-        _proc.kill_pids([holder])
-    status = directory / "status.json"
-    if read_status(status).get("status") == "failed":
-        layout.failures_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(status, layout.failures_dir / f"{name}.json")
-    shutil.rmtree(directory, ignore_errors=True)
+    _net.delete_netns(*(_net.node_netns(descriptor.name, name) for name in names))
+    holders = [holder_pid(layout.node_dir(name)) for name in names]
+    _proc.kill_pids(pid for pid in holders if pid is not None)
+    for name in names:
+        directory = layout.node_dir(name)
+        status = directory / "status.json"
+        if read_status(status).get("status") == "failed":
+            layout.failures_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(status, layout.failures_dir / f"{name}.json")
+        shutil.rmtree(directory, ignore_errors=True)

@@ -125,8 +125,7 @@ class LocalProvider:
     def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
         descriptor = self._descriptor(cluster_name)
         layout = self.layout(cluster_name)
-        with ThreadPoolExecutor(max_workers=LAUNCH_WORKERS) as pool:
-            list(pool.map(lambda n: _nodes.terminate_node(layout, descriptor, n), node_names))
+        _nodes.terminate_nodes(layout, descriptor, list(node_names))
 
     def instances(self, cluster_name: str) -> list[Instance]:
         layout = self.layout(cluster_name)
