@@ -162,8 +162,10 @@ def update_compute_fleet(
     if wait:
         from corral.cli._progress import Progress
 
-        with Progress(f"Waiting for the compute fleet of {cluster_name} ({status})"):
-            view = service.wait_compute_fleet(cluster_name)
+        with Progress(f"Waiting for the compute fleet of {cluster_name} ({status})") as progress:
+            view = service.wait_compute_fleet(
+                cluster_name, on_change=lambda v: progress.line("ComputeFleet", v.status.value)
+            )
     emit(view.to_json(), output=output, query=query)
 
 

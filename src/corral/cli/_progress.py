@@ -42,6 +42,13 @@ class Progress:
         for ev in events:
             self.event(ev)
 
+    def line(self, subject: str, status: str) -> None:
+        """One status line that is not a stack event (the compute fleet's progress)."""
+        from datetime import datetime
+
+        style = next((s for suffix, s in _STYLE.items() if status.endswith(suffix)), "cyan")
+        self.console.print(f"[dim]{datetime.now():%H:%M:%S}[/] {subject:<24} [{style}]{status}[/]")
+
     def event(self, ev: StackEventRecord) -> None:
         from rich.markup import escape
 

@@ -52,6 +52,9 @@ class _FakeCluster:
     instances: list[Instance] = field(default_factory=list)
     commands: list[list[str]] = field(default_factory=list)
     nodes: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> (queue, cr, type)
+    static: list[str] = field(default_factory=list)
+    partitions: dict[str, str] = field(default_factory=dict)  # name -> UP | INACTIVE
+    powered_down: list[str] = field(default_factory=list)  # nodes Slurm shows POWERED_DOWN
 
 
 class FakeProvider:
@@ -77,7 +80,10 @@ class FakeProvider:
 
     def create(self, plan: ClusterPlan, *, on_event: EventSink) -> Instance:
         cluster = _FakeCluster(
-            nodes={n.name: (n.queue, n.compute_resource, n.shape.instance_type) for n in plan.nodes}
+            nodes={n.name: (n.queue, n.compute_resource, n.shape.instance_type) for n in plan.nodes},
+            static=[n.name for n in plan.static_nodes],
+            partitions={p.name: "UP" for p in plan.partitions},
+            powered_down=[n.name for n in plan.dynamic_nodes],
         )
         head = self._instance(NodeRole.HEAD, plan.head_node.shape.instance_type)
         cluster.instances.append(head)
@@ -154,10 +160,12 @@ class FakeProvider:
     ) -> CommandResult:
         cluster = self._require(cluster_name)
         cluster.commands.append(list(argv))
-        self._store(cluster_name, cluster)
         if self.failures.commands:
+            self._store(cluster_name, cluster)
             return CommandResult(1, "", f"{argv[0]}: fake failure")
-        return CommandResult(0, "", "")
+        result = _FakeSlurm(cluster, self).run(list(argv))
+        self._store(cluster_name, cluster)
+        return result
 
     def head_shell_argv(
         self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
@@ -219,6 +227,9 @@ class FakeProvider:
                 ],
                 "commands": cluster.commands,
                 "nodes": cluster.nodes,
+                "static": cluster.static,
+                "partitions": cluster.partitions,
+                "powered_down": cluster.powered_down,
             }
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(doc))
@@ -244,7 +255,72 @@ class FakeProvider:
             for i in doc["instances"]
         ]
         nodes = {k: (v[0], v[1], v[2]) for k, v in doc["nodes"].items()}
-        return _FakeCluster(instances=instances, commands=doc["commands"], nodes=nodes)
+        return _FakeCluster(
+            instances=instances,
+            commands=doc["commands"],
+            nodes=nodes,
+            static=doc["static"],
+            partitions=doc["partitions"],
+            powered_down=doc["powered_down"],
+        )
+
+
+class _FakeSlurm:
+    """Just enough of ``scontrol`` for the fleet: partition states, node power states, and the
+    ``-o show partition|node`` output Corral's parsers read. Anything else succeeds silently."""
+
+    def __init__(self, cluster: _FakeCluster, provider: FakeProvider) -> None:
+        self.cluster = cluster
+        self.provider = provider
+
+    def run(self, argv: list[str]) -> CommandResult:
+        if argv[:1] != ["scontrol"]:
+            return CommandResult(0, "", "")
+        if argv[1:4] == ["-o", "show", "partition"]:
+            return CommandResult(0, self._show_partitions(), "")
+        if argv[1:4] == ["-o", "show", "node"]:
+            return CommandResult(0, self._show_nodes(), "")
+        if argv[1:2] == ["update"]:
+            return self._update(dict(a.split("=", 1) for a in argv[2:] if "=" in a))
+        return CommandResult(0, "", "")
+
+    def _update(self, fields: dict[str, str]) -> CommandResult:
+        from corral.slurm import hostlist
+
+        c = self.cluster
+        if "PartitionName" in fields:
+            if fields["PartitionName"] not in c.partitions:
+                return CommandResult(1, "", f"Invalid partition name specified: {fields['PartitionName']}")
+            c.partitions[fields["PartitionName"]] = fields.get("State", "UP").upper()
+        elif "NodeName" in fields:
+            names = hostlist.expand(fields["NodeName"])
+            state = fields.get("State", "").upper()
+            if state.startswith("POWER_DOWN"):
+                c.powered_down = sorted(set(c.powered_down) | set(names))
+                c.instances = [i for i in c.instances if i.node_name not in set(names)]
+            elif state == "POWER_UP":
+                c.powered_down = [n for n in c.powered_down if n not in set(names)]
+                running = {i.node_name for i in c.instances}
+                for name in names:
+                    if name not in running:
+                        queue, cr, itype = c.nodes[name]
+                        c.instances.append(self.provider._instance(NodeRole.COMPUTE, itype, name, queue, cr))
+        return CommandResult(0, "", "")
+
+    def _show_partitions(self) -> str:
+        lines = []
+        for name, state in self.cluster.partitions.items():
+            nodes = ",".join(n for n, (q, _cr, _t) in self.cluster.nodes.items() if q == name) or "(null)"
+            lines.append(f"PartitionName={name} Nodes={nodes} State={state}")
+        return "\n".join(lines) + "\n"
+
+    def _show_nodes(self) -> str:
+        lines = []
+        for name, (queue, _cr, _itype) in self.cluster.nodes.items():
+            kind = "static" if name in self.cluster.static else "dynamic"
+            state = "IDLE+CLOUD+POWERED_DOWN" if name in self.cluster.powered_down else "IDLE"
+            lines.append(f"NodeName={name} State={state} AvailableFeatures={kind} Partitions={queue}")
+        return "\n".join(lines) + "\n"
 
 
 __all__ = ["FakeFailures", "FakeProvider"]

@@ -367,14 +367,25 @@ class ClusterService:
         return _fleet.update(self.store, self.provider(record.provider), record, status)
 
     def wait_compute_fleet(
-        self, cluster_name: str, *, timeout: float = 300.0, poll: float = 1.0
+        self,
+        cluster_name: str,
+        *,
+        timeout: float = 300.0,
+        poll: float = 1.0,
+        on_change: Callable[[FleetView], None] | None = None,
     ) -> FleetView:
-        """Poll until the fleet is STOPPED or RUNNING (or ``timeout`` seconds pass)."""
+        """Poll until the fleet is STOPPED or RUNNING (or ``timeout`` seconds pass); ``on_change``
+        sees every status met on the way."""
         deadline = time.monotonic() + timeout
         view = self.describe_compute_fleet(cluster_name)
+        if on_change is not None:
+            on_change(view)
         while view.status not in (FleetStatus.STOPPED, FleetStatus.RUNNING) and time.monotonic() < deadline:
             time.sleep(poll)
-            view = self.describe_compute_fleet(cluster_name)
+            seen = self.describe_compute_fleet(cluster_name)
+            if seen.status is not view.status and on_change is not None:
+                on_change(seen)
+            view = seen
         return view
 
     def version(self) -> dict[str, str]:

@@ -371,7 +371,7 @@ def test_describe_list_instances_events_fleet_shapes(tmp_path: Path) -> None:
     assert fleet["status"] == "RUNNING"
     stopped = _json(run(["update-compute-fleet", "-n", "demo", "--status", "STOP_REQUESTED"], tmp_path))
     validate("UpdateComputeFleetResponseContent", stopped)
-    assert stopped["status"] in ("STOPPING", "STOPPED")
+    assert stopped["status"] == "STOPPED"  # the fake's Slurm powers nodes down at once
     query = run(["describe-cluster", "-n", "demo", "--query", "clusterStatus"], tmp_path)
     assert json.loads(query.stdout) == "CREATE_COMPLETE"
     table = run(["describe-cluster", "-n", "demo", "--output", "table"], tmp_path)
@@ -434,3 +434,28 @@ def test_failure_level_info_blocks_an_info_finding_until_suppressed() -> None:
     bogus = invoke([*base, "--suppress-validators", "bogus"])
     assert bogus.exit_code == 1
     assert "suppress-validators" in json.loads(bogus.stdout)["message"]
+
+
+def test_ssh_runs_the_command_on_the_head_node(tmp_path: Path) -> None:
+    populate(tmp_path)
+    result = run(["ssh", "-n", "demo", "--", "echo", "hello-from-head"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello-from-head"
+    failing = run(["ssh", "-n", "demo", "--", "exit", "3"], tmp_path)
+    assert failing.returncode == 3  # the remote status is the command's status
+
+
+def test_update_compute_fleet_wait_shows_progress(tmp_path: Path) -> None:
+    populate(tmp_path)
+    result = run(["update-compute-fleet", "-n", "demo", "--status", "STOP_REQUESTED", "--wait"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    validate("UpdateComputeFleetResponseContent", doc)
+    assert doc["status"] == "STOPPED"
+    assert "ComputeFleet" in result.stderr
+    started = run(["update-compute-fleet", "-n", "demo", "--status", "START_REQUESTED", "--wait"], tmp_path)
+    assert json.loads(started.stdout)["status"] == "RUNNING"
+    instances = _json(
+        run(["describe-cluster-instances", "-n", "demo", "--node-type", "ComputeNode"], tmp_path)
+    )
+    assert [i["queueName"] for i in instances["instances"]] == ["q1"]  # the static node is back

@@ -251,12 +251,18 @@ def test_fleet_stop_and_start_run_scontrol_and_move_status(env: Env) -> None:
     env.accept()
     env.service.run_create("demo")
     view = env.service.update_compute_fleet("demo", "STOP_REQUESTED")
-    assert view.status is FleetStatus.STOPPING  # fake Slurm cannot show it stopped
+    assert view.status is FleetStatus.STOPPED  # the fake's Slurm shows it stopped at once
     commands = env.provider.commands("demo")
     assert ["scontrol", "update", "PartitionName=q1", "State=INACTIVE"] in commands
     assert any("State=POWER_DOWN_FORCE" in c for c in commands)
+    assert [i.role.value for i in env.provider.instances("demo")] == ["HeadNode"]
     # a repeated stop is a no-op
-    assert env.service.update_compute_fleet("demo", "STOP_REQUESTED").status is FleetStatus.STOPPING
+    n = len(env.provider.commands("demo"))
+    assert env.service.update_compute_fleet("demo", "STOP_REQUESTED").status is FleetStatus.STOPPED
+    assert not any(c[1] == "update" for c in env.provider.commands("demo")[n:])
+    started = env.service.update_compute_fleet("demo", "START_REQUESTED")
+    assert started.status is FleetStatus.RUNNING
+    assert {i.node_name for i in env.provider.instances("demo")} == {None, "q1-st-cr1-1"}
     with pytest.raises(BadRequestError):
         env.service.update_compute_fleet("demo", "ENABLED")
 
