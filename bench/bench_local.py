@@ -88,7 +88,7 @@ def bench_create(provider: LocalProvider, creates: int) -> list[float]:
 
 def bench_create_cli(state_dir: Path, creates: int) -> list[float]:
     """``corral create-cluster --wait`` wall time, with a config from examples/ when present."""
-    config = Path(__file__).resolve().parents[1] / "examples" / "cluster.yaml"
+    config = Path(__file__).resolve().parents[1] / "examples" / "demo.yaml"
     corral = Path(sys.executable).with_name("corral")
     if not config.exists() or not corral.exists():
         print(f"(skipping CLI create: need {config} and {corral})")
