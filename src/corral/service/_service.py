@@ -234,7 +234,8 @@ class ClusterService:
         if record.stack_status in IN_PROGRESS and record.owner is not None and record.owner.is_alive():
             stop_process(record.owner)
         for _ in range(5):
-            current = self.store.get(cluster_name)
+            # a stopped creator/rollback leaves an in-progress status: settle it to its failed form first
+            current = self._settle(self.store.get(cluster_name))
             try:
                 deleting = self.store.save(
                     current,

@@ -314,3 +314,20 @@ def test_delete_on_a_machine_missing_prerequisites_changes_nothing(env: Env) -> 
     with pytest.raises(PrerequisiteError):
         env.service.delete("demo")
     assert env.store.get("demo").stack_status is StackStatus.CREATE_COMPLETE
+
+
+def test_delete_during_rollback_stops_it_and_deletes(env: Env) -> None:
+    env.accept()
+    record = env.store.get("demo")
+    env.store.save(record, replace(record, stack_status=StackStatus.ROLLBACK_IN_PROGRESS))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        env.service.hand_over("demo", ProcessIdentity.of(sleeper.pid))
+        accepted = env.service.delete("demo")
+        assert accepted.record.stack_status is StackStatus.DELETE_IN_PROGRESS
+        assert sleeper.wait(timeout=15) != 0
+    finally:
+        sleeper.kill()
+    statuses = env.statuses()
+    assert statuses[-2:] == ["ROLLBACK_FAILED", "DELETE_IN_PROGRESS"]
+    assert env.service.run_delete("demo") is None
