@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,16 +15,13 @@ if TYPE_CHECKING:
     from corral.state import StackEventRecord
 
 
-def log_path(state_dir: Path, cluster_name: str) -> Path:
-    return state_dir / "logs" / f"{cluster_name}.log"
-
-
 def spawn(service: ClusterService, operation: str, cluster_name: str) -> int:
     """Start ``corral _worker OPERATION NAME`` detached and make it the cluster's owner; its pid."""
+    from corral.service._ownership import worker_log
     from corral.state import ProcessIdentity
 
     state_dir = service.store.state_dir
-    log = log_path(state_dir, cluster_name)
+    log = worker_log(service.store, cluster_name)
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = {**os.environ, "CORRAL_STATE_DIR": str(state_dir)}
     with open(log, "ab") as out:
@@ -65,4 +61,4 @@ def run_worker(operation: str, cluster_name: str) -> None:
     sys.exit(0 if result is None else 1)
 
 
-__all__ = ["log_path", "run_worker", "spawn"]
+__all__ = ["run_worker", "spawn"]

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from corral.errors import ConflictError
 from corral.service._events import stack_event_record
@@ -33,6 +34,11 @@ _VERB = {
 }
 
 
+def worker_log(store: StateStore, cluster_name: str) -> Path:
+    """Where a background worker for ``cluster_name`` writes its output."""
+    return store.state_dir / "logs" / f"{cluster_name}.log"
+
+
 def settle(store: StateStore, record: ClusterRecord) -> ClusterRecord:
     """``record``, or, if its in-progress status has no living owner, the record after moving it to
     the interrupted status (CREATE_IN_PROGRESS → CREATE_FAILED, ...), with an event saying why."""
@@ -40,6 +46,9 @@ def settle(store: StateStore, record: ClusterRecord) -> ClusterRecord:
         target = INTERRUPTED_TO[record.stack_status]
         pid = record.owner.pid if record.owner else "?"
         reason = f"{_VERB[record.stack_status]} was interrupted: its process (pid {pid}) is gone"
+        log = worker_log(store, record.name)
+        if log.exists():
+            reason += f"; its output is in {log}"
         previous = record.failure_reason
         try:
             record = store.save(

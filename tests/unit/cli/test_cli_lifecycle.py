@@ -123,6 +123,7 @@ def test_worker_killed_with_9_is_reported_and_delete_cleans_up(tmp_path: Path) -
     desc = ok(run(tmp_path, "describe-cluster", "-n", "victim"))
     assert desc["clusterStatus"] == "CREATE_FAILED"
     assert "create was interrupted" in desc["failures"][0]["failureReason"]
+    assert str(tmp_path / "logs" / "victim.log") in desc["failures"][0]["failureReason"]
     ok(run(tmp_path, "delete-cluster", "-n", "victim", "--wait"))
     assert not (tmp_path / "fake-provider" / "victim.json").exists()
     assert ok(run(tmp_path, "list-clusters")) == {"clusters": []}
