@@ -56,7 +56,7 @@ def create_cluster(
     query: str | None,
 ) -> None:
     from corral.config.findings import Level
-    from corral.service import dry_run_create
+    from corral.service import dry_run_create, validation_target
 
     level = Level[validation_failure_level]
     if dryrun:
@@ -65,6 +65,7 @@ def create_cluster(
             cluster_name=cluster_name,
             suppress=suppress_validators,
             failure_level=level,
+            target=validation_target(provider),
         )
         _show_findings(result.validation_messages)
         emit(result.to_json(), output=output, query=query)

@@ -21,6 +21,7 @@ from corral.service._validate import (
     check_name,
     dry_run_build_image,
     dry_run_create,
+    validation_target,
 )
 from corral.service._views import (
     DRY_RUN_MESSAGE,
@@ -63,5 +64,6 @@ __all__ = [
     "plan_from_json",
     "plan_to_json",
     "stack_event",
+    "validation_target",
     "version_info",
 ]

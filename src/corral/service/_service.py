@@ -25,7 +25,7 @@ from corral.service._codec import plan_from_json, plan_to_json
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
 from corral.service._ownership import set_owner, settle, stop_process
-from corral.service._validate import check_cluster, check_name
+from corral.service._validate import check_cluster, check_name, validation_target
 from corral.service._views import (
     ClusterDescription,
     ClusterList,
@@ -81,7 +81,11 @@ class ClusterService:
         this process. ``ConfigError`` for a bad config, ``ConflictError`` for a taken name,
         ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet."""
         checked = check_cluster(
-            config_path, cluster_name=cluster_name, suppress=suppress, failure_level=failure_level
+            config_path,
+            cluster_name=cluster_name,
+            suppress=suppress,
+            failure_level=failure_level,
+            target=validation_target(provider),
         )
         self.provider(provider).check_prerequisites()
         if self.store.find(cluster_name) is not None:

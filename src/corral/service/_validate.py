@@ -30,6 +30,12 @@ class CheckedConfig:
     findings: tuple[Finding, ...]
 
 
+def validation_target(provider: str) -> str:
+    """Which rules bind: AWS's service limits are ERRORs for the ``aws`` provider; the providers that
+    run on this machine report them as WARNINGs (see ``corral.config.check``)."""
+    return "aws" if provider == "aws" else "local"
+
+
 def check_name(value: str, what: str) -> str:
     """Reject a name that does not match pcluster's pattern, as its CLI does."""
     if not NAME_PATTERN.match(value):
@@ -46,9 +52,11 @@ def check_cluster(
     cluster_name: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
+    target: str = "local",
 ) -> CheckedConfig:
-    """Load and validate a cluster config. ``ConfigError`` (every finding attached) when any finding
-    is at or above ``failure_level`` after suppressions; else the config and the remaining findings."""
+    """Load and validate a cluster config for a provider ``target`` (see ``validation_target``).
+    ``ConfigError`` (every finding attached) when any finding is at or above ``failure_level`` after
+    suppressions; else the config and the remaining findings."""
     from corral.config.check import check_cluster_config
 
     check_name(cluster_name, "cluster-name")
@@ -57,6 +65,7 @@ def check_cluster(
         cluster_name=cluster_name,
         suppress=tuple(suppress),
         failure_level=failure_level,
+        target=target,
     )
     return _gate(report, INVALID_CLUSTER_CONFIG)
 
@@ -67,6 +76,7 @@ def check_image(
     image_id: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
+    target: str = "local",
 ) -> CheckedConfig:
     """The same gate for an image builder config."""
     from corral.config.check import check_image_config
@@ -77,6 +87,7 @@ def check_image(
         image_id=image_id,
         suppress=tuple(suppress),
         failure_level=failure_level,
+        target=target,
     )
     return _gate(report, INVALID_IMAGE_CONFIG)
 
@@ -87,10 +98,11 @@ def dry_run_create(
     cluster_name: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
+    target: str = "local",
 ) -> DryRunResult:
     """``create-cluster --dryrun true``: validate only."""
     checked = check_cluster(
-        config_path, cluster_name=cluster_name, suppress=suppress, failure_level=failure_level
+        config_path, cluster_name=cluster_name, suppress=suppress, failure_level=failure_level, target=target
     )
     return DryRunResult(checked.findings)
 
@@ -101,9 +113,12 @@ def dry_run_build_image(
     image_id: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
+    target: str = "local",
 ) -> DryRunResult:
     """``build-image --dryrun true``: validate only."""
-    checked = check_image(config_path, image_id=image_id, suppress=suppress, failure_level=failure_level)
+    checked = check_image(
+        config_path, image_id=image_id, suppress=suppress, failure_level=failure_level, target=target
+    )
     return DryRunResult(checked.findings)
 
 
@@ -147,4 +162,5 @@ __all__ = [
     "check_name",
     "dry_run_build_image",
     "dry_run_create",
+    "validation_target",
 ]

@@ -174,6 +174,18 @@ def test_every_corpus_cluster_config_dry_runs_ok(config: Path) -> None:
     assert doc["message"] == "Request would have succeeded, but DryRun flag is set."
 
 
+def test_dry_run_applies_aws_limits_only_for_the_aws_provider() -> None:
+    # An EFA-enabled compute resource whose instance type has no EFA: EC2 refuses it; locally it warns.
+    config = CORPUS / "cluster-configs" / "integ__efa__test_efa__test_efa__pcluster.config.yaml"
+    local = invoke(["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config)])
+    assert local.exit_code == 0, local.output
+    assert any(m["type"] == "InstancesEFAValidator" for m in json.loads(local.stdout)["validationMessages"])
+    aws = invoke(["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config), "--provider", "aws"])
+    assert aws.exit_code == 1, aws.output
+    errors = json.loads(aws.stdout)["configurationValidationErrors"]
+    assert {e["type"] for e in errors if e["level"] == "ERROR"} == {"InstancesEFAValidator"}
+
+
 #: Values for the placeholders of the corpus image configs (ParallelCluster's Jinja test templates).
 TEMPLATE_VALUES = {
     "instance": "c5.xlarge",
