@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,3 +203,18 @@ def test_two_clusters_with_the_same_queues_at_once(cluster: Cluster, provider: L
     # the first cluster is untouched
     assert cluster.nodes()["q1-st-c1-1"].ready
     assert leftovers(provider, cluster.name)  # sanity: the check does see a live cluster
+
+
+def test_commands_as_another_user_and_the_shell_argv(cluster: Cluster) -> None:
+    as_nobody = cluster.provider.run_on_head(cluster.name, ["id", "-un"], user="nobody")
+    assert (as_nobody.returncode, as_nobody.stdout.strip()) == (0, "nobody")
+    out = cluster.provider.run_on_head(
+        cluster.name, ["srun", "-p", "q1", "-w", "q1-st-c1-1", "id", "-un"], user="nobody", timeout=60
+    )
+    assert out.stdout.strip() == "nobody", out.stderr
+    argv = cluster.provider.head_shell_argv(cluster.name, ["sh", "-c", 'echo "$(hostname) $SLURM_CONF"'])
+    shell = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert shell.stdout.split() == ["head", str(cluster.provider.slurm_conf_path(cluster.name))]
+    # the head's mount namespace has the shared home; the host's /home is untouched
+    assert "actions" in cluster.run("ls", "/home").split()
+    assert not (Path("/home") / "actions").exists()

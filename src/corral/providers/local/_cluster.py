@@ -82,6 +82,7 @@ def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDes
     """hosts, slurm.conf, gres.conf and the program wrappers."""
     for directory in (
         layout.etc,
+        layout.conf_dir,
         layout.bin,
         layout.log,
         layout.slurm_state,
@@ -89,15 +90,19 @@ def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDes
         layout.head_dir,
     ):
         directory.mkdir(parents=True, exist_ok=True)
+    for public in (layout.run_dir.parent, layout.run_dir, layout.conf_dir):
+        public.chmod(0o755)  # non-root users' Slurm clients read the config here
     layout.hosts_file.write_text(_files.render_hosts(descriptor))
     include = None
     if plan.slurm.custom_settings_include_file:
-        include = str(fetch(plan.slurm.custom_settings_include_file, layout.etc / "include"))
+        include = str(fetch(plan.slurm.custom_settings_include_file, layout.conf_dir / "include"))
     runtime = _files.slurm_runtime(
         layout, descriptor, suspend_time_s=_scaledown_override(), include_file=include
     )
     layout.slurm_conf.write_text(render_slurm_conf(plan, runtime))
-    (layout.etc / "gres.conf").write_text(render_gres_conf(plan, str(layout.root / "dev")))
+    layout.slurm_conf.chmod(0o644)
+    (layout.conf_dir / "gres.conf").write_text(render_gres_conf(plan, str(layout.root / "dev")))
+    (layout.conf_dir / "gres.conf").chmod(0o644)
     make_gpu_devices(layout.root / "dev", gpu_device_count(plan))
     for program in _files.PROGRAMS:
         path = layout.bin / program

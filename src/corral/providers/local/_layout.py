@@ -1,11 +1,12 @@
 """Where a local cluster lives on disk, and the descriptor every local program reads.
 
 ``<state>/clusters/<name>/`` holds the cluster: ``cluster.json`` (the descriptor, written before
-any namespace exists so that ``delete`` can always find everything), ``etc/`` (slurm.conf, hosts,
-munge key), ``bin/`` (Resume/Suspend/Prolog wrappers), ``log/``, ``state/`` (slurmctld),
+any namespace exists so that ``delete`` can always find everything), ``etc/`` (hosts, munge key),
+``bin/`` (Resume/Suspend/Prolog wrappers), ``log/``, ``state/`` (slurmctld),
 ``head/`` and ``nodes/<node>/`` (holder pid, instance id, launch time), ``failures/``, ``shared/``.
-Unix sockets and spool dirs go under a short ``/run/corral/<key>/`` (socket paths are limited to
-108 bytes). Storage with DeletionPolicy Retain lives in ``<state>/retained/<name>/``.
+Unix sockets, spool dirs and the Slurm config files go under a short, world-readable
+``/run/corral/<key>/`` (socket paths are limited to 108 bytes; every user's srun reads slurm.conf).
+Storage with DeletionPolicy Retain lives in ``<state>/retained/<name>/``.
 """
 
 from __future__ import annotations
@@ -81,8 +82,14 @@ class ClusterLayout:
         return self.root / "actions"
 
     @property
+    def conf_dir(self) -> Path:
+        """slurm.conf, gres.conf and the include file: under /run so that every user can read them
+        whatever the permissions of the state dir (clients such as srun parse slurm.conf)."""
+        return self.run_dir / "etc"
+
+    @property
     def slurm_conf(self) -> Path:
-        return self.root / "etc/slurm.conf"
+        return self.conf_dir / "slurm.conf"
 
     @property
     def hosts_file(self) -> Path:
