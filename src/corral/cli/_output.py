@@ -45,6 +45,9 @@ def flatten(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, "" if doc is None else str(doc))]
 
 
+#: Table width when stdout is not a terminal.
+PIPE_WIDTH = 200
+
 #: The columns worth a table for each list response (the JSON keeps every field).
 TABLE_COLUMNS = {
     "clusters": ("clusterName", "clusterStatus", "cloudformationStackStatus", "region", "version"),
@@ -65,7 +68,8 @@ def _table(doc: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # A pipe or a file has no width; rich would assume 80 columns and cut instance ids and times.
+    console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
     rows = _single_list(doc)
     if rows is not None:
         columns: list[str] = []
