@@ -170,6 +170,8 @@ def run_head_agent(layout: ClusterLayout, descriptor: ClusterDescriptor, holder:
 
 def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> int:
     """Head netns with the bridge, the holder, mounts and OnNodeStart, munged, slurmctld."""
+    for change in _net.raise_neighbour_limits(len(descriptor.nodes)):
+        report("Cluster", f"raised the host's ARP table limit (shared by all namespaces): {change}")
     _net.create_head_network(descriptor.name, ipaddress.IPv4Network(descriptor.subnet))
     _nodes.write_identity(layout.head_dir)
     holder = _nodes.start_holder(

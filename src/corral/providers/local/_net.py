@@ -73,6 +73,36 @@ def allocate_subnet(state_dir: Path, clusters_dir: Path, subnet_file: Path) -> i
         return subnet
 
 
+NEIGH_SYSCTL = Path("/proc/sys/net/ipv4/neigh/default")
+
+
+def neighbour_limits(node_count: int) -> dict[str, int]:
+    """ARP table limits for ``node_count`` nodes (pure). The kernel's neighbour table and its
+    gc_thresh limits are shared by every network namespace; with the defaults (1024) a few hundred
+    nodes talking to each other overflow it and packets are dropped."""
+    hard = max(1024, 64 * node_count)
+    return {
+        "gc_thresh1": max(128, min(hard // 8, 4096)),
+        "gc_thresh2": max(512, hard // 2),
+        "gc_thresh3": hard,
+    }
+
+
+def raise_neighbour_limits(node_count: int) -> list[str]:
+    """Raise (never lower) the host's ARP table limits for a cluster this big; returns what changed."""
+    changed = []
+    for key, wanted in neighbour_limits(node_count).items():
+        path = NEIGH_SYSCTL / key
+        try:
+            current = int(path.read_text())
+            if current < wanted:
+                path.write_text(f"{wanted}\n")
+                changed.append(f"net.ipv4.neigh.default.{key} {current} -> {wanted}")
+        except (OSError, ValueError):
+            continue
+    return changed
+
+
 def list_netns() -> set[str]:
     """Names of all network namespaces (``ip netns list``)."""
     try:

@@ -120,3 +120,12 @@ def test_run_dir_is_short_enough_for_unix_sockets(tmp_path: Path) -> None:
     assert (
         layout.run_dir == ClusterLayout(deep, "a-cluster-name-that-is-quite-long-indeed-0123456789").run_dir
     )
+
+
+def test_neighbour_limits_grow_with_the_cluster() -> None:
+    small, big = _net.neighbour_limits(10), _net.neighbour_limits(300)
+    # a small cluster needs no more than the kernel's defaults, so the host is left alone
+    assert small == {"gc_thresh1": 128, "gc_thresh2": 512, "gc_thresh3": 1024}
+    assert big["gc_thresh3"] >= 300 * 64
+    for limits in (small, big):
+        assert limits["gc_thresh1"] <= limits["gc_thresh2"] <= limits["gc_thresh3"]
