@@ -1,4 +1,16 @@
-"""The local provider: clusters as Linux namespaces on this machine."""
+"""The local provider: clusters as Linux namespaces on this machine.
+
+``LocalProvider(state_dir)`` implements ``corral.providers.base.Provider``. Each cluster has a head
+network namespace ``corral-<cluster>-head`` (with the bridge, munged's socket on the shared
+filesystem, slurmctld) and one namespace set per running compute node, ``corral-<cluster>-<node>``.
+
+Environment knobs (read when a cluster is created):
+
+- ``CORRAL_LOCAL_SCALEDOWN_SECONDS``: idle seconds before a dynamic node is powered down, instead of
+  ``ScaledownIdletime`` minutes (tests use a few seconds).
+- ``CORRAL_S3_ENDPOINT_URL`` (with the usual ``AWS_*`` credentials): the S3 endpoint for ``s3://``
+  custom actions and ``CustomSlurmSettingsIncludeFile``; scripts are fetched once at create time.
+"""
 
 from corral.providers.local.provider import LocalProvider, NodeFailure
 

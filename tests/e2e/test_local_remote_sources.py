@@ -1,0 +1,106 @@
+"""Custom actions and the Slurm include file fetched from s3:// (a real moto server on loopback,
+through CORRAL_S3_ENDPOINT_URL) and https-style URLs; a failing head-node action fails create."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corral.errors import ProviderError
+from corral.plan import CustomActionSpec
+from corral.providers.local import LocalProvider
+
+from .conftest import unique_name
+from .plans import plan
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    moto_server = pytest.importorskip("moto.server")
+    import boto3
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for key, value in {
+        "CORRAL_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket="corral-e2e")
+    yield client
+    server.stop()
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+
+
+def test_actions_from_s3_and_include_from_the_web(
+    provider: LocalProvider, s3: object, web: tuple[str, Path], cleanup: list[str]
+) -> None:
+    s3.put_object(  # type: ignore[attr-defined]
+        Bucket="corral-e2e",
+        Key="boot/start.sh",
+        Body=b'#!/bin/bash\nmkdir -p /home/s3 && echo "$1 from s3 on $(hostname)" > /home/s3/$(hostname)\n',
+    )
+    url, root = web
+    (root / "extra.conf").write_text("MaxArraySize=4321\n")
+    name = unique_name("e2eremote")
+    cleanup.append(name)
+    the_plan = plan(
+        name,
+        queues=(("q1", "c1", 1, 1),),
+        queue_actions=(("q1", (CustomActionSpec("OnNodeStart", "s3://corral-e2e/boot/start.sh", ("hi",)),)),),
+        include_file=f"{url}/extra.conf",
+    )
+    provider.create(the_plan, on_event=lambda r, m: None)
+    out = provider.run_on_head(name, ["cat", "/home/s3/q1-st-c1-1"]).stdout
+    assert out == "hi from s3 on q1-st-c1-1\n"
+    config = provider.run_on_head(name, ["scontrol", "show", "config"]).stdout
+    assert "MaxArraySize            = 4321" in config
+
+
+def test_missing_s3_script_and_failing_head_action_fail_create(
+    provider: LocalProvider, s3: object, tmp_path: Path, cleanup: list[str]
+) -> None:
+    name = unique_name("e2eremote")
+    cleanup.append(name)
+    missing = plan(
+        name, queue_actions=(("q1", (CustomActionSpec("OnNodeStart", "s3://corral-e2e/none.sh"),)),)
+    )
+    with pytest.raises(ProviderError, match=r"cannot download s3://corral-e2e/none\.sh"):
+        provider.create(missing, on_event=lambda r, m: None)
+    provider.delete(name)
+
+    bad = tmp_path / "head.sh"
+    bad.write_text("#!/bin/sh\necho no license server >&2\nexit 2\n")
+    failing = plan(name, head_actions=(CustomActionSpec("OnNodeStart", str(bad)),))
+    with pytest.raises(
+        ProviderError, match=r"head node bootstrap failed: OnNodeStart script .* exited with 2"
+    ):
+        provider.create(failing, on_event=lambda r, m: None)
