@@ -34,9 +34,10 @@ def unique_name(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def provider(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> LocalProvider:
-    os.environ["CORRAL_LOCAL_SCALEDOWN_SECONDS"] = SCALEDOWN_SECONDS
-    return LocalProvider(tmp_path_factory.mktemp("state"))
+def provider(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProvider]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CORRAL_LOCAL_SCALEDOWN_SECONDS", SCALEDOWN_SECONDS)
+        yield LocalProvider(tmp_path_factory.mktemp("state"))
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
