@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from corral.errors import ProviderError
-from corral.plan import CustomActionSpec
+from corral.plan import CustomActionSpec, StorageSpec
 from corral.providers.local import LocalProvider
 from corral.slurm import status
 
@@ -105,3 +105,30 @@ def test_delete_after_kill_9_of_a_half_done_create(provider: LocalProvider, kill
     assert leftovers(provider, name)
     delete_and_check(provider, name)
     provider.delete(name)  # idempotent
+
+
+def test_storage_deletion_policies(provider: LocalProvider) -> None:
+    name = unique_name("e2estore")
+    storage = (
+        StorageSpec("scratch", "Ebs", f"/corral-e2e-{name}-scratch", "Delete"),
+        StorageSpec("keep", "Efs", f"/corral-e2e-{name}-keep", "Retain"),
+        StorageSpec("snap", "Ebs", f"/corral-e2e-{name}-snap", "Snapshot"),
+        StorageSpec("old", "Efs", f"/corral-e2e-{name}-old", "Delete", existing=True),
+    )
+    provider.create(plan(name, queues=(("q1", "c1", 1, 0),), storage=storage), on_event=lambda r, m: None)
+    for spec in storage:
+        written = provider.run_on_head(
+            name, ["srun", "-w", "q1-st-c1-1", "sh", "-c", f"echo {spec.name} > {spec.mount_dir}/f"]
+        )
+        assert written.returncode == 0, written.stderr
+    delete_and_check(provider, name)
+    retained = provider.layout(name).retained_dir
+    assert (retained / "keep" / "f").read_text() == "keep\n"
+    assert (retained / "old" / "f").read_text() == "old\n"
+    assert not (retained / "scratch").exists()
+    (snapshot,) = (provider.state_dir / "snapshots" / name).iterdir()
+    assert snapshot.name.startswith("snap-") and (snapshot / "f").read_text() == "snap\n"
+    for spec in storage:
+        assert not os.path.exists(spec.mount_dir)
+    provider.delete(name, retain_storage=False)
+    assert not retained.exists()

@@ -48,7 +48,8 @@ def prepare_storage(plan: ClusterPlan, layout: ClusterLayout) -> tuple[StorageRe
                 name=spec.name,
                 mount_dir=str(mount_dir),
                 data_dir=data_dir,
-                deletion_policy=spec.deletion_policy,
+                # an existing volume or file system is never deleted with the cluster
+                deletion_policy="Retain" if spec.existing else spec.deletion_policy,
                 created_mount_root=str(created) if created else "",
             )
         )
@@ -293,8 +294,15 @@ def _remove_empty_dirs(path: Path, top: Path) -> None:
 def remove_storage(
     layout: ClusterLayout, descriptor: ClusterDescriptor | None, *, retain_storage: bool
 ) -> None:
+    """Delete removes the data, Retain keeps it (outside the cluster dir), Snapshot moves it to
+    ``<state>/snapshots/<cluster>/<name>-<time>`` (the local stand-in for an EBS snapshot)."""
     for record in descriptor.storage if descriptor else ():
-        if record.deletion_policy != "Retain" or not retain_storage:
+        if record.deletion_policy == "Snapshot" and retain_storage and Path(record.data_dir).exists():
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            target = layout.state_dir / "snapshots" / layout.name / f"{record.name}-{stamp}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(record.data_dir, target)
+        elif record.deletion_policy != "Retain" or not retain_storage:
             shutil.rmtree(record.data_dir, ignore_errors=True)
         if record.created_mount_root:
             _remove_empty_dirs(Path(record.mount_dir), Path(record.created_mount_root))

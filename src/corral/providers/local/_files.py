@@ -102,7 +102,8 @@ def storage_with_home(plan: ClusterPlan) -> tuple[StorageSpec, ...]:
 
 def storage_data_dir(layout: ClusterLayout, spec: StorageSpec) -> str:
     """Retained storage lives outside the cluster dir so that deleting the cluster keeps it."""
-    base = layout.retained_dir if spec.deletion_policy == "Retain" else layout.root / "shared"
+    kept = spec.deletion_policy == "Retain" or spec.existing
+    base = layout.retained_dir if kept else layout.root / "shared"
     return str(base / spec.name)
 
 
