@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from corral.plan import ClusterPlan, NodeKind, NodeSpec, PartitionSpec
+from corral.plan import ClusterPlan, NodeSpec, PartitionSpec
 from corral.slurm import hostlist
 
 
@@ -214,12 +214,3 @@ def render_gres_conf(plan: ClusterPlan, device_dir: str) -> str:
         files = f"{device_dir}/gpu0" if count == 1 else f"{device_dir}/gpu[0-{count - 1}]"
         lines.append(f"NodeName={names} Name=gpu{type_part} File={files}")
     return "\n".join(lines) + "\n"
-
-
-def node_kind_of(features: Iterable[str]) -> NodeKind | None:
-    """The node kind a Slurm feature list names (``static``/``dynamic``), if any."""
-    values = set(features)
-    for kind in NodeKind:
-        if kind.value in values:
-            return kind
-    return None
