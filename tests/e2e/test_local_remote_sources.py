@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    moto_server = pytest.importorskip("moto.server")
     import boto3
+    from moto import server as moto_server
 
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()

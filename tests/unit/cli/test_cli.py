@@ -18,12 +18,12 @@ from corral.cli import main as cli_main
 from corral.providers.fake import FakeProvider
 from corral.service import ClusterService
 from corral.state import StateStore
+from support.corpus import CLUSTER_FILES, CORPUS, IMAGE_FILES, render_to
 
 from .openapi import validate
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
-CLUSTER_CONFIGS = sorted((CORPUS / "cluster-configs").glob("*.y*ml"))
-IMAGE_CONFIGS = sorted((CORPUS / "image-configs").glob("*.y*ml"))
+CLUSTER_CONFIGS = CLUSTER_FILES
+IMAGE_CONFIGS = IMAGE_FILES
 CORRAL = [sys.executable, "-m", "corral.cli.main"]
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -186,28 +186,9 @@ def test_dry_run_applies_aws_limits_only_for_the_aws_provider() -> None:
     assert {e["type"] for e in errors if e["level"] == "ERROR"} == {"InstancesEFAValidator"}
 
 
-#: Values for the placeholders of the corpus image configs (ParallelCluster's Jinja test templates).
-TEMPLATE_VALUES = {
-    "instance": "c5.xlarge",
-    "instance_type": "c5.xlarge",
-    "parent_image": "ami-0123456789abcdef0",
-    "bucket_name": "corral-test-bucket",
-    "instance_role": "arn:aws:iam::123456789012:role/build",
-    "instance_profile": "arn:aws:iam::123456789012:instance-profile/build",
-    "lambda_cleanup_role": "arn:aws:iam::123456789012:role/cleanup",
-    "cleanup_lambda_role": "arn:aws:iam::123456789012:role/cleanup",
-    "private_subnet_id": "subnet-0123456789abcdef0",
-    "default_vpc_security_group_id": "sg-0123456789abcdef0",
-    "region": "us-east-1",
-    "disable_sudo_access_for_default_user": "False",
-}
-
-
 @pytest.mark.parametrize("config", IMAGE_CONFIGS, ids=lambda p: p.name[:60])
 def test_image_corpus_dry_runs(config: Path, tmp_path: Path) -> None:
-    jinja2 = pytest.importorskip("jinja2")
-    rendered = tmp_path / config.name
-    rendered.write_text(jinja2.Template(config.read_text()).render(**TEMPLATE_VALUES))
+    rendered = render_to(config, tmp_path)
     result = invoke(["build-image", "--dryrun", "true", "-i", "img-1", "-c", str(rendered)])
     doc = json.loads(result.stdout)
     if result.exit_code == 0:

@@ -8,31 +8,7 @@ import pytest
 
 from corral.config.loader import load_cluster_config, load_image_config_text
 from corral.config.model import ClusterConfig, ImageBuilderConfig
-
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus"
-CLUSTER_FILES = sorted((CORPUS / "cluster-configs").glob("*.yaml"))
-IMAGE_FILES = sorted((CORPUS / "image-configs").glob("*.yaml"))
-
-#: Values for the placeholders of ParallelCluster's integration-test templates.
-TEMPLATE_VALUES = {
-    "instance": "c5.xlarge",
-    "instance_type": "c5.xlarge",
-    "parent_image": "ami-0123456789abcdef0",
-    "bucket_name": "corral-test-bucket",
-    "instance_role": "arn:aws:iam::123456789012:role/build",
-    "instance_profile": "arn:aws:iam::123456789012:instance-profile/build",
-    "lambda_cleanup_role": "arn:aws:iam::123456789012:role/cleanup",
-    "cleanup_lambda_role": "arn:aws:iam::123456789012:role/cleanup",
-    "private_subnet_id": "subnet-0123456789abcdef0",
-    "default_vpc_security_group_id": "sg-0123456789abcdef0",
-    "region": "us-east-1",
-    "disable_sudo_access_for_default_user": "False",
-}
-
-
-def render(path: Path) -> str:
-    jinja2 = pytest.importorskip("jinja2")
-    return str(jinja2.Template(path.read_text()).render(**TEMPLATE_VALUES))
+from support.corpus import CLUSTER_FILES, CORPUS, IMAGE_FILES, render_template
 
 
 def test_corpus_is_there() -> None:
@@ -57,7 +33,7 @@ def test_cluster_config_loads(path: Path) -> None:
 def test_image_config_loads(path: Path) -> None:
     # The two `test_invalid_config` files carry mistakes only cloud validators can see (an arm64
     # parent AMI with an x86 instance type; a NodePackage URL that does not exist): their schema is fine.
-    loaded = load_image_config_text(render(path), path.name)
+    loaded = load_image_config_text(render_template(path), path.name)
     assert isinstance(loaded.config, ImageBuilderConfig)
     assert loaded.config.build.instance_type
 

@@ -9,49 +9,29 @@ import pytest
 
 from corral.config.check import check_image_config
 from corral.config.findings import Level
+from support.corpus import IMAGE_FILES, render_to
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "image-configs"
+IMAGES = IMAGE_FILES[0].parent
 INVALID = "integ__createami__test_createami__test_invalid_config__image.config.yaml"
 INVALID_WARNINGS = "integ__createami__test_createami__test_invalid_config__warnings.image.config.yaml"
 
-#: Placeholder values of ParallelCluster's integration-test templates.
-VALUES = {
-    "instance": "c5.xlarge",
-    "instance_type": "c5.xlarge",
-    "parent_image": "ami-0123456789abcdef0",
-    "bucket_name": "corral-test-bucket",
-    "instance_role": "arn:aws:iam::123456789012:role/build",
-    "instance_profile": "arn:aws:iam::123456789012:instance-profile/build",
-    "lambda_cleanup_role": "arn:aws:iam::123456789012:role/cleanup",
-    "cleanup_lambda_role": "arn:aws:iam::123456789012:role/cleanup",
-    "private_subnet_id": "subnet-0123456789abcdef0",
-    "default_vpc_security_group_id": "sg-0123456789abcdef0",
-    "region": "us-east-1",
-}
 #: What test_invalid_config renders its first template with: an arm64 parent image for an x86 type.
 ARM64_PARENT = "arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023-arm64/x.x.x"
 
 
-def render(path: Path, tmp_path: Path, **overrides: str) -> Path:
-    jinja2 = pytest.importorskip("jinja2")
-    out = tmp_path / path.name
-    out.write_text(jinja2.Template(path.read_text()).render(**{**VALUES, **overrides}))
-    return out
-
-
-VALID_FILES = sorted(p for p in CORPUS.glob("*.yaml") if "test_invalid_config" not in p.name)
+VALID_FILES = [p for p in IMAGE_FILES if "test_invalid_config" not in p.name]
 
 
 @pytest.mark.parametrize("path", VALID_FILES, ids=lambda p: p.name[:80])
 def test_corpus_image_configs_are_accepted(path: Path, tmp_path: Path) -> None:
-    report = check_image_config(render(path, tmp_path), image_id="corpus-image")
+    report = check_image_config(render_to(path, tmp_path), image_id="corpus-image")
     assert report.config is not None
     assert not report.blocking, [f.location() for f in report.findings]
 
 
 def test_invalid_config_is_rejected_for_its_arm64_parent(tmp_path: Path) -> None:
     report = check_image_config(
-        render(CORPUS / INVALID, tmp_path, parent_image=ARM64_PARENT), image_id="bad-arch"
+        render_to(IMAGES / INVALID, tmp_path, parent_image=ARM64_PARENT), image_id="bad-arch"
     )
     assert report.blocking
     errors = report.at_least(Level.ERROR)
@@ -60,7 +40,7 @@ def test_invalid_config_is_rejected_for_its_arm64_parent(tmp_path: Path) -> None
 
 
 def test_invalid_warnings_config_is_rejected_at_warning_level_unless_suppressed(tmp_path: Path) -> None:
-    config = render(CORPUS / INVALID_WARNINGS, tmp_path)
+    config = render_to(IMAGES / INVALID_WARNINGS, tmp_path)
     warned = check_image_config(config, image_id="warn", failure_level="WARNING")
     assert warned.blocking
     assert {(f.code, f.path) for f in warned.findings} == {("UrlValidator", "DevSettings/NodePackage")}

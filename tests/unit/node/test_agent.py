@@ -63,8 +63,8 @@ def test_fetch_over_http(http_dir: tuple[str, Path], tmp_path: Path) -> None:
 
 
 def test_fetch_from_s3_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    moto_server = pytest.importorskip("moto.server")
     import boto3
+    from moto import server as moto_server
 
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
