@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from corral.node import fetch as fetch_mod
 from corral.node.agent import Action, BootstrapFailure, BootstrapSpec, run_action
+from support.servers import s3_server, web_server
 
 
 def _script(path: Path, body: str) -> Path:
@@ -40,18 +39,8 @@ def test_fetch_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "www"
     root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
+    with web_server(root) as url:
+        yield url, root
 
 
 def test_fetch_over_http(http_dir: tuple[str, Path], tmp_path: Path) -> None:
@@ -63,30 +52,12 @@ def test_fetch_over_http(http_dir: tuple[str, Path], tmp_path: Path) -> None:
 
 
 def test_fetch_from_s3_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import boto3
-    from moto import server as moto_server
-
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        for key, value in {
-            "CORRAL_S3_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(key, value)
-        s3 = boto3.client("s3", endpoint_url=endpoint)
-        s3.create_bucket(Bucket="scripts")
+    with s3_server(monkeypatch, "scripts") as s3:
         s3.put_object(Bucket="scripts", Key="dir/boot.sh", Body=b"#!/bin/sh\necho s3\n")
         got = fetch_mod.fetch("s3://scripts/dir/boot.sh", tmp_path / "c")
         assert got.read_text() == "#!/bin/sh\necho s3\n"
         with pytest.raises(fetch_mod.FetchError, match=r"s3://scripts/none\.sh"):
             fetch_mod.fetch("s3://scripts/none.sh", tmp_path / "c")
-    finally:
-        server.stop()
 
 
 def test_run_action_passes_args_and_reports_failures(tmp_path: Path) -> None:
