@@ -13,7 +13,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps)
-python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
+command -v python3 >/dev/null || apt_packages+=(python3)
+command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
