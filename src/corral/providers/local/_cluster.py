@@ -264,6 +264,8 @@ def _stray_pids(layout: ClusterLayout) -> list[int]:
 def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
     """Remove every process, namespace and file of the cluster, relying only on what is on disk."""
     descriptor = ClusterDescriptor.load(layout.descriptor) if layout.descriptor.exists() else None
+    # First, so that it does not try to heal a cluster that is going away.
+    _daemons.stop_reconciler(layout)
     head = _net.head_netns(layout.name)
     if head in _net.list_netns():
         _daemons.stop_slurmctld(layout)

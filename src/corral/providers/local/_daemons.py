@@ -68,6 +68,36 @@ def start_slurmctld(layout: ClusterLayout, holder: int) -> None:
     _proc.spawn_detached(argv, env=slurm_env(layout), log_path=layout.log / "slurmctld.stdout")
 
 
+RECONCILER_MODULE = "corral.daemons.reconciler"
+
+
+def reconciler_pid_file(layout: ClusterLayout) -> Path:
+    return layout.run_dir / "reconciler.pid"
+
+
+def start_reconciler(layout: ClusterLayout, holder: int, python: str) -> int:
+    """The reconciler loop (``corral.daemons``), detached, in the head's network and UTS namespaces
+    like slurmctld. Its command line names the cluster's run dir, so a leak would be visible."""
+    head = _net.head_netns(layout.name)
+    pid_file = reconciler_pid_file(layout)
+    argv = ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--", python]
+    argv += ["-m", RECONCILER_MODULE, str(layout.state_dir), layout.name, "--pid-file", str(pid_file)]
+    pid = _proc.spawn_detached(argv, env=slurm_env(layout), log_path=layout.log / "reconciler.log")
+    pid_file.write_text(f"{pid}\n")  # nsenter execs the interpreter: same pid
+    return pid
+
+
+def stop_reconciler(layout: ClusterLayout) -> None:
+    """Kill the cluster's reconciler by its pid file, after checking the pid is really it."""
+    pid_file = reconciler_pid_file(layout)
+    pid = _proc.read_pid(pid_file)
+    if pid and _proc.alive(pid):
+        argv = _proc.cmdline(pid)
+        if RECONCILER_MODULE in argv and str(pid_file) in argv:
+            _proc.kill_pids([pid])
+    pid_file.unlink(missing_ok=True)
+
+
 def scontrol(layout: ClusterLayout, *args: str, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
     """Run scontrol from the head's network namespace (no check; callers read returncode)."""
     head = _net.head_netns(layout.name)

@@ -98,6 +98,7 @@ class LocalProvider:
             holder = _cluster.start_head(layout, descriptor, on_event)
             _cluster.bring_up_static(plan, layout, on_event)
             _cluster.run_head_agent(layout, descriptor, holder, "configured")
+            _daemons.start_reconciler(layout, holder, descriptor.python)
         except (OSError, subprocess.SubprocessError) as exc:
             raise ProviderError(f"creating local cluster {plan.cluster_name!r} failed: {exc}") from exc
         on_event("HeadNode", "bootstrap complete")

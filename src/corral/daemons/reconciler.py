@@ -1,0 +1,240 @@
+"""The reconciler: the role ParallelCluster's ``clustermgtd`` plays on the head node.
+
+Static nodes are kept up and unhealthy nodes are replaced. ``reconcile`` only decides: from what
+was observed (Slurm's node states and the provider's instances) it returns the ``Actions`` to take.
+A thin loop (``corral.daemons._loop``, run as ``python -m corral.daemons.reconciler``) observes and
+applies them.
+
+A replacement goes through Slurm, so that jobs are requeued and Slurm's own power-saving state
+stays the truth: terminate the instance and ``POWER_DOWN_FORCE`` the node (its jobs are requeued;
+after SuspendTimeout it is ``IDLE+POWERED_DOWN``, DOWN cleared). A powered-down static node is then
+powered up again (ResumeProgram launches a new instance); a dynamic node stays powered down until
+a job needs it.
+
+Rules, only while the fleet is running (partitions UP):
+
+- a node an administrator drained (DRAIN with a reason not set by Corral) is never touched;
+- a node being powered up is left alone while its instance is younger than the boot grace
+  (ResumeTimeout, the compute node bootstrap timeout); Slurm marks it DOWN when it times out;
+- a node being powered down is left alone;
+- a node that is DOWN, whose instance is gone, or that has not responded for longer than the
+  unresponsive grace, is replaced (static and dynamic alike, as ``clustermgtd`` does);
+- a powered-down static node is powered up;
+- an instance whose node is powered down (an orphan) is terminated.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from corral.plan import ClusterPlan, NodeKind
+from corral.slurm import hostlist
+from corral.slurm.status import NodeState
+
+#: Reasons Corral sets start with this; a DRAIN with any other reason is an administrator's.
+REASON_PREFIX = "Corral"
+#: Flags meaning Slurm is powering the node up (POWER_UP: queued, POWERING_UP: in progress).
+BOOTING_FLAGS = frozenset({"POWER_UP", "POWERING_UP"})
+#: Flags meaning Slurm is powering the node down (POWER_DOWN: queued, POWERING_DOWN: in progress).
+STOPPING_FLAGS = frozenset({"POWER_DOWN", "POWERING_DOWN"})
+
+#: Longer than one slurmctld ping interval (SlurmdTimeout/3, 100 s by default): NOT_RESPONDING is
+#: only cleared by the node's next message, so one lost ping must not cost the node.
+DEFAULT_UNRESPONSIVE_GRACE_S = 120.0
+DEFAULT_ORPHAN_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    """What the reconciler needs to know about the cluster's compute nodes."""
+
+    static: frozenset[str]
+    dynamic: frozenset[str]
+    #: A node booting for longer than this is replaced (ResumeTimeout / bootstrap timeout).
+    boot_grace_s: float
+    #: A NOT_RESPONDING node is replaced after this long (a single missed ping is not a failure).
+    unresponsive_grace_s: float = DEFAULT_UNRESPONSIVE_GRACE_S
+    #: An instance of a powered-down node is terminated once older than this (a launch may be racing).
+    orphan_grace_s: float = DEFAULT_ORPHAN_GRACE_S
+
+    @classmethod
+    def from_plan(cls, plan: ClusterPlan) -> FleetSpec:
+        return cls(
+            static=frozenset(n.name for n in plan.nodes if n.kind is NodeKind.STATIC),
+            dynamic=frozenset(n.name for n in plan.nodes if n.kind is NodeKind.DYNAMIC),
+            boot_grace_s=float(plan.compute_node_bootstrap_timeout_s),
+        )
+
+    @classmethod
+    def from_slurm(cls, nodes: Iterable[NodeState], resume_timeout_s: float) -> FleetSpec:
+        """The spec Slurm is running with: static nodes carry the ``static`` feature; a node with
+        neither feature is static when named ``{queue}-st-{cr}-{N}`` (what ``clustermgtd`` reads)."""
+        nodes = list(nodes)
+        static = frozenset(
+            n.name for n in nodes if n.static or ("dynamic" not in n.features and "-st-" in n.name)
+        )
+        return cls(
+            static=static,
+            dynamic=frozenset(n.name for n in nodes) - static,
+            boot_grace_s=resume_timeout_s,
+        )
+
+
+@dataclass(frozen=True)
+class NodeInstance:
+    """The instance currently backing a node, as the provider reports it."""
+
+    instance_id: str
+    launch_time: datetime
+
+
+@dataclass(frozen=True)
+class ObservedCluster:
+    """One observation: Slurm's view of every node, and the instances that exist.
+
+    ``unresponsive_since`` maps a NOT_RESPONDING node to when the loop first saw it so
+    (``track_unresponsive`` keeps it from one observation to the next)."""
+
+    nodes: tuple[NodeState, ...]
+    instances: Mapping[str, NodeInstance] = field(default_factory=dict)
+    unresponsive_since: Mapping[str, datetime] = field(default_factory=dict)
+
+    def node(self, name: str) -> NodeState | None:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        return None
+
+
+class ActionKind(enum.StrEnum):
+    TERMINATE = "terminate"  # provider.terminate: the node's instance goes away
+    POWER_DOWN = "power_down"  # scontrol State=POWER_DOWN_FORCE: jobs requeued, node reset
+    POWER_UP = "power_up"  # scontrol State=POWER_UP: ResumeProgram launches an instance
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: ActionKind
+    node: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.kind.value} {self.node}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What to do, in the order to do it: terminations, then power-downs, then power-ups."""
+
+    items: tuple[Action, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def nodes(self, kind: ActionKind) -> list[str]:
+        return [a.node for a in self.items if a.kind is kind]
+
+    def scontrol_commands(self) -> list[list[str]]:
+        """The ``scontrol`` argv lists that carry out the power-downs and power-ups."""
+        commands = []
+        for action in self.items:
+            if action.kind is ActionKind.POWER_DOWN:
+                reason = f"{REASON_PREFIX}: replacing unhealthy node ({action.reason})"[:200]
+                commands.append(
+                    [
+                        "scontrol",
+                        "update",
+                        f"NodeName={action.node}",
+                        "State=POWER_DOWN_FORCE",
+                        f"Reason={reason}",
+                    ]
+                )
+        up = self.nodes(ActionKind.POWER_UP)
+        if up:
+            commands.append(["scontrol", "update", f"NodeName={hostlist.compress(up)}", "State=POWER_UP"])
+        return commands
+
+
+def admin_drained(node: NodeState) -> bool:
+    """Drained by someone other than Corral: the administrator keeps the node."""
+    return "DRAIN" in node.flags and not node.reason.startswith(REASON_PREFIX)
+
+
+def _age_s(since: datetime, now: datetime) -> float:
+    return (now - since).total_seconds()
+
+
+def _unhealthy(
+    spec: FleetSpec, node: NodeState, instance: NodeInstance | None, observed: ObservedCluster, now: datetime
+) -> str | None:
+    """Why an up (not booting, not powering down) node must be replaced, or None if it is healthy."""
+    if node.state == "DOWN":
+        return f"down: {node.reason or 'no reason given'}"
+    if instance is None:
+        return "its instance is gone"
+    since = observed.unresponsive_since.get(node.name)
+    if "NOT_RESPONDING" in node.flags and since and _age_s(since, now) > spec.unresponsive_grace_s:
+        return f"not responding for {_age_s(since, now):.0f} s"
+    return None
+
+
+def _decide_node(spec: FleetSpec, node: NodeState, observed: ObservedCluster, now: datetime) -> list[Action]:
+    instance = observed.instances.get(node.name)
+    if admin_drained(node) or node.flags & STOPPING_FLAGS:
+        return []
+    if node.flags & BOOTING_FLAGS:
+        if instance is not None and _age_s(instance.launch_time, now) > spec.boot_grace_s:
+            reason = f"still booting after {spec.boot_grace_s:.0f} s"
+            return [
+                Action(ActionKind.TERMINATE, node.name, reason),
+                Action(ActionKind.POWER_DOWN, node.name, reason),
+            ]
+        return []
+    if "POWERED_DOWN" in node.flags:
+        actions = []
+        if node.state == "DOWN":
+            # A DOWN node stays DOWN while powered down: a power-down resets it to IDLE.
+            actions.append(
+                Action(ActionKind.POWER_DOWN, node.name, f"down: {node.reason or 'no reason given'}")
+            )
+        elif node.name in spec.static:
+            actions.append(Action(ActionKind.POWER_UP, node.name, "static node is powered down"))
+        if instance is not None and _age_s(instance.launch_time, now) > spec.orphan_grace_s:
+            actions.insert(
+                0, Action(ActionKind.TERMINATE, node.name, f"orphaned instance {instance.instance_id}")
+            )
+        return actions
+    why = _unhealthy(spec, node, instance, observed, now)
+    if why is None:
+        return []
+    return [Action(ActionKind.TERMINATE, node.name, why), Action(ActionKind.POWER_DOWN, node.name, why)]
+
+
+def reconcile(spec: FleetSpec, observed: ObservedCluster, now: datetime, *, fleet_running: bool) -> Actions:
+    """The actions that bring the fleet back to health; none while the fleet is not running
+    (stopping, stopped, or partitions in mixed states), since ``update-compute-fleet`` owns it then."""
+    if not fleet_running:
+        return Actions()
+    decided: list[Action] = []
+    for node in sorted(observed.nodes, key=lambda n: n.name):
+        if node.name in spec.static or node.name in spec.dynamic:
+            decided += _decide_node(spec, node, observed, now)
+    order = {ActionKind.TERMINATE: 0, ActionKind.POWER_DOWN: 1, ActionKind.POWER_UP: 2}
+    return Actions(tuple(sorted(decided, key=lambda a: order[a.kind])))
+
+
+def track_unresponsive(
+    previous: Mapping[str, datetime], nodes: Iterable[NodeState], now: datetime
+) -> dict[str, datetime]:
+    """When each currently NOT_RESPONDING node was first seen so (nodes that answer again drop out)."""
+    return {n.name: previous.get(n.name, now) for n in nodes if "NOT_RESPONDING" in n.flags}
+
+
+if __name__ == "__main__":
+    from corral.daemons._loop import main
+
+    sys.exit(main(sys.argv[1:]))
