@@ -276,6 +276,7 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
     _daemons.stop_munged(layout)
     _proc.kill_pids(_stray_pids(layout))
     remove_storage(layout, descriptor, retain_storage=retain_storage)
+    _net.release_subnet(layout.subnet_file)
     shutil.rmtree(layout.root, ignore_errors=True)
     shutil.rmtree(layout.run_dir, ignore_errors=True)
     with contextlib.suppress(OSError):

@@ -60,17 +60,57 @@ def pick_subnet(taken: Iterable[str]) -> ipaddress.IPv4Network:
     raise ProviderError(f"no free subnet left in {POOL}", hint="delete clusters you no longer need")
 
 
-def allocate_subnet(state_dir: Path, clusters_dir: Path, subnet_file: Path) -> ipaddress.IPv4Network:
-    """Allocate a subnet for a cluster under a file lock, recording it in ``subnet_file``."""
+#: Host-wide record of the subnets in use, one file per subnet naming the cluster that holds it, so
+#: that clusters kept in different state directories still get different subnets.
+SUBNET_REGISTRY = Path("/run/corral/subnets")
+
+
+def _registry_entry(registry: Path, subnet: ipaddress.IPv4Network) -> Path:
+    return registry / str(subnet).replace("/", "-")
+
+
+def _registered(registry: Path) -> list[str]:
+    """Subnets whose holder still exists (its recorded subnet file is on disk)."""
+    held = []
+    for entry in registry.glob("10.*"):
+        try:
+            owner = Path(entry.read_text().strip())
+        except OSError:
+            continue
+        if owner.is_file():
+            held.append(entry.name.replace("-", "/"))
+    return held
+
+
+def allocate_subnet(
+    state_dir: Path, clusters_dir: Path, subnet_file: Path, registry: Path = SUBNET_REGISTRY
+) -> ipaddress.IPv4Network:
+    """Allocate a subnet for a cluster under a host-wide lock, recording it in ``subnet_file`` and
+    in the host-wide ``registry``; a subnet whose holder is gone is free again."""
     if subnet_file.exists():
         return ipaddress.IPv4Network(subnet_file.read_text().strip())
     state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / "subnets.lock").open("w") as lock:
+    registry.mkdir(parents=True, exist_ok=True)
+    lock = os.open(registry, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        taken = [p.read_text().strip() for p in clusters_dir.glob("*/subnet")]
+        taken = [p.read_text().strip() for p in clusters_dir.glob("*/subnet")] + _registered(registry)
         subnet = pick_subnet(t for t in taken if t)
         subnet_file.write_text(f"{subnet}\n")
+        _registry_entry(registry, subnet).write_text(f"{subnet_file}\n")
         return subnet
+    finally:
+        os.close(lock)
+
+
+def release_subnet(subnet_file: Path, registry: Path = SUBNET_REGISTRY) -> None:
+    """Forget the cluster's subnet in the host-wide registry (its entry only). Idempotent."""
+    try:
+        entry = _registry_entry(registry, ipaddress.IPv4Network(subnet_file.read_text().strip()))
+        if entry.read_text().strip() == str(subnet_file):
+            entry.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 NEIGH_SYSCTL = Path("/proc/sys/net/ipv4/neigh/default")

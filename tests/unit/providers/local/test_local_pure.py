@@ -41,13 +41,42 @@ def test_pick_subnet_skips_taken_ones() -> None:
 
 def test_allocate_subnet_is_recorded_and_unique(tmp_path: Path) -> None:
     clusters = tmp_path / "clusters"
+    registry = tmp_path / "registry"
     got = set()
     for name in ("a", "b", "c"):
         (clusters / name).mkdir(parents=True)
         subnet_file = clusters / name / "subnet"
-        got.add(_net.allocate_subnet(tmp_path, clusters, subnet_file))
-        assert _net.allocate_subnet(tmp_path, clusters, subnet_file) in got  # stable once recorded
+        got.add(_net.allocate_subnet(tmp_path, clusters, subnet_file, registry))
+        assert _net.allocate_subnet(tmp_path, clusters, subnet_file, registry) in got  # stable once recorded
     assert len(got) == 3
+
+
+def test_subnets_are_unique_across_state_dirs_and_freed_on_release(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    files = []
+    for state in ("one", "two"):
+        cluster = tmp_path / state / "clusters" / "same-name"
+        cluster.mkdir(parents=True)
+        files.append(cluster / "subnet")
+        _net.allocate_subnet(tmp_path / state, cluster.parent, files[-1], registry)
+    first, second = (f.read_text().strip() for f in files)
+    assert first != second
+    _net.release_subnet(files[0], registry)
+    files[0].unlink()
+    third = tmp_path / "three" / "clusters" / "x"
+    third.mkdir(parents=True)
+    assert str(_net.allocate_subnet(tmp_path / "three", third.parent, third / "subnet", registry)) == first
+
+
+def test_a_subnet_whose_holder_vanished_is_free_again(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    gone = tmp_path / "gone" / "clusters" / "c"
+    gone.mkdir(parents=True)
+    held = _net.allocate_subnet(tmp_path / "gone", gone.parent, gone / "subnet", registry)
+    (gone / "subnet").unlink()  # e.g. its state directory was removed by hand
+    other = tmp_path / "other" / "clusters" / "c"
+    other.mkdir(parents=True)
+    assert _net.allocate_subnet(tmp_path / "other", other.parent, other / "subnet", registry) == held
 
 
 def _descriptor(plan_name: str = "two") -> ClusterDescriptor:
