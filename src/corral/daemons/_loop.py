@@ -1,15 +1,18 @@
 """The reconciler's thin loop: observe through the provider, ``reconcile``, apply, sleep, repeat.
 
 ``python -m corral.daemons.reconciler STATE_DIR CLUSTER [--provider local] [--interval 2]
-[--pid-file PATH]``. Every action is printed (with a timestamp) to stdout, which the provider sends
-to the cluster's log directory. With ``--pid-file`` the loop exits once that file no longer names
-it: deleting the cluster (or starting another reconciler) retires it even if its stop was missed.
+[--pid-file PATH] [--protected-failure-count 10] [--status-file PATH]``. Every action is printed
+(with a timestamp) to stdout, which the provider sends to the cluster's log directory. With
+``--pid-file`` the loop exits once that file no longer names it: deleting the cluster (or starting
+another reconciler) retires it even if its stop was missed. With ``--status-file`` the queues in
+protected mode are written there (JSON) whenever they change, and read back when the loop starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import time
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from corral.daemons.protection import DEFAULT_PROTECTED_FAILURE_COUNT, Protection, queue_of, track_protection
 from corral.daemons.reconciler import (
     ActionKind,
     Actions,
@@ -28,11 +32,13 @@ from corral.daemons.reconciler import (
     track_unresponsive,
 )
 from corral.errors import CorralError
-from corral.providers.base import NodeRole, Provider
+from corral.providers.base import InstanceState, NodeRole, Provider
 from corral.slurm.fleet import FleetStatus, fleet_status
 from corral.slurm.status import (
     SCONTROL_NODES_ARGV,
     SCONTROL_PARTITIONS_ARGV,
+    NodeState,
+    PartitionState,
     parse_nodes,
     parse_partitions,
 )
@@ -54,13 +60,49 @@ def parse_resume_timeout(show_config: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def load_protection(status_file: Path | None, log: Log) -> Protection:
+    """The protected queues a previous loop recorded (none when there is no readable file)."""
+    if status_file is None or not status_file.exists():
+        return Protection()
+    try:
+        return Protection.from_status(status_file.read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"ignoring unreadable {status_file}: {exc}")
+        return Protection()
+
+
+def fleet_running(
+    partitions: list[PartitionState], nodes: list[NodeState], protected: frozenset[str]
+) -> bool:
+    """Whether the fleet runs, leaving out protected queues: their partition is INACTIVE on
+    purpose and the rest of the fleet still runs (with every queue protected, it still runs)."""
+    if protected and not partitions:
+        return False
+    rest = [p for p in partitions if p.name not in protected]
+    if protected and not rest:
+        return True
+    status = fleet_status(rest, [n for n in nodes if queue_of(n) not in protected])
+    return status in (FleetStatus.RUNNING, FleetStatus.STARTING)
+
+
 class Loop:
     """One cluster's reconciler: remembers only what ``reconcile`` needs across observations."""
 
-    def __init__(self, provider: Provider, cluster: str, *, log: Log = log) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        cluster: str,
+        *,
+        log: Log = log,
+        protected_failure_count: int = DEFAULT_PROTECTED_FAILURE_COUNT,
+        status_file: Path | None = None,
+    ) -> None:
         self.provider, self.cluster, self.log = provider, cluster, log
         self.unresponsive: dict[str, datetime] = {}
         self.resume_timeout_s: float | None = None
+        self.protected_failure_count, self.status_file = protected_failure_count, status_file
+        self.protection = load_protection(status_file, log)
+        self.written_status: dict[str, object] | None = None
 
     def _head(self, argv: tuple[str, ...] | list[str]) -> str | None:
         result = self.provider.run_on_head(self.cluster, list(argv), timeout=20)
@@ -72,10 +114,13 @@ class Loop:
     def observe(self, now: datetime) -> tuple[FleetSpec, ObservedCluster, bool] | None:
         """Instances first, then Slurm: a node seen up in Slurm had its instance listed already,
         so a node that is up without an instance really lost it."""
-        instances = {
-            i.node_name: NodeInstance(i.instance_id, i.launch_time)
-            for i in self.provider.instances(self.cluster)
-            if i.role is NodeRole.COMPUTE and i.node_name
+        listed = [
+            i for i in self.provider.instances(self.cluster) if i.role is NodeRole.COMPUTE and i.node_name
+        ]
+        instances = {i.node_name: NodeInstance(i.instance_id, i.launch_time) for i in listed if i.node_name}
+        # running: the node's agent finished (RUNNING); a pending instance is still bootstrapping
+        running = {
+            i.node_name: i.instance_id for i in listed if i.node_name and i.state is InstanceState.RUNNING
         }
         if self.resume_timeout_s is None:
             config = self._head(["scontrol", "show", "config"])
@@ -87,11 +132,45 @@ class Loop:
         if nodes_out is None or partitions_out is None:
             return None
         nodes = parse_nodes(nodes_out)
+        partitions = parse_partitions(partitions_out)
         self.unresponsive = track_unresponsive(self.unresponsive, nodes, now)
-        status = fleet_status(parse_partitions(partitions_out), nodes)
-        observed = ObservedCluster(tuple(nodes), instances, dict(self.unresponsive))
+        self._track_protection(nodes, running, {p.name: p.state for p in partitions}, now)
+        observed = ObservedCluster(tuple(nodes), instances, dict(self.unresponsive), self.protection)
         spec = FleetSpec.from_slurm(nodes, self.resume_timeout_s)
-        return spec, observed, status in (FleetStatus.RUNNING, FleetStatus.STARTING)
+        return spec, observed, fleet_running(partitions, nodes, self.protection.applied())
+
+    def _track_protection(
+        self, nodes: list[NodeState], running: dict[str, str], partitions: dict[str, str], now: datetime
+    ) -> None:
+        before = self.protection
+        self.protection = track_protection(
+            before, nodes, running, partitions, now, threshold=self.protected_failure_count
+        )
+        for queue, entry in self.protection.protected.items():
+            if queue not in before.protected:
+                self.log(f"queue {queue} enters protected mode: {entry.reason}")
+        for queue in before.protected.keys() - self.protection.protected.keys():
+            self.log(f"queue {queue} leaves protected mode (its partition was set UP again)")
+        for queue, count in self.protection.failures.items():
+            if count != before.failures.get(queue, 0):
+                self.log(f"queue {queue}: {count} consecutive bootstrap failure(s)")
+
+    def write_status(self) -> None:
+        """Write the protected queues to the status file when they changed (atomically)."""
+        if self.status_file is None:
+            return
+        status = self.protection.status()
+        if status == self.written_status:
+            return
+        try:
+            self.status_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.status_file.with_name(self.status_file.name + ".tmp")
+            tmp.write_text(json.dumps(status, indent=2) + "\n")
+            os.replace(tmp, self.status_file)
+        except OSError as exc:
+            self.log(f"cannot write {self.status_file}: {exc}")
+            return
+        self.written_status = status
 
     def apply(self, actions: Actions) -> None:
         """Terminate first (the instance goes), then tell Slurm (requeue, reset, power up)."""
@@ -114,6 +193,7 @@ class Loop:
         spec, observed, running = seen
         actions = reconcile(spec, observed, now, fleet_running=running)
         self.apply(actions)
+        self.write_status()
         return actions
 
 
@@ -145,6 +225,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--provider", default="local")
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds between cycles")
     parser.add_argument("--pid-file", type=Path, default=None)
+    parser.add_argument(
+        "--protected-failure-count",
+        type=int,
+        default=DEFAULT_PROTECTED_FAILURE_COUNT,
+        help="consecutive bootstrap failures of a queue's nodes before the queue is protected",
+    )
+    parser.add_argument("--status-file", type=Path, default=None, help="where protected queues are written")
     args = parser.parse_args(argv)
     from corral.providers import get_provider
 
@@ -153,6 +240,17 @@ def main(argv: list[str]) -> int:
         with contextlib.suppress(OSError):
             args.pid_file.write_text(f"{os.getpid()}\n")
     provider = get_provider(args.provider, args.state_dir)
-    log(f"reconciling cluster {args.cluster!r} every {args.interval} s")
-    run(Loop(provider, args.cluster), args.interval, args.pid_file)
+    if args.protected_failure_count < 1:
+        parser.error("--protected-failure-count must be at least 1")
+    log(
+        f"reconciling cluster {args.cluster!r} every {args.interval} s"
+        f" (protected mode after {args.protected_failure_count} bootstrap failures)"
+    )
+    loop = Loop(
+        provider,
+        args.cluster,
+        protected_failure_count=args.protected_failure_count,
+        status_file=args.status_file,
+    )
+    run(loop, args.interval, args.pid_file)
     return 0

@@ -20,7 +20,9 @@ Rules, only while the fleet is running (partitions UP):
 - a node that is DOWN, whose instance is gone, or that has not responded for longer than the
   unresponsive grace, is replaced (static and dynamic alike, as ``clustermgtd`` does);
 - a powered-down static node is powered up;
-- an instance whose node is powered down (an orphan) is terminated.
+- an instance whose node is powered down (an orphan) is terminated;
+- a queue in protected mode (``corral.daemons.protection``: too many consecutive bootstrap
+  failures) has its partition set INACTIVE, and its nodes are never powered up.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from corral.daemons.protection import Protection, queue_of
 from corral.plan import ClusterPlan, NodeKind
 from corral.slurm import hostlist
 from corral.slurm.status import NodeState
@@ -102,6 +105,8 @@ class ObservedCluster:
     nodes: tuple[NodeState, ...]
     instances: Mapping[str, NodeInstance] = field(default_factory=dict)
     unresponsive_since: Mapping[str, datetime] = field(default_factory=dict)
+    #: Protected mode's record (``track_protection`` keeps it from one observation to the next).
+    protection: Protection = field(default_factory=Protection)
 
     def node(self, name: str) -> NodeState | None:
         for node in self.nodes:
@@ -111,6 +116,7 @@ class ObservedCluster:
 
 
 class ActionKind(enum.StrEnum):
+    PROTECT = "protect"  # scontrol PartitionName=<queue> State=INACTIVE (``node`` is the queue)
     TERMINATE = "terminate"  # provider.terminate: the node's instance goes away
     POWER_DOWN = "power_down"  # scontrol State=POWER_DOWN_FORCE: jobs requeued, node reset
     POWER_UP = "power_up"  # scontrol State=POWER_UP: ResumeProgram launches an instance
@@ -128,7 +134,8 @@ class Action:
 
 @dataclass(frozen=True)
 class Actions:
-    """What to do, in the order to do it: terminations, then power-downs, then power-ups."""
+    """What to do, in the order to do it: protections (no job starts on a protected queue when
+    its nodes' jobs are requeued), terminations, then power-downs, then power-ups."""
 
     items: tuple[Action, ...] = ()
 
@@ -142,6 +149,8 @@ class Actions:
         """The ``scontrol`` argv lists that carry out the power-downs and power-ups."""
         commands = []
         for action in self.items:
+            if action.kind is ActionKind.PROTECT:
+                commands.append(["scontrol", "update", f"PartitionName={action.node}", "State=INACTIVE"])
             if action.kind is ActionKind.POWER_DOWN:
                 reason = f"{REASON_PREFIX}: replacing unhealthy node ({action.reason})"[:200]
                 commands.append(
@@ -183,6 +192,16 @@ def _unhealthy(
 
 
 def _decide_node(spec: FleetSpec, node: NodeState, observed: ObservedCluster, now: datetime) -> list[Action]:
+    actions = _decide_node_health(spec, node, observed, now)
+    if queue_of(node) in observed.protection.protected:
+        # Protected mode: never launch a node of the queue again until an administrator says so.
+        return [a for a in actions if a.kind is not ActionKind.POWER_UP]
+    return actions
+
+
+def _decide_node_health(
+    spec: FleetSpec, node: NodeState, observed: ObservedCluster, now: datetime
+) -> list[Action]:
     instance = observed.instances.get(node.name)
     if admin_drained(node) or node.flags & STOPPING_FLAGS:
         return []
@@ -219,11 +238,14 @@ def reconcile(spec: FleetSpec, observed: ObservedCluster, now: datetime, *, flee
     (stopping, stopped, or partitions in mixed states), since ``update-compute-fleet`` owns it then."""
     if not fleet_running:
         return Actions()
-    decided: list[Action] = []
+    decided = [
+        Action(ActionKind.PROTECT, queue, entry.reason)
+        for queue, entry in sorted(observed.protection.pending().items())
+    ]
     for node in sorted(observed.nodes, key=lambda n: n.name):
         if node.name in spec.static or node.name in spec.dynamic:
             decided += _decide_node(spec, node, observed, now)
-    order = {ActionKind.TERMINATE: 0, ActionKind.POWER_DOWN: 1, ActionKind.POWER_UP: 2}
+    order = {ActionKind.PROTECT: 0, ActionKind.TERMINATE: 1, ActionKind.POWER_DOWN: 2, ActionKind.POWER_UP: 3}
     return Actions(tuple(sorted(decided, key=lambda a: order[a.kind])))
 
 

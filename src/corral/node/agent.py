@@ -122,14 +122,35 @@ def start_service(argv: tuple[str, ...], env: dict[str, str]) -> None:
         raise BootstrapFailure(f"{argv[0]} failed to start (exit {result.returncode}); see the node log")
 
 
-def stop_services(spec: BootstrapSpec) -> None:
-    """TERM (then KILL) the services started from their pid files."""
-    pids = []
+def _same_net_namespace(pid: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
+    except OSError:
+        return False
+
+
+def service_pids(spec: BootstrapSpec) -> list[int]:
+    """The services' processes, only ever in this node's network namespace: those their pid files
+    name, and those running a service's program (a daemon that has just forked may not have
+    written its pid file yet, and a node that fails right after starting it must still stop it)."""
+    pids = set()
     for pidfile in spec.service_pidfiles:
-        try:
-            pids.append(int(Path(pidfile).read_text().strip()))
-        except (OSError, ValueError):
-            continue
+        with contextlib.suppress(OSError, ValueError):
+            pids.add(int(Path(pidfile).read_text().strip()))
+    programs = {os.path.basename(argv[0]) for argv in spec.services if argv}
+    if _same_net_namespace(1):
+        programs = set()  # not in a node of its own (a test): never match other processes by name
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in programs:
+                    pids.add(int(entry.name))
+    return sorted(p for p in pids if p != os.getpid() and _same_net_namespace(p))
+
+
+def stop_services(spec: BootstrapSpec) -> None:
+    """TERM (then KILL) the services started (see ``service_pids``)."""
+    pids = service_pids(spec)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             with contextlib.suppress(OSError):

@@ -8,6 +8,9 @@ Environment knobs (read when a cluster is created):
 
 - ``CORRAL_LOCAL_SCALEDOWN_SECONDS``: idle seconds before a dynamic node is powered down, instead of
   ``ScaledownIdletime`` minutes (tests use a few seconds).
+- ``CORRAL_LOCAL_PROTECTED_FAILURE_COUNT``: consecutive bootstrap failures of a queue's nodes before
+  the reconciler puts the queue in protected mode (partition INACTIVE), instead of 10. The protected
+  queues are listed in ``<cluster>/state/protected.json``.
 - ``CORRAL_S3_ENDPOINT_URL`` (with the usual ``AWS_*`` credentials): the S3 endpoint for ``s3://``
   custom actions and ``CustomSlurmSettingsIncludeFile``; scripts are fetched once at create time.
 """

@@ -69,19 +69,42 @@ def start_slurmctld(layout: ClusterLayout, holder: int) -> None:
 
 
 RECONCILER_MODULE = "corral.daemons.reconciler"
+PROTECTED_FAILURE_COUNT_ENV = "CORRAL_LOCAL_PROTECTED_FAILURE_COUNT"
+
+
+def protected_failure_count_override() -> int | None:
+    """``CORRAL_LOCAL_PROTECTED_FAILURE_COUNT`` (read at create), or None to keep the default."""
+    value = os.environ.get(PROTECTED_FAILURE_COUNT_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ProviderError(
+            f"{PROTECTED_FAILURE_COUNT_ENV}={value!r} is not a positive number of failures", hint="e.g. 2"
+        )
+    return int(value)
+
+
+def protected_status_file(layout: ClusterLayout) -> Path:
+    """Where the reconciler lists the queues in protected mode."""
+    return layout.slurm_state / "protected.json"
 
 
 def reconciler_pid_file(layout: ClusterLayout) -> Path:
     return layout.run_dir / "reconciler.pid"
 
 
-def start_reconciler(layout: ClusterLayout, holder: int, python: str) -> int:
+def start_reconciler(
+    layout: ClusterLayout, holder: int, python: str, *, protected_failure_count: int | None = None
+) -> int:
     """The reconciler loop (``corral.daemons``), detached, in the head's network and UTS namespaces
     like slurmctld. Its command line names the cluster's run dir, so a leak would be visible."""
     head = _net.head_netns(layout.name)
     pid_file = reconciler_pid_file(layout)
     argv = ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--", python]
     argv += ["-m", RECONCILER_MODULE, str(layout.state_dir), layout.name, "--pid-file", str(pid_file)]
+    argv += ["--status-file", str(protected_status_file(layout))]
+    if protected_failure_count is not None:
+        argv += ["--protected-failure-count", str(protected_failure_count)]
     pid = _proc.spawn_detached(argv, env=slurm_env(layout), log_path=layout.log / "reconciler.log")
     pid_file.write_text(f"{pid}\n")  # nsenter execs the interpreter: same pid
     return pid

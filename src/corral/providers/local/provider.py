@@ -91,6 +91,7 @@ class LocalProvider:
                 f"local cluster {plan.cluster_name!r} already exists",
                 hint=f"delete it first (`corral delete-cluster -n {plan.cluster_name}`)",
             )
+        protected_failure_count = _daemons.protected_failure_count_override()
         layout = self.layout(plan.cluster_name)
         try:
             descriptor = _cluster.prepare(plan, layout)
@@ -98,7 +99,9 @@ class LocalProvider:
             holder = _cluster.start_head(layout, descriptor, on_event)
             _cluster.bring_up_static(plan, layout, on_event)
             _cluster.run_head_agent(layout, descriptor, holder, "configured")
-            _daemons.start_reconciler(layout, holder, descriptor.python)
+            _daemons.start_reconciler(
+                layout, holder, descriptor.python, protected_failure_count=protected_failure_count
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             raise ProviderError(f"creating local cluster {plan.cluster_name!r} failed: {exc}") from exc
         on_event("HeadNode", "bootstrap complete")
