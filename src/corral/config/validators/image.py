@@ -19,7 +19,7 @@ from corral.config.validators._base import ImageContext, error, g, items
 from corral.config.validators.custom_actions import unused_packages
 from corral.config.validators.ebs import SIZE_BOUNDS
 from corral.config.validators.software import chef_attribute_findings
-from corral.config.validators.tags import ALLOWED_RESERVED, RESERVED_PREFIX
+from corral.config.validators.tags import tag_key_findings
 
 IMAGE_ID_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$")
 MAX_COMPONENTS = 15
@@ -132,22 +132,8 @@ def root_volume(ctx: ImageContext) -> Iterator[Finding]:
 
 def image_tags(ctx: ImageContext) -> Iterator[Finding]:
     """Tag keys of the image and build: reserved prefix, duplicates."""
-    for base, tags in (
-        ("Image/Tags", items(ctx.config, "image", "tags")),
-        ("Build/Tags", items(ctx.config, "build", "tags")),
-    ):
-        seen: set[str] = set()
-        for k, tag in enumerate(tags):
-            key = str(g(tag, "key"))
-            if key.startswith(RESERVED_PREFIX) and key != ALLOWED_RESERVED:
-                yield error(
-                    "TagKeyValidator",
-                    f"{base}[{k}]/Key",
-                    f"the tag key prefix {RESERVED_PREFIX!r} is reserved",
-                )
-            if key in seen:
-                yield error("TagKeyValidator", f"{base}[{k}]/Key", f"duplicate tag key {key!r}")
-            seen.add(key)
+    yield from tag_key_findings("Image/Tags", items(ctx.config, "image", "tags"))
+    yield from tag_key_findings("Build/Tags", items(ctx.config, "build", "tags"))
 
 
 def dev_settings(ctx: ImageContext) -> Iterator[Finding]:

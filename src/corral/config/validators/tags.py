@@ -22,24 +22,30 @@ def _tag_lists(ctx: ClusterContext) -> Iterator[tuple[str, tuple[object, ...]]]:
         yield f"{crpath}/Tags", items(cr, "tags")
 
 
+def tag_key_findings(base: str, tags: tuple[object, ...]) -> Iterator[Finding]:
+    """TagKeyValidator for one tag list at ``base``: the parallelcluster: prefix is reserved and keys
+    are unique. Shared by cluster and image configs."""
+    seen: set[str] = set()
+    for k, tag in enumerate(tags):
+        key = str(g(tag, "key"))
+        if key.startswith(RESERVED_PREFIX) and key != ALLOWED_RESERVED:
+            yield error(
+                "TagKeyValidator",
+                f"{base}[{k}]/Key",
+                f"the tag key prefix {RESERVED_PREFIX!r} is reserved",
+                "choose another key",
+            )
+        if key in seen:
+            yield error(
+                "TagKeyValidator", f"{base}[{k}]/Key", f"duplicate tag key {key!r}", "remove one of them"
+            )
+        seen.add(key)
+
+
 def reserved_and_duplicate_keys(ctx: ClusterContext) -> Iterator[Finding]:
-    """Tag keys: the parallelcluster: prefix is reserved; keys are unique per list."""
+    """Tag keys of the cluster, every queue and every compute resource."""
     for base, tags in _tag_lists(ctx):
-        seen: set[str] = set()
-        for k, tag in enumerate(tags):
-            key = str(g(tag, "key"))
-            if key.startswith(RESERVED_PREFIX) and key != ALLOWED_RESERVED:
-                yield error(
-                    "TagKeyValidator",
-                    f"{base}[{k}]/Key",
-                    f"the tag key prefix {RESERVED_PREFIX!r} is reserved",
-                    "choose another key",
-                )
-            if key in seen:
-                yield error(
-                    "TagKeyValidator", f"{base}[{k}]/Key", f"duplicate tag key {key!r}", "remove one of them"
-                )
-            seen.add(key)
+        yield from tag_key_findings(base, tags)
 
 
 def compute_resource_tags(ctx: ClusterContext) -> Iterator[Finding]:
