@@ -60,6 +60,7 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
     slurm = scheduling.slurm_settings
     return ClusterPlan(
         cluster_name=cluster_name,
+        config=config,
         os=config.image.os,
         region=config.region,
         head_node=HeadNodeSpec(

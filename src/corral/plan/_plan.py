@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from corral.config.model import ClusterConfig
+
 
 class NodeKind(enum.StrEnum):
     STATIC = "static"
@@ -118,6 +120,9 @@ class ClusterPlan:
     scaling_strategy: str = "all-or-nothing"
     compute_node_bootstrap_timeout_s: int = 1800
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: The validated config the plan was built from, for providers that need more than the plan
+    #: (the AWS template: networking, IAM, images). Not part of the plan's identity.
+    config: ClusterConfig | None = field(default=None, compare=False, hash=False, repr=False)
 
     def node(self, name: str) -> NodeSpec:
         for node in self.nodes:

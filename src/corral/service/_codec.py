@@ -14,6 +14,8 @@ import types
 import typing
 from typing import Any, TypeVar
 
+import pydantic
+
 from corral.plan import ClusterPlan
 
 T = TypeVar("T")
@@ -32,6 +34,8 @@ def plan_from_json(text: str) -> ClusterPlan:
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | list):
@@ -57,6 +61,8 @@ def _decode(tp: Any, data: Any) -> Any:
             f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data
         }
         return tp(**kwargs)
+    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+        return tp.model_validate(data)
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:

@@ -16,3 +16,21 @@ def test_plan_round_trips_through_json() -> None:
     assert back.nodes[0].kind is plan.nodes[0].kind
     assert isinstance(back.nodes, tuple)
     assert back.slurm.custom_settings == (("MaxJobCount", "1000"),)
+
+
+def test_the_config_travels_with_the_plan_for_every_corpus_file() -> None:
+    """A background worker's plan carries the same ClusterConfig (the AWS provider reads it)."""
+    from support.corpus import CLUSTER_FILES
+
+    from corral.config import load_cluster_config
+    from corral.plan import build_plan
+
+    checked = 0
+    for path in CLUSTER_FILES:
+        config = load_cluster_config(path).config
+        if config is None:
+            continue
+        plan = build_plan(config, cluster_name="rt")
+        assert plan_from_json(plan_to_json(plan)).config == config, path.name
+        checked += 1
+    assert checked >= 100

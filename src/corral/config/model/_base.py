@@ -16,7 +16,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictStr,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from corral.config.policies import UpdatePolicy
@@ -234,9 +243,17 @@ def _pairs_from_list_of_mappings(value: Any) -> Any:
 
 
 #: A YAML mapping ``{Key: value}`` kept in order as ``((key, value-as-text), ...)``.
-SettingPairs = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_pairs_from_mapping)]
+SettingPairs = Annotated[
+    tuple[tuple[str, str], ...],
+    BeforeValidator(_pairs_from_mapping),
+    PlainSerializer(lambda pairs: dict(pairs), when_used="json"),
+]
 #: A YAML list of mappings ``[{Key: value}, ...]`` flattened in order to ``((key, value-as-text), ...)``.
-SettingPairList = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_pairs_from_list_of_mappings)]
+SettingPairList = Annotated[
+    tuple[tuple[str, str], ...],
+    BeforeValidator(_pairs_from_list_of_mappings),
+    PlainSerializer(lambda pairs: [{k: v} for k, v in pairs], when_used="json"),
+]
 
 
 def raw_get(cls: type[BaseModel], data: Mapping[str, Any], name: str, default: Any = None) -> Any:
