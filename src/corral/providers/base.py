@@ -12,6 +12,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from corral.errors import ProviderError
@@ -55,6 +56,20 @@ class CommandResult:
     returncode: int
     stdout: str
     stderr: str
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """One log stream of a cluster (pcluster's CloudWatch stream): the file that holds its lines and
+    the machine that wrote them. ``stream_name`` is ``<hostname>.<instance-id>.<identifier>``."""
+
+    stream_name: str
+    path: Path
+    role: NodeRole
+    hostname: str
+    private_dns_name: str  # short private DNS name, "ip-10-0-0-101"
+    instance_id: str
+    identifier: str  # "slurmctld", "cfn-init", ...
 
 
 EventSink = Callable[[str, str], None]
@@ -114,12 +129,19 @@ class Provider(Protocol):
         caller's terminal; used by ``corral ssh``."""
         ...
 
+    def log_sources(self, cluster_name: str) -> list[LogSource]:
+        """Every log stream the cluster keeps, of live and terminated machines alike, and after a
+        delete or rollback those kept by ``Monitoring/Logs/CloudWatch/DeletionPolicy: Retain``
+        (the latest retained copy). Empty when there are none."""
+        ...
+
 
 __all__ = [
     "CommandResult",
     "EventSink",
     "Instance",
     "InstanceState",
+    "LogSource",
     "NodeRole",
     "Provider",
     "ProviderError",
