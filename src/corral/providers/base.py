@@ -70,6 +70,8 @@ class LogSource:
     private_dns_name: str  # short private DNS name, "ip-10-0-0-101"
     instance_id: str
     identifier: str  # "slurmctld", "cfn-init", ...
+    #: Monitoring/Logs/CloudWatch/RetentionInDays: older events are expired; None keeps them all
+    retention_days: int | None = None
 
 
 EventSink = Callable[[str, str], None]
