@@ -16,7 +16,7 @@ from pathlib import Path
 from corral.errors import ProviderError
 from corral.node.fetch import FetchError, fetch
 from corral.plan import ClusterPlan, CustomActionSpec
-from corral.providers.local import _daemons, _files, _net, _nodes, _proc
+from corral.providers.local import _daemons, _files, _logs, _net, _nodes, _proc
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
 from corral.slurm import hostlist
 from corral.slurm.conf import gpu_device_count, render_gres_conf, render_slurm_conf
@@ -137,6 +137,7 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
     )
     # Written before any namespace exists: delete() finds every namespace name through it.
     layout.descriptor.write_text(descriptor.dump())
+    _logs.write_policy(plan, layout)
     try:
         write_files(plan, layout, descriptor)
     except FetchError as exc:
@@ -276,6 +277,7 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
     _daemons.stop_munged(layout)
     _proc.kill_pids(_stray_pids(layout))
     remove_storage(layout, descriptor, retain_storage=retain_storage)
+    _logs.retain_or_remove(layout, retain_storage=retain_storage)  # DeletionPolicy of the logs
     _net.release_subnet(layout.subnet_file)
     shutil.rmtree(layout.root, ignore_errors=True)
     shutil.rmtree(layout.run_dir, ignore_errors=True)

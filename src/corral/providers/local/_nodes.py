@@ -19,7 +19,7 @@ from pathlib import Path
 
 from corral.errors import ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
-from corral.providers.local import _net, _proc
+from corral.providers.local import _logs, _net, _proc
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
 
@@ -92,6 +92,7 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
     terminate_nodes(layout, descriptor, [node.name])
     directory.mkdir(parents=True, exist_ok=True)
     instance_id, launched = write_identity(directory)
+    _logs.record_instance(layout, node.name, instance_id, launched)
     _net.create_node_network(descriptor.name, node.name, node.index, ipaddress.IPv4Network(descriptor.subnet))
     env = node_environment(layout, descriptor)
     pid = start_holder(netns, directory, env)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from corral.errors import PrerequisiteError, ProviderError
 from corral.plan import ClusterPlan
-from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, NodeRole
-from corral.providers.local import _cluster, _daemons, _net, _nodes, _proc
+from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, LogSource, NodeRole
+from corral.providers.local import _cluster, _daemons, _logs, _net, _nodes, _proc
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 
 REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare")
@@ -175,6 +175,14 @@ class LocalProvider:
         self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
     ) -> list[str]:
         return self._head_argv(cluster_name, argv or ["bash", "-l"], user=user)
+
+    def log_sources(self, cluster_name: str) -> list[LogSource]:
+        """Every file under the cluster's ``log/`` as a stream (see ``_logs``); after a delete, the
+        latest copy retained by DeletionPolicy Retain."""
+        layout = self.layout(cluster_name)
+        if layout.descriptor.exists():
+            return _logs.live_sources(layout, self._descriptor(cluster_name))
+        return _logs.retained_sources(self.state_dir, cluster_name)
 
     # -- extras --------------------------------------------------------------------------------
     def cluster_dir(self, cluster_name: str) -> Path:
