@@ -66,6 +66,28 @@ class ProviderError(CorralError):
     code = "ProviderError"
 
 
+class InsufficientCapacityError(ProviderError):
+    """The provider has no capacity for an instance type right now (EC2's insufficient-capacity
+    errors, or a local capacity limit). ``reason_code`` is the EC2-style code that
+    ParallelCluster writes into the node's reason (``InsufficientInstanceCapacity``, ...)."""
+
+    code = "InsufficientCapacityError"
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        reason_code: str = "InsufficientInstanceCapacity",
+        instance_type: str = "",
+        compute_resource: str = "",
+    ) -> None:
+        super().__init__(message, hint)
+        self.reason_code = reason_code
+        self.instance_type = instance_type
+        self.compute_resource = compute_resource
+
+
 class LimitExceededError(CorralError):
     code = "LimitExceededException"
 
@@ -75,6 +97,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "CorralError",
+    "InsufficientCapacityError",
     "LimitExceededError",
     "NotFoundError",
     "PrerequisiteError",

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from corral.errors import ProviderError
+from corral.errors import InsufficientCapacityError, ProviderError
 from corral.plan import ClusterPlan
 
 
@@ -102,7 +102,12 @@ class Provider(Protocol):
         ...
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
-        """Start these compute nodes (Slurm ResumeProgram). Idempotent per node name."""
+        """Start these compute nodes (Slurm ResumeProgram). Idempotent per node name.
+
+        Raises ``InsufficientCapacityError`` (a ``ProviderError``) when the provider has no
+        capacity for them; a provider that can launch part of a request implements
+        ``BatchLauncher.launch_batch`` too, which reports per-node outcomes instead (see
+        ``launch_nodes``)."""
         ...
 
     def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
@@ -138,13 +143,70 @@ class Provider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LaunchFailure:
+    """A node the provider could not launch. ``code`` is the EC2-style error code ParallelCluster
+    puts in the node's reason (``InsufficientInstanceCapacity``, ...), or "" when there is none."""
+
+    node_name: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    """What one batch launch did: every requested node is in exactly one of the two."""
+
+    launched: tuple[Instance, ...] = ()
+    failed: tuple[LaunchFailure, ...] = ()
+
+    def launched_names(self) -> list[str]:
+        return [i.node_name for i in self.launched if i.node_name]
+
+
+class BatchLauncher(Protocol):
+    """Optional provider method: launch a batch and report each node's outcome as data."""
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult:
+        """Start these compute nodes (idempotent per node name). With ``all_or_nothing`` either
+        every node starts or none does and nothing is left running (EC2's MinTargetCapacity equal
+        to the target); otherwise as many as the capacity allows, in the order given. Per-node
+        failures (capacity above all) come back in ``failed``; only a problem with the cluster
+        itself raises ``ProviderError``."""
+        ...
+
+
+def launch_nodes(
+    provider: Provider, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+) -> LaunchResult:
+    """``launch_batch`` when the provider has it; otherwise ``launch`` the whole batch and turn its
+    error into per-node failures (so every provider gives the ResumeProgram the same data)."""
+    batch = getattr(provider, "launch_batch", None)
+    if batch is not None:
+        result: LaunchResult = batch(cluster_name, list(node_names), all_or_nothing=all_or_nothing)
+        return result
+    try:
+        return LaunchResult(launched=tuple(provider.launch(cluster_name, list(node_names))))
+    except InsufficientCapacityError as exc:
+        code, message = exc.reason_code, exc.message
+    except ProviderError as exc:
+        code, message = "", exc.message
+    return LaunchResult(failed=tuple(LaunchFailure(n, code, message) for n in node_names))
+
+
 __all__ = [
+    "BatchLauncher",
     "CommandResult",
     "EventSink",
     "Instance",
     "InstanceState",
+    "LaunchFailure",
+    "LaunchResult",
     "LogSource",
     "NodeRole",
     "Provider",
     "ProviderError",
+    "launch_nodes",
 ]
