@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from corral.errors import PrerequisiteError, ProviderError
 from corral.plan import ClusterPlan
-from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, NodeRole
+from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, LogSource, NodeRole
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class FakeProvider:
         self._clusters: dict[str, _FakeCluster] = {}
         self._lock = threading.Lock()
         self._counter = 0
+        self._log_root: Path | None = None
 
     # -- contract -----------------------------------------------------------------------------
 
@@ -88,6 +91,7 @@ class FakeProvider:
         head = self._instance(NodeRole.HEAD, plan.head_node.shape.instance_type)
         cluster.instances.append(head)
         self._store(plan.cluster_name, cluster)
+        on_event = self._logging_sink(plan.cluster_name, head, on_event)
         on_event("HeadNode", f"head node {head.instance_id} started at {head.private_ip}")
         for storage in plan.storage:
             on_event(storage.name, f"{storage.storage_type} mounted at {storage.mount_dir}")
@@ -118,6 +122,7 @@ class FakeProvider:
             path = self._path(cluster_name)
             if path is not None:
                 path.unlink(missing_ok=True)
+        shutil.rmtree(self._log_dir(cluster_name), ignore_errors=True)
 
     def exists(self, cluster_name: str) -> bool:
         return self._load(cluster_name) is not None
@@ -173,7 +178,33 @@ class FakeProvider:
         self._require(cluster_name)
         return ["/bin/sh", "-c", " ".join(argv) or "exec /bin/sh -l"]
 
+    def log_sources(self, cluster_name: str) -> list[LogSource]:
+        """Files under ``<logs>/<cluster>/<HeadNode|Compute>/<hostname>.<instance>.<identifier>``."""
+        sources = []
+        for role in NodeRole:
+            directory = self._log_dir(cluster_name) / role.value
+            for path in sorted(directory.glob("*.*.*")) if directory.is_dir() else ():
+                hostname, instance_id, identifier = path.name.split(".", 2)
+                sources.append(
+                    LogSource(path.name, path, role, hostname, hostname, instance_id, identifier, 180)
+                )
+        return sources
+
     # -- for tests ------------------------------------------------------------------------------
+
+    def write_log(self, cluster_name: str, instance: Instance, identifier: str, text: str) -> Path:
+        """Append ``text`` to the stream ``identifier`` of ``instance`` (its hostname is its short
+        private DNS name, as on EC2)."""
+        hostname = "ip-" + instance.private_ip.replace(".", "-")
+        path = (
+            self._log_dir(cluster_name)
+            / instance.role.value
+            / f"{hostname}.{instance.instance_id}.{identifier}"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            out.write(text)
+        return path
 
     def commands(self, cluster_name: str) -> list[list[str]]:
         """Every argv run on the head node of ``cluster_name``, in order."""
@@ -181,6 +212,25 @@ class FakeProvider:
         return [] if cluster is None else list(cluster.commands)
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _log_dir(self, cluster_name: str) -> Path:
+        if self._log_root is None:
+            self._log_root = (
+                self._persist_dir / "logs"
+                if self._persist_dir is not None
+                else Path(tempfile.mkdtemp(prefix="corral-fake-logs-"))
+            )
+        return self._log_root / cluster_name
+
+    def _logging_sink(self, cluster_name: str, head: Instance, on_event: EventSink) -> EventSink:
+        """``on_event``, also writing each event to the head's ``cfn-init`` stream."""
+
+        def sink(resource: str, message: str) -> None:
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+            self.write_log(cluster_name, head, "cfn-init", f"{stamp} {resource}: {message}\n")
+            on_event(resource, message)
+
+        return sink
 
     def _instance(
         self,
