@@ -158,6 +158,7 @@ FLEET_TRANSITIONS: dict[tuple[FleetStatus, FleetStatus], str] = {
     (F.START_REQUESTED, F.STOPPED): "starting failed before anything changed; the fleet is still stopped",
     (F.STARTING, F.STOPPED): "starting failed; the partitions were made INACTIVE again",
     (F.RUNNING, F.PROTECTED): "static nodes kept failing to bootstrap; launching is paused",
+    (F.PROTECTED, F.RUNNING): "an administrator set the protected queues' partitions UP again",
     (F.STOPPING, F.START_REQUESTED): "the user asked to start the fleet before it finished stopping",
     (F.STARTING, F.STOP_REQUESTED): "the user asked to stop the fleet before it finished starting",
 }
