@@ -4,6 +4,7 @@ Public surface:
 
 - ``ClusterService(store, provider_factory)``: create/run_create, delete/run_delete, describe, list_clusters,
   instances, delete_instances, describe/update/wait_compute_fleet, stack_events, events_after,
+  log_streams, log_events, export_logs,
   ssh_argv, version, hand_over.
 - ``dry_run_create`` / ``dry_run_build_image`` / ``check_cluster`` / ``check_image``: validation only,
   no state directory, no provider.
@@ -11,6 +12,7 @@ Public surface:
 """
 
 from corral.service._codec import plan_from_json, plan_to_json
+from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
 from corral.service._service import ClusterService, EventCallback, ProviderFactory, version_info
 from corral.service._validate import (
     INVALID_CLUSTER_CONFIG,
@@ -50,8 +52,11 @@ __all__ = [
     "DeleteAccepted",
     "DryRunResult",
     "EventCallback",
+    "ExportedLogs",
     "FleetView",
     "InstanceList",
+    "LogEventList",
+    "LogStreamList",
     "ProviderFactory",
     "StackEvents",
     "check_cluster",

@@ -20,10 +20,11 @@ from corral import PCLUSTER_COMPAT_VERSION, __version__
 from corral.config.findings import Finding, Level
 from corral.errors import BadRequestError, ConflictError, CorralError
 from corral.plan import ClusterPlan
-from corral.providers.base import Instance, NodeRole, Provider
+from corral.providers.base import Instance, LogSource, NodeRole, Provider
 from corral.service._codec import plan_from_json, plan_to_json
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
+from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
 from corral.service._ownership import set_owner, settle, stop_process
 from corral.service._validate import check_cluster, check_name, validation_target
 from corral.service._views import (
@@ -335,6 +336,99 @@ class ClusterService:
     def stack_events(self, cluster_name: str) -> StackEvents:
         record = self.get(cluster_name)
         return StackEvents(tuple(self.store.events(record.stack_id)))
+
+    # -- logs (pcluster's CloudWatch verbs over the provider's log files) ----------------------
+
+    def log_streams(
+        self,
+        cluster_name: str,
+        *,
+        filters: Sequence[str] = (),
+        next_token: str | None = None,
+        provider: str | None = None,
+    ) -> LogStreamList:
+        """``list-cluster-log-streams``. ``provider`` is where to look for the retained logs of a
+        cluster Corral no longer has a record of (deleted with DeletionPolicy Retain)."""
+        from corral.service import _log_access
+
+        region, sources = self._log_sources(cluster_name, provider)
+        prefix = f"arn:corral:logs:{region}::log-group:/corral/{cluster_name}:log-stream:"
+        return _log_access.list_streams(sources, filters=filters, next_token=next_token, arn_prefix=prefix)
+
+    def log_events(
+        self,
+        cluster_name: str,
+        log_stream_name: str,
+        *,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        start_from_head: bool = False,
+        limit: int | None = None,
+        next_token: str | None = None,
+        provider: str | None = None,
+    ) -> LogEventList:
+        """``get-cluster-log-events``: the latest ``limit`` events, or the first with
+        ``start_from_head``; ISO 8601 bounds, start inclusive, end exclusive."""
+        from corral.service import _log_access
+
+        _, sources = self._log_sources(cluster_name, provider)
+        return _log_access.get_events(
+            sources,
+            log_stream_name,
+            start_time=start_time,
+            end_time=end_time,
+            start_from_head=start_from_head,
+            limit=limit,
+            next_token=next_token,
+        )
+
+    def export_logs(
+        self,
+        cluster_name: str,
+        *,
+        output_file: str | None = None,
+        bucket: str | None = None,
+        bucket_prefix: str | None = None,
+        keep_s3_objects: bool = False,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        filters: Sequence[str] = (),
+        provider: str | None = None,
+    ) -> ExportedLogs:
+        """``export-cluster-logs``: a tar.gz of the streams (and the stack events) to
+        ``output_file`` and/or ``s3://bucket/bucket_prefix/``."""
+        from corral.service import _log_access
+
+        _, sources = self._log_sources(cluster_name, provider)
+        record = self.store.find(cluster_name)
+        extra = {}
+        if record is not None:
+            extra[f"{cluster_name}-cfn-events"] = _log_access.stack_events_text(
+                self.stack_events(cluster_name).to_json()["events"]
+            )
+        return _log_access.export(
+            cluster_name,
+            sources,
+            output_file=output_file,
+            bucket=bucket,
+            bucket_prefix=bucket_prefix,
+            keep_s3_objects=keep_s3_objects,
+            start_time=start_time,
+            end_time=end_time,
+            filters=filters,
+            extra_files=extra,
+        )
+
+    def _log_sources(self, cluster_name: str, provider: str | None) -> tuple[str, list[LogSource]]:
+        """(region, sources) of the cluster's logs: its provider's, or, without a record, the
+        retained ones ``provider`` still keeps. ``NotFoundError`` when there are none."""
+        record = self.store.find(cluster_name)
+        if record is not None:
+            return record.region, self.provider(record.provider).log_sources(cluster_name)
+        sources = self.provider(provider).log_sources(cluster_name) if provider else []
+        if not sources:
+            self.store.get(cluster_name)  # raises NotFoundError with did-you-mean
+        return provider or "", sources
 
     def events_after(self, cluster_name: str, after_id: int) -> list[StackEventRecord]:
         """Events newer than ``after_id``, oldest first (for following a cluster live)."""

@@ -1,0 +1,278 @@
+"""Reading a cluster's log streams from the files its provider names, and exporting them.
+
+The decisions (parsing, windows, pages, filters) are in ``_logs``; this module reads files, builds
+pcluster's response shapes (``ListClusterLogStreams``, ``GetClusterLogEvents``,
+``export-cluster-logs``) and writes archives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from corral.errors import BadRequestError, NotFoundError
+from corral.providers.base import LogSource
+from corral.service import _logs
+from corral.service._views import iso
+
+#: Bytes read at each end of a file to find its first and last timestamps (list-cluster-log-streams).
+EDGE_BYTES = 65_536
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """A stream as DescribeLogStreams reports it."""
+
+    name: str
+    arn: str
+    first: datetime
+    last: datetime
+    ingested: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "logStreamName": self.name,
+            "creationTime": iso(self.first),
+            "firstEventTimestamp": iso(self.first),
+            "lastEventTimestamp": iso(self.last),
+            "lastIngestionTime": iso(self.ingested),
+            "logStreamArn": self.arn,
+        }
+
+
+@dataclass(frozen=True)
+class LogStreamList:
+    streams: tuple[StreamSummary, ...]
+    next_token: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"logStreams": [s.to_json() for s in self.streams]}
+        if self.next_token:
+            doc["nextToken"] = self.next_token
+        return doc
+
+
+@dataclass(frozen=True)
+class LogEventList:
+    page: _logs.EventPage
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": [{"timestamp": iso(e.timestamp), "message": e.message} for e in self.page.events],
+            "nextToken": self.page.next_token,
+            "prevToken": self.page.prev_token,
+        }
+
+
+@dataclass(frozen=True)
+class ExportedLogs:
+    """Where ``export-cluster-logs`` put the archive: pcluster's ``{"path": …}`` for a local file,
+    ``{"url": …}`` (presigned) for S3, plus Corral's ``s3Url`` for the object itself."""
+
+    path: str | None = None
+    url: str | None = None
+    s3_url: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        doc = {}
+        if self.path is not None:
+            doc["path"] = self.path
+        if self.url is not None:
+            doc["url"] = self.url
+        if self.s3_url is not None:
+            doc["s3Url"] = self.s3_url
+        return doc
+
+
+def _mtime(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return datetime.now(UTC)
+
+
+def read_events(source: LogSource) -> list[_logs.LogEvent]:
+    """Every event of the source's file (none when the file is gone)."""
+    try:
+        text = source.path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return _logs.parse_events(text, fallback=_mtime(source.path))
+
+
+def _edges(path: Path) -> tuple[list[str], list[str]]:
+    """The first and the last lines of a file, from at most EDGE_BYTES at each end."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(EDGE_BYTES)
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - EDGE_BYTES))
+            tail = f.read()
+    except OSError:
+        return [], []
+    return head.decode(errors="replace").splitlines(), tail.decode(errors="replace").splitlines()
+
+
+def summarize(source: LogSource, arn_prefix: str) -> StreamSummary:
+    """First and last event times from the file's ends; the mtime when a file has no timestamp."""
+    ingested = _mtime(source.path)
+    head, tail = _edges(source.path)
+    first = next((t for t in map(_logs.parse_timestamp, head) if t is not None), None)
+    last = next((t for t in map(_logs.parse_timestamp, reversed(tail)) if t is not None), None)
+    first = first or last or ingested
+    return StreamSummary(source.stream_name, arn_prefix + source.stream_name, first, last or first, ingested)
+
+
+def list_streams(
+    sources: Sequence[LogSource], *, filters: Sequence[str], next_token: str | None, arn_prefix: str
+) -> LogStreamList:
+    """``list-cluster-log-streams``: filtered, sorted by name, 50 per page."""
+    chosen = {s.stream_name: s for s in _logs.select_sources(sources, _logs.parse_filters(filters))}
+    names, token = _logs.page_streams(list(chosen), next_token)
+    return LogStreamList(tuple(summarize(chosen[n], arn_prefix) for n in names), token)
+
+
+def find_stream(sources: Sequence[LogSource], name: str) -> LogSource:
+    """The source called ``name``; a node relaunched since keeps its streams under the same
+    hostname and identifier, so those match whatever instance id ``name`` carries."""
+    for source in sources:
+        if source.stream_name == name:
+            return source
+    hostname, _, rest = name.partition(".")
+    identifier = rest.partition(".")[2]
+    for source in sources:
+        if (source.hostname, source.identifier) == (hostname, identifier):
+            return source
+    raise NotFoundError(
+        f"The specified log stream {name} does not exist.",
+        hint="list the streams with `corral list-cluster-log-streams -n <cluster>`",
+    )
+
+
+def get_events(
+    sources: Sequence[LogSource],
+    stream_name: str,
+    *,
+    start_time: str | None,
+    end_time: str | None,
+    start_from_head: bool,
+    limit: int | None,
+    next_token: str | None,
+) -> LogEventList:
+    """``get-cluster-log-events`` of one stream."""
+    start = _logs.parse_time(start_time, "start_time")
+    end = _logs.parse_time(end_time, "end_time")
+    _logs.check_bounds(start, end)
+    if limit is not None and limit <= 0:
+        raise BadRequestError("'limit' must be a positive integer.", hint="e.g. --limit 100")
+    source = find_stream(sources, stream_name)
+    events = _logs.window(read_events(source), start=start, end=end, retention_days=source.retention_days)
+    page = _logs.page_events(events, start_from_head=start_from_head, limit=limit, token=next_token)
+    return LogEventList(page)
+
+
+def write_archive(
+    cluster_name: str,
+    sources: Sequence[LogSource],
+    *,
+    directory: Path,
+    start_time: str | None,
+    end_time: str | None,
+    filters: Sequence[str],
+    extra_files: dict[str, str],
+) -> Path:
+    """``<directory>/<cluster>-logs-<yyyyMMddHHmm>.tar.gz``: one file per stream (``<ISO time>
+    <message>`` lines, in the time bounds, expired events left out) plus ``extra_files``."""
+    start = _logs.parse_time(start_time, "start_time")
+    end = _logs.parse_time(end_time, "end_time")
+    _logs.check_bounds(start, end)
+    chosen = _logs.select_sources(sources, _logs.parse_filters(filters))
+    root = f"{cluster_name}-logs-{datetime.now(UTC).strftime('%Y%m%d%H%M')}"
+    archive = directory / f"{root}.tar.gz"
+    with tempfile.TemporaryDirectory(prefix="corral-logs-") as tmp, tarfile.open(archive, "w:gz") as tar:
+        for source in chosen:
+            events = _logs.window(
+                read_events(source), start=start, end=end, retention_days=source.retention_days
+            )
+            text = "".join(f"{iso(e.timestamp)} {e.message}\n" for e in events)
+            tar.add(_write(Path(tmp) / source.stream_name, text), arcname=f"{root}/{source.stream_name}")
+        for name, text in extra_files.items():
+            tar.add(_write(Path(tmp) / name, text), arcname=f"{root}/{name}")
+    return archive
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def export(
+    cluster_name: str,
+    sources: Sequence[LogSource],
+    *,
+    output_file: str | None,
+    bucket: str | None,
+    bucket_prefix: str | None,
+    keep_s3_objects: bool,
+    start_time: str | None,
+    end_time: str | None,
+    filters: Sequence[str],
+    extra_files: dict[str, str],
+) -> ExportedLogs:
+    """``export-cluster-logs``: the archive goes to ``output_file`` (a file, or an existing
+    directory to put it in), or to ``s3://bucket/prefix/`` (both when ``keep_s3_objects``)."""
+    if output_file is None and bucket is None:
+        raise BadRequestError(
+            "export-cluster-logs needs --output-file or --bucket",
+            hint=f"e.g. `corral export-cluster-logs -n {cluster_name} --output-file .` (or --bucket NAME)",
+        )
+    target = Path(output_file).absolute() if output_file else None
+    with tempfile.TemporaryDirectory(prefix="corral-export-") as tmp:
+        archive = write_archive(
+            cluster_name,
+            sources,
+            directory=Path(tmp),
+            start_time=start_time,
+            end_time=end_time,
+            filters=filters,
+            extra_files=extra_files,
+        )
+        url = s3_url = None
+        if bucket is not None and (target is None or keep_s3_objects):
+            from corral.providers import s3
+
+            key = "/".join(p for p in ((bucket_prefix or "").strip("/"), archive.name) if p)
+            url, s3_url = s3.upload(archive, bucket, key), f"s3://{bucket}/{key}"
+        path = None
+        if target is not None:
+            final = target / archive.name if target.is_dir() else target
+            final.parent.mkdir(parents=True, exist_ok=True)
+            final.write_bytes(archive.read_bytes())
+            path = str(final)
+    return ExportedLogs(path=path, url=url, s3_url=s3_url)
+
+
+def stack_events_text(events: Sequence[dict[str, Any]]) -> str:
+    return json.dumps({"events": list(events)}, indent=2) + "\n"
+
+
+__all__ = [
+    "ExportedLogs",
+    "LogEventList",
+    "LogStreamList",
+    "StreamSummary",
+    "export",
+    "find_stream",
+    "get_events",
+    "list_streams",
+    "read_events",
+    "summarize",
+    "write_archive",
+]
