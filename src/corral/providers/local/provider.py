@@ -7,14 +7,21 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from corral.errors import PrerequisiteError, ProviderError
 from corral.plan import ClusterPlan
-from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, LogSource, NodeRole
-from corral.providers.local import _cluster, _daemons, _logs, _net, _nodes, _proc
+from corral.providers.base import (
+    CommandResult,
+    EventSink,
+    Instance,
+    InstanceState,
+    LaunchResult,
+    LogSource,
+    NodeRole,
+)
+from corral.providers.local import _capacity, _cluster, _daemons, _launch, _logs, _net, _nodes, _proc
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 
 REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare")
@@ -95,6 +102,7 @@ class LocalProvider:
         layout = self.layout(plan.cluster_name)
         try:
             descriptor = _cluster.prepare(plan, layout)
+            _capacity.record_limits(layout)
             on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}")
             holder = _cluster.start_head(layout, descriptor, on_event)
             _cluster.bring_up_static(plan, layout, on_event)
@@ -115,16 +123,19 @@ class LocalProvider:
         return layout.root.exists() or _net.head_netns(cluster_name) in _net.list_netns()
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
+        """All of these nodes or none: ``InsufficientCapacityError`` when the cluster's capacity
+        limits (``_capacity``) refuse any of them, ``ProviderError`` for an unknown node."""
+        result = self.launch_batch(cluster_name, node_names, all_or_nothing=True)
+        return _launch.instances_or_raise(result, self._descriptor(cluster_name))
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult:
+        """``BatchLauncher.launch_batch``: per-node outcomes under the capacity limits."""
         descriptor = self._descriptor(cluster_name)
-        layout = self.layout(cluster_name)
-        records = []
-        for name in node_names:
-            record = descriptor.node(name)
-            if record is None:
-                raise ProviderError(f"node {name!r} is not part of cluster {cluster_name!r}")
-            records.append(record)
-        with ThreadPoolExecutor(max_workers=LAUNCH_WORKERS) as pool:
-            return list(pool.map(lambda r: _nodes.launch_node(layout, descriptor, r), records))
+        return _launch.launch_batch(
+            self.layout(cluster_name), descriptor, node_names, all_or_nothing=all_or_nothing
+        )
 
     def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
         descriptor = self._descriptor(cluster_name)
