@@ -1,0 +1,94 @@
+"""The AWS provider's CloudFormation templates, generated in pure Python with troposphere.
+
+``build_templates(plan, nested_template_urls=None) -> TemplateSet`` is pure: no boto3, no network,
+no clock. The same plan gives byte-identical JSON (``TemplateSet.to_json``).
+
+Layout
+------
+- The **root stack** holds the head node (``AWS::EC2::Instance``, logical id ``HeadNode``), its role
+  and instance profile, the security groups, the DynamoDB node-state table, the log group, the
+  Route 53 hosted zone and the shared storage Corral creates.
+- **Nested stacks** ``QueueStack1``, ``QueueStack2``, ... hold the queues: per queue a role and
+  instance profile, and one launch template per compute resource. Queues are packed in config
+  order into as few stacks as CloudFormation's limits allow (see ``_split``). Each nested stack's
+  ``TemplateURL`` comes from ``nested_template_urls[logical id]``; without it the root gets a
+  ``<logical id>TemplateUrl`` String parameter to fill at create time.
+
+Root parameters the provider passes
+-----------------------------------
+- ``VpcId``: the VPC of ``HeadNode/Networking/SubnetId`` (not knowable offline).
+- ``ImageIdX8664`` / ``ImageIdArm64`` (one per architecture in use): typed
+  ``AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>``, defaulting to the OS's public SSM path;
+  CustomAmi settings bypass them.
+- ``QueueStackNTemplateUrl`` when no URL was given for that stack.
+
+Root outputs the provider can rely on
+-------------------------------------
+- ``ClusterName``, ``HeadNodeInstanceId``, ``HeadNodePrivateIp``, ``NodeStateTableName``.
+- ``LogGroupName`` (when CloudWatch logs are enabled), ``HostedZoneId`` (when DNS is managed).
+- ``HeadNodeSecurityGroupId`` / ``ComputeSecurityGroupId`` (when Corral created them).
+- Per compute resource: ``launch_template_output_key(queue, cr)`` -> launch template id, and the same
+  key + ``"Version"`` -> its latest version number.
+
+Tags
+----
+Every taggable resource carries ``corral:cluster-name=<cluster>`` (IAM conditions key on it),
+``corral:node-role`` (HeadNode, Compute, Storage, Cluster) and the config's ``Tags``. Launch templates
+and what they launch also carry ``corral:queue-name``, ``corral:compute-resource-name`` and the
+queue's and compute resource's ``Tags``.
+
+The head node's and compute nodes' user data install Corral and run its node agent: see ``_userdata``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from corral.plan import ClusterPlan
+from corral.providers.aws.template._build import build
+from corral.providers.aws.template._names import (
+    CLUSTER_TAG,
+    COMPUTE_RESOURCE_TAG,
+    QUEUE_TAG,
+    ROLE_TAG,
+    launch_template_output_key,
+)
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """A cluster's templates: the root stack's and each nested stack's (by its logical id)."""
+
+    main: dict[str, Any]
+    nested: dict[str, dict[str, Any]]
+
+    def to_json(self, name: str = "main") -> str:
+        """The template ``name`` (``"main"`` or a nested stack's logical id) as compact JSON with
+        sorted keys: deterministic, and what the provider uploads."""
+        body = self.main if name == "main" else self.nested[name]
+        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def build_templates(
+    plan: ClusterPlan, *, nested_template_urls: Mapping[str, str] | None = None
+) -> TemplateSet:
+    """Pure: the cluster's templates. ``plan.config`` is the validated ClusterConfig (networking,
+    IAM, image, storage, monitoring, tags); the plan has the node inventory. Nested stacks'
+    TemplateURL come from ``nested_template_urls`` (logical id -> https URL) when given, else a
+    placeholder parameter. Raises ``CorralError`` for what Corral cannot create (with a hint)."""
+    main, nested = build(plan, nested_template_urls)
+    return TemplateSet(main=main, nested=nested)
+
+
+__all__ = [
+    "CLUSTER_TAG",
+    "COMPUTE_RESOURCE_TAG",
+    "QUEUE_TAG",
+    "ROLE_TAG",
+    "TemplateSet",
+    "build_templates",
+    "launch_template_output_key",
+]

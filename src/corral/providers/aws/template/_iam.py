@@ -1,0 +1,304 @@
+"""IAM: the head node's and each queue's role and instance profile, least-privilege.
+
+Scoping rules (the tests assert them):
+
+- EC2 actions that support resource-level permissions are limited to the cluster's own resources:
+  launch only from launch templates tagged ``corral:cluster-name=<cluster>``, only creating instances,
+  volumes, fleets and interfaces that carry that tag, terminate only instances that carry it.
+- ``iam:PassRole`` only for roles under the cluster's path (``/corral/<cluster>/``) and roles the config
+  names, and only to EC2.
+- DynamoDB only on the cluster's table, CloudWatch Logs only on its log group, CloudFormation only on
+  its stack, Route 53 only on its hosted zone, S3 only on the buckets the config names (``S3Access``,
+  custom action scripts, ``CustomSlurmSettingsIncludeFile``), Secrets Manager only on the secrets it names.
+- ``ec2:Describe*`` calls support no resource-level permissions, so they are the one ``"*"``.
+
+A role the config gives (``InstanceRole``) is referenced through a new instance profile; a profile the
+config gives (``InstanceProfile``) is used as is. ``AdditionalIamPolicies`` become managed policy ARNs and
+``Iam/PermissionsBoundary`` the boundary of every role Corral creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import GetAtt, Ref, Sub, Template
+from troposphere.iam import InstanceProfile, Policy, Role
+
+from corral.providers.aws.template._context import Cluster, Shared
+from corral.providers.aws.template._names import CLUSTER_TAG, arn, role_path, s3_bucket_arns
+
+_EC2_DESCRIBE = (
+    "ec2:DescribeCapacityReservations",
+    "ec2:DescribeFleets",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceStatus",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVolumes",
+)
+_LAUNCH = ["ec2:CreateFleet", "ec2:RunInstances"]
+_TAGGED_ON_LAUNCH = ("instance/*", "volume/*", "fleet/*", "network-interface/*")
+_LAUNCH_INPUTS = (
+    "capacity-reservation/*",
+    "image/*",
+    "key-pair/*",
+    "placement-group/*",
+    "security-group/*",
+    "subnet/*",
+)
+_TABLE_HEAD = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+)
+_TABLE_COMPUTE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+_LOGS = ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
+_S3_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket")
+_S3_WRITE = ("s3:DeleteObject", "s3:PutObject")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a node gets its permissions: the instance profile ARN and, when Corral made it, the role."""
+
+    profile_arn: Any
+    role_arn: Any = None
+
+
+def _statement(sid: str, actions: Iterable[str], resources: Any, condition: Any = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": resources,
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _tag_condition(cluster: Cluster, key: str = "aws:ResourceTag") -> dict[str, Any]:
+    return {"StringEquals": {f"{key}/{CLUSTER_TAG}": cluster.name}}
+
+
+def _ec2_arns(patterns: Iterable[str]) -> list[Any]:
+    return [arn("ec2", pattern) for pattern in patterns]
+
+
+def _ec2_arns_any_account(patterns: Iterable[str]) -> list[Any]:
+    """Images and snapshots may belong to other accounts (public AMIs)."""
+    return [
+        arn("ec2", pattern, account=False) if pattern.startswith("image") else arn("ec2", pattern)
+        for pattern in patterns
+    ]
+
+
+def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[dict[str, Any]]:
+    """The head node's policy: launch and terminate its cluster's instances, run its control plane."""
+    statements = [
+        _statement("Ec2Describe", _EC2_DESCRIBE, "*"),
+        _statement(
+            "LaunchFromClusterTemplates", _LAUNCH, _ec2_arns(["launch-template/*"]), _tag_condition(cluster)
+        ),
+        _statement(
+            "LaunchOnlyTagged",
+            _LAUNCH,
+            _ec2_arns(_TAGGED_ON_LAUNCH),
+            _tag_condition(cluster, "aws:RequestTag"),
+        ),
+        _statement("LaunchInputs", _LAUNCH, _ec2_arns_any_account(_LAUNCH_INPUTS)),
+        _statement(
+            "TagOnlyAtLaunch",
+            ["ec2:CreateTags"],
+            _ec2_arns(_TAGGED_ON_LAUNCH),
+            {"StringEquals": {"ec2:CreateAction": _LAUNCH[::-1]}},
+        ),
+        _statement(
+            "TerminateClusterInstances",
+            ["ec2:TerminateInstances"],
+            _ec2_arns(["instance/*"]),
+            _tag_condition(cluster),
+        ),
+        _statement(
+            "PassClusterRoles",
+            ["iam:PassRole"],
+            _pass_role_arns(cluster),
+            {"StringEquals": {"iam:PassedToService": Sub("ec2.${AWS::URLSuffix}")}},
+        ),
+        _statement("NodeStateTable", _TABLE_HEAD, [shared.table_arn]),
+        _statement("ClusterLogs", _LOGS, _log_arns(shared)),
+        _statement(
+            "ClusterStack",
+            [
+                "cloudformation:DescribeStackResource",
+                "cloudformation:DescribeStackResources",
+                "cloudformation:DescribeStacks",
+            ],
+            [
+                arn("cloudformation", "stack/${AWS::StackName}/*"),
+                arn("cloudformation", "stack/${AWS::StackName}-*/*"),
+            ],
+        ),
+    ]
+    if hosted_zone is not None:
+        statements.append(
+            _statement(
+                "ClusterDnsRecords",
+                ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+                [Sub("arn:${AWS::Partition}:route53:::hostedzone/${Zone}", Zone=hosted_zone)],
+            )
+        )
+    statements += _s3_statements(_head_buckets(cluster))
+    secrets = _head_secrets(cluster)
+    if secrets:
+        statements.append(_statement("ClusterSecrets", ["secretsmanager:GetSecretValue"], secrets))
+    return statements
+
+
+def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dict[str, Any]]:
+    """A queue's compute node policy: read its cluster's state and config, write its logs."""
+    statements = [
+        _statement("Ec2Describe", ["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),
+        _statement(
+            "TagClusterInstances", ["ec2:CreateTags"], _ec2_arns(["instance/*"]), _tag_condition(cluster)
+        ),
+        _statement("NodeStateTable", _TABLE_COMPUTE, [shared.table_arn]),
+        _statement("ClusterLogs", _LOGS, _log_arns(shared)),
+    ]
+    return statements + _s3_statements(_queue_buckets(cluster, queue))
+
+
+def _log_arns(shared: Shared) -> list[Any]:
+    return [shared.log_group_arn, Sub("${Arn}:*", Arn=shared.log_group_arn)]
+
+
+def _pass_role_arns(cluster: Cluster) -> list[Any]:
+    arns: list[Any] = [arn("iam", f"role{role_path(cluster.name)}*", region=False)]
+    given = {q.iam.instance_role for q in cluster.config.scheduling.slurm_queues if q.iam.instance_role}
+    arns += sorted(given)
+    if any(q.iam.instance_profile for q in cluster.config.scheduling.slurm_queues):
+        # The role inside a given instance profile is unknown offline: any role, still only to EC2.
+        arns.append(arn("iam", "role/*", region=False))
+    return arns
+
+
+def _s3_statements(buckets: dict[str, bool]) -> list[dict[str, Any]]:
+    """Read access to each bucket, write access where the config enables it."""
+    if not buckets:
+        return []
+    read = [a for bucket in sorted(buckets) for a in s3_bucket_arns(bucket)]
+    statements = [_statement("ConfiguredBucketsRead", _S3_READ, read)]
+    writable = sorted(b for b, write in buckets.items() if write)
+    if writable:
+        arns = [a for bucket in writable for a in s3_bucket_arns(bucket)[1:]]
+        statements.append(_statement("ConfiguredBucketsWrite", _S3_WRITE, arns))
+    return statements
+
+
+def _bucket_of(url: str | None) -> str | None:
+    if url and url.startswith("s3://"):
+        return url[len("s3://") :].split("/", 1)[0] or None
+    return None
+
+
+def _add_access(buckets: dict[str, bool], s3_access: Iterable[Any]) -> None:
+    for access in s3_access:
+        name = access.bucket_name
+        if name != "*":
+            buckets[name] = buckets.get(name, False) or access.enable_write_access
+
+
+def _head_buckets(cluster: Cluster) -> dict[str, bool]:
+    buckets: dict[str, bool] = {}
+    _add_access(buckets, cluster.config.head_node.iam.s3_access)
+    urls: list[str | None] = [a.script for a in cluster.plan.head_node.custom_actions]
+    urls.append(cluster.plan.slurm.custom_settings_include_file)
+    for _queue, actions in cluster.plan.queue_custom_actions:
+        urls += [a.script for a in actions]
+    for url in urls:
+        bucket = _bucket_of(url)
+        if bucket:
+            buckets.setdefault(bucket, False)
+    return buckets
+
+
+def _queue_buckets(cluster: Cluster, queue: Any) -> dict[str, bool]:
+    buckets: dict[str, bool] = {}
+    _add_access(buckets, queue.iam.s3_access)
+    for action in cluster.plan.custom_actions_for(queue.name):
+        bucket = _bucket_of(action.script)
+        if bucket:
+            buckets.setdefault(bucket, False)
+    return buckets
+
+
+def _head_secrets(cluster: Cluster) -> list[str]:
+    slurm = cluster.config.scheduling.slurm_settings
+    found = [slurm.munge_key_secret_arn]
+    if slurm.database is not None:
+        found.append(slurm.database.password_secret_arn)
+    if cluster.config.directory_service is not None:
+        found.append(cluster.config.directory_service.password_secret_arn)
+    return sorted({s for s in found if s})
+
+
+def add_node_profile(
+    template: Template,
+    cluster: Cluster,
+    prefix: str,
+    iam: Any,
+    statements: list[dict[str, Any]],
+    tags: list[dict[str, str]],
+) -> Profile:
+    """The instance profile for one kind of node (``prefix`` names its resources): the config's own
+    profile, a new profile around the config's role, or a new least-privilege role and profile."""
+    if iam.instance_profile:
+        return Profile(profile_arn=iam.instance_profile)
+    if iam.instance_role:
+        name = iam.instance_role.rsplit("/", 1)[-1]
+        template.add_resource(
+            InstanceProfile(f"{prefix}InstanceProfile", Roles=[name], Path=role_path(cluster.name))
+        )
+        return Profile(profile_arn=GetAtt(f"{prefix}InstanceProfile", "Arn"), role_arn=iam.instance_role)
+    role = Role(
+        f"{prefix}Role",
+        AssumeRolePolicyDocument={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": Sub("ec2.${AWS::URLSuffix}")},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        },
+        Path=role_path(cluster.name),
+        Policies=[
+            Policy(
+                PolicyName="corral-node", PolicyDocument={"Version": "2012-10-17", "Statement": statements}
+            )
+        ],
+        Tags=tags,
+    )
+    managed = [p.policy for p in iam.additional_iam_policies]
+    if managed:
+        role.ManagedPolicyArns = managed
+    boundary = cluster.config.iam.permissions_boundary if cluster.config.iam else None
+    if boundary:
+        role.PermissionsBoundary = boundary
+    template.add_resource(role)
+    template.add_resource(
+        InstanceProfile(f"{prefix}InstanceProfile", Roles=[Ref(role)], Path=role_path(cluster.name))
+    )
+    return Profile(profile_arn=GetAtt(f"{prefix}InstanceProfile", "Arn"), role_arn=GetAtt(role, "Arn"))
