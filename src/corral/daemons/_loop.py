@@ -1,11 +1,22 @@
 """The reconciler's thin loop: observe through the provider, ``reconcile``, apply, sleep, repeat.
 
-``python -m corral.daemons.reconciler STATE_DIR CLUSTER [--provider local] [--interval 2]
-[--pid-file PATH] [--protected-failure-count 10] [--status-file PATH]``. Every action is printed
-(with a timestamp) to stdout, which the provider sends to the cluster's log directory. With
-``--pid-file`` the loop exits once that file no longer names it: deleting the cluster (or starting
-another reconciler) retires it even if its stop was missed. With ``--status-file`` the queues in
-protected mode are written there (JSON) whenever they change, and read back when the loop starts.
+``python -m corral.daemons.reconciler STATE_DIR CLUSTER [--provider local] [--interval 60]
+[--pid-file PATH] [--protected-failure-count 10] [--status-file PATH] [--heartbeat-file PATH]
+[--nodes-file PATH] [--events-file PATH] [--supervisor-spec PATH] [--store-dir DIR]``.
+
+Each pass: revive the head's supervisor if it died (``--supervisor-spec``); observe the instances
+and Slurm; move every node along its lifecycle (``corral.daemons.lifecycle``, records kept in
+``--nodes-file``); track protected mode; ``reconcile`` and apply its actions; move the compute
+fleet's recorded status along (``corral.daemons.fleet_requests``, in the state store under
+``--store-dir`` when it holds the cluster); write the heartbeat (``--heartbeat-file``), whatever
+happened. Every action is printed (with a timestamp) to stdout, which the provider sends to the
+cluster's log directory, and every transition, action, protected-mode change and fleet move is an
+event in ``--events-file`` (JSON lines). With ``--pid-file`` the loop exits once that file no
+longer names it: deleting the cluster (or starting another reconciler) retires it even if its stop
+was missed. With ``--status-file`` the queues in protected mode are written there (JSON) whenever
+they change, and read back when the loop starts; the lifecycle records are read back likewise, so
+a restarted loop carries on where the last one stopped (its decisions are idempotent: a node
+being powered up is left alone, so nothing is launched twice).
 """
 
 from __future__ import annotations
@@ -18,9 +29,14 @@ import re
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from corral.daemons import lifecycle
+from corral.daemons.events import Event, EventLog, JSONValue, node_event
+from corral.daemons.fleet_requests import fleet_moves
+from corral.daemons.heartbeat import write_heartbeat
 from corral.daemons.protection import DEFAULT_PROTECTED_FAILURE_COUNT, Protection, queue_of, track_protection
 from corral.daemons.reconciler import (
     ActionKind,
@@ -31,6 +47,7 @@ from corral.daemons.reconciler import (
     reconcile,
     track_unresponsive,
 )
+from corral.daemons.supervisor import revive
 from corral.errors import CorralError
 from corral.providers.base import InstanceState, NodeRole, Provider
 from corral.slurm.fleet import FleetStatus, fleet_status
@@ -42,8 +59,10 @@ from corral.slurm.status import (
     parse_nodes,
     parse_partitions,
 )
+from corral.state import WORKING, StateStore, utc_now
 
-DEFAULT_INTERVAL_S = 2.0
+#: ParallelCluster's clustermgtd loop interval; the local provider passes a shorter one.
+DEFAULT_INTERVAL_S = 60.0
 DEFAULT_RESUME_TIMEOUT_S = 1800.0
 _RESUME_TIMEOUT = re.compile(r"^ResumeTimeout\s*=\s*(\d+)", re.MULTILINE)
 Log = Callable[[str], None]
@@ -85,6 +104,64 @@ def fleet_running(
     return status in (FleetStatus.RUNNING, FleetStatus.STARTING)
 
 
+@dataclass(frozen=True)
+class LoopFiles:
+    """Where the loop keeps what outlives it (each optional: None leaves that part out)."""
+
+    heartbeat: Path | None = None
+    nodes: Path | None = None  # lifecycle records (JSON)
+    events: Path | None = None  # JSON-lines events
+    supervisor_spec: Path | None = None  # the supervisor to revive when it died
+    store_dir: Path | None = None  # the state store holding the fleet's recorded status
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The raw observation of one pass, for the lifecycle and the fleet status."""
+
+    nodes: tuple[NodeState, ...]
+    partitions: tuple[PartitionState, ...]
+    instance_ids: dict[str, str]
+
+
+def load_lifecycle(path: Path | None, log: Log) -> dict[str, lifecycle.NodeLifecycle]:
+    """The lifecycle records a previous loop wrote (none when there is no readable file)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        return lifecycle.load_records(path.read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"ignoring unreadable {path}: {exc}")
+        return {}
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def protection_events(before: Protection, after: Protection, cluster: str, now: datetime) -> list[Event]:
+    """Events for queues entering and leaving protected mode: why, and how to leave it."""
+    events = []
+    for queue, entry in sorted(after.protected.items()):
+        if queue not in before.protected:
+            how = (
+                f"its partition is set INACTIVE and its nodes are not launched. Fix the queue's "
+                f"bootstrap (see the node logs), then run `corral update-compute-fleet -n {cluster} "
+                f"--status START_REQUESTED` (or `scontrol update PartitionName={queue} State=UP`) "
+                "to leave protected mode"
+            )
+            detail: dict[str, JSONValue] = {"queue": queue, "failures": after.failures.get(queue, 0)}
+            message = f"queue {queue} enters protected mode: {entry.reason}; {how}"
+            events.append(Event(now, "reconciler", "protected-mode-entered", message, "WARNING", detail))
+    for queue in sorted(before.protected.keys() - after.protected.keys()):
+        message = f"queue {queue} leaves protected mode (its partition was set UP again)"
+        events.append(Event(now, "reconciler", "protected-mode-left", message, detail={"queue": queue}))
+    return events
+
+
 class Loop:
     """One cluster's reconciler: remembers only what ``reconcile`` needs across observations."""
 
@@ -96,6 +173,7 @@ class Loop:
         log: Log = log,
         protected_failure_count: int = DEFAULT_PROTECTED_FAILURE_COUNT,
         status_file: Path | None = None,
+        files: LoopFiles | None = None,
     ) -> None:
         self.provider, self.cluster, self.log = provider, cluster, log
         self.unresponsive: dict[str, datetime] = {}
@@ -103,6 +181,11 @@ class Loop:
         self.protected_failure_count, self.status_file = protected_failure_count, status_file
         self.protection = load_protection(status_file, log)
         self.written_status: dict[str, object] | None = None
+        self.files = files or LoopFiles()
+        self.events = EventLog(self.files.events, cluster)
+        self.lifecycle = load_lifecycle(self.files.nodes, log)
+        self.seen: Seen | None = None
+        self.store = StateStore(self.files.store_dir) if self.files.store_dir else None
 
     def _head(self, argv: tuple[str, ...] | list[str]) -> str | None:
         result = self.provider.run_on_head(self.cluster, list(argv), timeout=20)
@@ -133,6 +216,8 @@ class Loop:
             return None
         nodes = parse_nodes(nodes_out)
         partitions = parse_partitions(partitions_out)
+        ids = {name: i.instance_id for name, i in instances.items()}
+        self.seen = Seen(tuple(nodes), tuple(partitions), ids)
         self.unresponsive = track_unresponsive(self.unresponsive, nodes, now)
         self._track_protection(nodes, running, {p.name: p.state for p in partitions}, now)
         observed = ObservedCluster(tuple(nodes), instances, dict(self.unresponsive), self.protection)
@@ -146,6 +231,7 @@ class Loop:
         self.protection = track_protection(
             before, nodes, running, partitions, now, threshold=self.protected_failure_count
         )
+        self.events.write(protection_events(before, self.protection, self.cluster, now))
         for queue, entry in self.protection.protected.items():
             if queue not in before.protected:
                 self.log(f"queue {queue} enters protected mode: {entry.reason}")
@@ -172,10 +258,21 @@ class Loop:
             return
         self.written_status = status
 
-    def apply(self, actions: Actions) -> None:
+    def apply(self, actions: Actions, now: datetime | None = None) -> None:
         """Terminate first (the instance goes), then tell Slurm (requeue, reset, power up)."""
         for action in actions.items:
             self.log(action.describe())
+        at = now or datetime.now(UTC)
+        self.events.write(
+            Event(
+                at,
+                "reconciler",
+                f"action-{a.kind.value}",
+                a.describe(),
+                detail={"target": a.node, "reason": a.reason},
+            )
+            for a in actions.items
+        )
         doomed = actions.nodes(ActionKind.TERMINATE)
         if doomed:
             try:
@@ -185,16 +282,91 @@ class Loop:
         for argv in actions.scontrol_commands():
             self._head(argv)
 
+    def track_lifecycle(self, now: datetime) -> list[lifecycle.NodeEvent]:
+        """Move every observed node along its lifecycle; record and persist the moves."""
+        if self.seen is None:
+            return []
+        before = self.lifecycle
+        self.lifecycle, moved = lifecycle.track_nodes(before, self.seen.nodes, self.seen.instance_ids, now)
+        self.events.write(node_event(e) for e in moved)
+        if self.files.nodes is not None and (moved or before.keys() != self.lifecycle.keys()):
+            try:
+                _write_atomically(self.files.nodes, lifecycle.dump_records(self.lifecycle))
+            except OSError as exc:
+                self.log(f"cannot write {self.files.nodes}: {exc}")
+        return moved
+
+    def revive_supervisor(self, now: datetime) -> None:
+        """Restart the head's supervisor if it is gone (it restarts this loop in turn)."""
+        if self.files.supervisor_spec is None:
+            return
+        pid = revive(self.files.supervisor_spec)
+        if pid is not None:
+            message = f"the supervisor was not running; started it again as pid {pid}"
+            self.log(message)
+            self.events.write(
+                [Event(now, "reconciler", "supervisor-restarted", message, "WARNING", {"pid": pid})]
+            )
+
+    def sync_fleet(self, now: datetime) -> None:
+        """Move the fleet status recorded in the state store along (``fleet_requests``)."""
+        if self.store is None or self.seen is None:
+            return
+        record = self.store.find(self.cluster)
+        if record is None or record.stack_status not in WORKING:
+            return
+        protected = sorted(self.protection.protected)
+        rest = [p for p in self.seen.partitions if p.name not in protected]
+        nodes = [n for n in self.seen.nodes if queue_of(n) not in protected]
+        static = FleetSpec.from_slurm(self.seen.nodes, self.resume_timeout_s or 0).static
+        moves = fleet_moves(
+            record.fleet_status,
+            fleet_status(rest, nodes),
+            protected=protected,
+            partitions=[p.name for p in self.seen.partitions],
+            nodes=[n.name for n in self.seen.nodes],
+            static=sorted(static),
+        )
+        for move in moves:
+            for argv in move.commands:
+                self._head(argv)
+            try:
+                new = replace(record, fleet_status=move.status, fleet_updated_at=utc_now())
+                record = self.store.save(record, new)
+            except CorralError as exc:
+                self.log(f"fleet status not recorded (retrying next pass): {exc}")
+                return
+            message = f"compute fleet {move.status}: {move.reason}"
+            self.log(message)
+            self.events.write(
+                [Event(now, "reconciler", "fleet-status", message, detail={"status": move.status.value})]
+            )
+
     def step(self) -> Actions:
         now = datetime.now(UTC)
-        seen = self.observe(now)
-        if seen is None:
-            return Actions()
-        spec, observed, running = seen
-        actions = reconcile(spec, observed, now, fleet_running=running)
-        self.apply(actions)
-        self.write_status()
-        return actions
+        try:
+            self.revive_supervisor(now)
+            seen = self.observe(now)
+            if seen is None:
+                return Actions()
+            self.track_lifecycle(now)
+            spec, observed, running = seen
+            actions = reconcile(spec, observed, now, fleet_running=running)
+            self.apply(actions, now)
+            self.write_status()
+            self.sync_fleet(now)
+            return actions
+        finally:
+            self.beat(now)
+
+    def beat(self, now: datetime) -> None:
+        """Write the heartbeat: this loop is alive (even when Slurm could not be observed)."""
+        if self.files.heartbeat is None:
+            return
+        try:
+            write_heartbeat(self.files.heartbeat, now)
+        except OSError as exc:
+            self.log(f"cannot write the heartbeat {self.files.heartbeat}: {exc}")
 
 
 def _owns(pid_file: Path | None) -> bool:
@@ -232,6 +404,13 @@ def main(argv: list[str]) -> int:
         help="consecutive bootstrap failures of a queue's nodes before the queue is protected",
     )
     parser.add_argument("--status-file", type=Path, default=None, help="where protected queues are written")
+    parser.add_argument("--heartbeat-file", type=Path, default=None, help="written at every pass")
+    parser.add_argument("--nodes-file", type=Path, default=None, help="the nodes' lifecycle records (JSON)")
+    parser.add_argument("--events-file", type=Path, default=None, help="events, as JSON lines")
+    parser.add_argument(
+        "--supervisor-spec", type=Path, default=None, help="revive this supervisor if it dies"
+    )
+    parser.add_argument("--store-dir", type=Path, default=None, help="the state store (fleet requests)")
     args = parser.parse_args(argv)
     from corral.providers import get_provider
 
@@ -242,6 +421,8 @@ def main(argv: list[str]) -> int:
     provider = get_provider(args.provider, args.state_dir)
     if args.protected_failure_count < 1:
         parser.error("--protected-failure-count must be at least 1")
+    if args.interval <= 0:
+        parser.error("--interval must be a positive number of seconds")
     log(
         f"reconciling cluster {args.cluster!r} every {args.interval} s"
         f" (protected mode after {args.protected_failure_count} bootstrap failures)"
@@ -251,6 +432,13 @@ def main(argv: list[str]) -> int:
         args.cluster,
         protected_failure_count=args.protected_failure_count,
         status_file=args.status_file,
+        files=LoopFiles(
+            heartbeat=args.heartbeat_file,
+            nodes=args.nodes_file,
+            events=args.events_file,
+            supervisor_spec=args.supervisor_spec,
+            store_dir=args.store_dir,
+        ),
     )
     run(loop, args.interval, args.pid_file)
     return 0
