@@ -174,6 +174,76 @@ def get_cluster_stack_events(*, cluster_name: str, output: str, query: str | Non
     emit(make_service().stack_events(cluster_name).to_json(), output=output, query=query)
 
 
+def list_cluster_log_streams(
+    *,
+    cluster_name: str,
+    filters: tuple[str, ...],
+    token: str | None,
+    provider: str,
+    output: str,
+    query: str | None,
+) -> None:
+    found = make_service().log_streams(cluster_name, filters=filters, next_token=token, provider=provider)
+    emit(found.to_json(), output=output, query=query)
+
+
+def get_cluster_log_events(
+    *,
+    cluster_name: str,
+    log_stream_name: str,
+    start_time: str | None,
+    end_time: str | None,
+    start_from_head: bool,
+    limit: int | None,
+    token: str | None,
+    provider: str,
+    output: str,
+    query: str | None,
+) -> None:
+    found = make_service().log_events(
+        cluster_name,
+        log_stream_name,
+        start_time=start_time,
+        end_time=end_time,
+        start_from_head=start_from_head,
+        limit=limit,
+        next_token=token,
+        provider=provider,
+    )
+    doc = found.to_json()
+    if output == "table" and not query:  # the events as rows; the tokens are for scripts (JSON)
+        doc = {"logEvents": doc["events"]}
+    emit(doc, output=output, query=query)
+
+
+def export_cluster_logs(
+    *,
+    cluster_name: str,
+    bucket: str | None,
+    bucket_prefix: str | None,
+    output_file: str | None,
+    keep_s3_objects: bool,
+    start_time: str | None,
+    end_time: str | None,
+    filters: tuple[str, ...],
+    provider: str,
+    output: str,
+    query: str | None,
+) -> None:
+    exported = make_service().export_logs(
+        cluster_name,
+        output_file=output_file,
+        bucket=bucket,
+        bucket_prefix=bucket_prefix,
+        keep_s3_objects=keep_s3_objects,
+        start_time=start_time,
+        end_time=end_time,
+        filters=filters,
+        provider=provider,
+    )
+    emit(exported.to_json(), output=output, query=query)
+
+
 def ssh(*, cluster_name: str, user: str | None, dryrun: bool, command: tuple[str, ...]) -> None:
     argv = make_service().ssh_argv(cluster_name, list(command), user=user)
     if dryrun:
@@ -228,6 +298,9 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "describe_compute_fleet": describe_compute_fleet,
     "update_compute_fleet": update_compute_fleet,
     "get_cluster_stack_events": get_cluster_stack_events,
+    "list_cluster_log_streams": list_cluster_log_streams,
+    "get_cluster_log_events": get_cluster_log_events,
+    "export_cluster_logs": export_cluster_logs,
     "ssh": ssh,
     "build_image": build_image,
     "version": version,

@@ -61,6 +61,7 @@ TABLE_COLUMNS = {
         "launchTime",
     ),
     "events": ("timestamp", "logicalResourceId", "resourceStatus", "resourceStatusReason"),
+    "logStreams": ("logStreamName", "firstEventTimestamp", "lastEventTimestamp"),
 }
 
 

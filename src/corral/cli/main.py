@@ -17,7 +17,7 @@ from corral import PCLUSTER_COMPAT_VERSION, __version__
 
 # pcluster takes several values after one flag (``--suppress-validators type:A type:B``); click
 # wants the flag repeated, so ``main`` rewrites argv for these before click parses it.
-MULTI_VALUE_OPTIONS = frozenset({"--suppress-validators", "--cluster-status"})
+MULTI_VALUE_OPTIONS = frozenset({"--suppress-validators", "--cluster-status", "--filters"})
 
 VALIDATION_LEVELS = ("INFO", "WARNING", "ERROR")
 CLUSTER_STATUSES = (
@@ -229,6 +229,71 @@ def update_compute_fleet(**kwargs: Any) -> None:
 def get_cluster_stack_events(**kwargs: Any) -> None:
     """The events of a cluster's creation, update and deletion, newest first."""
     _run("get_cluster_stack_events", **kwargs)
+
+
+FILTERS_HELP = (
+    "Filter the logs: 'Name=private-dns-name,Values=ip-10-0-0-101' or 'Name=node-type,Values=HeadNode'."
+)
+
+
+def log_time_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--end-time", help="End of the interval, ISO 8601 (2026-01-01T20:00:00Z), exclusive."
+    )(func)
+    return click.option("--start-time", help="Start of the interval, ISO 8601, inclusive.")(func)
+
+
+def retained_provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--provider",
+        envvar="CORRAL_PROVIDER",
+        default="local",
+        show_default=True,
+        type=click.Choice(["local", "fake", "aws"]),
+        help="Corral: where to find the retained logs of a deleted cluster (env CORRAL_PROVIDER).",
+    )(func)
+
+
+@cli.command("list-cluster-log-streams")
+@cluster_name_option
+@click.option("--filters", multiple=True, help=FILTERS_HELP)
+@click.option("--next-token", "token", help="Token for paginated requests.")
+@retained_provider_option
+@common
+def list_cluster_log_streams(**kwargs: Any) -> None:
+    """List the log streams of a cluster (one per log file of each node)."""
+    _run("list_cluster_log_streams", **kwargs)
+
+
+@cli.command("get-cluster-log-events")
+@cluster_name_option
+@click.option("--log-stream-name", required=True, help="Name of the log stream.")
+@log_time_options
+@click.option(
+    "--start-from-head", type=BOOL, default=False, help="Earliest events first (default false: latest)."
+)
+@click.option("--limit", type=int, help="Maximum number of events (default: up to 10,000 or 1 MB).")
+@click.option("--next-token", "token", help="Token for paginated requests (nextToken or prevToken).")
+@retained_provider_option
+@common
+def get_cluster_log_events(**kwargs: Any) -> None:
+    """Get the events of a log stream."""
+    _run("get_cluster_log_events", **kwargs)
+
+
+@cli.command("export-cluster-logs")
+@cluster_name_option
+@click.option("--bucket", help="S3 bucket to upload the archive to (AWS_ENDPOINT_URL selects the endpoint).")
+@click.option("--bucket-prefix", help="Key prefix of the archive in the bucket.")
+@click.option("--output-file", help="Write the archive to this file (or into this existing directory).")
+@click.option("--keep-s3-objects", type=BOOL, default=False, help="With --output-file, also keep it in S3.")
+@log_time_options
+@click.option("--filters", multiple=True, help=FILTERS_HELP)
+@retained_provider_option
+@common
+def export_cluster_logs(**kwargs: Any) -> None:
+    """Export the logs of a cluster to a tar.gz archive, locally or in S3."""
+    _run("export_cluster_logs", **kwargs)
 
 
 @cli.command(
