@@ -168,3 +168,42 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float, message: str) -> 
             raise ProviderError(message)
         time.sleep(delay)
         delay = min(delay * 1.5, 0.2)
+
+
+# -- data repository sync (FSx for Lustre DRAs), owned by the "bootstrap" topic ---------------------
+DATASYNC_MODULE = "corral.node.s3sync"
+DATASYNC_STOP_TIMEOUT_S = 30.0
+
+
+def datasync_pid_file(layout: ClusterLayout) -> Path:
+    return layout.run_dir / "datasync.pid"
+
+
+def start_datasync(layout: ClusterLayout, python: str, config_path: Path) -> int:
+    """The DRA sync loop, detached, in the HOST network namespace: it talks to the S3 endpoint
+    (often a loopback server), which node namespaces cannot reach. It writes into the storage
+    directories on the host, which every node bind-mounts."""
+    pid_file = datasync_pid_file(layout)
+    argv = [python, "-m", DATASYNC_MODULE, str(config_path), "--pid-file", str(pid_file)]
+    env = {**os.environ, **slurm_env(layout)}
+    pid = _proc.spawn_detached(argv, env=env, log_path=layout.log / "datasync.log")
+    pid_file.write_text(f"{pid}\n")
+    return pid
+
+
+def stop_datasync(layout: ClusterLayout) -> None:
+    """TERM the sync loop (it makes one last pass, so recent files are exported) and wait for it."""
+    pid_file = datasync_pid_file(layout)
+    pid = _proc.read_pid(pid_file)
+    if (
+        pid
+        and _proc.alive(pid)
+        and DATASYNC_MODULE in _proc.cmdline(pid)
+        and str(pid_file) in _proc.cmdline(pid)
+    ):
+        with contextlib.suppress(OSError):
+            os.kill(pid, 15)
+        with contextlib.suppress(ProviderError):
+            _wait_for(lambda: not _proc.alive(pid), DATASYNC_STOP_TIMEOUT_S, "")
+        _proc.kill_pids([pid])
+    pid_file.unlink(missing_ok=True)
