@@ -19,10 +19,9 @@ from pathlib import Path
 
 #: The name of the heartbeat file under the cluster's ``state/`` directory.
 HEARTBEAT_NAME = "heartbeat"
-#: How old a heartbeat may be before the ResumeProgram stops launching (env override below).
-#: ParallelCluster's clustermgtd_timeout is 300 s with a 60 s loop; Corral's loop runs every 2 s,
-#: so a much shorter window still tolerates dozens of missed passes.
-DEFAULT_STALE_AFTER_S = 120.0
+#: How old a heartbeat may be before the ResumeProgram stops launching (env override below):
+#: ParallelCluster's clustermgtd_timeout, five passes of the default 60 s loop.
+DEFAULT_STALE_AFTER_S = 300.0
 STALE_AFTER_ENV = "CORRAL_HEARTBEAT_TIMEOUT_S"
 
 
