@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corral.errors import BadRequestError, PrerequisiteError
+from corral.errors import BadRequestError
 
 if TYPE_CHECKING:
     from corral.providers.base import Provider
@@ -29,10 +29,9 @@ def get_provider(name: str, state_dir: Path) -> Provider:
 
         return FakeProvider(FakeFailures.from_env(), persist_dir=Path(state_dir) / "fake-provider")
     if name == "aws":
-        raise PrerequisiteError(
-            "the aws provider is not available yet",
-            hint="use --provider local (the default) to build the cluster on this machine",
-        )
+        from corral.providers.aws import AwsProvider
+
+        return AwsProvider(state_dir)
     raise BadRequestError(
         f"unknown provider {name!r}",
         hint="use one of: " + ", ".join(PROVIDERS) + " (or set CORRAL_PROVIDER)",
