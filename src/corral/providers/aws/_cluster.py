@@ -1,0 +1,83 @@
+"""Where an AWS cluster lives, remembered in two places.
+
+- Locally, ``<state_dir>/aws/<cluster>.json``: the region and the artefact bucket, so that delete,
+  describe and instances find the stack again from the cluster name alone.
+- In the artefact bucket, ``corral/<cluster>/cluster.json``: the cluster name and the validated
+  config. The head node's Resume program rebuilds the very same ``ClusterPlan`` from it (the plan
+  is a pure function of the config), so ``launch`` works wherever the credentials allow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from corral.plan import ClusterPlan
+
+
+@dataclass(frozen=True)
+class ClusterSite:
+    """The region and bucket of one cluster's stack."""
+
+    cluster_name: str
+    region: str
+    bucket: str
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of the cluster's artefacts in the bucket."""
+        return f"corral/{self.cluster_name}/"
+
+
+def site_path(state_dir: Path, cluster_name: str) -> Path:
+    return Path(state_dir) / "aws" / f"{cluster_name}.json"
+
+
+def save_site(state_dir: Path, site: ClusterSite) -> None:
+    path = site_path(state_dir, site.cluster_name)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(site), sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_site(state_dir: Path, cluster_name: str) -> ClusterSite | None:
+    try:
+        data = json.loads(site_path(state_dir, cluster_name).read_text(encoding="utf-8"))
+        return ClusterSite(data["cluster_name"], data["region"], data["bucket"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def forget_site(state_dir: Path, cluster_name: str) -> None:
+    site_path(state_dir, cluster_name).unlink(missing_ok=True)
+
+
+def cluster_document(plan: ClusterPlan) -> str:
+    """``cluster.json``: the cluster name and its validated config (YAML's shape, as JSON)."""
+    if plan.config is None:
+        raise ValueError("the plan carries no config")
+    config = plan.config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return json.dumps({"clusterName": plan.cluster_name, "config": config}, sort_keys=True)
+
+
+def plan_from_document(text: str) -> ClusterPlan:
+    """The ``ClusterPlan`` that ``cluster_document`` describes."""
+    from corral.config.model import ClusterConfig
+    from corral.plan import build_plan
+
+    data = json.loads(text)
+    return build_plan(ClusterConfig.model_validate(data["config"]), cluster_name=data["clusterName"])
+
+
+__all__ = [
+    "ClusterSite",
+    "cluster_document",
+    "forget_site",
+    "load_site",
+    "plan_from_document",
+    "save_site",
+    "site_path",
+]

@@ -1,0 +1,230 @@
+"""Launching compute nodes with EC2 CreateFleet (``Type=instant``), following the scaling strategy.
+
+Decide, then act: ``plan_requests`` groups the nodes Slurm asked for into CreateFleet requests (one
+per compute resource, at most ``MAX_BATCH`` nodes each) and ``assign`` decides, from what a request
+returned, which node gets which instance, which nodes failed and why, and which instances are
+surplus. ``run_request`` is the only part that calls EC2.
+
+``all_or_nothing`` (``BatchLauncher.launch_batch``): each request asks EC2 for
+``MinTargetCapacity`` = its node count, and a batch whose requests did not all succeed terminates
+every instance it launched and fails every node. Otherwise (best effort) ``MinTargetCapacity`` = 1
+and the instances that came are assigned to nodes in order; the nodes left over fail with EC2's
+error code. ``strategy_batches`` maps ParallelCluster's ``Scheduling/ScalingStrategy`` onto that:
+``all-or-nothing`` = one all-or-nothing batch for the whole resume, ``greedy-all-or-nothing`` = one
+all-or-nothing batch per compute resource, ``best-effort`` = one best-effort batch.
+
+A failed node carries EC2's error code; ``failure_reason`` gives pcluster's DOWN reason form,
+``(Code:InsufficientInstanceCapacity)Failure when resuming nodes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from corral.plan import ClusterPlan, NodeSpec
+from corral.providers.aws._clients import AwsClients
+from corral.providers.aws._errors import aws_call
+
+MAX_BATCH = 500  # nodes per CreateFleet request, as ParallelCluster's default launch batch size
+_ON_DEMAND_STRATEGIES = frozenset({"lowest-price", "prioritized"})
+_SPOT_STRATEGIES = frozenset(
+    {
+        "lowest-price",
+        "diversified",
+        "capacity-optimized",
+        "capacity-optimized-prioritized",
+        "price-capacity-optimized",
+    }
+)
+_CAPACITY_TYPE = {"ONDEMAND": "on-demand", "SPOT": "spot", "CAPACITY_BLOCK": "capacity-block"}
+
+
+@dataclass(frozen=True)
+class FleetRequest:
+    """One CreateFleet call: these nodes of one compute resource."""
+
+    queue: str
+    compute_resource: str
+    node_names: tuple[str, ...]
+    launch_template_id: str
+    overrides: tuple[tuple[str, str], ...]  # (instance type, subnet id)
+    capacity_type: str  # on-demand | spot | capacity-block
+    min_target: int
+    allocation_strategy: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """What CreateFleet returned: instance ids, and ``(code, message)`` per error."""
+
+    instance_ids: tuple[str, ...]
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """``assign``'s decision for one request."""
+
+    assigned: tuple[tuple[str, str], ...]  # (node name, instance id)
+    failed: tuple[tuple[str, str, str], ...]  # (node name, EC2 error code, message)
+    surplus: tuple[str, ...] = ()  # instance ids to terminate
+
+
+def failure_reason(code: str) -> str:
+    """pcluster's DOWN reason for a node whose launch failed with EC2 error ``code``."""
+    return f"(Code:{code})Failure when resuming nodes"
+
+
+def plan_requests(
+    plan: ClusterPlan,
+    node_names: Sequence[str],
+    launch_templates: Mapping[tuple[str, str], str],
+    *,
+    all_or_nothing: bool,
+    batch_size: int = MAX_BATCH,
+) -> tuple[list[FleetRequest], dict[str, tuple[str, str]]]:
+    """The CreateFleet requests for ``node_names``, and the nodes that cannot be launched at all
+    (unknown name, no launch template) with ``(code, message)``. Pure."""
+    by_name = {n.name: n for n in plan.nodes}
+    groups: dict[tuple[str, str], list[NodeSpec]] = {}
+    rejected: dict[str, tuple[str, str]] = {}
+    for name in dict.fromkeys(node_names):
+        node = by_name.get(name)
+        if node is None:
+            rejected[name] = ("InvalidNodeName", f"{name} is not a node of this cluster's plan")
+            continue
+        groups.setdefault((node.queue, node.compute_resource), []).append(node)
+    requests: list[FleetRequest] = []
+    for (queue, cr), nodes in groups.items():
+        template = launch_templates.get((queue, cr))
+        if not template:
+            missing = ("LaunchTemplateNotFound", f"the stack has no launch template for {queue}/{cr}")
+            rejected.update({n.name: missing for n in nodes})
+            continue
+        overrides, capacity, strategy = _resource_settings(plan, queue, cr, nodes[0])
+        for start in range(0, len(nodes), batch_size):
+            batch = tuple(n.name for n in nodes[start : start + batch_size])
+            minimum = len(batch) if all_or_nothing else 1
+            requests.append(FleetRequest(queue, cr, batch, template, overrides, capacity, minimum, strategy))
+    return requests, rejected
+
+
+def _resource_settings(
+    plan: ClusterPlan, queue: str, cr: str, node: NodeSpec
+) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
+    """(instance type x subnet overrides, capacity type, allocation strategy) from the config."""
+    types: tuple[str, ...] = (node.shape.instance_type,)
+    subnets: tuple[str, ...] = ("",)
+    capacity, strategy = "on-demand", None
+    config = plan.config
+    if config is not None:
+        q = next((x for x in config.scheduling.slurm_queues if x.name == queue), None)
+        if q is not None:
+            subnets = tuple(q.networking.subnet_ids) or ("",)
+            capacity = _CAPACITY_TYPE.get(str(q.capacity_type), "on-demand")
+            strategy = str(q.allocation_strategy) if q.allocation_strategy else None
+            c = next((x for x in q.compute_resources if x.name == cr), None)
+            if c is not None and c.instances:
+                types = tuple(i.instance_type for i in c.instances)
+    overrides = tuple((t, s) for s in subnets for t in types)
+    return overrides, capacity, strategy
+
+
+def assign(request: FleetRequest, result: FleetResult, *, all_or_nothing: bool) -> Assignment:
+    """Which node gets which launched instance, and the failed nodes with EC2's error. Pure."""
+    ids = list(result.instance_ids)
+    code, message = result.errors[0] if result.errors else ("InsufficientInstanceCapacity", "")
+    message = message or f"EC2 launched {len(ids)} of {len(request.node_names)} instances"
+    nodes = request.node_names
+    if all_or_nothing and len(ids) < len(nodes):
+        return Assignment((), tuple((n, code, message) for n in nodes), tuple(ids))
+    assigned = tuple(zip(nodes, ids, strict=False))
+    failed = tuple((n, code, message) for n in nodes[len(ids) :])
+    return Assignment(assigned, failed, tuple(ids[len(nodes) :]))
+
+
+def strategy_batches(plan: ClusterPlan, node_names: Sequence[str]) -> list[tuple[list[str], bool]]:
+    """``(node names, all_or_nothing)`` launch batches for ParallelCluster's scaling strategy. Pure."""
+    names = list(dict.fromkeys(node_names))
+    if plan.scaling_strategy == "all-or-nothing":
+        return [(names, True)] if names else []
+    if plan.scaling_strategy == "greedy-all-or-nothing":
+        cr_of = {n.name: (n.queue, n.compute_resource) for n in plan.nodes}
+        groups: dict[tuple[str, str], list[str]] = {}
+        for name in names:
+            groups.setdefault(cr_of.get(name, ("", name)), []).append(name)
+        return [(group, True) for group in groups.values()]
+    return [(names, False)] if names else []
+
+
+def fleet_arguments(request: FleetRequest, tags: Mapping[str, str]) -> dict[str, Any]:
+    """The CreateFleet arguments for ``request`` (instances tagged with ``tags``). Pure."""
+    overrides: list[dict[str, Any]] = []
+    for instance_type, subnet in request.overrides:
+        entry: dict[str, Any] = {"InstanceType": instance_type}
+        if subnet:
+            entry["SubnetId"] = subnet
+        overrides.append(entry)
+    capacity = "spot" if request.capacity_type == "spot" else "on-demand"
+    options: dict[str, Any] = {"MinTargetCapacity": request.min_target}
+    if request.min_target > 1:
+        options["SingleAvailabilityZone"] = True  # EC2 requires it (or one type) for a minimum
+    allowed = _SPOT_STRATEGIES if capacity == "spot" else _ON_DEMAND_STRATEGIES
+    if request.allocation_strategy in allowed:
+        options["AllocationStrategy"] = request.allocation_strategy
+    args: dict[str, Any] = {
+        "Type": "instant",
+        "LaunchTemplateConfigs": [
+            {
+                "LaunchTemplateSpecification": {
+                    "LaunchTemplateId": request.launch_template_id,
+                    "Version": "$Latest",
+                },
+                "Overrides": overrides,
+            }
+        ],
+        "TargetCapacitySpecification": {
+            "TotalTargetCapacity": len(request.node_names),
+            "DefaultTargetCapacityType": capacity,
+        },
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ],
+    }
+    args["SpotOptions" if capacity == "spot" else "OnDemandOptions"] = options
+    return args
+
+
+def run_request(clients: AwsClients, request: FleetRequest, tags: Mapping[str, str]) -> FleetResult:
+    """Call CreateFleet for ``request``. Capacity errors come back in ``errors``, not raised (EC2
+    reports them in the response of an instant fleet); anything else raises a ``CorralError``."""
+    response = aws_call("CreateFleet", clients.ec2.create_fleet, **fleet_arguments(request, tags))
+    ids = tuple(i for group in response.get("Instances", []) for i in group.get("InstanceIds", []))
+    errors = tuple(
+        (str(e.get("ErrorCode", "")), str(e.get("ErrorMessage", ""))) for e in response.get("Errors", [])
+    )
+    return FleetResult(ids, errors)
+
+
+def terminate(clients: AwsClients, instance_ids: Sequence[str]) -> None:
+    """TerminateInstances in batches of 1000 (EC2's limit per call)."""
+    ids = list(dict.fromkeys(instance_ids))
+    for start in range(0, len(ids), 1000):
+        aws_call("TerminateInstances", clients.ec2.terminate_instances, InstanceIds=ids[start : start + 1000])
+
+
+__all__ = [
+    "MAX_BATCH",
+    "Assignment",
+    "FleetRequest",
+    "FleetResult",
+    "assign",
+    "failure_reason",
+    "fleet_arguments",
+    "plan_requests",
+    "run_request",
+    "strategy_batches",
+    "terminate",
+]

@@ -1,0 +1,341 @@
+"""``AwsProvider``: a cluster as a CloudFormation stack plus compute instances from EC2 CreateFleet.
+
+- ``create``: upload the templates (``corral.providers.aws.template``) and the validated config to
+  the per-account bucket, CreateStack, wait for CREATE_COMPLETE while reporting every stack event,
+  return the head node. The stack is created with ``OnFailure=DO_NOTHING``: on failure the service
+  decides (rollback on: it calls ``delete``, so the stack is removed and the cluster ends
+  ROLLBACK_COMPLETE; rollback off: the failed stack stays for inspection, CREATE_FAILED).
+- ``delete``: terminate the compute instances (CreateFleet instances are not stack resources),
+  DeleteStack, wait for DELETE_COMPLETE, remove the cluster's artefacts.
+- ``launch_batch``/``launch``/``terminate``: the Resume/Suspend programs' work (``_fleet``), with
+  the node -> instance mapping in the cluster's DynamoDB table (``_table``) and on instance tags.
+- ``run_on_head``: SSM Run Command. An emulator (``AWS_ENDPOINT_URL`` set, e.g. moto) accepts the
+  command but never runs it, so there it raises ``ProviderError`` rather than report fake output.
+
+Every botocore error is translated into a ``CorralError`` (``_errors``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from corral.config.findings import Finding
+from corral.errors import InsufficientCapacityError, PrerequisiteError, ProviderError
+from corral.plan import ClusterPlan
+from corral.providers.aws import _fleet, _stack, _table
+from corral.providers.aws._clients import AwsClients, has_credentials, resolve_region
+from corral.providers.aws._cluster import (
+    ClusterSite,
+    cluster_document,
+    forget_site,
+    load_site,
+    plan_from_document,
+    save_site,
+)
+from corral.providers.aws._errors import CAPACITY_CODES, CREDENTIALS_HINT
+from corral.providers.aws._instances import (
+    NODE_NAME_TAG,
+    cluster_instances,
+    describe_ids,
+    tag_nodes,
+)
+from corral.providers.base import (
+    CommandResult,
+    EventSink,
+    Instance,
+    LaunchFailure,
+    LaunchResult,
+    LogSource,
+    NodeRole,
+)
+
+#: Root stack Output naming the cluster's DynamoDB node table (see the template's docstring).
+TABLE_OUTPUT = "NodeTableName"
+#: Default login user per ``Image/Os`` (for ``corral ssh``).
+OS_USERS = {"ubuntu2204": "ubuntu", "ubuntu2404": "ubuntu", "rocky8": "rocky", "rocky9": "rocky"}
+
+
+class AwsProvider:
+    """Clusters on AWS. ``state_dir`` keeps only where each cluster lives (region, bucket)."""
+
+    name = "aws"
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+        self._clients: dict[str, AwsClients] = {}
+        self._plans: dict[str, ClusterPlan] = {}
+
+    # -- where things are ------------------------------------------------------------------
+    def clients(self, region: str | None) -> AwsClients:
+        resolved = resolve_region(region)
+        if resolved not in self._clients:
+            self._clients[resolved] = AwsClients(resolved)
+        return self._clients[resolved]
+
+    def site(self, cluster_name: str) -> ClusterSite:
+        """Where the cluster lives: the local record, else this machine's region (on the head node
+        the environment names it) and the account's bucket."""
+        found = load_site(self.state_dir, cluster_name)
+        if found is not None:
+            return found
+        clients = self.clients(None)
+        return ClusterSite(
+            cluster_name, clients.region, _stack.bucket_name(clients.account_id(), clients.region)
+        )
+
+    def _clients_of(self, cluster_name: str) -> AwsClients:
+        return self.clients(self.site(cluster_name).region)
+
+    def plan(self, cluster_name: str) -> ClusterPlan:
+        """The cluster's plan, rebuilt from the config stored in its bucket at create."""
+        if cluster_name not in self._plans:
+            site = self.site(cluster_name)
+            text = _stack.read_object(self.clients(site.region), site.bucket, site.prefix + "cluster.json")
+            self._plans[cluster_name] = plan_from_document(text)
+        return self._plans[cluster_name]
+
+    # -- Provider protocol -----------------------------------------------------------------
+    def check_prerequisites(self) -> None:
+        """Raise ``PrerequisiteError`` when boto3 finds no credentials."""
+        if not has_credentials():
+            raise PrerequisiteError("the aws provider needs AWS credentials", hint=CREDENTIALS_HINT)
+
+    def create(self, plan: ClusterPlan, *, on_event: EventSink) -> Instance:
+        """Upload the templates and CreateStack; wait for CREATE_COMPLETE; the head node."""
+        name = plan.cluster_name
+        clients = self.clients(plan.region)
+        bucket = _stack.ensure_bucket(clients)
+        site = ClusterSite(name, clients.region, bucket)
+        save_site(self.state_dir, site)
+        on_event("CloudFormation", f"uploading templates to s3://{bucket}/{site.prefix}")
+        main_url = self._upload_templates(clients, site, plan)
+        tags = {"corral:cluster-name": name, **dict(plan.tags)}
+        _stack.create(clients, name, main_url, tags=tags, rollback=False)
+        on_event("CloudFormation", f"stack {name} CREATE_IN_PROGRESS in {clients.region}")
+        _stack.wait(clients, name, done=_stack.CREATE_DONE, failed=_stack.CREATE_FAILED, report=on_event)
+        self._plans[name] = plan
+        head = self._head(clients, name)
+        if head is None:
+            raise ProviderError(
+                f"stack {name!r} is CREATE_COMPLETE but no head node instance carries its tags",
+                hint="check the HeadNode resource of the stack in the CloudFormation console",
+            )
+        return head
+
+    def _upload_templates(self, clients: AwsClients, site: ClusterSite, plan: ClusterPlan) -> str:
+        from corral.providers.aws.template import build_templates
+
+        _stack.upload(clients, site.bucket, site.prefix + "cluster.json", cluster_document(plan))
+        templates = build_templates(plan)
+        if templates.nested:
+            urls = {
+                logical: _stack.upload(
+                    clients, site.bucket, f"{site.prefix}{logical}.json", _stack.template_json(body)
+                )
+                for logical, body in templates.nested.items()
+            }
+            templates = build_templates(plan, nested_template_urls=urls)
+        return _stack.upload(clients, site.bucket, site.prefix + "main.json", templates.to_json())
+
+    def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
+        """Terminate compute instances, DeleteStack and wait; remove the artefacts. Idempotent.
+        Storage with ``DeletionPolicy: Retain`` is kept by CloudFormation itself."""
+        site = load_site(self.state_dir, cluster_name) or self.site(cluster_name)
+        clients = self.clients(site.region)
+        compute = [
+            i.instance_id for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.COMPUTE
+        ]
+        if compute:
+            _fleet.terminate(clients, compute)
+        if _stack.describe(clients, cluster_name) is not None:
+            _stack.delete(clients, cluster_name)
+            _stack.wait(clients, cluster_name, done=_stack.DELETE_DONE, failed=_stack.DELETE_FAILED)
+        _stack.delete_prefix(clients, site.bucket, site.prefix)
+        forget_site(self.state_dir, cluster_name)
+        self._plans.pop(cluster_name, None)
+
+    def exists(self, cluster_name: str) -> bool:
+        clients = self._clients_of(cluster_name)
+        return _stack.describe(clients, cluster_name) is not None or bool(
+            cluster_instances(clients, cluster_name)
+        )
+
+    def stack_status(self, cluster_name: str) -> str | None:
+        """The stack's CloudFormation status now, or None when there is no stack."""
+        view = _stack.describe(self._clients_of(cluster_name), cluster_name)
+        return None if view is None else view.status
+
+    def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
+        """Best-effort launch; ``InsufficientCapacityError`` (or ``ProviderError``) naming the nodes
+        that did not start (those that did stay up, so a retry launches only the rest)."""
+        result = self.launch_batch(cluster_name, node_names)
+        if result.failed:
+            first = result.failed[0]
+            names = ", ".join(f.node_name for f in result.failed)
+            message = f"could not launch {names}: ({first.code}) {first.message}"
+            if first.code in CAPACITY_CODES:
+                raise InsufficientCapacityError(
+                    message, hint="retry later, or add instance types", reason_code=first.code
+                )
+            raise ProviderError(message)
+        return list(result.launched)
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult:
+        """CreateFleet per compute resource (``_fleet``); nodes already backed by a live instance
+        are returned as they are. With ``all_or_nothing`` a partial batch is terminated whole."""
+        clients = self._clients_of(cluster_name)
+        plan = self.plan(cluster_name)
+        running = {i.node_name: i for i in cluster_instances(clients, cluster_name) if i.node_name}
+        wanted = [n for n in dict.fromkeys(node_names) if n not in running]
+        outputs = self._outputs(clients, cluster_name)
+        requests, rejected = _fleet.plan_requests(
+            plan, wanted, launch_templates(plan, outputs), all_or_nothing=all_or_nothing
+        )
+        assigned: list[tuple[str, str]] = []
+        failed = [LaunchFailure(n, code, msg) for n, (code, msg) in rejected.items()]
+        for request in requests:
+            tags = {
+                "corral:cluster-name": cluster_name,
+                "corral:node-role": "Compute",
+                "corral:queue-name": request.queue,
+                "corral:compute-resource-name": request.compute_resource,
+            }
+            result = _fleet.run_request(clients, request, tags)
+            decision = _fleet.assign(request, result, all_or_nothing=all_or_nothing)
+            if decision.surplus:
+                _fleet.terminate(clients, decision.surplus)
+            assigned.extend(decision.assigned)
+            failed.extend(LaunchFailure(n, code, msg) for n, code, msg in decision.failed)
+        if all_or_nothing and failed and assigned:
+            _fleet.terminate(clients, [iid for _, iid in assigned])
+            code = failed[0].code
+            failed.extend(
+                LaunchFailure(n, code, "rolled back: another part of the batch failed") for n, _ in assigned
+            )
+            assigned = []
+        launched = self._record(clients, cluster_name, outputs, assigned)
+        already = [running[n] for n in dict.fromkeys(node_names) if n in running]
+        return LaunchResult(launched=tuple(already + launched), failed=tuple(failed))
+
+    def _record(
+        self, clients: AwsClients, cluster_name: str, outputs: dict[str, str], assigned: list[tuple[str, str]]
+    ) -> list[Instance]:
+        """Tag each new instance with its node name, read its IP, write the node table."""
+        if not assigned:
+            return []
+        tag_nodes(clients, assigned)
+        by_id = {i.instance_id: i for i in describe_ids(clients, [iid for _, iid in assigned])}
+        instances = [by_id[iid] for _, iid in assigned if iid in by_id]
+        table = outputs.get(TABLE_OUTPUT)
+        if table:
+            _table.put(
+                clients,
+                table,
+                [
+                    _table.NodeRecord(
+                        i.node_name or "",
+                        i.instance_id,
+                        i.private_ip,
+                        i.queue or "",
+                        i.compute_resource or "",
+                        i.launch_time,
+                    )
+                    for i in instances
+                ],
+            )
+        return instances
+
+    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
+        """TerminateInstances for the nodes' instances (found by tag and in the table). Idempotent."""
+        clients = self._clients_of(cluster_name)
+        wanted = set(node_names)
+        ids = {i.instance_id for i in cluster_instances(clients, cluster_name) if i.node_name in wanted}
+        table = self._outputs(clients, cluster_name).get(TABLE_OUTPUT)
+        if table:
+            ids |= {r.instance_id for r in _table.get(clients, table, list(wanted)).values()}
+        if ids:
+            _fleet.terminate(clients, sorted(ids))
+        if table:
+            _table.remove(clients, table, list(wanted))
+
+    def instances(self, cluster_name: str) -> list[Instance]:
+        return cluster_instances(self._clients_of(cluster_name), cluster_name)
+
+    def run_on_head(
+        self,
+        cluster_name: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        stdin: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> CommandResult:
+        """Run ``argv`` on the head node through SSM Run Command (AWS-RunShellScript)."""
+        from corral.providers.aws._ssm import run_command
+
+        if os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("CORRAL_AWS_SSM") != "1":
+            raise ProviderError(
+                f"cannot run `{' '.join(argv)}` on the head node of {cluster_name!r}: AWS_ENDPOINT_URL "
+                f"points at {os.environ['AWS_ENDPOINT_URL']}, an emulator that accepts SSM commands but "
+                "never runs them",
+                hint="use a real AWS account for commands on the head node (or set CORRAL_AWS_SSM=1 if "
+                "the endpoint really runs SSM commands)",
+            )
+        clients = self._clients_of(cluster_name)
+        head = self._head(clients, cluster_name)
+        if head is None:
+            raise ProviderError(f"cluster {cluster_name!r} has no running head node")
+        return run_command(clients, head.instance_id, argv, user=user, stdin=stdin, timeout=timeout)
+
+    def head_shell_argv(
+        self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
+        """``ssh -t user@head [argv]`` (the public IP when there is one)."""
+        head = self._head(self._clients_of(cluster_name), cluster_name)
+        if head is None:
+            raise ProviderError(f"cluster {cluster_name!r} has no running head node")
+        login = user or OS_USERS.get(self.plan(cluster_name).os, "ec2-user")
+        return ["ssh", "-t", f"{login}@{head.public_ip or head.private_ip}", *argv]
+
+    def log_sources(self, cluster_name: str) -> list[LogSource]:
+        """None locally: an AWS cluster's logs are in CloudWatch Logs (``/aws/corral/<cluster>``)."""
+        return []
+
+    def cloud_findings(self, config: Any) -> list[Finding]:
+        """The validators that need AWS APIs (``validators``), run against the configured endpoint."""
+        from corral.providers.aws.validators import cloud_findings
+
+        return cloud_findings(config)
+
+    # -- internals -------------------------------------------------------------------------
+    def _outputs(self, clients: AwsClients, cluster_name: str) -> dict[str, str]:
+        view = _stack.describe(clients, cluster_name)
+        if view is None:
+            raise ProviderError(
+                f"cluster {cluster_name!r} has no stack in {clients.region}",
+                hint="create it first (`corral create-cluster --provider aws ...`)",
+            )
+        return dict(view.outputs)
+
+    def _head(self, clients: AwsClients, cluster_name: str) -> Instance | None:
+        return next((i for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.HEAD), None)
+
+
+def launch_templates(plan: ClusterPlan, outputs: dict[str, str]) -> dict[tuple[str, str], str]:
+    """(queue, compute resource) -> launch template id, from the root stack's Outputs."""
+    from corral.providers.aws.template import launch_template_output_key
+
+    found: dict[tuple[str, str], str] = {}
+    for node in plan.nodes:
+        key = (node.queue, node.compute_resource)
+        if key not in found:
+            found[key] = outputs.get(launch_template_output_key(*key), "")
+    return found
+
+
+__all__ = ["NODE_NAME_TAG", "OS_USERS", "TABLE_OUTPUT", "AwsProvider", "launch_templates"]
