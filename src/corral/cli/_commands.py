@@ -66,6 +66,7 @@ def create_cluster(
             suppress=suppress_validators,
             failure_level=level,
             target=validation_target(provider),
+            cloud=_cloud_check(provider),
         )
         _show_findings(result.validation_messages)
         emit(result.to_json(), output=output, query=query)
@@ -87,6 +88,20 @@ def create_cluster(
 
     _worker.spawn(service, "create", cluster_name)
     emit(accepted.to_json(), output=output, query=query)
+
+
+def _cloud_check(provider: str) -> Callable[[Any], Sequence[Finding]] | None:
+    """The provider's cloud validators for a dry run (aws only: it asks the account, when there are
+    credentials; the local providers have none)."""
+    if provider != "aws":
+        return None
+    from corral.providers import get_provider
+    from corral.state import default_state_dir
+
+    found: Callable[[Any], Sequence[Finding]] | None = getattr(
+        get_provider(provider, default_state_dir()), "cloud_findings", None
+    )
+    return found
 
 
 def _create_and_wait(

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from corral.config.findings import Finding
 from corral.errors import InsufficientCapacityError, ProviderError
 from corral.plan import ClusterPlan
 
@@ -178,6 +179,17 @@ class BatchLauncher(Protocol):
         ...
 
 
+class CloudValidator(Protocol):
+    """Optional provider method: validators that need the provider's cloud APIs (the aws provider:
+    subnets, security groups, key pair, AMIs, instance type offerings, capacity reservations).
+    The service runs it after the offline validators, with the same suppressions and failure level;
+    it returns findings and never raises for a missing resource (an INFO finding when it cannot run)."""
+
+    def cloud_findings(self, config: Any) -> list[Finding]:
+        """Findings (ParallelCluster's validator names as codes) for a validated ``ClusterConfig``."""
+        ...
+
+
 def launch_nodes(
     provider: Provider, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
 ) -> LaunchResult:
@@ -198,6 +210,7 @@ def launch_nodes(
 
 __all__ = [
     "BatchLauncher",
+    "CloudValidator",
     "CommandResult",
     "EventSink",
     "Instance",

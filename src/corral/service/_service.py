@@ -80,13 +80,15 @@ class ClusterService:
     ) -> CreateAccepted:
         """Validate, check the provider's prerequisites, plan, and record CREATE_IN_PROGRESS owned by
         this process. ``ConfigError`` for a bad config, ``ConflictError`` for a taken name,
-        ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet."""
+        ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet.
+        A provider with the optional ``cloud_findings`` (aws) adds its cloud validators."""
         checked = check_cluster(
             config_path,
             cluster_name=cluster_name,
             suppress=suppress,
             failure_level=failure_level,
             target=validation_target(provider),
+            cloud=getattr(self.provider(provider), "cloud_findings", None),
         )
         self.provider(provider).check_prerequisites()
         if self.store.find(cluster_name) is not None:

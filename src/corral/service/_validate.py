@@ -6,7 +6,7 @@ These functions read the config file and nothing else: no state directory, no pr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,9 @@ from corral.service._views import DryRunResult
 NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]+$")
 
 INVALID_CLUSTER_CONFIG = "Invalid cluster configuration."
+
+#: A provider's optional cloud validators (``Provider.cloud_findings``): config -> findings.
+CloudCheck = Callable[[Any], Sequence[Finding]]
 INVALID_IMAGE_CONFIG = "Invalid image configuration."
 
 
@@ -53,10 +56,13 @@ def check_cluster(
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
     target: str = "local",
+    cloud: CloudCheck | None = None,
 ) -> CheckedConfig:
     """Load and validate a cluster config for a provider ``target`` (see ``validation_target``).
-    ``ConfigError`` (every finding attached) when any finding is at or above ``failure_level`` after
-    suppressions; else the config and the remaining findings."""
+    ``cloud`` (a provider's ``cloud_findings``) adds the validators that need the cloud; its
+    findings are suppressed and gated like the offline ones. ``ConfigError`` (every finding
+    attached) when any finding is at or above ``failure_level`` after suppressions; else the config
+    and the remaining findings."""
     from corral.config.check import check_cluster_config
 
     check_name(cluster_name, "cluster-name")
@@ -67,6 +73,8 @@ def check_cluster(
         failure_level=failure_level,
         target=target,
     )
+    if cloud is not None and report.config is not None:
+        return _gate_with_cloud(report, cloud(report.config), suppress, failure_level)
     return _gate(report, INVALID_CLUSTER_CONFIG)
 
 
@@ -99,10 +107,16 @@ def dry_run_create(
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
     target: str = "local",
+    cloud: CloudCheck | None = None,
 ) -> DryRunResult:
-    """``create-cluster --dryrun true``: validate only."""
+    """``create-cluster --dryrun true``: validate only (with ``cloud``, the provider's cloud checks too)."""
     checked = check_cluster(
-        config_path, cluster_name=cluster_name, suppress=suppress, failure_level=failure_level, target=target
+        config_path,
+        cluster_name=cluster_name,
+        suppress=suppress,
+        failure_level=failure_level,
+        target=target,
+        cloud=cloud,
     )
     return DryRunResult(checked.findings)
 
@@ -140,6 +154,25 @@ def _existing(path: str | Path) -> Path:
     return p
 
 
+def _gate_with_cloud(
+    report: Any, extra: Sequence[Finding], suppress: Sequence[str], failure_level: Level
+) -> CheckedConfig:
+    from corral.config.check import parse_failure_level, parse_suppressions
+
+    suppression = parse_suppressions(tuple(suppress))
+    level = parse_failure_level(failure_level)
+    kept = tuple(f for f in extra if not suppression.suppresses(f.code))
+    findings = tuple(report.findings) + kept
+    if report.blocking or any(f.level >= level for f in kept):
+        raise ConfigError(
+            INVALID_CLUSTER_CONFIG,
+            hint="fix the findings above, or lower their weight with --suppress-validators "
+            "type:NAME / --validation-failure-level",
+            findings=findings,
+        )
+    return CheckedConfig(report.config, findings)
+
+
 def _gate(report: Any, message: str) -> CheckedConfig:
     findings = tuple(report.findings)
     if report.blocking or report.config is None:
@@ -157,6 +190,7 @@ __all__ = [
     "INVALID_IMAGE_CONFIG",
     "NAME_PATTERN",
     "CheckedConfig",
+    "CloudCheck",
     "check_cluster",
     "check_image",
     "check_name",
