@@ -47,8 +47,8 @@ from corral.daemons.reconciler import (
     reconcile,
     track_unresponsive,
 )
-from corral.daemons.supervisor import revive
 from corral.errors import CorralError
+from corral.node.supervisor import revive
 from corral.providers.base import InstanceState, NodeRole, Provider
 from corral.slurm.fleet import FleetStatus, fleet_status
 from corral.slurm.status import (

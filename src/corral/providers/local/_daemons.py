@@ -1,4 +1,18 @@
-"""munged and slurmctld of a local cluster, and Slurm commands run from the head's network."""
+"""munged, slurmctld, the reconciler and their supervisor on a local cluster's head, and Slurm
+commands run from the head's network.
+
+The create flow starts munged and slurmctld, then ``start_supervisor``: the supervisor
+(``corral.daemons.supervisor``) adopts them, starts the reconciler, and restarts any of the three
+that dies; the reconciler restarts the supervisor. ``stop_reconciler`` (first step of delete)
+removes the supervisor's spec and stops both, so that nothing restarts what delete stops.
+
+Knobs, read at create and kept in the descriptor (``extra``) for every later launch:
+``CORRAL_LOCAL_RECONCILE_INTERVAL`` (seconds between reconciler passes, default 2: on one machine a
+pass costs a few scontrol calls, and a dead node is replaced within seconds instead of a minute),
+``CORRAL_LOCAL_WATCHDOG_TIMEOUT`` (seconds of stale heartbeat after which a compute node shuts
+itself down, default 600 as ParallelCluster's computemgtd) and
+``CORRAL_LOCAL_PROTECTED_FAILURE_COUNT``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +21,14 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from corral.errors import ProviderError
+from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
 from corral.providers.local import _net, _proc
-from corral.providers.local._layout import ClusterLayout
+from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 from corral.slurm.status import SCONTROL_NODES_ARGV, NodeState, parse_nodes
 
 
@@ -28,6 +45,20 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(content[-lines:])
 
 
+def munged_argv(layout: ClusterLayout) -> list[str]:
+    """munged with the cluster's own key and socket; ``--force`` lets a restarted munged replace
+    the socket a killed one left behind."""
+    return [
+        "munged",
+        "--force",
+        f"--socket={layout.munge_socket}",
+        f"--key-file={layout.munge_key}",
+        f"--log-file={layout.log / 'munged.log'}",
+        f"--pid-file={layout.run_dir / 'munged.pid'}",
+        f"--seed-file={layout.run_dir / 'munged.seed'}",
+    ]
+
+
 def start_munged(layout: ClusterLayout) -> None:
     """A per-cluster munged with its own key and socket (the socket dir must be 0755)."""
     layout.run_dir.mkdir(parents=True, exist_ok=True)
@@ -35,14 +66,7 @@ def start_munged(layout: ClusterLayout) -> None:
     if not layout.munge_key.exists():
         with open(os.open(layout.munge_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as key:
             key.write(os.urandom(1024))
-    argv = [
-        "munged",
-        f"--socket={layout.munge_socket}",
-        f"--key-file={layout.munge_key}",
-        f"--log-file={layout.log / 'munged.log'}",
-        f"--pid-file={layout.run_dir / 'munged.pid'}",
-        f"--seed-file={layout.run_dir / 'munged.seed'}",
-    ]
+    argv = munged_argv(layout)
     result = _proc.run(argv, env={"PATH": _proc.SAFE_PATH}, check=False)
     if result.returncode != 0:
         raise ProviderError(
@@ -70,6 +94,55 @@ def start_slurmctld(layout: ClusterLayout, holder: int) -> None:
 
 RECONCILER_MODULE = "corral.daemons.reconciler"
 PROTECTED_FAILURE_COUNT_ENV = "CORRAL_LOCAL_PROTECTED_FAILURE_COUNT"
+RECONCILE_INTERVAL_ENV = "CORRAL_LOCAL_RECONCILE_INTERVAL"
+WATCHDOG_TIMEOUT_ENV = "CORRAL_LOCAL_WATCHDOG_TIMEOUT"
+DEFAULT_RECONCILE_INTERVAL_S = 2.0
+DEFAULT_WATCHDOG_TIMEOUT_S = 600.0
+#: descriptor.extra keys
+INTERVAL_KEY = "reconcile_interval_s"
+WATCHDOG_KEY = "watchdog_timeout_s"
+
+
+def _seconds(env: str, default: float) -> float:
+    value = os.environ.get(env, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise ProviderError(f"{env}={value!r} is not a positive number of seconds", hint="e.g. 5")
+    return seconds
+
+
+def record_settings(layout: ClusterLayout, descriptor: ClusterDescriptor) -> ClusterDescriptor:
+    """Read the daemon knobs from the environment into the descriptor (rewritten on disk, before
+    any node exists), and write a first heartbeat: the head is alive while it creates the cluster,
+    before the reconciler's first pass."""
+    extra = {
+        **descriptor.extra,
+        INTERVAL_KEY: str(_seconds(RECONCILE_INTERVAL_ENV, DEFAULT_RECONCILE_INTERVAL_S)),
+        WATCHDOG_KEY: str(_seconds(WATCHDOG_TIMEOUT_ENV, DEFAULT_WATCHDOG_TIMEOUT_S)),
+    }
+    descriptor = replace(descriptor, extra=extra)
+    layout.descriptor.write_text(descriptor.dump())
+    layout.slurm_state.mkdir(parents=True, exist_ok=True)
+    # corral.daemons.heartbeat's format (one ISO-8601 UTC line); providers never import the daemons
+    tmp = heartbeat_file(layout).with_name(".heartbeat.create.tmp")
+    tmp.write_text(datetime.now(UTC).isoformat(timespec="milliseconds") + "\n")
+    os.replace(tmp, heartbeat_file(layout))
+    return descriptor
+
+
+def heartbeat_file(layout: ClusterLayout) -> Path:
+    """The reconciler's heartbeat (compute nodes' watchdogs read it; the cluster dir is visible
+    in every node's mount namespace)."""
+    return layout.slurm_state / "heartbeat"
+
+
+def events_file(layout: ClusterLayout) -> Path:
+    return layout.log / "reconciler.events"
 
 
 def protected_failure_count_override() -> int | None:
@@ -93,32 +166,115 @@ def reconciler_pid_file(layout: ClusterLayout) -> Path:
     return layout.run_dir / "reconciler.pid"
 
 
-def start_reconciler(
-    layout: ClusterLayout, holder: int, python: str, *, protected_failure_count: int | None = None
-) -> int:
-    """The reconciler loop (``corral.daemons``), detached, in the head's network and UTS namespaces
-    like slurmctld. Its command line names the cluster's run dir, so a leak would be visible."""
+def supervisor_spec_file(layout: ClusterLayout) -> Path:
+    return layout.head_dir / "supervisor.json"
+
+
+def supervisor_pid_file(layout: ClusterLayout) -> Path:
+    return layout.run_dir / "supervisor.pid"
+
+
+def _enter_head(layout: ClusterLayout, holder: int) -> list[str]:
     head = _net.head_netns(layout.name)
-    pid_file = reconciler_pid_file(layout)
-    argv = ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--", python]
-    argv += ["-m", RECONCILER_MODULE, str(layout.state_dir), layout.name, "--pid-file", str(pid_file)]
+    return ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--"]
+
+
+def reconciler_argv(
+    layout: ClusterLayout, python: str, interval_s: float, protected_failure_count: int | None
+) -> list[str]:
+    """The reconciler's command line; it names the cluster's run dir, so a leak would be visible."""
+    argv = [python, "-m", RECONCILER_MODULE, str(layout.state_dir), layout.name]
+    argv += ["--pid-file", str(reconciler_pid_file(layout)), "--interval", str(interval_s)]
     argv += ["--status-file", str(protected_status_file(layout))]
+    argv += ["--heartbeat-file", str(heartbeat_file(layout)), "--events-file", str(events_file(layout))]
+    argv += ["--nodes-file", str(layout.slurm_state / "nodes.json")]
+    argv += ["--supervisor-spec", str(supervisor_spec_file(layout)), "--store-dir", str(layout.state_dir)]
     if protected_failure_count is not None:
         argv += ["--protected-failure-count", str(protected_failure_count)]
-    pid = _proc.spawn_detached(argv, env=slurm_env(layout), log_path=layout.log / "reconciler.log")
-    pid_file.write_text(f"{pid}\n")  # nsenter execs the interpreter: same pid
+    return argv
+
+
+def supervisor_spec(
+    layout: ClusterLayout, holder: int, python: str, interval_s: float, protected_failure_count: int | None
+) -> SupervisorSpec:
+    """What the head's supervisor keeps running: munged, slurmctld (restarted without ``-c``, so
+    it recovers its jobs from StateSaveLocation) and the reconciler."""
+    env = tuple(sorted(slurm_env(layout).items()))
+    services = (
+        Service(
+            "munged",
+            tuple(munged_argv(layout)),
+            str(layout.run_dir / "munged.pid"),
+            program="munged",
+            markers=(str(layout.munge_socket),),
+            daemonizes=True,
+            env=(("PATH", _proc.SAFE_PATH),),
+        ),
+        Service(
+            "slurmctld",
+            ("slurmctld",),
+            str(layout.run_dir / "slurmctld.pid"),
+            program="slurmctld",
+            same_netns=True,
+            daemonizes=True,
+            env=env,
+            log=str(layout.log / "slurmctld.stdout"),
+        ),
+        Service(
+            "reconciler",
+            tuple(reconciler_argv(layout, python, interval_s, protected_failure_count)),
+            str(reconciler_pid_file(layout)),
+            program=os.path.basename(python),
+            markers=(RECONCILER_MODULE, str(reconciler_pid_file(layout))),
+            env=env,
+            log=str(layout.log / "reconciler.log"),
+        ),
+    )
+    spec_file = supervisor_spec_file(layout)
+    return SupervisorSpec(
+        cluster=layout.name,
+        argv=(*_enter_head(layout, holder), python, "-m", SUPERVISOR_MODULE, str(spec_file)),
+        pid_file=str(supervisor_pid_file(layout)),
+        lock_file=str(layout.run_dir / "supervisor.lock"),
+        events_file=str(layout.log / "supervisor.events"),
+        log=str(layout.log / "supervisor.log"),
+        services=services,
+        env=env,
+    )
+
+
+def start_supervisor(
+    layout: ClusterLayout, holder: int, descriptor: ClusterDescriptor, *, protected_failure_count: int | None
+) -> int:
+    """Write the supervisor's spec and start it (detached, in the head's network and UTS
+    namespaces); it adopts munged and slurmctld and starts the reconciler."""
+    interval = float(descriptor.extra.get(INTERVAL_KEY, DEFAULT_RECONCILE_INTERVAL_S))
+    spec = supervisor_spec(layout, holder, descriptor.python, interval, protected_failure_count)
+    supervisor_spec_file(layout).write_text(spec.dump())
+    pid = _proc.spawn_detached(list(spec.argv), env=dict(spec.env), log_path=Path(spec.log))
+    supervisor_pid_file(layout).write_text(f"{pid}\n")  # nsenter execs the interpreter: same pid
+    _wait_for(lambda: _proc.alive(_proc.read_pid(reconciler_pid_file(layout)) or 0), 10.0, "")
     return pid
 
 
-def stop_reconciler(layout: ClusterLayout) -> None:
-    """Kill the cluster's reconciler by its pid file, after checking the pid is really it."""
-    pid_file = reconciler_pid_file(layout)
+def _kill_if(pid_file: Path, *markers: str) -> None:
     pid = _proc.read_pid(pid_file)
     if pid and _proc.alive(pid):
         argv = _proc.cmdline(pid)
-        if RECONCILER_MODULE in argv and str(pid_file) in argv:
+        if all(m in argv for m in markers):
             _proc.kill_pids([pid])
+
+
+def stop_reconciler(layout: ClusterLayout) -> None:
+    """Stop the supervisor and the reconciler (each by its pid file, after checking the pid is
+    really it). The spec goes first: neither restarts the other once it is gone."""
+    spec_file = supervisor_spec_file(layout)
+    spec_file.unlink(missing_ok=True)
+    _kill_if(supervisor_pid_file(layout), SUPERVISOR_MODULE, str(spec_file))
+    pid_file = reconciler_pid_file(layout)
+    _kill_if(pid_file, RECONCILER_MODULE, str(pid_file))
     pid_file.unlink(missing_ok=True)
+    supervisor_pid_file(layout).unlink(missing_ok=True)
 
 
 def scontrol(layout: ClusterLayout, *args: str, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:

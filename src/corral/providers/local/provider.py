@@ -101,14 +101,14 @@ class LocalProvider:
         protected_failure_count = _daemons.protected_failure_count_override()
         layout = self.layout(plan.cluster_name)
         try:
-            descriptor = _cluster.prepare(plan, layout)
+            descriptor = _daemons.record_settings(layout, _cluster.prepare(plan, layout))
             _capacity.record_limits(layout)
             on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}")
             holder = _cluster.start_head(layout, descriptor, on_event)
             _cluster.bring_up_static(plan, layout, on_event)
             _cluster.run_head_agent(layout, descriptor, holder, "configured")
-            _daemons.start_reconciler(
-                layout, holder, descriptor.python, protected_failure_count=protected_failure_count
+            _daemons.start_supervisor(
+                layout, holder, descriptor, protected_failure_count=protected_failure_count
             )
         except (OSError, subprocess.SubprocessError) as exc:
             raise ProviderError(f"creating local cluster {plan.cluster_name!r} failed: {exc}") from exc

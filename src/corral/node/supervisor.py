@@ -1,11 +1,15 @@
 """The head node's supervisor: keeps munged, slurmctld and the reconciler running.
 
-``python -m corral.daemons.supervisor SPEC.json``. The spec (written by the provider) lists the
+``python -m corral.node.supervisor SPEC.json``. The spec (written by the provider) lists the
 services: how to start each, its pid file, and how to recognise its process (program name, strings
 its command line must contain, or that it shares the supervisor's network namespace). Every
 ``poll_s`` the supervisor checks each service's pid; one that is gone is started again, after a
 backoff that doubles on each quick death (1 s up to 30 s; it resets once the service stayed up a
-minute). Each start is printed and recorded as a ``service-restarted`` event with the restart count.
+minute). Each start is printed and recorded as a ``service-restarted`` event with the restart count
+(JSON lines shaped like the reconciler's, in ``events_file``).
+
+It lives with the other programs that run on a cluster's machines (``corral.node``) so that a
+provider can write its spec (``SupervisorSpec``) without importing the reconciler.
 
 Supervision works by pid, not by being the parent: a supervisor adopts services that are already
 running (the provider starts munged and slurmctld itself while it creates the cluster), and a new
@@ -37,15 +41,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corral.daemons.events import Event, EventLog
-
 INITIAL_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 #: A service up this long is healthy again: its next death restarts it at once.
 STABLE_AFTER_S = 60.0
 #: How long a self-daemonising service may take to write its pid file.
 PID_FILE_WAIT_S = 15.0
-MODULE = "corral.daemons.supervisor"
+SUPERVISOR_MODULE = "corral.node.supervisor"
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,28 @@ def _reap() -> None:
             pass
 
 
-def check(service: Service, watch: Watch, events: EventLog, now: float) -> None:
+def write_event(
+    path: str, cluster: str, event_type: str, message: str, level: str, detail: dict[str, Any]
+) -> None:
+    """Append one event (one write on an O_APPEND descriptor: concurrent writers never interleave)."""
+    record = {
+        "datetime": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "cluster-name": cluster,
+        "component": "supervisor",
+        "level": level,
+        "event-type": event_type,
+        "message": message,
+        "detail": detail,
+    }
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+def check(spec: SupervisorSpec, service: Service, watch: Watch, now: float) -> None:
     """One look at ``service``: note that it runs, or start it again when its backoff allows."""
     pid = _read_pid(service.pid_file)
     if is_service(service, pid):
@@ -231,8 +254,7 @@ def check(service: Service, watch: Watch, events: EventLog, now: float) -> None:
     log(message)
     detail = {"service": service.name, "pid": started, "restart-count": watch.restarts, "reason": why}
     event_type = "service-started" if first else "service-restarted"
-    level = "INFO" if started else "ERROR"
-    events.write([Event(datetime.now(UTC), "supervisor", event_type, message, level, detail)])
+    write_event(spec.events_file, spec.cluster, event_type, message, "INFO" if started else "ERROR", detail)
 
 
 def run(spec_path: Path) -> int:
@@ -246,13 +268,12 @@ def run(spec_path: Path) -> int:
         return 0
     Path(spec.pid_file).write_text(f"{os.getpid()}\n")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    events = EventLog(Path(spec.events_file), spec.cluster)
     watches = {s.name: Watch() for s in spec.services}
     log(f"supervising {', '.join(s.name for s in spec.services)} of cluster {spec.cluster!r}")
     while spec_path.exists():
         _reap()
         for service in spec.services:
-            check(service, watches[service.name], events, time.monotonic())
+            check(spec, service, watches[service.name], time.monotonic())
         time.sleep(spec.poll_s)
     log("spec removed; exiting")
     return 0
@@ -264,7 +285,7 @@ def running(spec: SupervisorSpec, spec_path: Path) -> int | None:
     if pid is None or not _alive(pid):
         return None
     argv = _cmdline(pid)
-    return pid if MODULE in argv and str(spec_path) in argv else None
+    return pid if SUPERVISOR_MODULE in argv and str(spec_path) in argv else None
 
 
 def revive(spec_path: Path) -> int | None:
@@ -283,7 +304,7 @@ def revive(spec_path: Path) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m corral.daemons.supervisor SPEC.json", file=sys.stderr)
+        print("usage: python -m corral.node.supervisor SPEC.json", file=sys.stderr)
         return 2
     os.chdir("/")
     return run(Path(args[0]))
