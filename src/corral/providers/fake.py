@@ -22,9 +22,30 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corral.errors import PrerequisiteError, ProviderError
+from corral.errors import InsufficientCapacityError, PrerequisiteError, ProviderError
 from corral.plan import ClusterPlan
-from corral.providers.base import CommandResult, EventSink, Instance, InstanceState, LogSource, NodeRole
+from corral.providers.base import (
+    CommandResult,
+    EventSink,
+    Instance,
+    InstanceState,
+    LaunchFailure,
+    LaunchResult,
+    LogSource,
+    NodeRole,
+)
+
+#: The codes the fake reports as insufficient capacity (ParallelCluster's list).
+INSUFFICIENT_CAPACITY_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientHostCapacity",
+        "InsufficientReservedInstanceCapacity",
+        "MaxSpotInstanceCountExceeded",
+        "Unsupported",
+        "SpotMaxPriceTooLow",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +57,10 @@ class FakeFailures:
     delete: bool = False
     commands: bool = False  # run_on_head returns a non-zero status
     create_delay_s: float = 0.0  # sleep between the head node and the static nodes
+    #: most compute nodes running at once, per instance type, or "total": (("c5.xlarge", 2),)
+    capacity: tuple[tuple[str, int], ...] = ()
+    #: nodes whose launch fails with this error code: (("q-dy-cr-1", "InsufficientHostCapacity"),)
+    launch_errors: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls) -> FakeFailures:
@@ -46,6 +71,13 @@ class FakeFailures:
             delete="delete" in words,
             commands="commands" in words,
             create_delay_s=float(os.environ.get("CORRAL_FAKE_DELAY", "0") or 0),
+            capacity=tuple(
+                (k.strip(), int(v))
+                for k, _, v in (
+                    i.partition("=") for i in os.environ.get("CORRAL_FAKE_CAPACITY", "").split(",")
+                )
+                if k.strip() and v.strip().isdigit()
+            ),
         )
 
 
@@ -129,18 +161,70 @@ class FakeProvider:
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
         cluster = self._require(cluster_name)
-        running = {i.node_name: i for i in cluster.instances}
-        launched = []
         for name in node_names:
             if name not in cluster.nodes:
                 raise ProviderError(f"node {name!r} is not part of cluster {cluster_name!r}")
+        result = self.launch_batch(cluster_name, node_names, all_or_nothing=True)
+        if result.failed:
+            first = result.failed[0]
+            if first.code not in INSUFFICIENT_CAPACITY_CODES:
+                raise ProviderError(first.message)
+            raise InsufficientCapacityError(
+                first.message,
+                hint="raise FakeFailures.capacity (CORRAL_FAKE_CAPACITY)",
+                reason_code=first.code,
+                instance_type=cluster.nodes[first.node_name][2],
+                compute_resource=cluster.nodes[first.node_name][1],
+            )
+        return list(result.launched)
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult:
+        """``BatchLauncher.launch_batch`` under ``FakeFailures.capacity`` and ``launch_errors``."""
+        cluster = self._require(cluster_name)
+        running = {i.node_name: i for i in cluster.instances if i.node_name}
+        failed: list[LaunchFailure] = []
+        started: list[Instance] = []
+        for name in dict.fromkeys(node_names):
+            why = self._refusal(cluster, running, name)
+            if why is not None:
+                failed.append(LaunchFailure(name, *why))
+                continue
             if name not in running:
                 queue, cr, itype = cluster.nodes[name]
                 running[name] = self._instance(NodeRole.COMPUTE, itype, name, queue, cr)
-                cluster.instances.append(running[name])
-            launched.append(running[name])
+                started.append(running[name])
+        launched = [running[n] for n in dict.fromkeys(node_names) if n in running]
+        if all_or_nothing and failed:
+            first = failed[0]
+            return LaunchResult(
+                failed=tuple(LaunchFailure(n, first.code, first.message) for n in dict.fromkeys(node_names))
+            )
+        cluster.instances.extend(started)
         self._store(cluster_name, cluster)
-        return launched
+        return LaunchResult(launched=tuple(launched), failed=tuple(failed))
+
+    def _refusal(
+        self, cluster: _FakeCluster, running: dict[str, Instance], name: str
+    ) -> tuple[str, str] | None:
+        """(code, message) when ``name`` cannot start beside ``running``, else None."""
+        if name not in cluster.nodes:
+            return "InvalidNodenameError", f"node {name!r} is not part of the cluster"
+        code = dict(self.failures.launch_errors).get(name)
+        if code is not None:
+            return code, f"{name}: injected launch failure {code}"
+        if name in running:
+            return None
+        itype = cluster.nodes[name][2]
+        limits = dict(self.failures.capacity)
+        computes = [i for i in running.values() if i.role is NodeRole.COMPUTE]
+        same = [i for i in computes if i.instance_type == itype]
+        if itype in limits and len(same) >= limits[itype]:
+            return "InsufficientInstanceCapacity", f"{itype} for {name}: capacity of {limits[itype]} reached"
+        if "total" in limits and len(computes) >= limits["total"]:
+            return "InsufficientInstanceCapacity", f"{name}: total capacity of {limits['total']} reached"
+        return None
 
     def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
         cluster = self._load(cluster_name)
