@@ -1,5 +1,5 @@
 """Custom actions and the Slurm include file fetched from s3:// (a real moto server on loopback,
-through CORRAL_S3_ENDPOINT_URL) and https-style URLs; a failing head-node action fails create."""
+through AWS_ENDPOINT_URL) and https-style URLs; a failing head-node action fails create."""
 
 from __future__ import annotations
 

@@ -42,8 +42,8 @@ def web_server(root: Path) -> Iterator[str]:
 
 @contextmanager
 def s3_server(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Iterator[Any]:
-    """A moto S3 server with ``bucket`` created; sets ``CORRAL_S3_ENDPOINT_URL`` and credentials
-    through ``monkeypatch`` and yields a boto3 S3 client for it."""
+    """A moto S3 server with ``bucket`` created; sets ``AWS_ENDPOINT_URL`` (the standard variable,
+    which boto3 honours) and credentials through ``monkeypatch`` and yields a boto3 S3 client."""
     import boto3
     from moto import server as moto_server
 
@@ -52,8 +52,9 @@ def s3_server(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Iterator[Any]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        for key, value in {"CORRAL_S3_ENDPOINT_URL": endpoint, **S3_ENV}.items():
+        for key, value in {"AWS_ENDPOINT_URL": endpoint, **S3_ENV}.items():
             monkeypatch.setenv(key, value)
+        monkeypatch.delenv("CORRAL_S3_ENDPOINT_URL", raising=False)
         client = boto3.client("s3", endpoint_url=endpoint)
         client.create_bucket(Bucket=bucket)
         yield client

@@ -1,12 +1,17 @@
 """The bootstrap agent: runs on a node, inside its namespaces, and brings it up.
 
-It reads a ``BootstrapSpec`` (JSON), then: sets the hostname, bind-mounts the shared storage and
-the cluster's ``/etc/hosts``, runs the OnNodeStart actions in order, starts the node's services
-(slurmd on compute nodes), runs the OnNodeConfigured actions, and records the outcome in the
-spec's status file. A failing action fails the node (as ParallelCluster does): the status file
-says which script failed and how, and the ``on_failure`` command (marking the Slurm node DOWN) runs.
+It reads a ``BootstrapSpec`` (JSON), then: sets the hostname, places the node's files
+(``/etc/parallelcluster/cfnconfig``, the cluster config, see ``nodefiles``), bind-mounts the cluster's
+``/etc/hosts`` and the shared storage, runs the OnNodeStart actions in order, starts the node's
+services (slurmd on compute nodes), runs the OnNodeConfigured actions, and records the outcome in
+the spec's status file. Every action logs to its own file (see ``actions``), and all of them
+together must finish within the spec's timeout. A failing or timed-out action fails the node (as
+ParallelCluster does): the status file says which script failed and how, and the ``on_failure``
+command (marking the Slurm node DOWN, so that Slurm requeues its job) runs.
 
-``python -m corral.node SPEC.json [--phase start|configured|all]``
+The ``updated`` phase runs the OnNodeUpdated actions (for update-cluster).
+
+``python -m corral.node SPEC.json [--phase start|configured|updated|all]``
 """
 
 from __future__ import annotations
@@ -23,17 +28,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from corral.node import nodefiles
+from corral.node.actions import Action, ActionFailure
+from corral.node.actions import run_action as _run_action
+
 MS_BIND = 4096
 ON_NODE_START = "OnNodeStart"
 ON_NODE_CONFIGURED = "OnNodeConfigured"
-
-
-@dataclass(frozen=True)
-class Action:
-    event: str
-    path: str  # a local, already fetched script
-    args: tuple[str, ...] = ()
-    source: str = ""  # what the config said, for messages
+ON_NODE_UPDATED = "OnNodeUpdated"
+PHASES = ("start", "configured", "updated", "all")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class BootstrapSpec:
     service_pidfiles: tuple[str, ...] = ()
     #: (kind, "mnt:[…]") of the host's namespaces, which the agent must never modify
     host_namespaces: tuple[tuple[str, str], ...] = ()
+    #: seconds all actions of one agent run may take together (0: no limit)
+    timeout_s: int = 0
+    #: (absolute path, content) placed inside the node only (see ``nodefiles``)
+    files: tuple[tuple[str, str], ...] = ()
+    #: an empty directory for the private tmpfs that holds those files
+    scratch_dir: str = ""
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -63,13 +72,17 @@ class BootstrapSpec:
             status_file=raw["status_file"],
             mounts=tuple((s, t) for s, t in raw["mounts"]),
             actions=tuple(
-                Action(a["event"], a["path"], tuple(a["args"]), a["source"]) for a in raw["actions"]
+                Action(a["event"], a["path"], tuple(a["args"]), a["source"], a.get("log_file", ""))
+                for a in raw["actions"]
             ),
             services=tuple(tuple(s) for s in raw["services"]),
             env=tuple((k, v) for k, v in raw["env"]),
             on_failure=tuple(raw["on_failure"]),
             service_pidfiles=tuple(raw.get("service_pidfiles", ())),
             host_namespaces=tuple((k, v) for k, v in raw.get("host_namespaces", ())),
+            timeout_s=int(raw.get("timeout_s", 0)),
+            files=tuple((k, v) for k, v in raw.get("files", ())),
+            scratch_dir=raw.get("scratch_dir", ""),
         )
 
 
@@ -98,20 +111,25 @@ def _environment(spec: BootstrapSpec) -> dict[str, str]:
     return {**dict(spec.env), "CORRAL_NODE_NAME": spec.node_name}
 
 
-def run_action(action: Action, env: dict[str, str]) -> None:
-    """Run one script to completion; a non-zero exit is a ``BootstrapFailure`` naming the script."""
-    with open(action.path, "rb") as script:
-        shebang = script.read(2) == b"#!"
-    argv = [action.path, *action.args] if shebang else ["/bin/bash", action.path, *action.args]
-    print(f"[agent] {action.event}: running {action.source or action.path}", flush=True)
-    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    sys.stdout.write(result.stdout + result.stderr)
-    if result.returncode != 0:
-        tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
-        detail = f": {' / '.join(tail)}" if tail else ""
-        raise BootstrapFailure(
-            f"{action.event} script {action.source or action.path} exited with {result.returncode}{detail}"
-        )
+def run_action(action: Action, env: dict[str, str], *, timeout_s: float | None = None) -> None:
+    """Run one script to completion; a non-zero exit or a timeout is a ``BootstrapFailure`` naming
+    the script, its exit code and the end of its output."""
+    try:
+        _run_action(action, env, timeout_s=timeout_s)
+    except ActionFailure as exc:
+        raise BootstrapFailure(str(exc)) from exc
+
+
+def run_actions(spec: BootstrapSpec, event: str, env: dict[str, str], deadline: float | None) -> None:
+    """Run the spec's actions of ``event`` in order; each gets what is left of the deadline."""
+    for action in (a for a in spec.actions if a.event == event):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise BootstrapFailure(
+                f"{event} script {action.source or action.path} not started: the node's bootstrap "
+                f"timeout of {spec.timeout_s} s was used up by earlier steps"
+            )
+        run_action(action, {**env, "CORRAL_EVENT": event}, timeout_s=left)
 
 
 def start_service(argv: tuple[str, ...], env: dict[str, str]) -> None:
@@ -169,21 +187,29 @@ def _write_status(spec: BootstrapSpec, status: str, message: str = "") -> None:
 
 
 def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
-    """Run the requested phase: ``start`` (hostname, mounts, OnNodeStart, services), ``configured``
-    (OnNodeConfigured) or ``all``. Raises ``BootstrapFailure``."""
+    """Run the requested phase: ``start`` (hostname, files, mounts, OnNodeStart, services),
+    ``configured`` (OnNodeConfigured), ``updated`` (OnNodeUpdated) or ``all`` (start and
+    configured). Raises ``BootstrapFailure``."""
     env = _environment(spec)
+    deadline = time.monotonic() + spec.timeout_s if spec.timeout_s else None
     if phase in ("start", "all"):
         _refuse_host_namespaces(spec)
         socket.sethostname(spec.hostname)
-        for source, target in spec.mounts:
+        if spec.files:
+            try:
+                nodefiles.install(spec.files, spec.scratch_dir)
+            except (nodefiles.MountError, OSError) as exc:
+                raise BootstrapFailure(f"placing the node's files failed: {exc}") from exc
+        # Parents before children, so that a MountDir inside another one stays visible.
+        for source, target in sorted(spec.mounts, key=lambda m: len(Path(m[1]).parts)):
             bind_mount(source, target)
-        for action in (a for a in spec.actions if a.event == ON_NODE_START):
-            run_action(action, env)
+        run_actions(spec, ON_NODE_START, env, deadline)
         for service in spec.services:
             start_service(service, env)
     if phase in ("configured", "all"):
-        for action in (a for a in spec.actions if a.event == ON_NODE_CONFIGURED):
-            run_action(action, env)
+        run_actions(spec, ON_NODE_CONFIGURED, env, deadline)
+    if phase == "updated":
+        run_actions(spec, ON_NODE_UPDATED, env, deadline)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         i = args.index("--phase")
         phase = args[i + 1]
         del args[i : i + 2]
+    if phase not in PHASES:
+        print(f"unknown phase {phase!r}; expected one of {', '.join(PHASES)}", file=sys.stderr)
+        return 2
     spec = BootstrapSpec.load(Path(args[0]).read_text())
     os.chdir("/")
     try:
@@ -208,5 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if phase in ("configured", "all"):
         _write_status(spec, "ready")
+    elif phase == "updated":
+        _write_status(spec, "ready", "OnNodeUpdated done")
     print(f"[agent] phase {phase} done", flush=True)
     return 0

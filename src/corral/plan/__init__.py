@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from corral.plan._plan import (
     ClusterPlan,
     CustomActionSpec,
+    DataRepositorySpec,
     HeadNodeSpec,
     NodeKind,
     NodeShape,
@@ -47,6 +48,7 @@ __all__ = [
     "ChangeSet",
     "ClusterPlan",
     "CustomActionSpec",
+    "DataRepositorySpec",
     "HeadNodeSpec",
     "NodeKind",
     "NodeShape",

@@ -21,6 +21,7 @@ from corral.errors import ConfigError
 from corral.plan._plan import (
     ClusterPlan,
     CustomActionSpec,
+    DataRepositorySpec,
     HeadNodeSpec,
     NodeKind,
     NodeShape,
@@ -83,6 +84,7 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
         tags=tuple((tag.key, tag.value) for tag in config.tags),
         scaling_strategy=scheduling.scaling_strategy,
         compute_node_bootstrap_timeout_s=config.dev_settings.timeouts.compute_node_bootstrap_timeout,
+        head_node_bootstrap_timeout_s=config.dev_settings.timeouts.head_node_bootstrap_timeout,
     )
 
 
@@ -218,8 +220,10 @@ def _storage(shared: tuple[SharedStorage, ...]) -> tuple[StorageSpec, ...]:
     specs = [_storage_spec(item) for item in shared]
     if not any(spec.mount_dir.rstrip("/") == "/home" for spec in specs):
         # ParallelCluster exports the head node's /home to every node; so does Corral.
+        # Named so that it never collides with a SharedStorage entry called "home".
+        name = "home" if all(spec.name != "home" for spec in specs) else "cluster-home"
         specs.insert(
-            0, StorageSpec(name="home", storage_type="Home", mount_dir="/home", deletion_policy="Delete")
+            0, StorageSpec(name=name, storage_type="Home", mount_dir="/home", deletion_policy="Delete")
         )
     return tuple(specs)
 
@@ -228,8 +232,10 @@ def _storage_spec(item: SharedStorage) -> StorageSpec:
     settings = item.settings
     policy = getattr(settings, "deletion_policy", None) or ("Retain" if item.is_existing else "Delete")
     repositories: tuple[tuple[str, str], ...] = ()
+    associations: tuple[DataRepositorySpec, ...] = ()
     if isinstance(settings, FsxLustreSettings):
         repositories = _data_repositories(settings)
+        associations = _associations(settings)
     mount_dir = item.mount_dir if item.mount_dir.startswith("/") else "/" + item.mount_dir
     return StorageSpec(
         name=item.name,
@@ -238,7 +244,51 @@ def _storage_spec(item: SharedStorage) -> StorageSpec:
         deletion_policy=policy,
         existing=item.is_existing,
         data_repositories=repositories,
+        existing_id=_existing_id(settings),
+        associations=associations,
     )
+
+
+def _existing_id(settings: object) -> str:
+    """The id of the existing file system or volume an item mounts, or ""."""
+    for attribute in ("file_system_id", "volume_id", "file_cache_id"):
+        value = getattr(settings, attribute, None)
+        if value:
+            return str(value)
+    return ""
+
+
+#: The legacy ``AutoImportPolicy`` of an FSx Lustre ``ImportPath`` as DRA event lists.
+_LEGACY_IMPORT_EVENTS = {
+    "NEW": ("NEW",),
+    "NEW_CHANGED": ("NEW", "CHANGED"),
+    "NEW_CHANGED_DELETED": ("NEW", "CHANGED", "DELETED"),
+}
+
+
+def _associations(settings: FsxLustreSettings) -> tuple[DataRepositorySpec, ...]:
+    """The DRAs, and a legacy ``ImportPath`` as an association on "/" that imports at create."""
+    specs = [
+        DataRepositorySpec(
+            name=dra.name,
+            file_system_path=dra.file_system_path,
+            data_repository_path=dra.data_repository_path,
+            batch_import=dra.batch_import_meta_data_on_create,
+            auto_import=tuple(dra.auto_import_policy),
+            auto_export=tuple(dra.auto_export_policy),
+        )
+        for dra in settings.data_repository_associations
+    ]
+    if settings.import_path:
+        legacy = DataRepositorySpec(
+            name="ImportPath",
+            file_system_path="/",
+            data_repository_path=settings.import_path,
+            batch_import=True,
+            auto_import=_LEGACY_IMPORT_EVENTS.get(settings.auto_import_policy or "", ()),
+        )
+        specs.insert(0, legacy)
+    return tuple(specs)
 
 
 def _data_repositories(settings: FsxLustreSettings) -> tuple[tuple[str, str], ...]:

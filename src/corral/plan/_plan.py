@@ -62,6 +62,19 @@ class PartitionSpec:
 
 
 @dataclass(frozen=True)
+class DataRepositorySpec:
+    """An FSx for Lustre data repository association (or the legacy ImportPath): what is synced
+    between ``DataRepositoryPath`` (s3://bucket/prefix) and ``MountDir/FileSystemPath``."""
+
+    name: str
+    file_system_path: str
+    data_repository_path: str
+    batch_import: bool = False  # BatchImportMetaDataOnCreate
+    auto_import: tuple[str, ...] = ()  # AutoImportPolicy events: NEW, CHANGED, DELETED
+    auto_export: tuple[str, ...] = ()  # AutoExportPolicy events: NEW, CHANGED, DELETED
+
+
+@dataclass(frozen=True)
 class StorageSpec:
     """One SharedStorage entry, or the cluster's /home export."""
 
@@ -72,6 +85,10 @@ class StorageSpec:
     existing: bool = False  # refers to an existing volume/file system (VolumeId, FileSystemId, ...)
     #: (FileSystemPath, DataRepositoryPath) for FSx Lustre import/export and data repository associations.
     data_repositories: tuple[tuple[str, str], ...] = ()
+    #: FileSystemId / VolumeId / FileCacheId of an existing file system ("" when Corral creates it).
+    existing_id: str = ""
+    #: The data repository associations with their import/export policies (FSx for Lustre).
+    associations: tuple[DataRepositorySpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ class ClusterPlan:
     tags: tuple[tuple[str, str], ...] = ()
     scaling_strategy: str = "all-or-nothing"
     compute_node_bootstrap_timeout_s: int = 1800
+    head_node_bootstrap_timeout_s: int = 1800  # DevSettings/Timeouts/HeadNodeBootstrapTimeout
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     #: The validated config the plan was built from, for providers that need more than the plan
     #: (the AWS template: networking, IAM, images). Not part of the plan's identity.

@@ -14,14 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from corral.errors import ProviderError
-from corral.node.fetch import FetchError, fetch
+from corral.node import s3sync
+from corral.node.fetch import FetchError, fetch, fetch_all
 from corral.plan import ClusterPlan, CustomActionSpec
-from corral.providers.local import _daemons, _files, _logs, _net, _nodes, _proc
+from corral.providers.local import _bootfiles, _daemons, _files, _logs, _net, _nodes, _proc, _storage
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
 from corral.slurm import hostlist
 from corral.slurm.conf import gpu_device_count, render_gres_conf, render_slurm_conf
 
 SCALEDOWN_ENV = "CORRAL_LOCAL_SCALEDOWN_SECONDS"
+DATASYNC_INTERVAL_ENV = "CORRAL_LOCAL_DATASYNC_INTERVAL"
 Report = Callable[[str, str], None]
 
 
@@ -37,37 +39,77 @@ def _first_missing_ancestor(path: Path) -> Path | None:
 def prepare_storage(plan: ClusterPlan, layout: ClusterLayout) -> tuple[StorageRecord, ...]:
     """Create each storage's data dir and, where missing on the host, its mount point."""
     records = []
-    for spec in _files.storage_with_home(plan):
-        data_dir = _files.storage_data_dir(layout, spec)
+    for spec in _storage.storage_with_home(plan):
+        data_dir = _storage.storage_data_dir(layout, spec)
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         mount_dir = Path(spec.mount_dir)
         created = _first_missing_ancestor(mount_dir)
         mount_dir.mkdir(parents=True, exist_ok=True)
-        records.append(
-            StorageRecord(
-                name=spec.name,
-                mount_dir=str(mount_dir),
-                data_dir=data_dir,
-                # an existing volume or file system is never deleted with the cluster
-                deletion_policy="Retain" if spec.existing else spec.deletion_policy,
-                created_mount_root=str(created) if created else "",
-            )
-        )
+        records.append(_storage.storage_record(layout, spec, str(created) if created else ""))
     return tuple(records)
 
 
 def fetch_actions(plan: ClusterPlan, layout: ClusterLayout) -> dict[str | None, tuple[ActionRecord, ...]]:
-    """Fetch every custom action script once, from the host's network (nodes have no route out).
-    Key None holds the head node's actions."""
+    """Fetch every custom action script once, concurrently, from the host's network (nodes have no
+    route out). Key None holds the head node's actions."""
     groups: dict[str | None, tuple[CustomActionSpec, ...]] = {None: plan.head_node.custom_actions}
     groups.update(plan.queue_custom_actions)
+    paths = fetch_all([a.script for specs in groups.values() for a in specs], layout.actions_dir)
     fetched: dict[str | None, tuple[ActionRecord, ...]] = {}
     for queue, specs in groups.items():
         ordered = sorted(specs, key=lambda a: (a.event, a.sequence_index))
-        fetched[queue] = tuple(
-            ActionRecord(a.event, a.script, str(fetch(a.script, layout.actions_dir)), a.args) for a in ordered
-        )
+        fetched[queue] = tuple(ActionRecord(a.event, a.script, str(paths[a.script]), a.args) for a in ordered)
     return fetched
+
+
+def datasync_config(layout: ClusterLayout, descriptor: ClusterDescriptor) -> s3sync.SyncConfig:
+    associations = tuple(
+        s3sync.Association(
+            name=f"{r.storage}-{r.name}",
+            local_dir=r.local_dir,
+            url=r.url,
+            batch_import=r.batch_import,
+            auto_import=r.auto_import,
+            auto_export=r.auto_export,
+        )
+        for r in descriptor.data_repositories
+    )
+    return s3sync.SyncConfig(associations, str(layout.datasync_dir / "state"), _datasync_interval())
+
+
+def _datasync_interval() -> float:
+    value = os.environ.get(DATASYNC_INTERVAL_ENV, "").strip()
+    try:
+        interval = float(value) if value else s3sync.DEFAULT_INTERVAL_S
+    except ValueError:
+        interval = -1.0
+    if interval <= 0:
+        raise ProviderError(
+            f"{DATASYNC_INTERVAL_ENV}={value!r} is not a positive number of seconds", hint="e.g. 2"
+        )
+    return interval
+
+
+def start_data_repositories(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> None:
+    """Import what BatchImportMetaDataOnCreate asks for, then start the sync loop (if any
+    association has an AutoImportPolicy or AutoExportPolicy)."""
+    if not descriptor.data_repositories:
+        return
+    config = datasync_config(layout, descriptor)
+    config_path = layout.datasync_dir / "config.json"
+    s3sync.write_config(config_path, config)
+    try:
+        lines = s3sync.initial_import(config)
+    except Exception as exc:  # botocore's errors: the provider must not import botocore itself
+        names = ", ".join(a.url for a in config.associations)
+        raise ProviderError(
+            f"FSx data repository import failed ({names}): {type(exc).__name__}: {exc}",
+            hint="check the buckets, AWS_ENDPOINT_URL and the AWS credentials",
+        ) from exc
+    report("SharedStorage", f"data repositories: imported {len(lines)} object(s) at create")
+    if any(a.auto_import or a.auto_export for a in config.associations):
+        _daemons.start_datasync(layout, descriptor.python, config_path)
+        report("SharedStorage", f"data repository sync every {config.interval_s:g} s")
 
 
 def _scaledown_override() -> int | None:
@@ -133,7 +175,13 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
     env = {k: os.environ[k] for k in _files.PASSED_ENV if k in os.environ}
     storage = prepare_storage(plan, layout)
     descriptor = _files.build_descriptor(
-        plan, subnet, python=sys.executable, storage=storage, actions=actions, env=env
+        plan,
+        subnet,
+        python=sys.executable,
+        storage=storage,
+        actions=actions,
+        env=env,
+        cluster_config=_bootfiles.render_cluster_config(plan.config),
     )
     # Written before any namespace exists: delete() finds every namespace name through it.
     layout.descriptor.write_text(descriptor.dump())
@@ -174,6 +222,7 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     """Head netns with the bridge, the holder, mounts and OnNodeStart, munged, slurmctld."""
     for change in _net.raise_neighbour_limits(len(descriptor.nodes)):
         report("Cluster", f"raised the host's ARP table limit (shared by all namespaces): {change}")
+    start_data_repositories(layout, descriptor, report)
     _net.create_head_network(descriptor.name, ipaddress.IPv4Network(descriptor.subnet))
     _nodes.write_identity(layout.head_dir)
     holder = _nodes.start_holder(
@@ -267,6 +316,8 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
     descriptor = ClusterDescriptor.load(layout.descriptor) if layout.descriptor.exists() else None
     # First, so that it does not try to heal a cluster that is going away.
     _daemons.stop_reconciler(layout)
+    # Its last pass exports what the cluster wrote, before the storage goes.
+    _daemons.stop_datasync(layout)
     head = _net.head_netns(layout.name)
     if head in _net.list_netns():
         _daemons.stop_slurmctld(layout)
@@ -299,19 +350,43 @@ def _remove_empty_dirs(path: Path, top: Path) -> None:
 def remove_storage(
     layout: ClusterLayout, descriptor: ClusterDescriptor | None, *, retain_storage: bool
 ) -> None:
-    """Delete removes the data, Retain keeps it (outside the cluster dir), Snapshot moves it to
-    ``<state>/snapshots/<cluster>/<name>-<time>`` (the local stand-in for an EBS snapshot)."""
+    """Delete removes the data, Retain keeps it (outside the cluster dir, and reachable by its id
+    under ``<state>/volumes``), Snapshot moves it to ``<state>/snapshots/<cluster>/<name>-<time>``
+    (the local stand-in for an EBS snapshot). An existing file system or volume (``<state>/volumes``)
+    is never touched."""
     for record in descriptor.storage if descriptor else ():
-        if record.deletion_policy == "Snapshot" and retain_storage and Path(record.data_dir).exists():
+        if record.shared_volume:
+            pass
+        elif record.deletion_policy == "Snapshot" and retain_storage and Path(record.data_dir).exists():
             stamp = time.strftime("%Y%m%dT%H%M%S")
-            target = layout.state_dir / "snapshots" / layout.name / f"{record.name}-{stamp}"
+            target = layout.snapshots_dir / f"{record.name}-{stamp}"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(record.data_dir, target)
-        elif record.deletion_policy != "Retain" or not retain_storage:
+        elif record.deletion_policy == "Retain" and retain_storage:
+            _link_volume(layout, record)
+        else:
             shutil.rmtree(record.data_dir, ignore_errors=True)
         if record.created_mount_root:
             _remove_empty_dirs(Path(record.mount_dir), Path(record.created_mount_root))
     if not retain_storage:
         shutil.rmtree(layout.retained_dir, ignore_errors=True)
+        _unlink_dangling_volumes(layout)
     if layout.retained_dir.exists() and not any(layout.retained_dir.iterdir()):
         layout.retained_dir.rmdir()
+
+
+def _link_volume(layout: ClusterLayout, record: StorageRecord) -> None:
+    """``<state>/volumes/<id>`` -> the retained data, so a later cluster can name the id."""
+    if not record.storage_id or not Path(record.data_dir).is_dir():
+        return
+    link = layout.volumes_dir / record.storage_id
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(record.data_dir, target_is_directory=True)
+
+
+def _unlink_dangling_volumes(layout: ClusterLayout) -> None:
+    if layout.volumes_dir.is_dir():
+        for link in layout.volumes_dir.iterdir():
+            if link.is_symlink() and not link.exists():
+                link.unlink()

@@ -8,9 +8,10 @@ import os
 import shlex
 from collections.abc import Mapping
 
-from corral.node.agent import Action, BootstrapSpec
-from corral.plan import ClusterPlan, StorageSpec
-from corral.providers.local import _net
+from corral.node.actions import action_log_name
+from corral.node.agent import ON_NODE_CONFIGURED, ON_NODE_START, ON_NODE_UPDATED, Action, BootstrapSpec
+from corral.plan import ClusterPlan
+from corral.providers.local import _bootfiles, _net, _storage
 from corral.providers.local._layout import (
     ActionRecord,
     ClusterDescriptor,
@@ -24,6 +25,8 @@ from corral.slurm.conf import SlurmRuntime
 HEAD_HOSTNAME = "head"
 #: Environment variables captured at create time and handed to node agents and actions.
 PASSED_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
     "CORRAL_S3_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -90,21 +93,10 @@ def slurm_runtime(
     )
 
 
-def storage_with_home(plan: ClusterPlan) -> tuple[StorageSpec, ...]:
-    """The plan's storage, plus an implicit shared /home when no entry mounts there."""
-    if any(s.mount_dir.rstrip("/") == "/home" for s in plan.storage):
-        return plan.storage
-    return (
-        *plan.storage,
-        StorageSpec(name="home", storage_type="Home", mount_dir="/home", deletion_policy="Delete"),
-    )
-
-
-def storage_data_dir(layout: ClusterLayout, spec: StorageSpec) -> str:
-    """Retained storage lives outside the cluster dir so that deleting the cluster keeps it."""
-    kept = spec.deletion_policy == "Retain" or spec.existing
-    base = layout.retained_dir if kept else layout.root / "shared"
-    return str(base / spec.name)
+# Kept here for callers of the earlier API; the decisions live in ``_storage``.
+storage_with_home = _storage.storage_with_home
+storage_data_dir = _storage.storage_data_dir
+EVENT_ORDER = (ON_NODE_START, ON_NODE_CONFIGURED, ON_NODE_UPDATED)
 
 
 def build_descriptor(
@@ -115,6 +107,7 @@ def build_descriptor(
     storage: tuple[StorageRecord, ...],
     actions: Mapping[str | None, tuple[ActionRecord, ...]],
     env: Mapping[str, str],
+    cluster_config: str = "",
 ) -> ClusterDescriptor:
     """The descriptor for a plan: node addresses follow each node's position in the plan."""
     nodes = tuple(
@@ -141,6 +134,12 @@ def build_descriptor(
         head_actions=actions.get(None, ()),
         queue_actions=tuple((q, a) for q, a in actions.items() if q is not None),
         env=tuple(sorted(env.items())),
+        data_repositories=_storage.data_repositories(_storage.storage_with_home(plan), storage),
+        region=plan.region or "",
+        os=plan.os,
+        cluster_config=cluster_config,
+        head_timeout_s=plan.head_node_bootstrap_timeout_s,
+        compute_timeout_s=plan.compute_node_bootstrap_timeout_s,
     )
 
 
@@ -160,6 +159,19 @@ def host_namespaces() -> tuple[tuple[str, str], ...]:
     return tuple((kind, os.readlink(f"/proc/self/ns/{kind}")) for kind in ("mnt", "uts"))
 
 
+def node_actions(layout: ClusterLayout, records: tuple[ActionRecord, ...], label: str) -> tuple[Action, ...]:
+    """The agent's actions in run order (OnNodeStart, OnNodeConfigured, OnNodeUpdated; config order
+    within each), each with its log file ``log/actions/<label>/<NN>-<Event>-<script>.log``."""
+    ordered = sorted(records, key=lambda a: EVENT_ORDER.index(a.event) if a.event in EVENT_ORDER else 9)
+    directory = layout.action_logs / label
+    return tuple(
+        Action(
+            a.event, a.local_path, a.args, a.source, str(directory / action_log_name(i, a.event, a.source))
+        )
+        for i, a in enumerate(ordered, start=1)
+    )
+
+
 def bootstrap_spec(
     layout: ClusterLayout, descriptor: ClusterDescriptor, node: NodeRecord | None
 ) -> BootstrapSpec:
@@ -169,8 +181,10 @@ def bootstrap_spec(
         *((s.data_dir, s.mount_dir) for s in descriptor.storage),
     )
     records = descriptor.actions_for(node.queue if node else None)
-    actions = tuple(Action(a.event, a.local_path, a.args, a.source) for a in records)
-    env = node_environment(layout, descriptor)
+    label = node.name if node else _bootfiles.HEAD_NODE_TYPE
+    actions = node_actions(layout, records, label)
+    env = {**node_environment(layout, descriptor), **_bootfiles.script_environment(descriptor, node)}
+    files = _bootfiles.node_files(descriptor, node)
     if node is None:
         return BootstrapSpec(
             node_name="HeadNode",
@@ -180,9 +194,10 @@ def bootstrap_spec(
             actions=actions,
             env=tuple(sorted(env.items())),
             host_namespaces=host_namespaces(),
+            timeout_s=descriptor.head_timeout_s,
+            files=files,
+            scratch_dir=str(layout.head_dir / "rootfs"),
         )
-    env["CORRAL_QUEUE"] = node.queue
-    env["CORRAL_COMPUTE_RESOURCE"] = node.compute_resource
     return BootstrapSpec(
         node_name=node.name,
         hostname=node.name,
@@ -194,4 +209,7 @@ def bootstrap_spec(
         env=tuple(sorted(env.items())),
         on_failure=("scontrol", "update", f"NodeName={node.name}", "State=DOWN"),
         host_namespaces=host_namespaces(),
+        timeout_s=descriptor.compute_timeout_s,
+        files=files,
+        scratch_dir=str(layout.node_dir(node.name) / "rootfs"),
     )

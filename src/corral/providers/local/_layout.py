@@ -6,7 +6,10 @@ any namespace exists so that ``delete`` can always find everything), ``etc/`` (h
 ``head/`` and ``nodes/<node>/`` (holder pid, instance id, launch time), ``failures/``, ``shared/``.
 Unix sockets, spool dirs and the Slurm config files go under a short, world-readable
 ``/run/corral/<key>/`` (socket paths are limited to 108 bytes; every user's srun reads slurm.conf).
-Storage with DeletionPolicy Retain lives in ``<state>/retained/<name>/``.
+Storage with DeletionPolicy Retain lives in ``<state>/retained/<cluster>/<name>/``; an existing file
+system or volume named by its id (FileSystemId, VolumeId) in ``<state>/volumes/<id>/``, shared by
+every cluster that names the id and never deleted by a cluster delete. Each custom action logs to
+``log/actions/<HeadNode|node name>/<NN>-<Event>-<script>.log``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,25 @@ class ClusterLayout:
     @property
     def retained_dir(self) -> Path:
         return self.state_dir / "retained" / self.name
+
+    @property
+    def volumes_dir(self) -> Path:
+        """Existing file systems and volumes by id, shared by all clusters of this state dir."""
+        return self.state_dir / "volumes"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.state_dir / "snapshots" / self.name
+
+    @property
+    def action_logs(self) -> Path:
+        """``<HeadNode|node>/<NN>-<Event>-<script>.log``, one file per custom action."""
+        return self.log / "actions"
+
+    @property
+    def datasync_dir(self) -> Path:
+        """The data repository sync's config, state and pid file."""
+        return self.root / "datasync"
 
     @property
     def descriptor(self) -> Path:
@@ -133,6 +155,24 @@ class StorageRecord:
     data_dir: str
     deletion_policy: str
     created_mount_root: str  # the top-most mount dir Corral created on the host, or ""
+    storage_type: str = ""
+    #: the id a later cluster can name (FileSystemId/VolumeId) to mount this storage again
+    storage_id: str = ""
+    #: True for an existing file system or volume (``<state>/volumes/<id>``): never deleted
+    shared_volume: bool = False
+
+
+@dataclass(frozen=True)
+class DataRepositoryRecord:
+    """One data repository association, with the host directory it syncs."""
+
+    storage: str
+    name: str
+    local_dir: str  # <storage data dir>/<FileSystemPath> on the host
+    url: str  # s3://bucket/prefix
+    batch_import: bool = False
+    auto_import: tuple[str, ...] = ()
+    auto_export: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +192,13 @@ class ClusterDescriptor:
     #: environment passed to node agents (S3 endpoint and credentials captured at create time)
     env: tuple[tuple[str, str], ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+    data_repositories: tuple[DataRepositoryRecord, ...] = ()
+    region: str = ""
+    os: str = ""
+    #: the cluster config as YAML, placed on every node at /opt/parallelcluster/shared
+    cluster_config: str = ""
+    head_timeout_s: int = 1800
+    compute_timeout_s: int = 1800
 
     def node(self, name: str) -> NodeRecord | None:
         for node in self.nodes:
@@ -184,4 +231,15 @@ class ClusterDescriptor:
             queue_actions=tuple((q, actions(items)) for q, items in raw["queue_actions"]),
             env=tuple((k, v) for k, v in raw["env"]),
             extra=dict(raw.get("extra", {})),
+            data_repositories=tuple(
+                DataRepositoryRecord(
+                    **{**r, "auto_import": tuple(r["auto_import"]), "auto_export": tuple(r["auto_export"])}
+                )
+                for r in raw.get("data_repositories", ())
+            ),
+            region=raw.get("region", ""),
+            os=raw.get("os", ""),
+            cluster_config=raw.get("cluster_config", ""),
+            head_timeout_s=int(raw.get("head_timeout_s", 1800)),
+            compute_timeout_s=int(raw.get("compute_timeout_s", 1800)),
         )
