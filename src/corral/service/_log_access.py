@@ -35,6 +35,7 @@ class StreamSummary:
     first: datetime
     last: datetime
     ingested: datetime
+    size: int = 0  # bytes of the file: its ``uploadSequenceToken`` (grows with every write)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,7 @@ class StreamSummary:
             "firstEventTimestamp": iso(self.first),
             "lastEventTimestamp": iso(self.last),
             "lastIngestionTime": iso(self.ingested),
+            "uploadSequenceToken": str(self.size),
             "logStreamArn": self.arn,
         }
 
@@ -123,11 +125,17 @@ def _edges(path: Path) -> tuple[list[str], list[str]]:
 def summarize(source: LogSource, arn_prefix: str) -> StreamSummary:
     """First and last event times from the file's ends; the mtime when a file has no timestamp."""
     ingested = _mtime(source.path)
+    try:
+        size = source.path.stat().st_size
+    except OSError:
+        size = 0
     head, tail = _edges(source.path)
     first = next((t for t in map(_logs.parse_timestamp, head) if t is not None), None)
     last = next((t for t in map(_logs.parse_timestamp, reversed(tail)) if t is not None), None)
     first = first or last or ingested
-    return StreamSummary(source.stream_name, arn_prefix + source.stream_name, first, last or first, ingested)
+    return StreamSummary(
+        source.stream_name, arn_prefix + source.stream_name, first, last or first, ingested, size
+    )
 
 
 def list_streams(
