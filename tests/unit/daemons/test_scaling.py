@@ -184,7 +184,7 @@ JOBS = ResumeRequest(
 
 
 def run(strategy: ScalingStrategy, provider: FakeProvider) -> tuple[SchedulerView, list[str]]:
-    view, lines = SchedulerView(), []
+    view, lines = SchedulerView(), list[str]()
     resume.resume(provider, "scale", JOBS, strategy, mark_down=view.mark_down, log=lines.append)
     return view, lines
 
