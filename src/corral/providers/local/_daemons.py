@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corral.errors import ProviderError
+from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
 from corral.providers.local import _net, _proc
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
@@ -139,6 +140,28 @@ def heartbeat_file(layout: ClusterLayout) -> Path:
     """The reconciler's heartbeat (compute nodes' watchdogs read it; the cluster dir is visible
     in every node's mount namespace)."""
     return layout.slurm_state / "heartbeat"
+
+
+WATCHDOG_MODULE = "corral.node.watchdog"
+
+
+def with_watchdog(layout: ClusterLayout, descriptor: ClusterDescriptor, spec: BootstrapSpec) -> BootstrapSpec:
+    """A compute node's bootstrap spec with its watchdog (``corral.node.watchdog``) added to its
+    services: the node shuts itself down when the head's heartbeat stays stale."""
+    timeout = descriptor.extra.get(WATCHDOG_KEY, str(DEFAULT_WATCHDOG_TIMEOUT_S))
+    node = spec.node_name
+    pid_file = str(layout.run_dir / f"watchdog-{node}.pid")
+    argv: tuple[str, ...] = (
+        descriptor.python,
+        "-m",
+        WATCHDOG_MODULE,
+        "--heartbeat",
+        str(heartbeat_file(layout)),
+    )
+    argv += ("--timeout", timeout, "--node", node, "--netns", _net.node_netns(descriptor.name, node))
+    argv += ("--service-pid-file", str(layout.run_dir / f"slurmd-{node}.pid"), "--pid-file", pid_file)
+    argv += ("--detach",)
+    return replace(spec, services=(*spec.services, argv), service_pidfiles=(*spec.service_pidfiles, pid_file))
 
 
 def events_file(layout: ClusterLayout) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 from corral.errors import ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
 from corral.providers.local import _logs, _net, _proc
+from corral.providers.local._daemons import with_watchdog
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
 
@@ -97,7 +98,8 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
     env = node_environment(layout, descriptor)
     pid = start_holder(netns, directory, env)
     spec_path = directory / "bootstrap.json"
-    spec_path.write_text(bootstrap_spec(layout, descriptor, node).dump())
+    spec = with_watchdog(layout, descriptor, bootstrap_spec(layout, descriptor, node))
+    spec_path.write_text(spec.dump())
     agent = [*enter_argv(pid), descriptor.python, "-m", "corral.node", str(spec_path)]
     _proc.spawn_detached(agent, env=env, log_path=layout.log / f"node-{node.name}.log")
     return _instance(node, instance_id, launched, InstanceState.PENDING)
