@@ -2,6 +2,11 @@
 
 The scontrol commands and the reading of Slurm's state are decided in ``corral.slurm``; this module
 runs them through ``provider.run_on_head`` and moves the fleet status along its transition table.
+
+The head node's reconciler reads the same record each pass (``corral.daemons.fleet_requests``): it
+applies a request still pending, finishes STOPPING/STARTING once Slurm shows it, and records
+PROTECTED while a queue is in protected mode (and RUNNING once none is). Both writers use the
+store's versioned saves; a save that loses to the reconciler is re-read, never reported as an error.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from corral.slurm.status import (
     parse_nodes,
     parse_partitions,
 )
-from corral.state import WORKING, ClusterRecord, FleetStatus, StateStore, utc_now
+from corral.state import WORKING, ClusterRecord, FleetStatus, StaleWriteError, StateStore, utc_now
 
 F = FleetStatus
 
@@ -59,7 +64,10 @@ def describe(store: StateStore, provider: Provider, record: ClusterRecord) -> Fl
         seen = observe(provider, record)
         final = F.STOPPED if record.fleet_status is F.STOPPING else F.RUNNING
         if seen is final:
-            record = store.save(record, replace(record, fleet_status=final, fleet_updated_at=utc_now()))
+            try:
+                record = store.save(record, replace(record, fleet_status=final, fleet_updated_at=utc_now()))
+            except StaleWriteError:
+                record = store.get(record.name)  # the reconciler recorded it first
     return FleetView(record.fleet_status, record.fleet_updated_at)
 
 
@@ -79,6 +87,7 @@ def update(store: StateStore, provider: Provider, record: ClusterRecord, request
             hint=f"wait until `corral describe-cluster -n {record.name}` shows CREATE_COMPLETE",
         )
     request, progress, final, satisfied = _REQUESTS[requested]
+    record = store.get(record.name)  # the reconciler may have moved it since it was read
     if record.fleet_status in satisfied:
         return describe(store, provider, record)
     plan = plan_from_json(record.plan_json)
