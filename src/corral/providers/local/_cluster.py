@@ -17,7 +17,17 @@ from corral.errors import ProviderError
 from corral.node import s3sync
 from corral.node.fetch import FetchError, fetch, fetch_all
 from corral.plan import ClusterPlan, CustomActionSpec
-from corral.providers.local import _bootfiles, _daemons, _files, _logs, _net, _nodes, _proc, _storage
+from corral.providers.local import (
+    _bootfiles,
+    _daemons,
+    _files,
+    _logs,
+    _net,
+    _nodes,
+    _proc,
+    _scaling,
+    _storage,
+)
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
 from corral.slurm import hostlist
 from corral.slurm.conf import gpu_device_count, render_gres_conf, render_slurm_conf
@@ -149,7 +159,8 @@ def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDes
     make_gpu_devices(layout.root / "dev", gpu_device_count(plan))
     for program in _files.PROGRAMS:
         path = layout.bin / program
-        path.write_text(_files.render_wrapper(layout, descriptor.python, program))
+        extra = _scaling.resume_environment(plan, layout) if program == "resume" else None
+        path.write_text(_files.render_wrapper(layout, descriptor.python, program, extra))
         path.chmod(0o755)
 
 

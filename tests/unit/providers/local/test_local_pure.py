@@ -110,7 +110,10 @@ def test_wrappers_set_an_explicit_environment_and_stdio(tmp_path: Path) -> None:
     assert text.startswith("#!/bin/sh\n")
     assert "exec </dev/null >>" in text and "2>&1" in text
     assert "/usr/bin/env -i" in text and f"SLURM_CONF={layout.slurm_conf}" in text
-    assert "-m corral.providers.local.resume" in text and '"$@"' in text
+    assert "-m corral.daemons.resume" in text and '"$@"' in text
+    assert 'SLURM_RESUME_FILE="$SLURM_RESUME_FILE"' in text
+    extra = _files.render_wrapper(layout, "/p", "resume", {"CORRAL_SCALING_STRATEGY": "best-effort"})
+    assert "CORRAL_SCALING_STRATEGY=best-effort" in extra
     assert "SLURM_JOB_NODELIST" in _files.render_wrapper(layout, "/p", "prolog")
 
 

@@ -1,0 +1,34 @@
+"""What a local cluster's ResumeProgram needs to know, given to it through its wrapper's environment
+(slurmctld gives its programs none): the scaling strategy, the reconciler's heartbeat file and the
+staleness threshold. The program itself is provider-neutral: ``corral.daemons.resume``."""
+
+from __future__ import annotations
+
+import os
+
+from corral.plan import ClusterPlan
+from corral.providers.local._layout import ClusterLayout
+
+#: The module the local ResumeProgram wrapper runs.
+RESUME_MODULE = "corral.daemons.resume"
+#: Where the reconciler writes its heartbeat (``corral.daemons.heartbeat``).
+HEARTBEAT_FILE = "heartbeat"
+#: Read at create and handed to the ResumeProgram (seconds; see ``corral.daemons.heartbeat``).
+HEARTBEAT_TIMEOUT_ENV = "CORRAL_HEARTBEAT_TIMEOUT_S"
+
+
+def heartbeat_file(layout: ClusterLayout) -> str:
+    return str(layout.slurm_state / HEARTBEAT_FILE)
+
+
+def resume_environment(plan: ClusterPlan, layout: ClusterLayout) -> dict[str, str]:
+    """The ResumeProgram's settings for this cluster."""
+    env = {
+        "CORRAL_PROVIDER": "local",
+        "CORRAL_SCALING_STRATEGY": plan.scaling_strategy,
+        "CORRAL_HEARTBEAT_FILE": heartbeat_file(layout),
+    }
+    timeout = os.environ.get(HEARTBEAT_TIMEOUT_ENV, "").strip()
+    if timeout:
+        env[HEARTBEAT_TIMEOUT_ENV] = timeout
+    return env
