@@ -8,7 +8,6 @@ a root template may exceed CreateStack's 51,200-byte inline limit.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -63,10 +62,12 @@ def ensure_bucket(clients: AwsClients) -> str:
 
 
 def upload(clients: AwsClients, bucket: str, key: str, body: str) -> str:
-    """Put ``body`` at ``s3://bucket/key``; returns its HTTPS URL (what CloudFormation reads)."""
+    """Put ``body`` at ``s3://bucket/key``; returns its HTTPS URL (what CloudFormation reads).
+
+    The URL is S3's own virtual-hosted form even when ``AWS_ENDPOINT_URL`` points elsewhere:
+    CloudFormation (AWS's, or an emulator's such as moto's) resolves it against its S3."""
     aws_call("PutObject", clients.s3.put_object, Bucket=bucket, Key=key, Body=body.encode())
-    endpoint = clients.s3.meta.endpoint_url.rstrip("/")
-    return f"{endpoint}/{bucket}/{key}"
+    return f"https://{bucket}.s3.{clients.region}.amazonaws.com/{key}"
 
 
 def read_object(clients: AwsClients, bucket: str, key: str) -> str:
@@ -113,6 +114,7 @@ def create(
     template_url: str,
     *,
     tags: Mapping[str, str],
+    parameters: Mapping[str, str] | None = None,
     rollback: bool,
 ) -> str:
     """CreateStack (IAM capabilities granted, ``OnFailure`` per ``rollback``); returns the stack id."""
@@ -124,6 +126,7 @@ def create(
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         OnFailure="ROLLBACK" if rollback else "DO_NOTHING",
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
     )
     return str(result["StackId"])
 
@@ -169,6 +172,45 @@ def wait(
         time.sleep(poll_interval())
 
 
+def resources(clients: AwsClients, name: str) -> list[dict[str, Any]]:
+    """The stack's resources (ListStackResources, every page)."""
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"StackName": name}
+        if token:
+            kwargs["NextToken"] = token
+        page = aws_call("ListStackResources", clients.cfn.list_stack_resources, **kwargs)
+        found.extend(page.get("StackResourceSummaries", []))
+        token = page.get("NextToken")
+        if not token:
+            break
+    return found
+
+
+def tree_outputs(clients: AwsClients, name: str) -> dict[str, str]:
+    """The root stack's Outputs, completed from its nested stacks' Outputs (the root's win) and with
+    ``<LogicalId>`` -> physical id for the root's DynamoDB table when no Output names it.
+
+    The root re-exports what the provider needs, so on AWS the completion adds nothing; it exists
+    because some emulators (moto 5.2) cannot evaluate ``GetAtt Nested.Outputs.X`` and then return no
+    root Outputs at all."""
+    root = describe(clients, name)
+    if root is None:
+        return {}
+    merged: dict[str, str] = {}
+    for resource in resources(clients, name):
+        kind, physical = resource["ResourceType"], resource.get("PhysicalResourceId", "")
+        if kind == "AWS::CloudFormation::Stack" and physical:
+            nested = describe(clients, physical)
+            if nested is not None:
+                merged.update(nested.outputs)
+        elif kind == "AWS::DynamoDB::Table" and physical:
+            merged.setdefault("NodeStateTableName", physical)
+    merged.update(root.outputs)
+    return merged
+
+
 def events(clients: AwsClients, name: str) -> list[dict[str, Any]]:
     """The stack's events, oldest first."""
     found: list[dict[str, Any]] = []
@@ -210,10 +252,6 @@ def first_failure(clients: AwsClients, name: str) -> str:
     return ""
 
 
-def template_json(template: Mapping[str, Any]) -> str:
-    return json.dumps(template, indent=1, sort_keys=True)
-
-
 __all__ = [
     "CREATE_DONE",
     "CREATE_FAILED",
@@ -230,6 +268,8 @@ __all__ = [
     "first_failure",
     "poll_interval",
     "read_object",
+    "resources",
+    "tree_outputs",
     "upload",
     "wait",
 ]

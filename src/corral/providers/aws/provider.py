@@ -35,7 +35,7 @@ from corral.providers.aws._cluster import (
     plan_from_document,
     save_site,
 )
-from corral.providers.aws._errors import CAPACITY_CODES, CREDENTIALS_HINT
+from corral.providers.aws._errors import CAPACITY_CODES, CREDENTIALS_HINT, aws_call
 from corral.providers.aws._instances import (
     NODE_NAME_TAG,
     cluster_instances,
@@ -53,7 +53,7 @@ from corral.providers.base import (
 )
 
 #: Root stack Output naming the cluster's DynamoDB node table (see the template's docstring).
-TABLE_OUTPUT = "NodeTableName"
+TABLE_OUTPUT = "NodeStateTableName"
 #: Default login user per ``Image/Os`` (for ``corral ssh``).
 OS_USERS = {"ubuntu2204": "ubuntu", "ubuntu2404": "ubuntu", "rocky8": "rocky", "rocky9": "rocky"}
 
@@ -111,9 +111,9 @@ class AwsProvider:
         site = ClusterSite(name, clients.region, bucket)
         save_site(self.state_dir, site)
         on_event("CloudFormation", f"uploading templates to s3://{bucket}/{site.prefix}")
-        main_url = self._upload_templates(clients, site, plan)
+        main_url, parameters = self._upload_templates(clients, site, plan)
         tags = {"corral:cluster-name": name, **dict(plan.tags)}
-        _stack.create(clients, name, main_url, tags=tags, rollback=False)
+        _stack.create(clients, name, main_url, tags=tags, parameters=parameters, rollback=False)
         on_event("CloudFormation", f"stack {name} CREATE_IN_PROGRESS in {clients.region}")
         _stack.wait(clients, name, done=_stack.CREATE_DONE, failed=_stack.CREATE_FAILED, report=on_event)
         self._plans[name] = plan
@@ -125,20 +125,28 @@ class AwsProvider:
             )
         return head
 
-    def _upload_templates(self, clients: AwsClients, site: ClusterSite, plan: ClusterPlan) -> str:
+    def _upload_templates(
+        self, clients: AwsClients, site: ClusterSite, plan: ClusterPlan
+    ) -> tuple[str, dict[str, str]]:
+        """Upload cluster.json and the templates; the root template's URL and its parameters."""
         from corral.providers.aws.template import build_templates
 
+        subnets = subnet_facts(clients, plan)
+        zones = {sid: zone for sid, (_, zone) in subnets.items()}
+        head_subnet = plan.config.head_node.networking.subnet_id if plan.config is not None else ""
+        parameters = {"VpcId": subnets[head_subnet][0]} if head_subnet in subnets else {}
         _stack.upload(clients, site.bucket, site.prefix + "cluster.json", cluster_document(plan))
-        templates = build_templates(plan)
+        templates = build_templates(plan, subnet_availability_zones=zones)
         if templates.nested:
             urls = {
                 logical: _stack.upload(
-                    clients, site.bucket, f"{site.prefix}{logical}.json", _stack.template_json(body)
+                    clients, site.bucket, f"{site.prefix}{logical}.json", templates.to_json(logical)
                 )
-                for logical, body in templates.nested.items()
+                for logical in templates.nested
             }
-            templates = build_templates(plan, nested_template_urls=urls)
-        return _stack.upload(clients, site.bucket, site.prefix + "main.json", templates.to_json())
+            templates = build_templates(plan, nested_template_urls=urls, subnet_availability_zones=zones)
+        url = _stack.upload(clients, site.bucket, site.prefix + "main.json", templates.to_json())
+        return url, parameters
 
     def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
         """Terminate compute instances, DeleteStack and wait; remove the artefacts. Idempotent.
@@ -314,16 +322,27 @@ class AwsProvider:
 
     # -- internals -------------------------------------------------------------------------
     def _outputs(self, clients: AwsClients, cluster_name: str) -> dict[str, str]:
-        view = _stack.describe(clients, cluster_name)
-        if view is None:
+        outputs = _stack.tree_outputs(clients, cluster_name)
+        if not outputs and _stack.describe(clients, cluster_name) is None:
             raise ProviderError(
                 f"cluster {cluster_name!r} has no stack in {clients.region}",
                 hint="create it first (`corral create-cluster --provider aws ...`)",
             )
-        return dict(view.outputs)
+        return outputs
 
     def _head(self, clients: AwsClients, cluster_name: str) -> Instance | None:
         return next((i for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.HEAD), None)
+
+
+def subnet_facts(clients: AwsClients, plan: ClusterPlan) -> dict[str, tuple[str, str]]:
+    """subnet id -> (VPC id, availability zone) for every subnet the config names."""
+    from corral.providers.aws.validators import subnet_refs
+
+    if plan.config is None:
+        return {}
+    ids = sorted({sid for _, sid in subnet_refs(plan.config)})
+    found = aws_call("DescribeSubnets", clients.ec2.describe_subnets, SubnetIds=ids)["Subnets"]
+    return {s["SubnetId"]: (s["VpcId"], s["AvailabilityZone"]) for s in found}
 
 
 def launch_templates(plan: ClusterPlan, outputs: dict[str, str]) -> dict[tuple[str, str], str]:
