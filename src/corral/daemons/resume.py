@@ -56,10 +56,15 @@ def read_request(argv_hostlist: str, resume_file: str | None, log: Log = log) ->
     cannot be read: the hostlist is what Slurm is waiting for in any case)."""
     names = hostlist.expand(argv_hostlist) if argv_hostlist else []
     if resume_file:
+        text = ""
         try:
-            request = parse_resume_file(Path(resume_file).read_text())
+            text = Path(resume_file).read_text()
+            request = parse_resume_file(text)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log(f"cannot read SLURM_RESUME_FILE {resume_file}: {exc}; treating the hostlist as one job")
+            log(
+                f"cannot read SLURM_RESUME_FILE {resume_file}: {exc}; treating the hostlist as one job"
+                + (f"\n  it reads: {text[:400]!r}" if text else "")
+            )
         else:
             missing = [n for n in names if n not in set(request.nodes)]
             return ResumeRequest((*request.nodes, *missing), request.jobs) if missing else request

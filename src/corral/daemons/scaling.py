@@ -116,20 +116,23 @@ class ResumeRequest:
 
 def parse_resume_file(text: str) -> ResumeRequest:
     """Slurm's ``SLURM_RESUME_FILE`` JSON → ``ResumeRequest``. Raises ``ValueError`` when it is
-    not that document. Job nodes outside ``all_nodes_resume`` are dropped (Slurm did not ask)."""
+    not that document. Both shapes are read: Slurm 22.05 writes ``all_nodes`` and per job
+    ``nodes``; 23.02+ writes ``all_nodes_resume`` and per job ``nodes_alloc``, ``nodes_resume``,
+    ``oversubscribe``. Job nodes outside the request are dropped (Slurm did not ask for them)."""
     doc = json.loads(text)
-    if not isinstance(doc, dict) or "all_nodes_resume" not in doc:
-        raise ValueError("not a Slurm resume file: no all_nodes_resume")
-    nodes = tuple(dict.fromkeys(hostlist.expand(str(doc["all_nodes_resume"] or ""))))
+    key = next((k for k in ("all_nodes_resume", "all_nodes") if isinstance(doc, dict) and k in doc), None)
+    if key is None:
+        raise ValueError("not a Slurm resume file: no all_nodes_resume or all_nodes")
+    nodes = tuple(dict.fromkeys(hostlist.expand(str(doc[key] or ""))))
     asked = set(nodes)
     jobs = []
     for raw in doc.get("jobs") or ():
-        resume = tuple(n for n in hostlist.expand(str(raw.get("nodes_resume") or "")) if n in asked)
+        listed = raw.get("nodes_resume", raw.get("nodes")) or ""
         jobs.append(
             ResumeJob(
                 job_id=int(raw["job_id"]),
-                nodes_resume=resume,
-                nodes_alloc=tuple(hostlist.expand(str(raw.get("nodes_alloc") or ""))),
+                nodes_resume=tuple(n for n in hostlist.expand(str(listed)) if n in asked),
+                nodes_alloc=tuple(hostlist.expand(str(raw.get("nodes_alloc", raw.get("nodes")) or ""))),
                 oversubscribe=str(raw.get("oversubscribe") or ""),
             )
         )

@@ -69,6 +69,15 @@ def test_parse_resume_file() -> None:
         parse_resume_file('{"jobs": []}')
 
 
+def test_parse_the_slurm_22_05_resume_file() -> None:
+    """The shape slurmctld 22.05.8 wrote here (captured from a local cluster's resume.log)."""
+    text = '{"jobs":[{"job_id":1,"nodes":"q1-dy-c1-[1-3]"}],"all_nodes":"q1-dy-c1-[1-3],q1-st-c1-1"}'
+    request = parse_resume_file(text)
+    assert request.nodes == ("q1-dy-c1-1", "q1-dy-c1-2", "q1-dy-c1-3", "q1-st-c1-1")
+    assert request.jobs == (ResumeJob(1, request.nodes[:3], request.nodes[:3]),)
+    assert request.jobless() == ("q1-st-c1-1",)
+
+
 def test_hostlist_without_resume_file_is_one_job() -> None:
     request = ResumeRequest.from_hostlist(["a", "b", "a"])
     assert request.nodes == ("a", "b")
