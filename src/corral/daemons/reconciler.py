@@ -22,7 +22,10 @@ Rules, only while the fleet is running (partitions UP):
 - a powered-down static node is powered up;
 - an instance whose node is powered down (an orphan) is terminated;
 - a queue in protected mode (``corral.daemons.protection``: too many consecutive bootstrap
-  failures) has its partition set INACTIVE, and its nodes are never powered up.
+  failures) has its partition set INACTIVE, and its nodes are never powered up;
+- a compute resource whose launch found no capacity (``corral.daemons.capacity``) is taken out
+  for ``insufficient_capacity_timeout_s``: its powered-down dynamic nodes are set DOWN and kept
+  so, then reset.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from corral.daemons.capacity import (
+    DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S,
+    Outage,
+    compute_resource_of,
+    outages,
+)
 from corral.daemons.protection import Protection, queue_of
 from corral.plan import ClusterPlan, NodeKind
 from corral.slurm import hostlist
@@ -63,6 +72,8 @@ class FleetSpec:
     unresponsive_grace_s: float = DEFAULT_UNRESPONSIVE_GRACE_S
     #: An instance of a powered-down node is terminated once older than this (a launch may be racing).
     orphan_grace_s: float = DEFAULT_ORPHAN_GRACE_S
+    #: A compute resource without capacity stays out this long (<= 0: no fail-over).
+    insufficient_capacity_timeout_s: float = DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S
 
     @classmethod
     def from_plan(cls, plan: ClusterPlan) -> FleetSpec:
@@ -120,6 +131,7 @@ class ActionKind(enum.StrEnum):
     TERMINATE = "terminate"  # provider.terminate: the node's instance goes away
     POWER_DOWN = "power_down"  # scontrol State=POWER_DOWN_FORCE: jobs requeued, node reset
     POWER_UP = "power_up"  # scontrol State=POWER_UP: ResumeProgram launches an instance
+    DISABLE = "disable"  # scontrol State=DOWN Reason=(Code:...): its compute resource has no capacity
 
 
 @dataclass(frozen=True)
@@ -162,10 +174,20 @@ class Actions:
                         f"Reason={reason}",
                     ]
                 )
+        for reason, nodes in self._disabled().items():
+            argv = ["scontrol", "update", f"NodeName={hostlist.compress(nodes)}", "State=DOWN"]
+            commands.append([*argv, f"Reason={reason}"])
         up = self.nodes(ActionKind.POWER_UP)
         if up:
             commands.append(["scontrol", "update", f"NodeName={hostlist.compress(up)}", "State=POWER_UP"])
         return commands
+
+    def _disabled(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for action in self.items:
+            if action.kind is ActionKind.DISABLE:
+                grouped.setdefault(action.reason, []).append(action.node)
+        return grouped
 
 
 def admin_drained(node: NodeState) -> bool:
@@ -191,8 +213,39 @@ def _unhealthy(
     return None
 
 
-def _decide_node(spec: FleetSpec, node: NodeState, observed: ObservedCluster, now: datetime) -> list[Action]:
-    actions = _decide_node_health(spec, node, observed, now)
+def _decide_capacity(
+    spec: FleetSpec, node: NodeState, outage: Outage | None, now: datetime
+) -> list[Action] | None:
+    """The fail-over's actions for a powered-down dynamic node of a compute resource without
+    capacity (``capacity``): DOWN while the outage lasts, left DOWN; None: the usual rules apply
+    (a node that is up, a static node, no outage, or an outage past its timeout: reset)."""
+    if (
+        outage is None
+        or node.name not in spec.dynamic
+        or not outage.active(now, spec.insufficient_capacity_timeout_s)
+    ):
+        return None
+    if (
+        "POWERED_DOWN" not in node.flags
+        or node.flags & (BOOTING_FLAGS | STOPPING_FLAGS)
+        or admin_drained(node)
+    ):
+        return None
+    if node.state == "DOWN":
+        return []  # kept out until the outage ends; the usual rule would reset it now
+    return [Action(ActionKind.DISABLE, node.name, outage.reason)]
+
+
+def _decide_node(
+    spec: FleetSpec,
+    node: NodeState,
+    observed: ObservedCluster,
+    now: datetime,
+    out: Mapping[tuple[str, str], Outage] | None = None,
+) -> list[Action]:
+    key = compute_resource_of(node.name)
+    capacity = _decide_capacity(spec, node, (out or {}).get(key) if key else None, now)
+    actions = _decide_node_health(spec, node, observed, now) if capacity is None else capacity
     if queue_of(node) in observed.protection.protected:
         # Protected mode: never launch a node of the queue again until an administrator says so.
         return [a for a in actions if a.kind is not ActionKind.POWER_UP]
@@ -242,10 +295,17 @@ def reconcile(spec: FleetSpec, observed: ObservedCluster, now: datetime, *, flee
         Action(ActionKind.PROTECT, queue, entry.reason)
         for queue, entry in sorted(observed.protection.pending().items())
     ]
+    out = outages(observed.nodes, spec.dynamic, now) if spec.insufficient_capacity_timeout_s > 0 else {}
     for node in sorted(observed.nodes, key=lambda n: n.name):
         if node.name in spec.static or node.name in spec.dynamic:
-            decided += _decide_node(spec, node, observed, now)
-    order = {ActionKind.PROTECT: 0, ActionKind.TERMINATE: 1, ActionKind.POWER_DOWN: 2, ActionKind.POWER_UP: 3}
+            decided += _decide_node(spec, node, observed, now, out)
+    order = {
+        ActionKind.PROTECT: 0,
+        ActionKind.TERMINATE: 1,
+        ActionKind.POWER_DOWN: 2,
+        ActionKind.DISABLE: 3,
+        ActionKind.POWER_UP: 4,
+    }
     return Actions(tuple(sorted(decided, key=lambda a: order[a.kind])))
 
 
