@@ -4,7 +4,8 @@ It reads the request (``SLURM_RESUME_FILE`` when Slurm provides it, else the hos
 refuses to launch anything while the reconciler's heartbeat is stale, launches per the cluster's
 scaling strategy (``corral.daemons.scaling``), terminates the instances the strategy discards and
 marks every node that did not come up DOWN with ParallelCluster's reason, so that Slurm requeues
-its job at once instead of waiting for ResumeTimeout.
+its job at once instead of waiting for ResumeTimeout, and powers them down again (the reason stays:
+the reconciler takes a compute resource without capacity out, ``corral.daemons.capacity``).
 
 The environment (set by the provider's wrapper; slurmctld gives its programs none):
 
@@ -129,13 +130,16 @@ def apply(
 
 
 def scontrol_down(nodes: Sequence[str], reason: str) -> None:
-    """``scontrol update ... State=DOWN``: the ResumeProgram runs beside slurmctld, with SLURM_CONF."""
-    argv = ["scontrol", "update", f"NodeName={hostlist.compress(list(nodes))}", "State=DOWN"]
-    result = subprocess.run(
-        [*argv, f"Reason={reason}"], capture_output=True, text=True, timeout=30, check=False
-    )
-    if result.returncode != 0:
-        log(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    """Fail the nodes in Slurm: DOWN (their jobs are requeued at once), then POWER_DOWN_FORCE with
+    the same reason, so they are reset to powered-down IDLE after SuspendTimeout instead of
+    waiting out ResumeTimeout (ParallelCluster's fail-over does the same). The reason stays, and
+    the reconciler reads its code. Runs beside slurmctld, with the wrapper's SLURM_CONF."""
+    names = f"NodeName={hostlist.compress(list(nodes))}"
+    for state in ("DOWN", "POWER_DOWN_FORCE"):
+        argv = ["scontrol", "update", names, f"State={state}", f"Reason={reason}"]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        if result.returncode != 0:
+            log(f"{' '.join(argv[:4])} failed: {result.stderr.strip()}")
 
 
 def main(
