@@ -51,9 +51,6 @@ def render_cfnconfig(descriptor: ClusterDescriptor, node: NodeRecord | None) -> 
         "cfn_ephemeral_dir": "/scratch",
         "cfn_proxy": "NONE",
     }
-    if node:
-        values["cfn_queue_name"] = node.queue
-        values["cfn_compute_resource_name"] = node.compute_resource
     return "".join(f"{k}={v}\n" for k, v in values.items())
 
 

@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from corral.errors import ProviderError
@@ -48,14 +48,14 @@ def _first_missing_ancestor(path: Path) -> Path | None:
 
 def prepare_storage(plan: ClusterPlan, layout: ClusterLayout) -> tuple[StorageRecord, ...]:
     """Create each storage's data dir and, where missing on the host, its mount point."""
+    specs = _storage.storage_with_home(plan)
+    # Decided before any is created: /sbo/home and /sbo/data both record /sbo as Corral's.
+    created = [_first_missing_ancestor(Path(spec.mount_dir)) for spec in specs]
     records = []
-    for spec in _storage.storage_with_home(plan):
-        data_dir = _storage.storage_data_dir(layout, spec)
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        mount_dir = Path(spec.mount_dir)
-        created = _first_missing_ancestor(mount_dir)
-        mount_dir.mkdir(parents=True, exist_ok=True)
-        records.append(_storage.storage_record(layout, spec, str(created) if created else ""))
+    for spec, root in zip(specs, created, strict=True):
+        Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)
+        Path(spec.mount_dir).mkdir(parents=True, exist_ok=True)
+        records.append(_storage.storage_record(layout, spec, str(root) if root else ""))
     return tuple(records)
 
 
@@ -347,9 +347,12 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
         layout.run_dir.parent.rmdir()  # /run/corral, once no cluster uses it
 
 
-def _remove_empty_dirs(path: Path, top: Path) -> None:
-    """rmdir ``path`` and its parents up to ``top`` (the first dir Corral created), while empty."""
+def _remove_empty_dirs(path: Path, top: Path, keep: Collection[str] = ()) -> None:
+    """rmdir ``path`` and its parents up to ``top`` (the first dir Corral created), while empty
+    and not an ancestor of a dir in ``keep``."""
     for candidate in [path, *path.parents]:
+        if any(k.startswith(str(candidate).rstrip("/") + "/") for k in keep):
+            return
         try:
             candidate.rmdir()
         except OSError:
@@ -377,13 +380,35 @@ def remove_storage(
             _link_volume(layout, record)
         else:
             shutil.rmtree(record.data_dir, ignore_errors=True)
-        if record.created_mount_root:
-            _remove_empty_dirs(Path(record.mount_dir), Path(record.created_mount_root))
+    _remove_mount_dirs(layout, descriptor)
     if not retain_storage:
         shutil.rmtree(layout.retained_dir, ignore_errors=True)
         _unlink_dangling_volumes(layout)
     if layout.retained_dir.exists() and not any(layout.retained_dir.iterdir()):
         layout.retained_dir.rmdir()
+
+
+def _mount_dirs_in_use(layout: ClusterLayout) -> set[str]:
+    """Mount dirs of the other clusters of this state dir (a host dir they still mount)."""
+    used: set[str] = set()
+    for path in layout.clusters_dir.glob("*/cluster.json"):
+        if path.parent.name != layout.name:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                used.update(s.mount_dir for s in ClusterDescriptor.load(path).storage)
+    return used
+
+
+def _remove_mount_dirs(layout: ClusterLayout, descriptor: ClusterDescriptor | None) -> None:
+    """Remove the mount dirs Corral created on the host, deepest first, while empty and unused."""
+    records = sorted(
+        (r for r in (descriptor.storage if descriptor else ()) if r.created_mount_root),
+        key=lambda r: len(Path(r.mount_dir).parts),
+        reverse=True,
+    )
+    in_use = _mount_dirs_in_use(layout) if records else set()
+    for record in records:
+        if not any(u == record.mount_dir or u.startswith(record.mount_dir + "/") for u in in_use):
+            _remove_empty_dirs(Path(record.mount_dir), Path(record.created_mount_root), in_use)
 
 
 def _link_volume(layout: ClusterLayout, record: StorageRecord) -> None:
