@@ -152,7 +152,10 @@ def main(
         return 2
     request = read_request(argv[0] if argv else "", env.get("SLURM_RESUME_FILE"))
     strategy = ScalingStrategy.parse(env.get("CORRAL_SCALING_STRATEGY"))
-    log(f"{len(request.nodes)} node(s) for {len(request.jobs)} job(s), strategy {strategy.value}")
+    log(
+        f"launching {len(request.nodes)} node(s): {argv[0] if argv else ''}"
+        f" ({len(request.jobs)} job(s), strategy {strategy.value})"
+    )
     beat = env.get("CORRAL_HEARTBEAT_FILE")
     threshold = heartbeat.stale_after_s(dict(env))
     refusal = heartbeat_refusal(Path(beat) if beat else None, datetime.now(UTC), threshold)
