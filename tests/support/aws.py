@@ -155,8 +155,8 @@ def _make_handler(upstream: tuple[str, int], faults: Faults) -> type[http.server
             message = f"We currently do not have sufficient capacity for {wanted} instance(s) (test proxy)."
             error = _FLEET_ERROR.format(code=code, message=message)
             if limit == 0 or minimum > limit:  # EC2 launches nothing when the minimum cannot be met
-                data = _EMPTY_FLEET.replace("<fleetInstanceSet/>", error + "<fleetInstanceSet/>")
-                return 200, [("Content-Type", "text/xml")], data.encode()
+                empty = _EMPTY_FLEET.replace("<fleetInstanceSet/>", error + "<fleetInstanceSet/>")
+                return 200, [("Content-Type", "text/xml")], empty.encode()
             if wanted <= limit:
                 return self._forward(body)
             lowered = re.sub(
@@ -164,9 +164,8 @@ def _make_handler(upstream: tuple[str, int], faults: Faults) -> type[http.server
                 b"TargetCapacitySpecification.TotalTargetCapacity=" + str(limit).encode(),
                 body,
             )
-            status, headers, data = self._forward(lowered)
-            data = data.replace(b"</fleetId>", b"</fleetId>" + error.encode(), 1)
-            return status, headers, data
+            status, headers, reply = self._forward(lowered)
+            return status, headers, reply.replace(b"</fleetId>", b"</fleetId>" + error.encode(), 1)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 
@@ -220,8 +219,13 @@ def make_network(ec2: Any) -> Network:
 
 
 def rewrite_ids(text: str, net: Network) -> str:
-    """A corpus config with its placeholder subnet/security group ids replaced by moto's."""
-    text = text.replace("subnet-000000000aaaa0001", net.public_subnet)
-    text = text.replace("subnet-000000000aaaa0002", net.private_subnet)
-    text = re.sub(r"subnet-[0-9a-f]{17}", net.private_subnet, text)
-    return re.sub(r"sg-[0-9a-f]{8,17}", net.security_group, text)
+    """A corpus config with its subnet and security group ids replaced by moto's: the head node's
+    subnet becomes the public one, every other subnet the private one."""
+    head = re.search(r"SubnetId:\s*(subnet-[0-9a-z]+)", text)
+    head_id = head.group(1) if head else ""
+
+    def subnet(match: re.Match[str]) -> str:
+        return net.public_subnet if match.group(0) == head_id else net.private_subnet
+
+    text = re.sub(r"subnet-[0-9a-z]{8,17}\b", subnet, text)
+    return re.sub(r"sg-[0-9a-z]{8,17}\b", net.security_group, text)

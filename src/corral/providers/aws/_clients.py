@@ -68,7 +68,7 @@ class AwsClients:
                 from botocore.config import Config
 
                 config = Config(
-                    retries={"mode": "standard", "max_attempts": max_attempts()},
+                    retries={"mode": "standard", "total_max_attempts": max_attempts()},
                     connect_timeout=10,
                     read_timeout=60,
                 )

@@ -22,6 +22,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from corral.errors import (
     CorralError,
@@ -32,6 +33,10 @@ from corral.errors import (
 )
 
 T = TypeVar("T")
+
+#: Every exception botocore raises for a failed call (a garbled reply is a ``ResponseParserError``,
+#: which is not a ``BotoCoreError``).
+BOTO_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError, ResponseParserError)
 
 CREDENTIALS_HINT = (
     "give credentials the usual way: AWS_PROFILE=<profile> (see `aws configure list-profiles`), "
@@ -125,6 +130,12 @@ def translate(exc: BaseException, action: str) -> CorralError:
         )
     if isinstance(exc, ClientError):
         return _client_error(exc, action)
+    if isinstance(exc, ResponseParserError):
+        first = str(exc).splitlines()[0] if str(exc) else "unreadable reply"
+        return ProviderError(
+            f"{action}: the endpoint sent a reply that is not AWS's ({first})",
+            hint="the endpoint failed internally; retry, and check AWS_ENDPOINT_URL when it is an emulator",
+        )
     if isinstance(exc, BotoCoreError):
         return ProviderError(f"{action}: {exc}", hint="retry; if it persists, run with AWS debug logging")
     return ProviderError(f"{action}: {type(exc).__name__}: {exc}")
@@ -167,7 +178,7 @@ def aws_errors(action: str) -> Iterator[None]:
     """Translate any botocore exception raised inside the block (``with aws_errors("DescribeStacks"):``)."""
     try:
         yield
-    except (BotoCoreError, ClientError) as exc:
+    except BOTO_ERRORS as exc:
         raise translate(exc, action) from exc
 
 
@@ -179,6 +190,7 @@ def aws_call(action: str, fn: Callable[..., T], **kwargs: object) -> T:
 
 __all__ = [
     "ACCESS_DENIED_CODES",
+    "BOTO_ERRORS",
     "CAPACITY_CODES",
     "CREDENTIALS_HINT",
     "LIMIT_CODES",

@@ -6,11 +6,9 @@ import shlex
 import time
 from collections.abc import Sequence
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from corral.errors import ProviderError
 from corral.providers.aws._clients import AwsClients
-from corral.providers.aws._errors import aws_call, error_code, translate
+from corral.providers.aws._errors import BOTO_ERRORS, aws_call, error_code, translate
 from corral.providers.base import CommandResult
 
 #: Final statuses -> exit code (None: the command's own ResponseCode).
@@ -50,7 +48,7 @@ def run_command(
         time.sleep(1.0)
         try:
             got = clients.ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
-        except (BotoCoreError, ClientError) as exc:
+        except BOTO_ERRORS as exc:
             if error_code(exc) == "InvocationDoesNotExist":  # not registered yet right after SendCommand
                 continue
             raise translate(exc, "GetCommandInvocation") from exc

@@ -14,11 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from corral.errors import ProviderError
 from corral.providers.aws._clients import AwsClients
-from corral.providers.aws._errors import aws_call, error_code, translate
+from corral.providers.aws._errors import BOTO_ERRORS, aws_call, error_code, translate
 
 #: Stack statuses at which a create has finished well or badly.
 CREATE_DONE = frozenset({"CREATE_COMPLETE"})
@@ -51,7 +49,7 @@ def ensure_bucket(clients: AwsClients) -> str:
     try:
         s3.head_bucket(Bucket=name)
         return name
-    except (BotoCoreError, ClientError) as exc:
+    except BOTO_ERRORS as exc:
         if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise translate(exc, "HeadBucket") from exc
     kwargs: dict[str, Any] = {"Bucket": name}
@@ -97,7 +95,7 @@ def describe(clients: AwsClients, name: str) -> StackView | None:
     """The stack, or None when there is none (or it is DELETE_COMPLETE)."""
     try:
         found = clients.cfn.describe_stacks(StackName=name)["Stacks"]
-    except (BotoCoreError, ClientError) as exc:
+    except BOTO_ERRORS as exc:
         if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
             return None
         raise translate(exc, "DescribeStacks") from exc

@@ -14,12 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from corral.config.findings import Finding, Level
 from corral.errors import CorralError
 from corral.providers.aws._clients import AwsClients, has_credentials, resolve_region
-from corral.providers.aws._errors import aws_call, error_code, translate
+from corral.providers.aws._errors import BOTO_ERRORS, aws_call, error_code, translate
 
 SKIPPED_CODE = "CloudValidators"
 
@@ -348,14 +346,14 @@ def _existing(call: Any, key: str, param: str, ids: list[str]) -> list[dict[str,
         return []
     try:
         return list(call(**{param: wanted})[key])
-    except (BotoCoreError, ClientError) as exc:
+    except BOTO_ERRORS as exc:
         if not _is_not_found(exc):
             raise translate(exc, call.__name__) from exc
     found: list[dict[str, Any]] = []
     for one in wanted:
         try:
             found.extend(call(**{param: [one]})[key])
-        except (BotoCoreError, ClientError) as exc:
+        except BOTO_ERRORS as exc:
             if not _is_not_found(exc):
                 raise translate(exc, call.__name__) from exc
     return found

@@ -1,0 +1,39 @@
+"""Shared plumbing of the programs Slurm runs on an AWS head node (Resume, Suspend).
+
+The node's user data writes ``/etc/corral/cluster.json`` (cluster name, region, ...);
+``CORRAL_CLUSTER_CONFIG`` names another file. The instance role gives the credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from corral.providers.aws.provider import AwsProvider
+
+CLUSTER_FILE = Path("/etc/corral/cluster.json")
+STATE_DIR = Path("/var/lib/corral")
+
+
+def log(program: str, message: str) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    print(f"{stamp} {program}[{os.getpid()}] {message}", flush=True)
+
+
+def context() -> tuple[AwsProvider, str]:
+    """The provider and the cluster name of this head node."""
+    path = Path(os.environ.get("CORRAL_CLUSTER_CONFIG", str(CLUSTER_FILE)))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cluster, region = str(data["cluster_name"]), str(data.get("region") or "")
+    except (OSError, ValueError, KeyError) as exc:
+        sys.exit(f"cannot read the cluster context {path}: {exc}")
+    if region:
+        os.environ.setdefault("AWS_REGION", region)
+    return AwsProvider(Path(os.environ.get("CORRAL_STATE_DIR", str(STATE_DIR)))), cluster
+
+
+__all__ = ["CLUSTER_FILE", "context", "log"]
