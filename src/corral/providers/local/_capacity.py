@@ -104,24 +104,35 @@ class Admission:
     refused: dict[str, str]
 
 
-def _over(limits: CapacityLimits, used: Sequence[Slot], slot: Slot) -> str | None:
-    """Why adding ``slot`` to ``used`` breaks a limit, or None."""
-    same = [s for s in used if s.instance_type == slot.instance_type]
-    checks = [
-        ("in total", limits.total, used),
-        (slot.instance_type, limits.per_type.get(slot.instance_type), same),
-    ]
-    for label, limit, group in checks:
-        if limit is None:
-            continue
-        if limit.nodes is not None and len(group) + 1 > limit.nodes:
-            return f"capacity of {limit.nodes} node(s) {label} reached"
-        if (
-            limit.memory_mib is not None
-            and sum(s.memory_mib for s in group) + slot.memory_mib > limit.memory_mib
-        ):
-            return f"capacity of {limit.memory_mib} MiB {label} reached"
-    return None
+@dataclass
+class _Usage:
+    """Running totals, so that admitting N nodes costs O(N)."""
+
+    nodes: int = 0
+    memory_mib: int = 0
+    by_type: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add(self, slot: Slot) -> None:
+        count, memory = self.by_type.get(slot.instance_type, (0, 0))
+        self.by_type[slot.instance_type] = (count + 1, memory + slot.memory_mib)
+        self.nodes += 1
+        self.memory_mib += slot.memory_mib
+
+    def over(self, limits: CapacityLimits, slot: Slot) -> str | None:
+        """Why adding ``slot`` breaks a limit, or None."""
+        typed = self.by_type.get(slot.instance_type, (0, 0))
+        checks = [
+            ("in total", limits.total, (self.nodes, self.memory_mib)),
+            (slot.instance_type, limits.per_type.get(slot.instance_type), typed),
+        ]
+        for label, limit, (count, memory) in checks:
+            if limit is None:
+                continue
+            if limit.nodes is not None and count + 1 > limit.nodes:
+                return f"capacity of {limit.nodes} node(s) {label} reached"
+            if limit.memory_mib is not None and memory + slot.memory_mib > limit.memory_mib:
+                return f"capacity of {limit.memory_mib} MiB {label} reached"
+        return None
 
 
 def admit(
@@ -131,24 +142,25 @@ def admit(
     that is already running is admitted without counting twice. With ``all_or_nothing`` one
     refusal refuses the whole request (EC2's MinTargetCapacity equal to the target)."""
     up = {s.node for s in running}
-    used = list(running)
+    usage = _Usage()
+    for slot in running:
+        usage.add(slot)
     admitted: list[str] = []
     refused: dict[str, str] = {}
     for slot in requested:
         if slot.node in up:
             admitted.append(slot.node)
             continue
-        why = _over(limits, used, slot)
+        why = usage.over(limits, slot)
         if why is None:
-            used.append(slot)
+            usage.add(slot)
             admitted.append(slot.node)
         else:
             refused[slot.node] = f"{slot.instance_type} for {slot.node}: {why}"
     if all_or_nothing and refused:
         first = next(iter(refused.values()))
-        return Admission(
-            (), {s.node: f"{first} (all-or-nothing launch of {len(requested)} node(s))" for s in requested}
-        )
+        every = f"{first} (all-or-nothing launch of {len(requested)} node(s))"
+        return Admission((), {s.node: every for s in requested})
     return Admission(tuple(admitted), refused)
 
 
