@@ -25,6 +25,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from corral.errors import (
+    ConflictError,
     CorralError,
     LimitExceededError,
     NotFoundError,
@@ -167,6 +168,10 @@ def _client_error(exc: ClientError, action: str) -> CorralError:
     if code in CAPACITY_CODES:
         return ProviderError(
             message, hint="EC2 has no capacity for this instance type here now: retry later or add types"
+        )
+    if code in ("AlreadyExistsException", "BucketAlreadyExists"):
+        return ConflictError(
+            message, hint="a stack or bucket of that name exists already: delete it, or pick another name"
         )
     if code in NOT_FOUND_CODES or (code == "ValidationError" and "does not exist" in text):
         return NotFoundError(message, hint="check the name and the region (AWS_REGION / Region)")

@@ -19,6 +19,7 @@ A failed node carries EC2's error code; ``failure_reason`` gives pcluster's DOWN
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from corral.plan import ClusterPlan, NodeSpec
 from corral.providers.aws._clients import AwsClients
 from corral.providers.aws._errors import aws_call
+from corral.providers.aws._stack import poll_interval
 
 MAX_BATCH = 500  # nodes per CreateFleet request, as ParallelCluster's default launch batch size
 _ON_DEMAND_STRATEGIES = frozenset({"lowest-price", "prioritized"})
@@ -208,11 +210,19 @@ def run_request(clients: AwsClients, request: FleetRequest, tags: Mapping[str, s
     return FleetResult(ids, errors)
 
 
-def terminate(clients: AwsClients, instance_ids: Sequence[str]) -> None:
-    """TerminateInstances in batches of 1000 (EC2's limit per call)."""
+def terminate(clients: AwsClients, instance_ids: Sequence[str], *, wait_s: float = 0.0) -> None:
+    """TerminateInstances in batches of 1000 (EC2's limit per call); with ``wait_s``, until EC2
+    reports them all terminated (a security group cannot be deleted while they shut down)."""
     ids = list(dict.fromkeys(instance_ids))
     for start in range(0, len(ids), 1000):
         aws_call("TerminateInstances", clients.ec2.terminate_instances, InstanceIds=ids[start : start + 1000])
+    deadline = time.monotonic() + wait_s
+    while ids and time.monotonic() < deadline:
+        found = aws_call("DescribeInstances", clients.ec2.describe_instances, InstanceIds=ids)
+        states = {i["State"]["Name"] for r in found["Reservations"] for i in r["Instances"]}
+        if states <= {"terminated"}:
+            return
+        time.sleep(poll_interval())
 
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 import time
 from collections.abc import Sequence
 
@@ -23,6 +24,20 @@ def shell_line(argv: Sequence[str], *, user: str | None, stdin: str | None) -> s
     if stdin is not None:
         line = f"printf %s {shlex.quote(stdin)} | {line}"
     return line
+
+
+def run_here(
+    argv: Sequence[str], *, user: str | None, stdin: str | None, timeout: float | None
+) -> CommandResult:
+    """Run ``argv`` on this machine (the head node running its own daemons), output captured."""
+    command = ["sudo", "-u", user, "-i", "--", *argv] if user else list(argv)
+    try:
+        done = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ProviderError(f"`{' '.join(argv)}` failed on the head node: {exc}") from exc
+    return CommandResult(done.returncode, done.stdout, done.stderr)
 
 
 def run_command(
@@ -64,4 +79,4 @@ def run_command(
     )
 
 
-__all__ = ["run_command", "shell_line"]
+__all__ = ["run_command", "run_here", "shell_line"]

@@ -17,6 +17,7 @@ Every botocore error is translated into a ``CorralError`` (``_errors``).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -157,7 +158,7 @@ class AwsProvider:
             i.instance_id for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.COMPUTE
         ]
         if compute:
-            _fleet.terminate(clients, compute)
+            _fleet.terminate(clients, compute, wait_s=600.0)
         if _stack.describe(clients, cluster_name) is not None:
             _stack.delete(clients, cluster_name)
             _stack.wait(clients, cluster_name, done=_stack.DELETE_DONE, failed=_stack.DELETE_FAILED)
@@ -284,8 +285,10 @@ class AwsProvider:
         timeout: float | None = 60.0,
     ) -> CommandResult:
         """Run ``argv`` on the head node through SSM Run Command (AWS-RunShellScript)."""
-        from corral.providers.aws._ssm import run_command
+        from corral.providers.aws._ssm import run_command, run_here
 
+        if on_head_node(cluster_name):  # the reconciler and the Slurm programs run on the head itself
+            return run_here(argv, user=user, stdin=stdin, timeout=timeout)
         if os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("CORRAL_AWS_SSM") != "1":
             raise ProviderError(
                 f"cannot run `{' '.join(argv)}` on the head node of {cluster_name!r}: AWS_ENDPOINT_URL "
@@ -332,6 +335,17 @@ class AwsProvider:
 
     def _head(self, clients: AwsClients, cluster_name: str) -> Instance | None:
         return next((i for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.HEAD), None)
+
+
+def on_head_node(cluster_name: str) -> bool:
+    """Whether this machine is the head node of ``cluster_name`` (its user data wrote
+    ``/etc/corral/cluster.json``, or ``CORRAL_CLUSTER_CONFIG`` names that file, with role HeadNode)."""
+    path = Path(os.environ.get("CORRAL_CLUSTER_CONFIG", "/etc/corral/cluster.json"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(data.get("node_role") == "HeadNode" and data.get("cluster_name") == cluster_name)
 
 
 def subnet_facts(clients: AwsClients, plan: ClusterPlan) -> dict[str, tuple[str, str]]:

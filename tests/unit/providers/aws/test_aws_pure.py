@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from corral.config.check import check_cluster_config
 from corral.errors import LimitExceededError, NotFoundError, PrerequisiteError, ProviderError
 from corral.plan import ClusterPlan, build_plan
-from corral.providers.aws import _fleet
+from corral.providers.aws import AwsProvider, _fleet
 from corral.providers.aws._cluster import cluster_document, plan_from_document
 from corral.providers.aws._errors import translate
 from corral.providers.aws.resume import down_commands
@@ -190,3 +190,16 @@ def test_error_translation_gives_hints() -> None:
     assert isinstance(creds, PrerequisiteError) and "AWS_PROFILE" in creds.hint
     offline = translate(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "CreateStack")
     assert isinstance(offline, ProviderError) and "AWS_ENDPOINT_URL" in offline.hint
+
+
+def test_run_on_head_runs_locally_on_the_head_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    context = tmp_path / "cluster.json"
+    context.write_text('{"cluster_name": "awsunit", "node_role": "HeadNode", "region": "us-east-1"}')
+    monkeypatch.setenv("CORRAL_CLUSTER_CONFIG", str(context))
+    provider = AwsProvider(tmp_path)
+    result = provider.run_on_head("awsunit", ["sh", "-c", "cat; echo err >&2; exit 3"], stdin="in")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "in", "err\n")
+    context.write_text('{"cluster_name": "awsunit", "node_role": "Compute"}')
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    with pytest.raises(ProviderError, match="never runs them"):
+        provider.run_on_head("awsunit", ["true"])
