@@ -161,7 +161,7 @@ def _gate_with_cloud(
 
     suppression = parse_suppressions(tuple(suppress))
     level = parse_failure_level(failure_level)
-    kept = tuple(f for f in extra if not suppression.suppresses(f.code))
+    kept = tuple(_located(f, report.loaded) for f in extra if not suppression.suppresses(f.code))
     findings = tuple(report.findings) + kept
     if report.blocking or any(f.level >= level for f in kept):
         raise ConfigError(
@@ -171,6 +171,15 @@ def _gate_with_cloud(
             findings=findings,
         )
     return CheckedConfig(report.config, findings)
+
+
+def _located(finding: Finding, loaded: Any) -> Finding:
+    """A cloud finding with the file, line and column of its config path, as offline ones have."""
+    if loaded is None:
+        return finding
+    where = loaded.locate(finding.path) if finding.path else None
+    line, column = where if where else (None, None)
+    return finding.located(loaded.filename, line, column)
 
 
 def _gate(report: Any, message: str) -> CheckedConfig:
