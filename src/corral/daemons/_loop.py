@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corral.daemons import lifecycle
+from corral.daemons.capacity import DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S
 from corral.daemons.events import Event, EventLog, JSONValue, node_event
 from corral.daemons.fleet_requests import fleet_moves
 from corral.daemons.heartbeat import write_heartbeat
@@ -174,8 +175,10 @@ class Loop:
         protected_failure_count: int = DEFAULT_PROTECTED_FAILURE_COUNT,
         status_file: Path | None = None,
         files: LoopFiles | None = None,
+        insufficient_capacity_timeout_s: float = DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S,
     ) -> None:
         self.provider, self.cluster, self.log = provider, cluster, log
+        self.insufficient_capacity_timeout_s = insufficient_capacity_timeout_s
         self.unresponsive: dict[str, datetime] = {}
         self.resume_timeout_s: float | None = None
         self.protected_failure_count, self.status_file = protected_failure_count, status_file
@@ -221,7 +224,10 @@ class Loop:
         self.unresponsive = track_unresponsive(self.unresponsive, nodes, now)
         self._track_protection(nodes, running, {p.name: p.state for p in partitions}, now)
         observed = ObservedCluster(tuple(nodes), instances, dict(self.unresponsive), self.protection)
-        spec = FleetSpec.from_slurm(nodes, self.resume_timeout_s)
+        spec = replace(
+            FleetSpec.from_slurm(nodes, self.resume_timeout_s),
+            insufficient_capacity_timeout_s=self.insufficient_capacity_timeout_s,
+        )
         return spec, observed, fleet_running(partitions, nodes, self.protection.applied())
 
     def _track_protection(
@@ -411,6 +417,12 @@ def main(argv: list[str]) -> int:
         "--supervisor-spec", type=Path, default=None, help="revive this supervisor if it dies"
     )
     parser.add_argument("--store-dir", type=Path, default=None, help="the state store (fleet requests)")
+    parser.add_argument(
+        "--insufficient-capacity-timeout",
+        type=float,
+        default=DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S,
+        help="seconds a compute resource without capacity stays out (<= 0: no fail-over)",
+    )
     args = parser.parse_args(argv)
     from corral.providers import get_provider
 
@@ -439,6 +451,7 @@ def main(argv: list[str]) -> int:
             supervisor_spec=args.supervisor_spec,
             store_dir=args.store_dir,
         ),
+        insufficient_capacity_timeout_s=args.insufficient_capacity_timeout,
     )
     run(loop, args.interval, args.pid_file)
     return 0

@@ -202,6 +202,10 @@ def _enter_head(layout: ClusterLayout, holder: int) -> list[str]:
     return ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--"]
 
 
+#: Seconds a compute resource without capacity stays out (pcluster's insufficient_capacity_timeout).
+INSUFFICIENT_CAPACITY_TIMEOUT_ENV = "CORRAL_LOCAL_INSUFFICIENT_CAPACITY_TIMEOUT"
+
+
 def reconciler_argv(
     layout: ClusterLayout, python: str, interval_s: float, protected_failure_count: int | None
 ) -> list[str]:
@@ -214,6 +218,16 @@ def reconciler_argv(
     argv += ["--supervisor-spec", str(supervisor_spec_file(layout)), "--store-dir", str(layout.state_dir)]
     if protected_failure_count is not None:
         argv += ["--protected-failure-count", str(protected_failure_count)]
+    ice_timeout = os.environ.get(INSUFFICIENT_CAPACITY_TIMEOUT_ENV, "").strip()  # read at create
+    if ice_timeout:
+        try:
+            float(ice_timeout)
+        except ValueError:
+            raise ProviderError(
+                f"{INSUFFICIENT_CAPACITY_TIMEOUT_ENV}={ice_timeout!r} is not a number of seconds",
+                hint="e.g. 30 (0 turns the insufficient-capacity fail-over off)",
+            ) from None
+        argv += ["--insufficient-capacity-timeout", ice_timeout]
     return argv
 
 
