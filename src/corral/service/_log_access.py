@@ -100,13 +100,24 @@ def _mtime(path: Path) -> datetime:
         return datetime.now(UTC)
 
 
-def read_events(source: LogSource) -> list[_logs.LogEvent]:
-    """Every event of the source's file (none when the file is gone)."""
+def read_events(source: LogSource) -> _logs.LogIndex:
+    """The events of the source's file, timestamped on demand (none when the file is gone)."""
     try:
         text = source.path.read_bytes().decode("utf-8", errors="replace")
     except OSError:
-        return []
-    return _logs.parse_events(text, fallback=_mtime(source.path))
+        text = ""
+    return _logs.LogIndex(text, fallback=_mtime(source.path))
+
+
+def select_events(
+    source: LogSource, start: datetime | None, end: datetime | None
+) -> Sequence[_logs.LogEvent]:
+    """The source's events in ``[start, end)`` that have not expired. Without bounds and with
+    nothing expired, the lazy index itself: a page then timestamps only its own events."""
+    events = read_events(source)
+    if start is None and end is None and not _logs.expires_any(events, source.retention_days):
+        return events
+    return _logs.window(events, start=start, end=end, retention_days=source.retention_days)
 
 
 def _edges(path: Path) -> tuple[list[str], list[str]]:
@@ -181,8 +192,9 @@ def get_events(
     if limit is not None and limit <= 0:
         raise BadRequestError("'limit' must be a positive integer.", hint="e.g. --limit 100")
     source = find_stream(sources, stream_name)
-    events = _logs.window(read_events(source), start=start, end=end, retention_days=source.retention_days)
-    page = _logs.page_events(events, start_from_head=start_from_head, limit=limit, token=next_token)
+    page = _logs.page_events(
+        select_events(source, start, end), start_from_head=start_from_head, limit=limit, token=next_token
+    )
     return LogEventList(page)
 
 
@@ -206,9 +218,7 @@ def write_archive(
     archive = directory / f"{root}.tar.gz"
     with tempfile.TemporaryDirectory(prefix="corral-logs-") as tmp, tarfile.open(archive, "w:gz") as tar:
         for source in chosen:
-            events = _logs.window(
-                read_events(source), start=start, end=end, retention_days=source.retention_days
-            )
+            events = select_events(source, start, end)
             text = "".join(f"{iso(e.timestamp)} {e.message}\n" for e in events)
             tar.add(_write(Path(tmp) / source.stream_name, text), arcname=f"{root}/{source.stream_name}")
         for name, text in extra_files.items():
@@ -281,6 +291,7 @@ __all__ = [
     "get_events",
     "list_streams",
     "read_events",
+    "select_events",
     "summarize",
     "write_archive",
 ]

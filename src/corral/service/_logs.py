@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from corral.errors import BadRequestError
 from corral.providers.base import LogSource, NodeRole
@@ -80,12 +81,9 @@ def parse_timestamp(line: str) -> datetime | None:
     match = _STAMP.match(line)
     if match is None:
         return None
-    frac = (match["frac"] or "0")[:6].ljust(6, "0")
-    tz = match["tz"] or ""
-    if tz and tz != "Z" and ":" not in tz:
-        tz = f"{tz[:3]}:{tz[3:]}"
-    try:
-        value = datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{tz}")
+    date, clock, frac, tz = match.group("date", "time", "frac", "tz")
+    try:  # fromisoformat takes 1 to 9 fractional digits, Z and +HHMM (Python 3.11)
+        value = datetime.fromisoformat(f"{date}T{clock}.{frac or 0}{tz or ''}")
     except ValueError:
         return None
     return _aware(value)
@@ -110,39 +108,92 @@ def _json_timestamp(line: str) -> datetime | None:
     return None
 
 
-def _continues(line: str, previous: list[str]) -> bool:
-    """Whether ``line`` (without a timestamp) belongs to the event whose lines are ``previous``."""
-    if not previous:
-        return False
-    if line[:1] in (" ", "\t") or line.startswith(_TRACEBACK_STARTS):
-        return True
-    # the exception line that ends a traceback ("ValueError: boom") follows indented frames
-    return previous[-1][:1] in (" ", "\t") and any(p.startswith(_TRACEBACK_STARTS) for p in previous)
+class LogIndex(Sequence[LogEvent]):
+    """A file's lines grouped into events, each timestamp parsed only when the event is read, so
+    that a page of a large file costs its grouping (a cheap pass) plus its own events."""
+
+    def __init__(self, text: str, *, fallback: datetime) -> None:
+        self._lines = text.splitlines()
+        self._fallback = _aware(fallback)
+        self.starts, self._ends = _group(self._lines)
+        self._stamps: dict[int, datetime] = {}
+        self._first_stamp: datetime | bool | None = False  # False: not searched yet
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, index: int) -> LogEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEvent]: ...
+    def __getitem__(self, index: int | slice) -> LogEvent | list[LogEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start, end = self.starts[index], self._ends[index]
+        text = (
+            self._lines[start]
+            if end == start + 1
+            else "\n".join(text for text in self._lines[start:end] if text.strip())
+        )
+        return LogEvent(self.timestamp(index), text, start)
+
+    def timestamp(self, index: int) -> datetime:
+        """The event's own timestamp, else the previous event's, else the file's first, else the
+        fallback (the file's mtime)."""
+        if index in self._stamps:
+            return self._stamps[index]
+        found = None
+        for i in range(index, -1, -1):
+            found = self._stamps.get(i) or parse_timestamp(self._lines[self.starts[i]])
+            if found is not None:
+                break
+        stamp = found or self._first() or self._fallback
+        self._stamps[index] = stamp
+        return stamp
+
+    def _first(self) -> datetime | None:
+        if self._first_stamp is False:
+            self._first_stamp = next((s for s in map(parse_timestamp, self._lines) if s is not None), None)
+        return self._first_stamp if isinstance(self._first_stamp, datetime) else None
+
+
+def _group(lines: list[str]) -> tuple[list[int], list[int]]:
+    """(start, end) line ranges of the events: blank lines are skipped; indented lines and
+    tracebacks continue the event before them, and so does the exception line that ends a
+    traceback (the first unindented line after its frames, unless it has a timestamp)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    in_traceback = previous_indented = False
+    for number, line in enumerate(lines):
+        if not line or line.isspace():
+            continue
+        indented = line[0] in " \t"
+        if starts and (indented or line.startswith(_TRACEBACK_STARTS)):
+            in_traceback = in_traceback or not indented
+        elif not (starts and in_traceback and previous_indented and parse_timestamp(line) is None):
+            starts.append(number)
+            ends.append(number + 1)
+            in_traceback = previous_indented = False
+            continue
+        ends[-1] = number + 1
+        previous_indented = indented
+    return starts, ends
 
 
 def parse_events(text: str, *, fallback: datetime) -> list[LogEvent]:
     """The events of a log file's ``text``, in file order (see the module docstring)."""
-    lines = text.splitlines()
-    first_stamp = next((s for s in map(parse_timestamp, lines) if s is not None), None)
-    current = first_stamp or _aware(fallback)
-    events: list[LogEvent] = []
-    pending: list[str] = []
-    start = 0
-    stamp = current
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        parsed = parse_timestamp(line)
-        if parsed is None and _continues(line, pending):
-            pending.append(line)
-            continue
-        if pending:
-            events.append(LogEvent(stamp, "\n".join(pending), start))
-        current = parsed or current
-        stamp, pending, start = current, [line], number
-    if pending:
-        events.append(LogEvent(stamp, "\n".join(pending), start))
-    return events
+    return list(LogIndex(text, fallback=fallback))
+
+
+def expires_any(events: Sequence[LogEvent], retention_days: int | None, now: datetime | None = None) -> bool:
+    """Whether the oldest event is past retention (log files are written in time order)."""
+    if not retention_days or not events:
+        return False
+    return events[0].timestamp < (now or datetime.now(UTC)) - timedelta(days=retention_days)
 
 
 def window(
@@ -210,7 +261,8 @@ def page_events(
     if limit is not None and limit <= 0:
         raise BadRequestError("'limit' must be a positive integer.", hint="e.g. --limit 100")
     size = min(limit or MAX_EVENTS, MAX_EVENTS)
-    lines = [e.line for e in events]
+    # a LogIndex knows its events' lines without building (and timestamping) every event
+    lines = events.starts if isinstance(events, LogIndex) else [e.line for e in events]
     end_position = lines[-1] + 1 if lines else 0
     if token is not None:
         direction, position = decode_token(token, ("f", "b"))
@@ -326,10 +378,12 @@ def check_bounds(start: datetime | None, end: datetime | None) -> None:
 __all__ = [
     "EventPage",
     "LogEvent",
+    "LogIndex",
     "StreamFilter",
     "check_bounds",
     "decode_token",
     "encode_token",
+    "expires_any",
     "page_events",
     "page_streams",
     "parse_events",

@@ -213,3 +213,31 @@ def test_times() -> None:
         _logs.parse_time("yesterday", "start_time")
     with pytest.raises(BadRequestError, match="earlier"):
         _logs.check_bounds(T0, T0)
+
+
+LINE = st.sampled_from(
+    [
+        "[2026-11-22T23:00:01.000] a",
+        "2026-11-22T23:00:05Z b",
+        "plain",
+        "  indented",
+        "Traceback (most recent call last):",
+        "ValueError: boom",
+        "",
+        '{"time": "2026-11-22T22:59:00Z"}',
+    ]
+)
+
+
+@given(lines=st.lists(LINE, max_size=30), order=st.randoms(use_true_random=False), limit=st.integers(1, 5))
+def test_lazy_index_equals_eager_events(lines: list[str], order: object, limit: int) -> None:
+    text = "\n".join(lines)
+    eager = parse_events(text, fallback=T0)
+    lazy = _logs.LogIndex(text, fallback=T0)
+    indexes = list(range(len(lazy)))
+    order.shuffle(indexes)  # type: ignore[attr-defined]
+    assert {i: lazy[i] for i in indexes} == dict(enumerate(eager))  # any access order, same events
+    for head in (True, False):
+        assert page_events(
+            _logs.LogIndex(text, fallback=T0), start_from_head=head, limit=limit
+        ) == page_events(eager, start_from_head=head, limit=limit)
