@@ -27,6 +27,7 @@ from corral.service import _log_access
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 22, tzinfo=UTC)
+TRACEBACK = 'Traceback (most recent call last):\n  File "x.py", line 1\n    boom()\nValueError: boom\n'
 
 
 def write_log(path: Path, lines: int) -> None:
@@ -37,9 +38,7 @@ def write_log(path: Path, lines: int) -> None:
                 f"[{stamp}] sched: Allocate JobId={i} NodeList=q1-dy-c1-{i % 50} #CPUs=2 Partition=q1\n"
             )
             if i % 1000 == 999:
-                out.write(
-                    'Traceback (most recent call last):\n  File "x.py", line 1\n    boom()\nValueError: boom\n'
-                )
+                out.write(TRACEBACK)
 
 
 def timed(func: Callable[[], object], runs: int) -> float:
