@@ -47,6 +47,8 @@ STREAMS: dict[str, tuple[str, str]] = {
     "resume.log": (HEAD, "slurm_resume"),
     "suspend.log": (HEAD, "slurm_suspend"),
     "prolog.log": (HEAD, "slurm_prolog_epilog"),
+    "supervisor.log": (HEAD, "supervisord"),  # keeps munged, slurmctld and the reconciler running
+    "datasync.log": (HEAD, "datasync"),  # FSx for Lustre data repository associations
 }
 #: Per-node files: ``node-<node>.log`` (the agent: bootstrap and custom actions) and slurmd's.
 NODE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (

@@ -20,6 +20,7 @@ from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, Nod
         ("munged.log", ("", "munge")),
         ("reconciler.log", ("", "clustermgtd")),
         ("resume.log", ("", "slurm_resume")),
+        ("supervisor.log", ("", "supervisord")),
         ("suspend.log", ("", "slurm_suspend")),
         ("node-q1-st-c1-1.log", ("q1-st-c1-1", "cloud-init-output")),
         ("slurmd-q1-dy-c1-2.log", ("q1-dy-c1-2", "slurmd")),
