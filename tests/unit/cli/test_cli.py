@@ -328,10 +328,19 @@ def test_unexpected_error_is_short_and_points_at_a_log(monkeypatch: pytest.Monke
     assert "Traceback" in debug.stderr
 
 
-def test_aws_provider_is_not_available_yet(tmp_path: Path) -> None:
-    result = run(["delete-cluster-instances", "-n", "x", "--force", "true", "--provider", "aws"], tmp_path)
+def test_aws_provider_without_credentials_says_how_to_give_them(tmp_path: Path) -> None:
+    result = run(
+        ["delete-cluster-instances", "-n", "x", "--force", "true", "--provider", "aws"],
+        tmp_path,
+        AWS_ACCESS_KEY_ID="",
+        AWS_SECRET_ACCESS_KEY="",
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     assert result.returncode == 1
-    assert "not available yet" in json.loads(result.stdout)["message"]
+    assert "credentials" in json.loads(result.stdout)["message"]
+    assert "AWS_PROFILE" in result.stderr
 
 
 # -- the read verbs on a fake cluster, shapes checked against openapi.yaml -----------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.errors import BadRequestError, PrerequisiteError
+from corral.errors import BadRequestError
 from corral.providers import get_provider
 from corral.providers.fake import FakeProvider
 
@@ -25,10 +25,10 @@ def test_local_is_the_local_provider(tmp_path: Path) -> None:
     assert provider.name == "local"
 
 
-def test_aws_is_not_available_yet(tmp_path: Path) -> None:
-    with pytest.raises(PrerequisiteError, match="not available yet") as err:
-        get_provider("aws", tmp_path)
-    assert "--provider local" in err.value.hint
+def test_aws_is_the_aws_provider(tmp_path: Path) -> None:
+    provider = get_provider("aws", tmp_path)
+    assert type(provider).__name__ == "AwsProvider"
+    assert provider.name == "aws"
 
 
 def test_unknown_provider(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from corral.errors import PrerequisiteError
-from corral.providers.aws._errors import CREDENTIALS_HINT, aws_call
+from corral.providers.aws._errors import CREDENTIALS_HINT, aws_call, aws_errors
 
 DEFAULT_MAX_ATTEMPTS = 6
 
@@ -29,7 +29,8 @@ def resolve_region(configured: str | None) -> str:
             return os.environ[var]
     import boto3
 
-    region = boto3.session.Session().region_name
+    with aws_errors("LoadConfiguration"):
+        region = boto3.session.Session().region_name
     if not region:
         raise PrerequisiteError(
             "no AWS region is set",
@@ -49,7 +50,8 @@ def has_credentials() -> bool:
     """Whether boto3 can find credentials (environment, profile, instance role), without a call."""
     import boto3
 
-    return boto3.session.Session().get_credentials() is not None
+    with aws_errors("LoadCredentials"):
+        return boto3.session.Session().get_credentials() is not None
 
 
 class AwsClients:
@@ -76,7 +78,8 @@ class AwsClients:
                 legacy = os.environ.get("CORRAL_S3_ENDPOINT_URL")
                 if service == "s3" and legacy and not os.environ.get("AWS_ENDPOINT_URL"):
                     kwargs["endpoint_url"] = legacy
-                self._clients[service] = boto3.session.Session().client(service, **kwargs)
+                with aws_errors("CreateClient"):
+                    self._clients[service] = boto3.session.Session().client(service, **kwargs)
             return self._clients[service]
 
     @property

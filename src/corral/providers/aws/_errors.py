@@ -20,6 +20,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
+    ProfileNotFound,
     ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
@@ -119,6 +120,11 @@ def translate(exc: BaseException, action: str) -> CorralError:
     """The ``CorralError`` for a botocore exception raised while doing ``action`` (``"CreateStack"``)."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return PrerequisiteError(f"{action}: no AWS credentials were found", hint=CREDENTIALS_HINT)
+    if isinstance(exc, ProfileNotFound):
+        return PrerequisiteError(
+            f"{action}: {exc}",
+            hint="set AWS_PROFILE to a profile `aws configure list-profiles` shows, or unset it",
+        )
     if isinstance(exc, NoRegionError):
         return PrerequisiteError(
             f"{action}: no AWS region is set",

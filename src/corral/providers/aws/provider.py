@@ -82,6 +82,7 @@ class AwsProvider:
         found = load_site(self.state_dir, cluster_name)
         if found is not None:
             return found
+        self.check_prerequisites()
         clients = self.clients(None)
         return ClusterSite(
             cluster_name, clients.region, _stack.bucket_name(clients.account_id(), clients.region)
