@@ -33,6 +33,7 @@ from .plans import SHAPE, plan, queue_nodes
 pytestmark = pytest.mark.e2e
 
 ICE = "(Code:InsufficientInstanceCapacity)Failure when resuming nodes"
+ICE_TIMEOUT_S = 25
 M5 = NodeShape("m5.large", cpus=2, sockets=1, cores_per_socket=1, threads_per_core=2, real_memory_mib=1800)
 
 
@@ -128,7 +129,13 @@ def test_a_compute_resource_without_capacity_is_taken_out_and_the_job_runs_on_th
 ) -> None:
     name = unique_name("e2eice")
     cleanup.append(name)
-    create(provider, two_compute_resources(name), monkeypatch, CORRAL_LOCAL_CAPACITY="c5.large=0")
+    create(
+        provider,
+        two_compute_resources(name),
+        monkeypatch,
+        CORRAL_LOCAL_CAPACITY="c5.large=0",
+        CORRAL_LOCAL_INSUFFICIENT_CAPACITY_TIMEOUT=str(ICE_TIMEOUT_S),
+    )
     started = time.monotonic()
     job_id = submit(provider, name, "-N", "1")
 
@@ -149,10 +156,21 @@ def test_a_compute_resource_without_capacity_is_taken_out_and_the_job_runs_on_th
     wait_until(lambda: job(provider, name, job_id)["JobState"] == "COMPLETED", 40, "the job to complete")
     ran = time.monotonic() - released
     where = job(provider, name, job_id)["NodeList"]
-    print(f"c1 taken out {out_after:.1f} s after sbatch; job ran on {where} {ran:.1f} s after its release")
     assert where.startswith("q1-dy-c2-")
     assert all(nodes(provider, name)[n].state == "DOWN" for n in ("q1-dy-c1-1", "q1-dy-c1-2"))
+
+    def c1_back() -> bool:
+        seen = nodes(provider, name)
+        return all(seen[n].state == "IDLE" and seen[n].powered_down for n in ("q1-dy-c1-1", "q1-dy-c1-2"))
+
+    wait_until(c1_back, ICE_TIMEOUT_S + 30, "compute resource c1 to be reset after the timeout")
+    back_after = time.monotonic() - started
+    print(
+        f"c1 taken out {out_after:.1f} s after sbatch; job ran on {where} {ran:.1f} s after its release;"
+        f" c1 back (idle~) {back_after:.1f} s after sbatch (timeout {ICE_TIMEOUT_S} s)"
+    )
     assert out_after < 30 and ran < 30
+    assert ICE_TIMEOUT_S <= back_after < ICE_TIMEOUT_S + 30
 
 
 def test_the_resume_program_refuses_to_launch_on_a_stale_heartbeat(
