@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,9 +169,14 @@ def main(
     from corral.providers import get_provider
 
     os.chdir("/")
-    provider = get_provider(env.get("CORRAL_PROVIDER", "local"), Path(state_dir))
     started = time.monotonic()
-    decision = resume(provider, cluster, request, strategy, mark_down=mark_down)
+    try:
+        provider = get_provider(env.get("CORRAL_PROVIDER", "local"), Path(state_dir))
+        decision = resume(provider, cluster, request, strategy, mark_down=mark_down)
+    except Exception:
+        log("resume failed; marking every requested node DOWN:\n" + traceback.format_exc())
+        mark_down(list(request.nodes), FAILURE_REASON)
+        return 1
     log(
         f"done in {time.monotonic() - started:.2f} s: kept {len(decision.keep)}, terminated"
         f" {len(decision.terminate)}, down {len(decision.down)},"

@@ -323,3 +323,10 @@ def test_unreadable_resume_file_falls_back_to_the_hostlist(tmp_path: Path) -> No
     (tmp_path / "r.json").write_text(json.dumps({"all_nodes_resume": "n1", "jobs": []}))
     # a hostlist node the file does not name is still launched
     assert resume.read_request("n[1-2]", str(tmp_path / "r.json")).nodes == ("n1", "n2")
+
+
+def test_main_marks_every_node_down_when_the_provider_fails(tmp_path: Path) -> None:
+    """No fake cluster was created: the provider raises; Slurm must not wait ResumeTimeout."""
+    view = SchedulerView()
+    assert resume.main(["q1-dy-c1-[1-2]"], env_for(tmp_path), view.mark_down) == 1
+    assert view.down == {n: "Failure when resuming nodes" for n in ("q1-dy-c1-1", "q1-dy-c1-2")}
