@@ -174,6 +174,7 @@ def main(
         provider = get_provider(env.get("CORRAL_PROVIDER", "local"), Path(state_dir))
         decision = resume(provider, cluster, request, strategy, mark_down=mark_down)
     except Exception:
+        # Whatever broke, Slurm must not wait ResumeTimeout for these nodes: fail them now.
         log("resume failed; marking every requested node DOWN:\n" + traceback.format_exc())
         mark_down(list(request.nodes), FAILURE_REASON)
         return 1
