@@ -180,6 +180,11 @@ def read_limits(layout: ClusterLayout) -> CapacityLimits:
         return CapacityLimits.parse(os.environ.get(CAPACITY_ENV, ""))
 
 
+def validate_environment() -> None:
+    """Raise ``ProviderError`` when ``CORRAL_LOCAL_CAPACITY`` is set but malformed."""
+    CapacityLimits.parse(os.environ.get(CAPACITY_ENV, ""))
+
+
 def record_limits(layout: ClusterLayout) -> None:
     """At create: keep ``CORRAL_LOCAL_CAPACITY`` (validated) in the cluster's capacity file."""
     text = os.environ.get(CAPACITY_ENV, "").strip()

@@ -99,6 +99,7 @@ class LocalProvider:
                 hint=f"delete it first (`corral delete-cluster -n {plan.cluster_name}`)",
             )
         protected_failure_count = _daemons.protected_failure_count_override()
+        _capacity.validate_environment()  # a bad CORRAL_LOCAL_CAPACITY fails before anything exists
         layout = self.layout(plan.cluster_name)
         try:
             descriptor = _daemons.record_settings(layout, _cluster.prepare(plan, layout))
