@@ -1,7 +1,8 @@
 """ParallelCluster's scaling strategies, decided purely: what to launch, and what to keep.
 
 Slurm gives the ResumeProgram a hostlist and, since 22.05, ``SLURM_RESUME_FILE``: a JSON document
-with ``all_nodes_resume`` and, per job, ``nodes_resume`` (the job's nodes that must be powered up).
+with every node to power up and, per job, the job's nodes among them (22.05: ``all_nodes`` and
+``jobs[].nodes``; 23.02+: ``all_nodes_resume`` and ``jobs[].nodes_resume``).
 ParallelCluster (3.8+) scales per job with it ("job-level scaling"), in two steps, each either
 all-or-nothing or best-effort:
 
