@@ -270,17 +270,21 @@ def test_capacity_errors_fail_nodes_as_the_reconciler_expects(aws: Aws, service:
 # -- errors at the boundary ---------------------------------------------------------------
 
 
-def test_throttling_is_retried_then_reported(aws: Aws, service: ClusterService) -> None:
+def test_throttling_is_retried_then_reported(
+    aws: Aws, service: ClusterService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = "awsprov-throttle"
     provider = created(service, aws, SIMPLE, name)
     try:
         before = len(aws.proxy.calls("DescribeStacks"))
-        aws.proxy.error("DescribeStacks", 400, "Throttling", times=2)
+        aws.proxy.error("DescribeStacks", 400, "Throttling", times=1)
         assert provider.stack_status(name) == "CREATE_COMPLETE"
-        assert len(aws.proxy.calls("DescribeStacks")) == before + 3  # two throttled, one answered
+        assert len(aws.proxy.calls("DescribeStacks")) == before + 2  # one throttled, retried, answered
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # a new provider's clients read it
+        impatient = AwsProvider(tmp_path / "state")
         aws.proxy.error("DescribeStacks", 400, "Throttling", times=10)
-        with pytest.raises(ProviderError, match=r"still throttled after 3 retries") as raised:
-            provider.stack_status(name)
+        with pytest.raises(ProviderError, match=r"still throttled after 1 retries") as raised:
+            impatient.stack_status(name)
         assert "AWS_MAX_ATTEMPTS" in raised.value.hint
     finally:
         aws.proxy.error("DescribeStacks", 400, "Throttling", times=0)
