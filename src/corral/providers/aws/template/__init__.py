@@ -73,13 +73,19 @@ class TemplateSet:
 
 
 def build_templates(
-    plan: ClusterPlan, *, nested_template_urls: Mapping[str, str] | None = None
+    plan: ClusterPlan,
+    *,
+    nested_template_urls: Mapping[str, str] | None = None,
+    subnet_availability_zones: Mapping[str, str] | None = None,
 ) -> TemplateSet:
     """Pure: the cluster's templates. ``plan.config`` is the validated ClusterConfig (networking,
     IAM, image, storage, monitoring, tags); the plan has the node inventory. Nested stacks'
     TemplateURL come from ``nested_template_urls`` (logical id -> https URL) when given, else a
-    placeholder parameter. Raises ``CorralError`` for what Corral cannot create (with a hint)."""
-    main, nested = build(plan, nested_template_urls)
+    placeholder parameter. ``subnet_availability_zones`` (subnet id -> zone, from DescribeSubnets)
+    lets EFS get one mount target per zone; without it there is one per distinct subnet, which is
+    right unless two of the cluster's subnets share a zone. Raises ``CorralError`` for what Corral
+    cannot create (with a hint)."""
+    main, nested = build(plan, nested_template_urls, subnet_availability_zones)
     return TemplateSet(main=main, nested=nested)
 
 

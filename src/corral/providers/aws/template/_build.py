@@ -9,6 +9,7 @@ from troposphere import GetAtt, Output, Parameter, Ref, Template
 from troposphere.cloudformation import Stack
 
 from corral import __version__
+from corral.providers.aws.template._checks import check_renderable
 from corral.providers.aws.template._compute import add_queue
 from corral.providers.aws.template._context import Cluster, Shared, add_image_parameters, image_parameter_name
 from corral.providers.aws.template._head import HEAD_NODE, add_head_node
@@ -43,7 +44,7 @@ def _root_shared(template: Template, cluster: Cluster, compute_groups: list[Any]
     )
 
 
-def _nested_shared(template: Template, cluster: Cluster, root: Shared) -> tuple[Shared, dict[str, Any]]:
+def _nested_shared(cluster: Cluster, root: Shared) -> tuple[Shared, dict[str, Any]]:
     """The nested template's parameters, its view of the shared values, and the root's values to
     pass (parameter name -> root value)."""
     values: dict[str, Any] = {
@@ -62,9 +63,6 @@ def _nested_shared(template: Template, cluster: Cluster, root: Shared) -> tuple[
         name = image_parameter_name(arch)
         values[name] = value
         images[arch] = Ref(name)
-    for name in sorted(values):
-        kind = "AWS::EC2::Image::Id" if name.startswith("ImageId") else "String"
-        template.add_parameter(Parameter(name, Type=kind))
     shared = Shared(
         compute_security_groups=groups,
         head_private_ip=Ref("HeadPrivateIp"),
@@ -86,26 +84,45 @@ def _queue_pieces(cluster: Cluster, shared: Shared) -> list[Piece]:
     return pieces
 
 
-def _nested_templates(cluster: Cluster, root: Shared) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+def _nested_templates(
+    cluster: Cluster, root: Shared
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """The queue stacks' templates by logical id, and the parameters each is passed."""
-    header = _new_template(f"Corral cluster {cluster.name}: compute queues (corral {__version__})")
-    shared, values = _nested_shared(header, cluster, root)
-    base = header.to_dict()
+    shared, values = _nested_shared(cluster, root)
     nested: dict[str, dict[str, Any]] = {}
+    stack_values: dict[str, dict[str, Any]] = {}
     for index, chunk in enumerate(pack(_queue_pieces(cluster, shared))):
-        body = dict(base)
-        body["Description"] = f"{base['Description']}: {', '.join(p.queue for p in chunk)}"
-        body["Resources"] = {k: v for p in chunk for k, v in p.resources.items()}
-        body["Outputs"] = {k: v for p in chunk for k, v in p.outputs.items()}
-        nested[stack_logical_id(index)] = body
-    return nested, values
+        resources = {k: v for p in chunk for k, v in p.resources.items()}
+        outputs = {k: v for p in chunk for k, v in p.outputs.items()}
+        used = sorted(name for name in values if any(name in p.references for p in chunk))
+        title = stack_logical_id(index)
+        nested[title] = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": _nested_description(cluster, chunk),
+            "Parameters": {name: {"Type": _parameter_type(name)} for name in used},
+            "Resources": resources,
+            "Outputs": outputs,
+        }
+        stack_values[title] = {name: values[name] for name in used}
+    return nested, stack_values
+
+
+def _nested_description(cluster: Cluster, chunk: list[Piece]) -> str:
+    """Names the chunk's first and last queue: a list of 50 names could pass Description's 1024 bytes."""
+    span = chunk[0].queue if len(chunk) == 1 else f"{chunk[0].queue} .. {chunk[-1].queue} ({len(chunk)})"
+    return f"Corral cluster {cluster.name}: queues {span} (corral {__version__})"
+
+
+def _parameter_type(name: str) -> str:
+    return "AWS::EC2::Image::Id" if name.startswith("ImageId") else "String"
 
 
 def build(
-    plan: Any, nested_template_urls: Mapping[str, str] | None
+    plan: Any, nested_template_urls: Mapping[str, str] | None, subnet_zones: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The root template and the nested templates (by the root's stack logical id)."""
     cluster = Cluster.of(plan)
+    check_renderable(cluster)
     template = _new_template(f"Corral cluster {cluster.name} (corral {__version__})")
     template.add_parameter(
         Parameter(
@@ -125,7 +142,7 @@ def build(
     )
     add_head_node(template, cluster, shared, head_groups, profile)
     add_head_record(template, cluster, zone)
-    add_storage(template, cluster, head_groups, compute_groups)
+    add_storage(template, cluster, head_groups, compute_groups, subnet_zones)
     nested, values = _nested_templates(cluster, shared)
     _add_stacks(template, cluster, nested, values, nested_template_urls or {})
     _add_outputs(template, cluster, nested, zone, compute_groups)
@@ -136,11 +153,12 @@ def _add_stacks(
     template: Template,
     cluster: Cluster,
     nested: dict[str, dict[str, Any]],
-    values: dict[str, Any],
+    stack_values: dict[str, dict[str, Any]],
     urls: Mapping[str, str],
 ) -> None:
     for title in nested:
         url: Any = urls.get(title)
+        values = stack_values[title]
         if url is None:
             template.add_parameter(
                 Parameter(

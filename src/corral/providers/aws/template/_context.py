@@ -80,9 +80,15 @@ class Cluster:
         return self.plan.head_node.shape.architecture
 
     def architectures(self) -> list[str]:
-        """Every architecture the cluster's default images are needed for, sorted."""
-        found = {self.plan.head_node.shape.architecture}
-        found.update(node.shape.architecture for node in self.plan.nodes)
+        """Every architecture a default image (no CustomAmi) is needed for, sorted."""
+        if self.config.image.custom_ami:
+            return []
+        found = set()
+        if self.config.head_node.image is None:
+            found.add(self.plan.head_node.shape.architecture)
+        for queue in self.config.scheduling.slurm_queues:
+            if queue.image is None:
+                found.add(self.queue_architecture(queue.name))
         return sorted(found)
 
 

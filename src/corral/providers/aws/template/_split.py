@@ -10,11 +10,14 @@ the same config gives the same chunks, and a queue is never split across two sta
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from corral.errors import LimitExceededError
+
+_REF = re.compile(r'\{"Ref":"([A-Za-z0-9:]+)"\}')
 
 #: CloudFormation's limits per template.
 CFN_MAX_RESOURCES = 500
@@ -35,13 +38,15 @@ class Piece:
     resources: dict[str, Any]
     outputs: dict[str, Any]
     size: int = field(default=0)
+    #: Every name the piece ``Ref``s (the nested stack declares only the parameters among them).
+    references: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, queue: str, rendered: dict[str, Any]) -> Piece:
         resources = rendered.get("Resources", {})
         outputs = rendered.get("Outputs", {})
-        size = len(json.dumps([resources, outputs], separators=(",", ":")))
-        return cls(queue=queue, resources=resources, outputs=outputs, size=size)
+        text = json.dumps([resources, outputs], separators=(",", ":"))
+        return cls(queue, resources, outputs, len(text), frozenset(_REF.findall(text)))
 
 
 def pack(
