@@ -161,8 +161,13 @@ def strategy_batches(plan: ClusterPlan, node_names: Sequence[str]) -> list[tuple
     return [(names, False)] if names else []
 
 
-def fleet_arguments(request: FleetRequest, tags: Mapping[str, str]) -> dict[str, Any]:
-    """The CreateFleet arguments for ``request`` (instances tagged with ``tags``). Pure."""
+def fleet_arguments(request: FleetRequest) -> dict[str, Any]:
+    """The CreateFleet arguments for ``request``. Pure.
+
+    No ``TagSpecifications``: the launch template tags what it launches (cluster, role, queue,
+    compute resource and the config's Tags), and request-level instance tags could take the place of
+    the template's; the provider adds the node's own tags with CreateTags once it knows which
+    instance backs which node."""
     overrides: list[dict[str, Any]] = []
     for instance_type, subnet in request.overrides:
         entry: dict[str, Any] = {"InstanceType": instance_type}
@@ -191,18 +196,15 @@ def fleet_arguments(request: FleetRequest, tags: Mapping[str, str]) -> dict[str,
             "TotalTargetCapacity": len(request.node_names),
             "DefaultTargetCapacityType": capacity,
         },
-        "TagSpecifications": [
-            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-        ],
     }
     args["SpotOptions" if capacity == "spot" else "OnDemandOptions"] = options
     return args
 
 
-def run_request(clients: AwsClients, request: FleetRequest, tags: Mapping[str, str]) -> FleetResult:
+def run_request(clients: AwsClients, request: FleetRequest) -> FleetResult:
     """Call CreateFleet for ``request``. Capacity errors come back in ``errors``, not raised (EC2
     reports them in the response of an instant fleet); anything else raises a ``CorralError``."""
-    response = aws_call("CreateFleet", clients.ec2.create_fleet, **fleet_arguments(request, tags))
+    response = aws_call("CreateFleet", clients.ec2.create_fleet, **fleet_arguments(request))
     ids = tuple(i for group in response.get("Instances", []) for i in group.get("InstanceIds", []))
     errors = tuple(
         (str(e.get("ErrorCode", "")), str(e.get("ErrorMessage", ""))) for e in response.get("Errors", [])

@@ -63,14 +63,23 @@ def describe_ids(clients: AwsClients, instance_ids: Sequence[str]) -> list[Insta
     return _describe(clients, InstanceIds=list(instance_ids)) if instance_ids else []
 
 
-def tag_nodes(clients: AwsClients, assigned: Sequence[tuple[str, str]]) -> None:
-    """Tag each instance with the node it backs (``corral:node-name`` and ``Name``)."""
-    for node, instance_id in assigned:
+def tag_nodes(clients: AwsClients, cluster_name: str, nodes: Sequence[tuple[str, str, str, str]]) -> None:
+    """Tag each ``(node, instance id, queue, compute resource)`` instance with what it backs (the
+    launch template's tags say the same, except the node name; these make it certain)."""
+    for node, instance_id, queue, compute_resource in nodes:
+        tags = {
+            CLUSTER_TAG: cluster_name,
+            ROLE_TAG: "Compute",
+            QUEUE_TAG: queue,
+            COMPUTE_RESOURCE_TAG: compute_resource,
+            NODE_NAME_TAG: node,
+            "Name": node,
+        }
         aws_call(
             "CreateTags",
             clients.ec2.create_tags,
             Resources=[instance_id],
-            Tags=[{"Key": NODE_NAME_TAG, "Value": node}, {"Key": "Name", "Value": node}],
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )
 
 

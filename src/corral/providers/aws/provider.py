@@ -209,13 +209,7 @@ class AwsProvider:
         assigned: list[tuple[str, str]] = []
         failed = [LaunchFailure(n, code, msg) for n, (code, msg) in rejected.items()]
         for request in requests:
-            tags = {
-                "corral:cluster-name": cluster_name,
-                "corral:node-role": "Compute",
-                "corral:queue-name": request.queue,
-                "corral:compute-resource-name": request.compute_resource,
-            }
-            result = _fleet.run_request(clients, request, tags)
+            result = _fleet.run_request(clients, request)
             decision = _fleet.assign(request, result, all_or_nothing=all_or_nothing)
             if decision.surplus:
                 _fleet.terminate(clients, decision.surplus)
@@ -228,17 +222,24 @@ class AwsProvider:
                 LaunchFailure(n, code, "rolled back: another part of the batch failed") for n, _ in assigned
             )
             assigned = []
-        launched = self._record(clients, cluster_name, outputs, assigned)
+        launched = self._record(clients, cluster_name, outputs, assigned, requests)
         already = [running[n] for n in dict.fromkeys(node_names) if n in running]
         return LaunchResult(launched=tuple(already + launched), failed=tuple(failed))
 
     def _record(
-        self, clients: AwsClients, cluster_name: str, outputs: dict[str, str], assigned: list[tuple[str, str]]
+        self,
+        clients: AwsClients,
+        cluster_name: str,
+        outputs: dict[str, str],
+        assigned: list[tuple[str, str]],
+        requests: Sequence[_fleet.FleetRequest],
     ) -> list[Instance]:
-        """Tag each new instance with its node name, read its IP, write the node table."""
+        """Tag each new instance with its cluster, queue, compute resource and node name, read its
+        IP, write the node table."""
         if not assigned:
             return []
-        tag_nodes(clients, assigned)
+        place = {n: (r.queue, r.compute_resource) for r in requests for n in r.node_names}
+        tag_nodes(clients, cluster_name, [(node, iid, *place[node]) for node, iid in assigned])
         by_id = {i.instance_id: i for i in describe_ids(clients, [iid for _, iid in assigned])}
         instances = [by_id[iid] for _, iid in assigned if iid in by_id]
         table = outputs.get(TABLE_OUTPUT)

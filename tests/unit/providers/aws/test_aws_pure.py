@@ -92,7 +92,7 @@ def test_fleet_arguments_follow_the_request(tmp_path: Path) -> None:
     (request, *_), _ = _fleet.plan_requests(
         plan, ["q1-dy-flex-1", "q1-dy-flex-2"], TEMPLATES, all_or_nothing=True
     )
-    args = _fleet.fleet_arguments(request, {"corral:cluster-name": "awsunit"})
+    args = _fleet.fleet_arguments(request)
     assert args["Type"] == "instant"
     assert args["LaunchTemplateConfigs"][0]["LaunchTemplateSpecification"]["LaunchTemplateId"] == "lt-flex"
     assert args["TargetCapacitySpecification"] == {
@@ -104,7 +104,7 @@ def test_fleet_arguments_follow_the_request(tmp_path: Path) -> None:
         "SingleAvailabilityZone": True,
         "AllocationStrategy": "capacity-optimized",
     }
-    assert args["TagSpecifications"][0]["Tags"] == [{"Key": "corral:cluster-name", "Value": "awsunit"}]
+    assert "TagSpecifications" not in args  # the launch template tags what it launches
 
 
 def _request(n: int) -> _fleet.FleetRequest:
