@@ -79,23 +79,30 @@ def _s3_error(source: str, exc: Exception) -> FetchError:
     )
 
 
+def _not_modified(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code")) in ("304", "NotModified")
+
+
 def _fetch_s3(source: str, dest: Path) -> None:
-    """Download ``source`` to ``dest``, unless ``dest`` already holds the object's current ETag."""
+    """Download ``source`` to ``dest``, unless ``dest`` already holds the object's current ETag:
+    one conditional GET (If-None-Match) either way."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split_s3_url(source)
     etag_file = dest.with_name(dest.name + ".etag")
-    client = s3_client()
+    cached = etag_file.read_text() if dest.exists() and etag_file.exists() else ""
+    request = {"Bucket": bucket, "Key": key, **({"IfNoneMatch": cached} if cached else {})}
+    partial = dest.with_name(dest.name + ".part")
     try:
-        if dest.exists() and etag_file.exists():
-            etag = client.head_object(Bucket=bucket, Key=key)["ETag"]
-            if etag_file.read_text() == etag:
-                return
-        response = client.get_object(Bucket=bucket, Key=key)
-        partial = dest.with_name(dest.name + ".part")
+        response = s3_client().get_object(**request)
         with partial.open("wb") as out:
             shutil.copyfileobj(response["Body"], out)
-    except (BotoCoreError, ClientError) as exc:
+    except ClientError as exc:
+        if cached and _not_modified(exc):
+            return
+        raise _s3_error(source, exc) from exc
+    except BotoCoreError as exc:
         raise _s3_error(source, exc) from exc
     partial.chmod(0o755)
     partial.replace(dest)
