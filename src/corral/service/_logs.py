@@ -160,6 +160,41 @@ class LogIndex(Sequence[LogEvent]):
             self._first_stamp = next((s for s in map(parse_timestamp, self._lines) if s is not None), None)
         return self._first_stamp if isinstance(self._first_stamp, datetime) else None
 
+    def timestamps(self) -> list[datetime]:
+        """Every event's timestamp, in one pass (what a time window needs)."""
+        current = self._first() or self._fallback
+        found = []
+        for i, start in enumerate(self.starts):
+            current = self._stamps.get(i) or parse_timestamp(self._lines[start]) or current
+            found.append(current)
+        self._stamps.update(enumerate(found))
+        return found
+
+    def select(self, keep: Sequence[int]) -> LogSelection:
+        """The events at indexes ``keep`` (ascending), still built only when read."""
+        return LogSelection(self, list(keep))
+
+
+class LogSelection(Sequence[LogEvent]):
+    """Some events of a ``LogIndex`` (a time window), built only when read."""
+
+    def __init__(self, index: LogIndex, keep: list[int]) -> None:
+        self._index = index
+        self._keep = keep
+        self.starts = [index.starts[i] for i in keep]
+
+    def __len__(self) -> int:
+        return len(self._keep)
+
+    @overload
+    def __getitem__(self, index: int) -> LogEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEvent]: ...
+    def __getitem__(self, index: int | slice) -> LogEvent | list[LogEvent]:
+        if isinstance(index, slice):
+            return [self._index[i] for i in self._keep[index]]
+        return self._index[self._keep[index]]
+
 
 def _group(lines: list[str]) -> tuple[list[int], list[int]]:
     """(start, end) line ranges of the events: blank lines are skipped; indented lines and
@@ -203,13 +238,18 @@ def window(
     end: datetime | None = None,
     retention_days: int | None = None,
     now: datetime | None = None,
-) -> list[LogEvent]:
+) -> Sequence[LogEvent]:
     """Events with ``start <= timestamp < end`` (either bound optional) that are not expired:
     with ``retention_days``, events older than that many days before ``now`` are gone."""
     low = start
     if retention_days:
         cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
         low = cutoff if low is None else max(low, cutoff)
+    if isinstance(events, LogIndex):  # decide on the timestamps alone; build only the page's events
+        stamps = events.timestamps()
+        return events.select(
+            [i for i, t in enumerate(stamps) if (low is None or t >= low) and (end is None or t < end)]
+        )
     return [e for e in events if (low is None or e.timestamp >= low) and (end is None or e.timestamp < end)]
 
 
@@ -262,7 +302,7 @@ def page_events(
         raise BadRequestError("'limit' must be a positive integer.", hint="e.g. --limit 100")
     size = min(limit or MAX_EVENTS, MAX_EVENTS)
     # a LogIndex knows its events' lines without building (and timestamping) every event
-    lines = events.starts if isinstance(events, LogIndex) else [e.line for e in events]
+    lines = events.starts if isinstance(events, LogIndex | LogSelection) else [e.line for e in events]
     end_position = lines[-1] + 1 if lines else 0
     if token is not None:
         direction, position = decode_token(token, ("f", "b"))
@@ -379,6 +419,7 @@ __all__ = [
     "EventPage",
     "LogEvent",
     "LogIndex",
+    "LogSelection",
     "StreamFilter",
     "check_bounds",
     "decode_token",

@@ -241,3 +241,24 @@ def test_lazy_index_equals_eager_events(lines: list[str], order: object, limit: 
         assert page_events(
             _logs.LogIndex(text, fallback=T0), start_from_head=head, limit=limit
         ) == page_events(eager, start_from_head=head, limit=limit)
+
+
+@given(
+    lines=st.lists(LINE, max_size=30),
+    low=st.none() | st.integers(-90, 400),
+    high=st.none() | st.integers(-90, 400),
+    limit=st.integers(1, 5),
+)
+def test_lazy_window_equals_eager_window(
+    lines: list[str], low: int | None, high: int | None, limit: int
+) -> None:
+    text = "\n".join(lines)
+    start = None if low is None else T0 + timedelta(seconds=low)
+    end = None if high is None else T0 + timedelta(seconds=high)
+    eager = _logs.window(parse_events(text, fallback=T0), start=start, end=end)
+    lazy = _logs.window(_logs.LogIndex(text, fallback=T0), start=start, end=end)
+    assert list(lazy) == list(eager)
+    for head in (True, False):
+        assert page_events(lazy, start_from_head=head, limit=limit) == page_events(
+            eager, start_from_head=head, limit=limit
+        )
