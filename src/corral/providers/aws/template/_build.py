@@ -20,9 +20,6 @@ from corral.providers.aws.template._services import add_dns, add_head_record, ad
 from corral.providers.aws.template._split import Piece, pack, stack_logical_id
 from corral.providers.aws.template._storage import add_storage
 
-#: Parameters of every nested queue stack: name -> (type, the root's value for it).
-_NESTED_PARAMETERS = ("HeadPrivateIp", "TableName", "TableArn", "LogGroupName", "LogGroupArn")
-
 
 def _new_template(description: str) -> Template:
     template = Template(Description=description)
@@ -32,14 +29,13 @@ def _new_template(description: str) -> Template:
 
 def _root_shared(template: Template, cluster: Cluster, compute_groups: list[Any]) -> Shared:
     table_name, table_arn = add_table(template, cluster)
-    log_name, log_arn = add_log_group(template, cluster)
+    log_name = add_log_group(template, cluster)
     return Shared(
         compute_security_groups=tuple(compute_groups),
         head_private_ip=GetAtt(HEAD_NODE, "PrivateIp"),
         table_name=table_name,
         table_arn=table_arn,
         log_group_name=log_name,
-        log_group_arn=log_arn,
         images=add_image_parameters(template, cluster),
     )
 
@@ -51,8 +47,6 @@ def _nested_shared(cluster: Cluster, root: Shared) -> tuple[Shared, dict[str, An
         "HeadPrivateIp": root.head_private_ip,
         "TableName": root.table_name,
         "TableArn": root.table_arn,
-        "LogGroupName": root.log_group_name,
-        "LogGroupArn": root.log_group_arn,
     }
     groups: tuple[Any, ...] = ()
     if root.compute_security_groups:
@@ -68,8 +62,7 @@ def _nested_shared(cluster: Cluster, root: Shared) -> tuple[Shared, dict[str, An
         head_private_ip=Ref("HeadPrivateIp"),
         table_name=Ref("TableName"),
         table_arn=Ref("TableArn"),
-        log_group_name=Ref("LogGroupName"),
-        log_group_arn=Ref("LogGroupArn"),
+        log_group_name=root.log_group_name,
         images=images,
     )
     return shared, values
@@ -183,9 +176,7 @@ def _add_outputs(
         "HeadNodeInstanceId": Ref(HEAD_NODE),
         "HeadNodePrivateIp": GetAtt(HEAD_NODE, "PrivateIp"),
         "NodeStateTableName": Ref("NodeStateTable"),
-        "LogGroupName": template.resources["ClusterLogGroup"].LogGroupName
-        if "ClusterLogGroup" in template.resources
-        else None,
+        "LogGroupName": Ref("ClusterLogGroup") if "ClusterLogGroup" in template.resources else None,
     }
     if HEAD_SG in template.resources:
         outputs["HeadNodeSecurityGroupId"] = Ref(HEAD_SG)

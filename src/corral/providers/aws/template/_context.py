@@ -45,8 +45,7 @@ class Shared:
     head_private_ip: Any
     table_name: Any
     table_arn: Any
-    log_group_name: Any
-    log_group_arn: Any
+    log_group_name: str
     images: dict[str, Any] = field(default_factory=dict)  # arch -> image id (Ref)
     stack_name: Any = None
 

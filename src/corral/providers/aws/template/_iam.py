@@ -122,7 +122,7 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
             "TagOnlyAtLaunch",
             ["ec2:CreateTags"],
             _ec2_arns(_TAGGED_ON_LAUNCH),
-            {"StringEquals": {"ec2:CreateAction": _LAUNCH[::-1]}},
+            {"StringEquals": {"ec2:CreateAction": ["CreateFleet", "RunInstances"]}},
         ),
         _statement(
             "TerminateClusterInstances",
@@ -180,7 +180,8 @@ def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dic
 
 
 def _log_arns(shared: Shared) -> list[Any]:
-    return [shared.log_group_arn, Sub("${Arn}:*", Arn=shared.log_group_arn)]
+    """The log group and its streams (a log group's GetAtt Arn already ends in ``:*``)."""
+    return [arn("logs", f"log-group:{shared.log_group_name}:*")]
 
 
 def _pass_role_arns(cluster: Cluster) -> list[Any]:

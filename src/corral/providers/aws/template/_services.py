@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Join, Ref, Sub, Template
+from troposphere import GetAtt, Join, Ref, Template
 from troposphere.dynamodb import AttributeDefinition, KeySchema, Table
 from troposphere.logs import LogGroup
 from troposphere.route53 import HostedZone, HostedZoneConfiguration, HostedZoneVPCs, RecordSetType
@@ -48,15 +48,13 @@ def log_group_name(cluster_name: str) -> str:
     return f"/aws/corral/{cluster_name}"
 
 
-def add_log_group(template: Template, cluster: Cluster) -> tuple[Any, Any]:
-    """Adds the log group when CloudWatch logs are on; returns (its name, its ARN) as template values
-    (the name and an ARN built from it even when off, so node policies stay well-formed)."""
+def add_log_group(template: Template, cluster: Cluster) -> str:
+    """Adds the log group when CloudWatch logs are on; returns its name either way (node policies
+    name it; a fixed name keeps nested stacks from needing it as a parameter)."""
     cloudwatch = cluster.config.monitoring.logs.cloud_watch
     name = log_group_name(cluster.name)
     if not cloudwatch.enabled:
-        return name, Sub(
-            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{name}"
-        )
+        return name
     template.add_resource(
         LogGroup(
             LOG_GROUP,
@@ -67,7 +65,7 @@ def add_log_group(template: Template, cluster: Cluster) -> tuple[Any, Any]:
             UpdateReplacePolicy=cloudwatch.deletion_policy,
         )
     )
-    return Ref(LOG_GROUP), GetAtt(LOG_GROUP, "Arn")
+    return name
 
 
 def managed_dns(cluster: Cluster) -> bool:

@@ -59,7 +59,7 @@ def node_user_data(
         "cluster_name": cluster.name,
         "compute_resource": compute_resource,
         "head_private_ip": "${HeadPrivateIp}" if role == "Compute" else "",
-        "log_group": "${LogGroup}",
+        "log_group": shared.log_group_name,
         "node_role": role,
         "queue": queue,
         "region": "${AWS::Region}",
@@ -83,7 +83,7 @@ def node_user_data(
         package=_package(cluster),
         spec=json.dumps(spec),
     )
-    values: dict[str, Any] = {"LogGroup": shared.log_group_name, "TableName": shared.table_name}
+    values: dict[str, Any] = {"TableName": shared.table_name}
     if role == "Compute":
         values["HeadPrivateIp"] = shared.head_private_ip
     return Base64(Sub(script, **values))
