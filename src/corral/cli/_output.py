@@ -68,6 +68,7 @@ TABLE_COLUMNS = {
 def _table(doc: Any) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text  # cells are data: '[agent] …' is not rich markup
 
     # A pipe or a file has no width; rich would assume 80 columns and cut instance ids and times.
     console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
@@ -84,11 +85,11 @@ def _table(doc: Any) -> None:
         table = Table(*columns)
         for row in rows:
             cells = dict(flatten(row))
-            table.add_row(*(cells.get(c, "") for c in columns))
+            table.add_row(*(Text(cells.get(c, "")) for c in columns))
     else:
         table = Table("key", "value")
         for key, value in flatten(doc):
-            table.add_row(key, value)
+            table.add_row(Text(key), Text(value))
     console.print(table)
 
 

@@ -181,3 +181,14 @@ def test_export_to_s3(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert any(name.endswith(".slurmd") for name in members)
         with urllib.request.urlopen(doc["url"]) as answer:  # the presigned URL works
             assert _members(answer.read()) == members
+
+
+def test_table_output_shows_brackets_verbatim(state: Path) -> None:
+    fake = FakeProvider(persist_dir=state / "fake-provider")
+    head = next(i for i in fake.instances("demo") if i.role is NodeRole.HEAD)
+    stream = fake.write_log("demo", head, "agent", "[agent] bootstrap [bold]done[/bold]\n").name
+    result = run(
+        state, "get-cluster-log-events", "-n", "demo", "--log-stream-name", stream, "--output", "table"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[agent] bootstrap [bold]done[/bold]" in result.stdout  # data, not rich markup
