@@ -74,13 +74,12 @@ def fleet_moves(
     static: Sequence[str],
 ) -> list[FleetMove]:
     """The statuses to record from ``recorded`` given what Slurm shows (``slurm``, computed
-    without the protected queues) and the queues in protected mode, in order."""
+    without the protected queues) and the queues in protected mode, in order. A request's own
+    effect shows in Slurm at the next pass, which finishes it."""
     if recorded is F.STOP_REQUESTED:
-        move = FleetMove(F.STOPPING, "applying the stop request", stop_commands(partitions, nodes))
-        return [move, *fleet_moves(F.STOPPING, slurm, protected=(), partitions=(), nodes=(), static=())]
+        return [FleetMove(F.STOPPING, "applying the stop request", stop_commands(partitions, nodes))]
     if recorded is F.START_REQUESTED:
-        move = FleetMove(F.STARTING, "applying the start request", start_commands(partitions, static))
-        return [move]
+        return [FleetMove(F.STARTING, "applying the start request", start_commands(partitions, static))]
     if recorded is F.STOPPING and slurm is SlurmFleet.STOPPED:
         return [FleetMove(F.STOPPED, "every compute node is down and no partition accepts jobs")]
     if recorded is F.STARTING and slurm is SlurmFleet.RUNNING:

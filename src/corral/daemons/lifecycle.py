@@ -45,7 +45,9 @@ class NodeStatus(enum.StrEnum):
 
 S = NodeStatus
 
-#: Every edge of the lifecycle, and what makes a node take it.
+#: Every edge of the lifecycle, and what makes a node take it. Order matters for ``path``: of two
+#: equally short routes, the one through the edge listed first is taken (a node that vanished
+#: between two passes was more likely powered down than failed).
 TRANSITIONS: Mapping[tuple[NodeStatus, NodeStatus], str] = {
     (S.POWERED_DOWN, S.LAUNCHING): "power up requested (a pending job, or the reconciler for a static node)",
     (S.LAUNCHING, S.BOOTSTRAPPING): "the instance was launched; its bootstrap runs",
@@ -59,16 +61,16 @@ TRANSITIONS: Mapping[tuple[NodeStatus, NodeStatus], str] = {
     (S.BOOTSTRAPPING, S.TERMINATING): "powered down while booting (boot timeout or replacement)",
     (S.IDLE, S.ALLOCATED): "a job started",
     (S.IDLE, S.DRAINING): "drained",
-    (S.IDLE, S.UNHEALTHY): "DOWN, not responding, or its instance is gone",
     (S.IDLE, S.TERMINATING): "idle past SuspendTime (dynamic), or powered down",
+    (S.IDLE, S.UNHEALTHY): "DOWN, not responding, or its instance is gone",
     (S.ALLOCATED, S.IDLE): "its jobs finished",
     (S.ALLOCATED, S.DRAINING): "drained while running jobs",
-    (S.ALLOCATED, S.UNHEALTHY): "DOWN, not responding, or its instance is gone while running jobs",
     (S.ALLOCATED, S.TERMINATING): "powered down (forced): its jobs are requeued",
+    (S.ALLOCATED, S.UNHEALTHY): "DOWN, not responding, or its instance is gone while running jobs",
     (S.DRAINING, S.IDLE): "resumed",
     (S.DRAINING, S.ALLOCATED): "resumed while its jobs still run",
-    (S.DRAINING, S.UNHEALTHY): "DOWN, not responding, or its instance is gone while drained",
     (S.DRAINING, S.TERMINATING): "powered down while drained",
+    (S.DRAINING, S.UNHEALTHY): "DOWN, not responding, or its instance is gone while drained",
     (S.UNHEALTHY, S.TERMINATING): "replaced: its instance is terminated and the node powered down",
     (S.UNHEALTHY, S.IDLE): "it answered again",
     (S.UNHEALTHY, S.ALLOCATED): "it answered again, with its jobs",

@@ -55,11 +55,20 @@ def _netns(pid: int | str) -> str | None:
         return None
 
 
-def node_pids() -> list[int]:
-    """Every other process in this node's network namespace (never the host's: refused there)."""
-    mine = _netns("self")
-    if mine is None or mine == _netns(1):
+def in_node(netns: str) -> bool:
+    """Whether this process runs in the node's own network namespace, ``/run/netns/<netns>``.
+    Positive identification only: anywhere else (the host, another node) nothing is killed."""
+    try:
+        return os.stat(f"/run/netns/{netns}").st_ino == os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return False
+
+
+def node_pids(netns: str) -> list[int]:
+    """Every other process in this node's network namespace; none unless ``in_node(netns)``."""
+    if not in_node(netns):
         return []
+    mine = _netns("self")
     return [
         int(e.name)
         for e in Path("/proc").iterdir()
@@ -88,13 +97,15 @@ def _signal_all(pids: list[int], sig: int, wait_s: float) -> list[int]:
 def shut_down(netns: str, service_pid_file: str | None) -> None:
     """Stop this node: its service (slurmd) first, then every other process of the node
     (jobs, the namespace holder), then delete its network namespace."""
-    mine = set(node_pids())
+    if not in_node(netns):
+        log(f"not inside node namespace {netns}: refusing to stop anything")
+        return
+    mine = set(node_pids(netns))
     service = _read_pid(service_pid_file)
     if service in mine and service is not None:
         _signal_all([service], signal.SIGTERM, 5.0)
-    rest = node_pids()
-    if _signal_all(rest, signal.SIGTERM, 3.0):
-        _signal_all(node_pids(), signal.SIGKILL, 2.0)
+    if _signal_all(node_pids(netns), signal.SIGTERM, 3.0):
+        _signal_all(node_pids(netns), signal.SIGKILL, 2.0)
     # Unmounting here and unlinking detaches the host's mount of it too (Linux >= 3.18).
     result = subprocess.run(["ip", "netns", "delete", netns], capture_output=True, text=True, check=False)
     if result.returncode != 0:

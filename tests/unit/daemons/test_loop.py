@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corral.daemons._loop import Loop, run
+from corral.daemons._loop import Loop, LoopFiles, run
+from corral.daemons.events import read_events
+from corral.daemons.heartbeat import heartbeat_age_s
+from corral.daemons.protection import ProtectedQueue, Protection
 from corral.daemons.reconciler import Actions
+from corral.node.supervisor import SupervisorSpec
+from corral.plan import ClusterPlan, HeadNodeSpec, NodeKind, NodeShape, NodeSpec, PartitionSpec, SlurmPlan
 from corral.providers.base import CommandResult, Instance, InstanceState, NodeRole
+from corral.providers.fake import FakeFailures, FakeProvider
+from corral.state import ClusterRecord, FleetStatus, StackStatus, StateStore
 
 NODES = (
     "NodeName=q1-st-c1-1 AvailableFeatures=static,c5.large State=IDLE+CLOUD Partitions=q1\n"
@@ -94,3 +103,167 @@ def test_the_loop_runs_until_its_pid_file_no_longer_names_it(tmp_path: Path) -> 
     pid_file.write_text("1\n")  # another reconciler owns the cluster now
     run(loop, 0.0, pid_file)
     assert steps == [1]
+
+
+# -- the engine against the fake provider (its fake Slurm) and a real state store ------------------
+
+
+SHAPE = NodeShape(
+    "c5.xlarge", cpus=4, sockets=1, cores_per_socket=2, threads_per_core=2, real_memory_mib=7500
+)
+
+
+def small_plan(name: str) -> ClusterPlan:
+    """q1: one static and one dynamic node; q2: one dynamic node."""
+    nodes = (
+        NodeSpec("q1-st-cr1-1", "q1", "cr1", NodeKind.STATIC, 1, SHAPE, 1, ("static", "c5.xlarge")),
+        NodeSpec("q1-dy-cr1-1", "q1", "cr1", NodeKind.DYNAMIC, 1, SHAPE, 1, ("dynamic", "c5.xlarge")),
+        NodeSpec("q2-dy-cr2-1", "q2", "cr2", NodeKind.DYNAMIC, 1, SHAPE, 1, ("dynamic", "c5.xlarge")),
+    )
+    return ClusterPlan(
+        cluster_name=name,
+        os="alinux2023",
+        region="us-east-1",
+        head_node=HeadNodeSpec(shape=NodeShape("t3.medium", 2, 1, 1, 2, 3800)),
+        nodes=nodes,
+        partitions=(
+            PartitionSpec("q1", ("q1-st-cr1-1", "q1-dy-cr1-1"), True),
+            PartitionSpec("q2", ("q2-dy-cr2-1",), False),
+        ),
+        storage=(),
+        slurm=SlurmPlan(10, False, "TERMINATE"),
+    )
+
+
+def _fake_cluster(name: str = "eng") -> FakeProvider:
+    provider = FakeProvider()
+    provider.create(small_plan(name), on_event=lambda r, m: None)
+    return provider
+
+
+def _record(store: StateStore, name: str, fleet: FleetStatus) -> ClusterRecord:
+    now = datetime.now(UTC)
+    return store.insert(
+        ClusterRecord(
+            name, f"stack-{name}", StackStatus.CREATE_COMPLETE, "fake", "", now, now, fleet_status=fleet
+        )
+    )
+
+
+def _files(tmp_path: Path, **extra: Path) -> LoopFiles:
+    return LoopFiles(
+        heartbeat=tmp_path / "heartbeat", nodes=tmp_path / "nodes.json", events=tmp_path / "events", **extra
+    )
+
+
+def test_the_engine_replaces_a_lost_static_node_records_every_move_and_beats(tmp_path: Path) -> None:
+    provider = _fake_cluster()
+    loop = Loop(provider, "eng", log=lambda m: None, files=_files(tmp_path))
+    assert not loop.step()  # healthy: nothing to do
+    assert heartbeat_age_s(tmp_path / "heartbeat", datetime.now(UTC)) is not None
+    provider.terminate("eng", ["q1-st-cr1-1"])  # the machine dies
+    actions = loop.step()
+    assert [(a.kind.value, a.node) for a in actions.items] == [
+        ("terminate", "q1-st-cr1-1"),
+        ("power_down", "q1-st-cr1-1"),
+    ]
+    actions = loop.step()  # the fake Slurm powered it down at once: power it up again
+    assert [(a.kind.value, a.node) for a in actions.items] == [("power_up", "q1-st-cr1-1")]
+    assert [i.node_name for i in provider.instances("eng") if i.node_name] == ["q1-st-cr1-1"]
+    loop.step()
+    events = read_events(tmp_path / "events")
+    moves = [
+        (e["detail"]["from"], e["detail"]["to"])  # type: ignore[index]
+        for e in events
+        if e["event-type"] == "node-transition" and e["detail"]["node"] == "q1-st-cr1-1"  # type: ignore[index]
+    ]
+    assert moves == [
+        (None, "IDLE"),
+        ("IDLE", "UNHEALTHY"),
+        ("UNHEALTHY", "POWERED_DOWN"),
+        ("POWERED_DOWN", "IDLE"),
+    ]
+    kinds = [e["event-type"] for e in events if str(e["event-type"]).startswith("action-")]
+    assert kinds == ["action-terminate", "action-power_down", "action-power_up"]
+
+    # a restarted loop carries on from the records: no node is "first seen" again
+    again = Loop(provider, "eng", log=lambda m: None, files=_files(tmp_path))
+    before = len(read_events(tmp_path / "events"))
+    assert not again.step()
+    assert len(read_events(tmp_path / "events")) == before
+
+
+def test_the_heartbeat_is_written_even_when_slurm_cannot_be_observed(tmp_path: Path) -> None:
+    provider = FakeProvider(FakeFailures(commands=True))
+    provider.create(small_plan("eng"), on_event=lambda r, m: None)
+    logged: list[str] = []
+    assert not Loop(provider, "eng", log=logged.append, files=_files(tmp_path)).step()
+    assert logged and "fake failure" in logged[0]
+    assert heartbeat_age_s(tmp_path / "heartbeat", datetime.now(UTC)) is not None
+
+
+def test_the_loop_applies_a_pending_stop_request_and_finishes_it(tmp_path: Path) -> None:
+    provider = _fake_cluster()
+    store = StateStore(tmp_path)
+    _record(store, "eng", FleetStatus.STOP_REQUESTED)
+    loop = Loop(provider, "eng", log=lambda m: None, files=_files(tmp_path, store_dir=tmp_path))
+    loop.step()
+    assert store.get("eng").fleet_status is FleetStatus.STOPPING
+    loop.step()
+    assert store.get("eng").fleet_status is FleetStatus.STOPPED
+    assert provider.instances("eng")[0].node_name is None  # only the head is left
+    record = store.get("eng")
+    store.save(record, replace(record, fleet_status=FleetStatus.START_REQUESTED))
+    loop.step()
+    assert store.get("eng").fleet_status is FleetStatus.STARTING
+    loop.step()
+    assert store.get("eng").fleet_status is FleetStatus.RUNNING
+    statuses = [
+        e["detail"]["status"] for e in read_events(tmp_path / "events") if e["event-type"] == "fleet-status"
+    ]  # type: ignore[index]
+    assert statuses == ["STOPPING", "STOPPED", "STARTING", "RUNNING"]
+
+
+def test_a_protected_queue_shows_as_a_protected_fleet_until_it_is_released(tmp_path: Path) -> None:
+    provider = _fake_cluster()
+    store = StateStore(tmp_path)
+    _record(store, "eng", FleetStatus.RUNNING)
+    loop = Loop(provider, "eng", log=lambda m: None, files=_files(tmp_path, store_dir=tmp_path))
+    now = datetime.now(UTC)
+    loop.protection = Protection(protected={"q2": ProtectedQueue("Corral: protected mode: 10 failures", now)})
+    actions = loop.step()
+    assert [(a.kind.value, a.node) for a in actions.items] == [("protect", "q2")]
+    assert store.get("eng").fleet_status is FleetStatus.PROTECTED
+    loop.step()  # the partition is INACTIVE now: protection applied, the fleet stays PROTECTED
+    assert store.get("eng").fleet_status is FleetStatus.PROTECTED
+    provider.run_on_head("eng", ["scontrol", "update", "PartitionName=q2", "State=UP"])  # the admin
+    loop.step()
+    assert store.get("eng").fleet_status is FleetStatus.RUNNING
+    kinds = [e["event-type"] for e in read_events(tmp_path / "events")]
+    assert "protected-mode-left" in kinds
+
+
+def test_the_loop_revives_a_dead_supervisor(tmp_path: Path) -> None:
+    spec_path = tmp_path / "supervisor.json"
+    marker = tmp_path / "revived"
+    spec = SupervisorSpec(
+        cluster="eng",
+        argv=("/bin/sh", "-c", f"echo $$ > {marker}", str(spec_path)),
+        pid_file=str(tmp_path / "supervisor.pid"),
+        lock_file=str(tmp_path / "supervisor.lock"),
+        events_file=str(tmp_path / "supervisor.events"),
+        log=str(tmp_path / "supervisor.log"),
+        env=(("PATH", "/usr/bin:/bin"),),
+    )
+    spec_path.write_text(spec.dump())
+    provider = _fake_cluster()
+    logged: list[str] = []
+    Loop(provider, "eng", log=logged.append, files=_files(tmp_path, supervisor_spec=spec_path)).step()
+    deadline = time.monotonic() + 5
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists() and any("supervisor was not running" in m for m in logged)
+    spec_path.unlink()
+    logged.clear()
+    Loop(provider, "eng", log=logged.append, files=_files(tmp_path, supervisor_spec=spec_path)).step()
+    assert not any("supervisor" in m for m in logged)  # no spec: the cluster is being deleted
