@@ -2,9 +2,9 @@
 
 - ``parse_events``: each line of a file is an event. Its timestamp is the one the line starts with
   (Slurm's ``[2026-11-22T23:01:02.123]``, munged's ``2026-11-22 23:01:02 +0000``, Python logging's
-  ``2026-11-22 23:01:02,123``, ISO 8601, or a JSON line's ``time``/``timestamp``); a line without
-  one inherits the previous event's (the first timestamp of the file before any, the file's mtime
-  when the file has none). Indented lines and tracebacks continue the previous event.
+  ``2026-11-22 23:01:02,123``, ISO 8601, a custom action log's ``=== <ISO time>`` header, or a JSON
+  line's ``timestamp``/``datetime``/``time``); a line without one inherits the previous event's (the
+  first timestamp of the file before any, the file's mtime when the file has none). Indented lines and tracebacks continue the previous event.
 - ``page_events``: ``get-cluster-log-events``: without ``start_from_head`` the last ``limit`` events,
   with it the first; ``nextToken`` moves forward, ``prevToken`` backward; tokens are opaque
   (base64 JSON of a line position), so they stay valid while the file grows.
@@ -33,10 +33,10 @@ MAX_PAGE_BYTES = 1_048_576
 STREAMS_PAGE = 50
 
 _STAMP = re.compile(
-    r"\[?(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:[.,](?P<frac>\d{1,9}))?"
+    r"(?:=== )?\[?(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:[.,](?P<frac>\d{1,9}))?"
     r"(?:\s?(?P<tz>Z|[+-]\d{2}:?\d{2}))?\]?"
 )
-_JSON_TIME_KEYS = ("timestamp", "time", "ts", "@timestamp")
+_JSON_TIME_KEYS = ("timestamp", "datetime", "time", "ts", "@timestamp")
 _TRACEBACK_STARTS = (
     "Traceback (most recent call last):",
     "During handling of the above exception",

@@ -29,6 +29,18 @@ T0 = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
             datetime(2026, 11, 22, 23, 1, 2, tzinfo=UTC),
         ),
         ('{"ts": 1795388462.25}', datetime.fromtimestamp(1795388462.25, UTC)),
+        (
+            '{"datetime": "2026-11-22T23:08:54.124+00:00", "component": "reconciler"}',
+            datetime(2026, 11, 22, 23, 8, 54, 124000, UTC),
+        ),
+        (
+            "=== 2026-11-22T23:25:45Z OnNodeConfigured /x/fail.sh args=[]",
+            datetime(2026, 11, 22, 23, 25, 45, tzinfo=UTC),
+        ),
+        (
+            "2026-11-22T23:08:53.755 supervisor[1568] supervising",
+            datetime(2026, 11, 22, 23, 8, 53, 755000).astimezone(UTC),
+        ),
     ],
 )
 def test_parse_timestamp_of_known_formats(line: str, expected: datetime) -> None:

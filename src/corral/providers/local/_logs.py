@@ -48,6 +48,7 @@ STREAMS: dict[str, tuple[str, str]] = {
     "suspend.log": (HEAD, "slurm_suspend"),
     "prolog.log": (HEAD, "slurm_prolog_epilog"),
     "supervisor.log": (HEAD, "supervisord"),  # keeps munged, slurmctld and the reconciler running
+    "supervisor.events": (HEAD, "supervisord-events"),
     "datasync.log": (HEAD, "datasync"),  # FSx for Lustre data repository associations
 }
 #: Per-node files: ``node-<node>.log`` (the agent: bootstrap and custom actions) and slurmd's.
