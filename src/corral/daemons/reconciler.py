@@ -286,6 +286,17 @@ def _decide_node_health(
     return [Action(ActionKind.TERMINATE, node.name, why), Action(ActionKind.POWER_DOWN, node.name, why)]
 
 
+def unknown_instances(spec: FleetSpec, observed: ObservedCluster, now: datetime) -> list[Action]:
+    """Terminate instances the provider has for nodes Slurm does not list at all (a queue removed
+    by an update, a launch for a node that no longer exists), once older than the orphan grace."""
+    known = {n.name for n in observed.nodes}
+    return [
+        Action(ActionKind.TERMINATE, name, f"orphaned instance {i.instance_id}: Slurm has no node {name}")
+        for name, i in sorted(observed.instances.items())
+        if name not in known and _age_s(i.launch_time, now) > spec.orphan_grace_s
+    ]
+
+
 def reconcile(spec: FleetSpec, observed: ObservedCluster, now: datetime, *, fleet_running: bool) -> Actions:
     """The actions that bring the fleet back to health; none while the fleet is not running
     (stopping, stopped, or partitions in mixed states), since ``update-compute-fleet`` owns it then."""
@@ -299,6 +310,7 @@ def reconcile(spec: FleetSpec, observed: ObservedCluster, now: datetime, *, flee
     for node in sorted(observed.nodes, key=lambda n: n.name):
         if node.name in spec.static or node.name in spec.dynamic:
             decided += _decide_node(spec, node, observed, now, out)
+    decided += unknown_instances(spec, observed, now)
     order = {
         ActionKind.PROTECT: 0,
         ActionKind.TERMINATE: 1,

@@ -218,9 +218,8 @@ def test_the_loop_applies_a_pending_stop_request_and_finishes_it(tmp_path: Path)
     assert store.get("eng").fleet_status is FleetStatus.STARTING
     loop.step()
     assert store.get("eng").fleet_status is FleetStatus.RUNNING
-    statuses = [
-        e["detail"]["status"] for e in read_events(tmp_path / "events") if e["event-type"] == "fleet-status"
-    ]  # type: ignore[index]
+    fleet = [e for e in read_events(tmp_path / "events") if e["event-type"] == "fleet-status"]
+    statuses = [e["detail"]["status"] for e in fleet]  # type: ignore[index]
     assert statuses == ["STOPPING", "STOPPED", "STARTING", "RUNNING"]
 
 
