@@ -107,10 +107,11 @@ def cli_cold(path: Path, runs: int) -> tuple[float, float]:
             "100",
         ]
         describe = [*corral, "describe-cluster", "-n", "bench"]
-        return tuple(  # type: ignore[return-value]
-            timed(lambda argv=argv: subprocess.run(argv, env=env, check=True, capture_output=True), runs)
-            for argv in (get, describe)
-        )
+
+        def runner(argv: list[str]) -> Callable[[], object]:
+            return lambda: subprocess.run(argv, env=env, check=True, capture_output=True)
+
+        return timed(runner(get), runs), timed(runner(describe), runs)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@
   (Slurm's ``[2026-11-22T23:01:02.123]``, munged's ``2026-11-22 23:01:02 +0000``, Python logging's
   ``2026-11-22 23:01:02,123``, ISO 8601, a custom action log's ``=== <ISO time>`` header, or a JSON
   line's ``timestamp``/``datetime``/``time``); a line without one inherits the previous event's (the
-  first timestamp of the file before any, the file's mtime when the file has none). Indented lines and tracebacks continue the previous event.
+  first timestamp of the file before any, the file's mtime when the file has none). Indented lines
+  and tracebacks continue the previous event.
 - ``page_events``: ``get-cluster-log-events``: without ``start_from_head`` the last ``limit`` events,
   with it the first; ``nextToken`` moves forward, ``prevToken`` backward; tokens are opaque
   (base64 JSON of a line position), so they stay valid while the file grows.
