@@ -179,6 +179,13 @@ class BatchLauncher(Protocol):
         ...
 
 
+class RegionDefault(Protocol):
+    """Optional provider method: the region a config without ``Region`` deploys to (the service
+    records it, so describe-cluster reports it), or None when the provider cannot tell."""
+
+    def default_region(self) -> str | None: ...
+
+
 class CloudValidator(Protocol):
     """Optional provider method: validators that need the provider's cloud APIs (the aws provider:
     subnets, security groups, key pair, AMIs, instance type offerings, capacity reservations).
@@ -221,5 +228,6 @@ __all__ = [
     "NodeRole",
     "Provider",
     "ProviderError",
+    "RegionDefault",
     "launch_nodes",
 ]

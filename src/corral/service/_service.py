@@ -127,7 +127,7 @@ class ClusterService:
             provider=provider,
             config_text=config_text,
             config_path=config_path,
-            region=plan.region or provider,
+            region=plan.region or _default_region(self.provider(provider)) or provider,
             plan_json=plan_to_json(plan),
             corral_version=__version__,
             pcluster_version=PCLUSTER_COMPAT_VERSION,
@@ -545,6 +545,13 @@ class ClusterService:
         path = self._config_snapshot(record)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.write_text(record.config_text, encoding="utf-8")
+
+
+def _default_region(provider: Provider) -> str:
+    """The region a provider deploys to when the config names none (optional ``default_region``;
+    the aws provider's comes from the environment or the profile), else ""."""
+    default = getattr(provider, "default_region", None)
+    return str(default() or "") if default is not None else ""
 
 
 def version_info() -> dict[str, str]:

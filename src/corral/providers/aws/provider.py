@@ -88,6 +88,13 @@ class AwsProvider:
             cluster_name, clients.region, _stack.bucket_name(clients.account_id(), clients.region)
         )
 
+    def default_region(self) -> str | None:
+        """The region a config without ``Region`` deploys to (environment or profile), or None."""
+        try:
+            return resolve_region(None)
+        except PrerequisiteError:
+            return None
+
     def _clients_of(self, cluster_name: str) -> AwsClients:
         return self.clients(self.site(cluster_name).region)
 

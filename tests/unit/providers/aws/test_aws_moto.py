@@ -107,6 +107,7 @@ def test_corpus_stack_creates_describes_and_deletes(aws: Aws, service: ClusterSe
         described = service.describe(name).to_json()
         assert described["clusterStatus"] == "CREATE_COMPLETE"
         assert described["cloudFormationStackStatus"] == "CREATE_COMPLETE"
+        assert described["region"] == "us-east-1"  # no Region in the config: the environment's
         resources = {r["LogicalResourceId"]: r for r in _stack.resources(AwsClients("us-east-1"), name)}
         assert described["headNode"]["instanceId"] == resources["HeadNode"]["PhysicalResourceId"]
         assert provider.stack_status(name) == "CREATE_COMPLETE"
