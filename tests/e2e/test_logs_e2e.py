@@ -12,6 +12,7 @@ import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def _runner(provider: LocalProvider) -> Run:
     return run
 
 
-def _json(result: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-arg]
+def _json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
