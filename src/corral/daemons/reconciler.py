@@ -290,10 +290,11 @@ def unknown_instances(spec: FleetSpec, observed: ObservedCluster, now: datetime)
     """Terminate instances the provider has for nodes Slurm does not list at all (a queue removed
     by an update, a launch for a node that no longer exists), once older than the orphan grace."""
     known = {n.name for n in observed.nodes}
+    unknown = sorted(name for name in observed.instances if name not in known)
     return [
         Action(ActionKind.TERMINATE, name, f"orphaned instance {i.instance_id}: Slurm has no node {name}")
-        for name, i in sorted(observed.instances.items())
-        if name not in known and _age_s(i.launch_time, now) > spec.orphan_grace_s
+        for name, i in ((name, observed.instances[name]) for name in unknown)
+        if _age_s(i.launch_time, now) > spec.orphan_grace_s
     ]
 
 
