@@ -4,6 +4,7 @@ Resume program put on them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from corral.providers.aws._clients import AwsClients
@@ -65,8 +66,10 @@ def describe_ids(clients: AwsClients, instance_ids: Sequence[str]) -> list[Insta
 
 def tag_nodes(clients: AwsClients, cluster_name: str, nodes: Sequence[tuple[str, str, str, str]]) -> None:
     """Tag each ``(node, instance id, queue, compute resource)`` instance with what it backs (the
-    launch template's tags say the same, except the node name; these make it certain)."""
-    for node, instance_id, queue, compute_resource in nodes:
+    launch template's tags say the same, except the node name; these make it certain). One
+    CreateTags per instance (the node name differs), up to 8 at a time."""
+
+    def tag(node: str, instance_id: str, queue: str, compute_resource: str) -> None:
         tags = {
             CLUSTER_TAG: cluster_name,
             ROLE_TAG: "Compute",
@@ -81,6 +84,9 @@ def tag_nodes(clients: AwsClients, cluster_name: str, nodes: Sequence[tuple[str,
             Resources=[instance_id],
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda entry: tag(*entry), nodes))
 
 
 __all__ = [
