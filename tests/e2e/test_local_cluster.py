@@ -65,7 +65,9 @@ def cluster(provider: LocalProvider, tmp_path_factory: pytest.TempPathFactory) -
         include_file=str(scripts / "include.conf"),
         storage=(StorageSpec("data", "Efs", mount_dir, "Retain"),),
         head_actions=(CustomActionSpec("OnNodeConfigured", str(scripts / "head.sh")),),
-        queue_actions=(("q1", (CustomActionSpec("OnNodeStart", str(scripts / "start.sh"), ("hello",)),)),),
+        queue_actions=(
+            ("q1", (CustomActionSpec("OnNodeConfigured", str(scripts / "start.sh"), ("hello",)),)),
+        ),
         partition_settings=(("MaxNodes", "3"),),
     )
     events: list[tuple[str, str]] = []
@@ -102,7 +104,7 @@ def test_create_brings_up_head_and_static_node(cluster: Cluster) -> None:
     assert nodes["q1-st-c1-1"].ready and nodes["q1-dy-c1-1"].powered_down
     assert cluster.run("hostname").strip() == "head"
     assert "MaxNodes=3" in cluster.run("scontrol", "show", "partition", "q1")
-    # custom actions: OnNodeStart on the static q1 node (with its argument), OnNodeConfigured on the head
+    # custom actions: OnNodeConfigured on the static q1 node (with its argument) and on the head
     assert (cluster.shared / "actions" / "q1-st-c1-1").read_text() == "hello\n"
     assert (cluster.shared / "actions" / "head-configured").read_text() == "configured\n"
 
@@ -136,7 +138,7 @@ def test_job_on_two_dynamic_nodes_sees_the_other_and_writes_shared_home(cluster:
     written = sorted(p.name for p in jobs.glob(f"out-{job_id}-*"))
     assert written == [f"out-{job_id}-q2-dy-c2-1", f"out-{job_id}-q2-dy-c2-2"]
     assert (jobs / written[0]).read_text() == "written by q2-dy-c2-1\n"
-    # the q2 nodes run no OnNodeStart: only q1's static node wrote an action marker
+    # the q2 nodes run no custom action: only q1's static node wrote an action marker
     assert not (cluster.shared / "actions" / "q2-dy-c2-1").exists()
 
 

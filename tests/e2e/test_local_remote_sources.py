@@ -36,9 +36,16 @@ def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_actions_from_s3_and_include_from_the_web(
     provider: LocalProvider, s3: object, web: tuple[str, Path], cleanup: list[str]
 ) -> None:
+    # OnNodeStart runs before the shared storage is mounted (as in ParallelCluster): what it writes
+    # under a MountDir stays node-local and is hidden by the mount; OnNodeConfigured sees the storage.
     s3.put_object(  # type: ignore[attr-defined]
         Bucket="corral-e2e",
         Key="boot/start.sh",
+        Body=b"#!/bin/bash\nmkdir -p /home/s3 && echo early > /home/s3/$(hostname)-start\n",
+    )
+    s3.put_object(  # type: ignore[attr-defined]
+        Bucket="corral-e2e",
+        Key="boot/configured.sh",
         Body=b'#!/bin/bash\nmkdir -p /home/s3 && echo "$1 from s3 on $(hostname)" > /home/s3/$(hostname)\n',
     )
     url, root = web
@@ -48,12 +55,22 @@ def test_actions_from_s3_and_include_from_the_web(
     the_plan = plan(
         name,
         queues=(("q1", "c1", 1, 1),),
-        queue_actions=(("q1", (CustomActionSpec("OnNodeStart", "s3://corral-e2e/boot/start.sh", ("hi",)),)),),
+        queue_actions=(
+            (
+                "q1",
+                (
+                    CustomActionSpec("OnNodeStart", "s3://corral-e2e/boot/start.sh"),
+                    CustomActionSpec("OnNodeConfigured", "s3://corral-e2e/boot/configured.sh", ("hi",)),
+                ),
+            ),
+        ),
         include_file=f"{url}/extra.conf",
     )
     provider.create(the_plan, on_event=lambda r, m: None)
     out = provider.run_on_head(name, ["cat", "/home/s3/q1-st-c1-1"]).stdout
     assert out == "hi from s3 on q1-st-c1-1\n"
+    assert provider.run_on_head(name, ["ls", "/home/s3"]).stdout.split() == ["q1-st-c1-1"]
+    assert not Path("/home/s3").exists(), "OnNodeStart must not write the host's /home"
     config = provider.run_on_head(name, ["scontrol", "show", "config"]).stdout
     assert "MaxArraySize            = 4321" in config
 

@@ -1,13 +1,17 @@
 """The bootstrap agent: runs on a node, inside its namespaces, and brings it up.
 
-It reads a ``BootstrapSpec`` (JSON), then: sets the hostname, places the node's files
-(``/etc/parallelcluster/cfnconfig``, the cluster config, see ``nodefiles``), bind-mounts the cluster's
-``/etc/hosts`` and the shared storage, runs the OnNodeStart actions in order, starts the node's
-services (slurmd on compute nodes), runs the OnNodeConfigured actions, and records the outcome in
-the spec's status file. Every action logs to its own file (see ``actions``), and all of them
-together must finish within the spec's timeout. A failing or timed-out action fails the node (as
-ParallelCluster does): the status file says which script failed and how, and the ``on_failure``
-command (marking the Slurm node DOWN, so that Slurm requeues its job) runs.
+It reads a ``BootstrapSpec`` (JSON), then, in ParallelCluster's order: sets the hostname, places
+the node's files (``/etc/parallelcluster/cfnconfig``, the cluster config, see ``nodefiles``),
+bind-mounts the ``early_mounts`` (the cluster's ``/etc/hosts``; on the head node its ``/home``),
+runs the OnNodeStart actions in order (the shared storage is not mounted yet: each MountDir is an
+empty node-local directory, which the storage then hides, as an NFS mount hides a local disk),
+bind-mounts the shared storage, starts the node's services (slurmd on compute nodes), runs the
+OnNodeConfigured actions, and records the outcome in the spec's status file.
+
+Every action logs to its own file (see ``actions``), and all the actions of one run must finish
+within the spec's timeout. A failing or timed-out action fails the node (as ParallelCluster
+does): the status file says which script failed and how, and the ``on_failure`` command (marking
+the Slurm node DOWN, so that Slurm requeues its job) runs.
 
 The ``updated`` phase runs the OnNodeUpdated actions (for update-cluster).
 
@@ -59,6 +63,8 @@ class BootstrapSpec:
     files: tuple[tuple[str, str], ...] = ()
     #: an empty directory for the private tmpfs that holds those files
     scratch_dir: str = ""
+    #: (source, target) bind mounts made before OnNodeStart; ``mounts`` come after it
+    early_mounts: tuple[tuple[str, str], ...] = ()
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -83,6 +89,7 @@ class BootstrapSpec:
             timeout_s=int(raw.get("timeout_s", 0)),
             files=tuple((k, v) for k, v in raw.get("files", ())),
             scratch_dir=raw.get("scratch_dir", ""),
+            early_mounts=tuple((src, dst) for src, dst in raw.get("early_mounts", ())),
         )
 
 
@@ -186,6 +193,22 @@ def _write_status(spec: BootstrapSpec, status: str, message: str = "") -> None:
     os.replace(tmp, spec.status_file)
 
 
+def _parents_first(mounts: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """Parents before children, so that a MountDir inside another one stays visible."""
+    return sorted(mounts, key=lambda m: len(Path(m[1]).parts))
+
+
+def _shadow(target: str) -> None:
+    """An empty node-local directory at a MountDir for OnNodeStart: what a script writes there
+    before the storage is mounted stays in the node, never reaching the host's directory."""
+    if not os.path.isdir(target):
+        return
+    try:
+        nodefiles.mount_tmpfs(target)
+    except nodefiles.MountError as exc:
+        raise BootstrapFailure(str(exc)) from exc
+
+
 def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
     """Run the requested phase: ``start`` (hostname, files, mounts, OnNodeStart, services),
     ``configured`` (OnNodeConfigured), ``updated`` (OnNodeUpdated) or ``all`` (start and
@@ -200,10 +223,14 @@ def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
                 nodefiles.install(spec.files, spec.scratch_dir)
             except (nodefiles.MountError, OSError) as exc:
                 raise BootstrapFailure(f"placing the node's files failed: {exc}") from exc
-        # Parents before children, so that a MountDir inside another one stays visible.
-        for source, target in sorted(spec.mounts, key=lambda m: len(Path(m[1]).parts)):
+        for source, target in _parents_first(spec.early_mounts):
             bind_mount(source, target)
+        if any(a.event == ON_NODE_START for a in spec.actions):
+            for _source, target in _parents_first(spec.mounts):
+                _shadow(target)
         run_actions(spec, ON_NODE_START, env, deadline)
+        for source, target in _parents_first(spec.mounts):
+            bind_mount(source, target)
         for service in spec.services:
             start_service(service, env)
     if phase in ("configured", "all"):

@@ -26,6 +26,11 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
         raise MountError(f"mounting {fstype or source} on {target} failed: {os.strerror(err)}")
 
 
+def mount_tmpfs(target: str) -> None:
+    """A private, empty tmpfs on ``target`` (an existing directory) in this mount namespace."""
+    _mount("tmpfs", target, "tmpfs", 0, "mode=0755")
+
+
 def group_by_top(files: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     """``{"/etc": [(path relative to /etc, content), ...], ...}``; paths must be absolute and at
     least two levels deep (a file directly in ``/`` cannot be overlaid)."""
@@ -45,7 +50,7 @@ def install(files: Sequence[tuple[str, str]], scratch: str) -> None:
     if not groups:
         return
     os.makedirs(scratch, exist_ok=True)
-    _mount("tmpfs", scratch, "tmpfs", 0, "mode=0755")
+    mount_tmpfs(scratch)
     for top, entries in sorted(groups.items()):
         if not os.path.isdir(top):
             raise MountError(f"{top} does not exist on this machine; cannot place {entries[0][0]} there")

@@ -182,10 +182,11 @@ def bootstrap_spec(
     layout: ClusterLayout, descriptor: ClusterDescriptor, node: NodeRecord | None
 ) -> BootstrapSpec:
     """The agent's instructions for the head node (``node`` None) or a compute node."""
-    mounts = (
-        (str(layout.hosts_file), "/etc/hosts"),
-        *((s.data_dir, s.mount_dir) for s in descriptor.storage),
-    )
+    hosts = (str(layout.hosts_file), "/etc/hosts")
+    storage = tuple((s.data_dir, s.mount_dir) for s in descriptor.storage)
+    # The head node's /home is its own disk (ParallelCluster exports it): there before OnNodeStart.
+    early = (hosts, *(m for m in storage if node is None and m[1].rstrip("/") == "/home"))
+    mounts = tuple(m for m in storage if m not in early)
     records = descriptor.actions_for(node.queue if node else None)
     label = node.name if node else _bootfiles.HEAD_NODE_TYPE
     actions = node_actions(layout, records, label)
@@ -196,6 +197,7 @@ def bootstrap_spec(
             node_name="HeadNode",
             hostname=descriptor.head_hostname,
             status_file=str(layout.head_dir / "status.json"),
+            early_mounts=early,
             mounts=mounts,
             actions=actions,
             env=tuple(sorted(env.items())),
@@ -208,6 +210,7 @@ def bootstrap_spec(
         node_name=node.name,
         hostname=node.name,
         status_file=str(layout.node_dir(node.name) / "status.json"),
+        early_mounts=early,
         mounts=mounts,
         actions=actions,
         services=(("slurmd", "-b", "-N", node.name),),
