@@ -3,7 +3,9 @@ through AWS_ENDPOINT_URL) and https-style URLs; a failing head-node action fails
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,19 @@ def test_missing_s3_script_and_failing_head_action_fail_create(
         ProviderError, match=r"head node bootstrap failed: OnNodeStart script .* exited with 2"
     ):
         provider.create(failing, on_event=lambda r, m: None)
+    provider.delete(name)
+
+    # HeadNodeBootstrapTimeout: a head script that runs over is killed and fails the create
+    slow = tmp_path / "slow.sh"
+    slow.write_text("#!/bin/sh\necho waiting for the license server\nsleep 60\n")
+    timed = replace(
+        plan(name, head_actions=(CustomActionSpec("OnNodeConfigured", str(slow)),)),
+        head_node_bootstrap_timeout_s=2,
+    )
+    started = time.monotonic()
+    with pytest.raises(
+        ProviderError,
+        match=r"OnNodeConfigured script .*slow\.sh timed out after 2 s: waiting for the license server",
+    ):
+        provider.create(timed, on_event=lambda r, m: None)
+    assert time.monotonic() - started < 20
