@@ -154,6 +154,7 @@ def test_head_role_is_scoped_to_its_cluster(limit: TemplateSet) -> None:
     tag = f"aws:ResourceTag/{CLUSTER_TAG}"
     assert st["LaunchFromClusterTemplates"]["Condition"] == {"StringEquals": {tag: "limit"}}
     assert st["TerminateClusterInstances"]["Condition"] == {"StringEquals": {tag: "limit"}}
+    assert st["TagClusterInstances"]["Condition"] == {"StringEquals": {tag: "limit"}}
     assert st["LaunchOnlyTagged"]["Condition"] == {"StringEquals": {f"aws:RequestTag/{CLUSTER_TAG}": "limit"}}
     assert st["TagOnlyAtLaunch"]["Condition"]["StringEquals"]["ec2:CreateAction"] == [
         "CreateFleet",
@@ -229,7 +230,12 @@ def _tags_of(resource: dict[str, Any]) -> list[dict[str, str]] | None:
     props = resource.get("Properties", {})
     if kind == "AWS::EC2::LaunchTemplate":
         specs = props["TagSpecifications"] + props["LaunchTemplateData"]["TagSpecifications"]
-        assert {s["ResourceType"] for s in specs} == {"launch-template", "instance", "volume"}
+        assert {s["ResourceType"] for s in specs} == {
+            "launch-template",
+            "instance",
+            "volume",
+            "network-interface",
+        }
         tags = specs[0]["Tags"]
         assert all(s["Tags"] == tags for s in specs)
         return tags

@@ -131,6 +131,7 @@ def _launch_template(
         TagSpecifications=[
             TagSpecifications(ResourceType="instance", Tags=tags),
             TagSpecifications(ResourceType="volume", Tags=tags),
+            TagSpecifications(ResourceType="network-interface", Tags=tags),
         ],
         UserData=node_user_data(cluster, shared, "Compute", queue.name, cr.name),
         **_network(queue, cr, shared),

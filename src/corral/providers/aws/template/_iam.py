@@ -4,7 +4,8 @@ Scoping rules (the tests assert them):
 
 - EC2 actions that support resource-level permissions are limited to the cluster's own resources:
   launch only from launch templates tagged ``corral:cluster-name=<cluster>``, only creating instances,
-  volumes, fleets and interfaces that carry that tag, terminate only instances that carry it.
+  volumes and network interfaces that carry that tag (the launch templates tag all three), tag at
+  launch, re-tag and terminate only instances that carry it.
 - ``iam:PassRole`` only for roles under the cluster's path (``/corral/<cluster>/``) and roles the config
   names, and only to EC2.
 - DynamoDB only on the cluster's table, CloudWatch Logs only on its log group, CloudFormation only on
@@ -42,9 +43,12 @@ _EC2_DESCRIBE = (
     "ec2:DescribeVolumes",
 )
 _LAUNCH = ["ec2:CreateFleet", "ec2:RunInstances"]
-_TAGGED_ON_LAUNCH = ("instance/*", "volume/*", "fleet/*", "network-interface/*")
+#: What a launch creates, tagged by the launch template's TagSpecifications (IAM evaluates those as
+#: request tags); EC2 Fleet requests of type instant leave only a fleet record, which is not tagged.
+_TAGGED_ON_LAUNCH = ("instance/*", "volume/*", "network-interface/*")
 _LAUNCH_INPUTS = (
     "capacity-reservation/*",
+    "fleet/*",
     "image/*",
     "key-pair/*",
     "placement-group/*",
@@ -123,6 +127,9 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
             ["ec2:CreateTags"],
             _ec2_arns(_TAGGED_ON_LAUNCH),
             {"StringEquals": {"ec2:CreateAction": ["CreateFleet", "RunInstances"]}},
+        ),
+        _statement(
+            "TagClusterInstances", ["ec2:CreateTags"], _ec2_arns(["instance/*"]), _tag_condition(cluster)
         ),
         _statement(
             "TerminateClusterInstances",
