@@ -52,7 +52,9 @@ def s3_client() -> Any:
     with _clients_lock:
         client = _clients.get(endpoint)
         if client is None:
-            config = Config(max_pool_connections=FETCH_WORKERS * 2, retries={"max_attempts": 3})
+            config = Config(
+                max_pool_connections=FETCH_WORKERS * 2, retries={"max_attempts": 3}, connect_timeout=5
+            )
             client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
             _clients[endpoint] = client
         return client
