@@ -123,3 +123,64 @@ def test_compute_spec_knows_its_queue(tmp_path: Path) -> None:
         "c5n.18xlarge",
     )
     assert spec.timeout_s == descriptor.compute_timeout_s
+
+
+EVERY_TYPE = """\
+Region: us-east-1
+Image: {Os: alinux2023}
+HeadNode:
+  InstanceType: c5.large
+  Networking: {SubnetId: subnet-0123456789abcdef0}
+Scheduling:
+  Scheduler: slurm
+  SlurmQueues:
+    - Name: q1
+      ComputeResources: [{Name: c1, InstanceType: c5.large, MinCount: 0, MaxCount: 1}]
+      Networking: {SubnetIds: [subnet-0123456789abcdef0]}
+SharedStorage:
+  - {Name: ebs, MountDir: /ebs, StorageType: Ebs, EbsSettings: {DeletionPolicy: Snapshot}}
+  - {Name: oldebs, MountDir: /oldebs, StorageType: Ebs, EbsSettings: {VolumeId: vol-0123456789abcdef0}}
+  - {Name: ontap, MountDir: /ontap, StorageType: FsxOntap,
+     FsxOntapSettings: {VolumeId: fsvol-0123456789abcdef0}}
+  - {Name: zfs, MountDir: /zfs, StorageType: FsxOpenZfs,
+     FsxOpenZfsSettings: {VolumeId: fsvol-0123456789abcdef1}}
+  - {Name: cache, MountDir: /cache, StorageType: FileCache,
+     FileCacheSettings: {FileCacheId: fc-0123456789abcdef0}}
+  - Name: lustre
+    MountDir: /lustre
+    StorageType: FsxLustre
+    FsxLustreSettings: {ImportPath: "s3://legacy/in", AutoImportPolicy: NEW_CHANGED, StorageCapacity: 1200}
+"""
+
+
+def test_every_storage_type_gets_a_directory(tmp_path: Path) -> None:
+    from corral.config.loader import load_cluster_config_text
+
+    plan = build_plan(load_cluster_config_text(EVERY_TYPE).config, cluster_name="all")
+    layout = ClusterLayout(tmp_path, "all")
+    dirs = {s.name: _storage.storage_data_dir(layout, s) for s in _storage.storage_with_home(plan)}
+    volumes = tmp_path / "volumes"
+    assert dirs == {
+        "home": str(layout.root / "shared/home"),
+        "ebs": str(layout.root / "shared/ebs"),
+        "oldebs": str(volumes / "vol-0123456789abcdef0"),
+        "ontap": str(volumes / "fsvol-0123456789abcdef0"),
+        "zfs": str(volumes / "fsvol-0123456789abcdef1"),
+        "cache": str(volumes / "fc-0123456789abcdef0"),
+        "lustre": str(layout.root / "shared/lustre"),
+    }
+    lustre = next(s for s in plan.storage if s.name == "lustre")
+    (legacy,) = lustre.associations
+    assert (
+        legacy.file_system_path,
+        legacy.data_repository_path,
+        legacy.batch_import,
+        legacy.auto_import,
+    ) == (
+        "/",
+        "s3://legacy/in",
+        True,
+        ("NEW", "CHANGED"),
+    )
+    ebs = next(s for s in plan.storage if s.name == "ebs")
+    assert _storage.storage_id("all", ebs).startswith("vol-")
