@@ -110,39 +110,8 @@ def _ec2_arns_any_account(patterns: Iterable[str]) -> list[Any]:
 
 def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[dict[str, Any]]:
     """The head node's policy: launch and terminate its cluster's instances, run its control plane."""
-    statements = [
-        _statement("Ec2Describe", _EC2_DESCRIBE, "*"),
-        _statement(
-            "LaunchFromClusterTemplates", _LAUNCH, _ec2_arns(["launch-template/*"]), _tag_condition(cluster)
-        ),
-        _statement(
-            "LaunchOnlyTagged",
-            _LAUNCH,
-            _ec2_arns(_TAGGED_ON_LAUNCH),
-            _tag_condition(cluster, "aws:RequestTag"),
-        ),
-        _statement("LaunchInputs", _LAUNCH, _ec2_arns_any_account(_LAUNCH_INPUTS)),
-        _statement(
-            "TagOnlyAtLaunch",
-            ["ec2:CreateTags"],
-            _ec2_arns(_TAGGED_ON_LAUNCH),
-            {"StringEquals": {"ec2:CreateAction": ["CreateFleet", "RunInstances"]}},
-        ),
-        _statement(
-            "TagClusterInstances", ["ec2:CreateTags"], _ec2_arns(["instance/*"]), _tag_condition(cluster)
-        ),
-        _statement(
-            "TerminateClusterInstances",
-            ["ec2:TerminateInstances"],
-            _ec2_arns(["instance/*"]),
-            _tag_condition(cluster),
-        ),
-        _statement(
-            "PassClusterRoles",
-            ["iam:PassRole"],
-            _pass_role_arns(cluster),
-            {"StringEquals": {"iam:PassedToService": Sub("ec2.${AWS::URLSuffix}")}},
-        ),
+    statements = _head_ec2_statements(cluster)
+    statements += [
         _statement("NodeStateTable", _TABLE_HEAD, [shared.table_arn]),
         _statement("ClusterLogs", _LOGS, _log_arns(shared)),
         _statement(
@@ -171,6 +140,36 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
     if secrets:
         statements.append(_statement("ClusterSecrets", ["secretsmanager:GetSecretValue"], secrets))
     return statements
+
+
+def _head_ec2_statements(cluster: Cluster) -> list[dict[str, Any]]:
+    """Launch from the cluster's templates, tag and terminate only the cluster's instances."""
+    own = _tag_condition(cluster)
+    return [
+        _statement("Ec2Describe", _EC2_DESCRIBE, "*"),
+        _statement("LaunchFromClusterTemplates", _LAUNCH, _ec2_arns(["launch-template/*"]), own),
+        _statement(
+            "LaunchOnlyTagged",
+            _LAUNCH,
+            _ec2_arns(_TAGGED_ON_LAUNCH),
+            _tag_condition(cluster, "aws:RequestTag"),
+        ),
+        _statement("LaunchInputs", _LAUNCH, _ec2_arns_any_account(_LAUNCH_INPUTS)),
+        _statement(
+            "TagOnlyAtLaunch",
+            ["ec2:CreateTags"],
+            _ec2_arns(_TAGGED_ON_LAUNCH),
+            {"StringEquals": {"ec2:CreateAction": ["CreateFleet", "RunInstances"]}},
+        ),
+        _statement("TagClusterInstances", ["ec2:CreateTags"], _ec2_arns(["instance/*"]), own),
+        _statement("TerminateClusterInstances", ["ec2:TerminateInstances"], _ec2_arns(["instance/*"]), own),
+        _statement(
+            "PassClusterRoles",
+            ["iam:PassRole"],
+            _pass_role_arns(cluster),
+            {"StringEquals": {"iam:PassedToService": Sub("ec2.${AWS::URLSuffix}")}},
+        ),
+    ]
 
 
 def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dict[str, Any]]:
