@@ -384,3 +384,49 @@ def test_cloud_validators_in_a_dry_run(aws: Aws, tmp_path: Path) -> None:
         ["create-cluster", "-c", str(path), "-n", "awsprov-dry", "--dryrun", "true"], tmp_path / "state"
     )
     assert local.exit_code == 0, local.output  # the local provider asks no cloud
+
+
+# -- the node side --------------------------------------------------------------------------
+
+
+def test_node_side_completes_the_bootstrap_spec_from_the_bucket(
+    aws: Aws, service: ClusterService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corral.node.agent import BootstrapSpec
+    from corral.providers.aws.node import prepare
+
+    name = "awsprov-node"
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="my-test-bucket")
+    for key in ("post.head.sh", "pre.compute.sh", "post.compute.sh"):
+        s3.put_object(
+            Bucket="my-test-bucket", Key=f"my-test-bucket/{key}", Body=f"#!/bin/sh\necho {key}\n".encode()
+        )
+    created(service, aws, SIMPLE, name)
+    try:
+        # what the compute node's user data writes, on a machine with no Corral state at all
+        monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "node-state"))
+        context = tmp_path / "cluster.json"
+        context.write_text(
+            json.dumps(
+                {"cluster_name": name, "node_role": "Compute", "queue": "compute", "region": "us-east-1"}
+            )
+        )
+        spec_path = tmp_path / "bootstrap.json"
+        spec_path.write_text(BootstrapSpec("compute-dy-res-1-1", "compute-dy-res-1-1", "/tmp/s.json").dump())
+        spec = prepare(spec_path, context, tmp_path / "actions")
+        assert [(a.event, a.source) for a in spec.actions] == [
+            ("OnNodeStart", "s3://my-test-bucket/my-test-bucket/pre.compute.sh"),
+            ("OnNodeConfigured", "s3://my-test-bucket/my-test-bucket/post.compute.sh"),
+        ]
+        assert Path(spec.actions[0].path).read_text() == "#!/bin/sh\necho pre.compute.sh\n"
+        assert BootstrapSpec.load(spec_path.read_text()) == spec  # written back for the agent
+        context.write_text(json.dumps({"cluster_name": name, "node_role": "HeadNode", "region": "us-east-1"}))
+        spec_path.write_text(BootstrapSpec("HeadNode", "head", "/tmp/s.json").dump())
+        head = prepare(spec_path, context, tmp_path / "actions")
+        assert [(a.event, a.args) for a in head.actions] == [
+            ("OnNodeConfigured", ("s3://my-test-bucket/my-test-bucket",))
+        ]
+    finally:
+        service.delete(name)
+        service.run_delete(name)
