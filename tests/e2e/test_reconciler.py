@@ -153,7 +153,7 @@ def test_a_queue_whose_nodes_always_fail_to_bootstrap_is_protected(
     except BaseException:
         print(provider.run_on_head(name, ["scontrol", "-o", "show", "node"]).stdout)
         print(provider.run_on_head(name, ["squeue", "-a"]).stdout)
-        for path in sorted(layout.log.glob("*")):
+        for path in sorted(p for p in layout.log.glob("*") if p.is_file()):
             print(f"== {path.name}\n{path.read_text()[-3000:]}")
         raise
     print(f"queue protected {protected_after:.1f} s after the first job was submitted")

@@ -321,7 +321,9 @@ class Loop:
         record = self.store.find(self.cluster)
         if record is None or record.stack_status not in WORKING:
             return
-        protected = sorted(self.protection.protected)
+        # Only once its partition was seen INACTIVE: a START before that would be undone by the
+        # pending PROTECT action, so the fleet is not shown PROTECTED (nor releasable) until then.
+        protected = sorted(self.protection.applied())
         rest = [p for p in self.seen.partitions if p.name not in protected]
         nodes = [n for n in self.seen.nodes if queue_of(n) not in protected]
         static = FleetSpec.from_slurm(self.seen.nodes, self.resume_timeout_s or 0).static

@@ -232,8 +232,10 @@ def test_a_protected_queue_shows_as_a_protected_fleet_until_it_is_released(tmp_p
     loop.protection = Protection(protected={"q2": ProtectedQueue("Corral: protected mode: 10 failures", now)})
     actions = loop.step()
     assert [(a.kind.value, a.node) for a in actions.items] == [("protect", "q2")]
+    assert store.get("eng").fleet_status is FleetStatus.RUNNING  # not until the partition is seen INACTIVE
+    loop.step()
     assert store.get("eng").fleet_status is FleetStatus.PROTECTED
-    loop.step()  # the partition is INACTIVE now: protection applied, the fleet stays PROTECTED
+    loop.step()
     assert store.get("eng").fleet_status is FleetStatus.PROTECTED
     provider.run_on_head("eng", ["scontrol", "update", "PartitionName=q2", "State=UP"])  # the admin
     loop.step()
