@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,16 +186,18 @@ def resources(clients: AwsClients, name: str) -> list[dict[str, Any]]:
     return found
 
 
-def tree_outputs(clients: AwsClients, name: str) -> dict[str, str]:
-    """The root stack's Outputs, completed from its nested stacks' Outputs (the root's win) and with
-    ``<LogicalId>`` -> physical id for the root's DynamoDB table when no Output names it.
+def tree_outputs(clients: AwsClients, name: str, need: Iterable[str] = ()) -> dict[str, str]:
+    """The root stack's Outputs; when one of ``need`` is missing, completed from the nested stacks'
+    Outputs (the root's win) and with ``NodeStateTableName`` from the root's DynamoDB table.
 
-    The root re-exports what the provider needs, so on AWS the completion adds nothing; it exists
-    because some emulators (moto 5.2) cannot evaluate ``GetAtt Nested.Outputs.X`` and then return no
-    root Outputs at all."""
+    The root re-exports what the provider needs, so on AWS one DescribeStacks answers (the head
+    node's role may call no more); the completion exists because some emulators (moto 5.2) cannot
+    evaluate ``GetAtt Nested.Outputs.X`` and then return no root Outputs at all."""
     root = describe(clients, name)
     if root is None:
         return {}
+    if all(key in root.outputs for key in need):
+        return dict(root.outputs)
     merged: dict[str, str] = {}
     for resource in resources(clients, name):
         kind, physical = resource["ResourceType"], resource.get("PhysicalResourceId", "")

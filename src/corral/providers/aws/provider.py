@@ -334,7 +334,12 @@ class AwsProvider:
 
     # -- internals -------------------------------------------------------------------------
     def _outputs(self, clients: AwsClients, cluster_name: str) -> dict[str, str]:
-        outputs = _stack.tree_outputs(clients, cluster_name)
+        """The stack Outputs the provider reads: the node table and every launch template."""
+        from corral.providers.aws.template import launch_template_output_key
+
+        plan = self.plan(cluster_name)
+        need = {TABLE_OUTPUT, *(launch_template_output_key(n.queue, n.compute_resource) for n in plan.nodes)}
+        outputs = _stack.tree_outputs(clients, cluster_name, need)
         if not outputs and _stack.describe(clients, cluster_name) is None:
             raise ProviderError(
                 f"cluster {cluster_name!r} has no stack in {clients.region}",

@@ -189,7 +189,7 @@ def test_resume_launches_from_the_launch_template_with_tags(aws: Aws, service: C
         nodes = ["compute-dy-res-1-1", "compute-dy-res-1-2"]
         result = resume(provider, name, nodes)
         assert result.failed == () and sorted(result.launched_names()) == nodes
-        outputs = _stack.tree_outputs(AwsClients("us-east-1"), name)
+        outputs = _stack.tree_outputs(AwsClients("us-east-1"), name, ["NodeStateTableName"])
         template = outputs[launch_template_output_key("compute", "res-1")]
         (call,) = aws.proxy.calls("CreateFleet")[before:]
         assert call["LaunchTemplateConfigs.1.LaunchTemplateSpecification.LaunchTemplateId"] == [template]
