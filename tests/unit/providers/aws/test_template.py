@@ -164,6 +164,9 @@ def test_head_role_is_scoped_to_its_cluster(limit: TemplateSet) -> None:
     assert "role/corral/limit/*" in json.dumps(st["PassClusterRoles"]["Resource"])
     assert st["PassClusterRoles"]["Condition"]["StringEquals"]["iam:PassedToService"]
     assert json.dumps(st["ConfiguredBucketsRead"]["Resource"]).count("my-bucket") == 2
+    assert st["ClusterArtifactsRead"]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::corral-${AWS::AccountId}-${AWS::Region}/corral/limit/*"}
+    ]
     # Only Describe calls, which have no resource-level permissions, may name every resource.
     for sid, statement in st.items():
         if statement["Resource"] == "*":
@@ -181,6 +184,7 @@ def test_compute_roles_are_scoped(limit: TemplateSet) -> None:
             "StringEquals": {f"aws:ResourceTag/{CLUSTER_TAG}": "limit"}
         }
         assert role["Properties"]["Path"] == "/corral/limit/"
+        assert "corral/limit/*" in json.dumps(st["ClusterArtifactsRead"]["Resource"])
         assert role["Properties"]["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
         for sid, statement in st.items():
             if statement["Resource"] == "*":
@@ -409,3 +413,17 @@ def test_configs_aws_would_refuse_are_refused_with_every_problem_named() -> None
     message = str(info.value)
     assert "HeadNode/InstanceType: 'String'" in message and info.value.hint
     assert "MungeKeySecretArn: 'value0' is not an ARN" in message
+
+
+def test_proxy_and_node_package_reach_user_data_as_literals() -> None:
+    text = BASE.format(extra="DevSettings: {NodePackage: 'corral @ https://example.com/c-${X}.whl'}").replace(
+        "  Networking: {SubnetId: subnet-0123456789abcdef0}",
+        "  Networking: {SubnetId: subnet-0123456789abcdef0, Proxy: {HttpProxyAddress: 'https://proxy:8080'}}",
+    )
+    ts = templates_of(text)
+    head = ts.main["Resources"]["HeadNode"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    assert "export http_proxy='https://proxy:8080'" in head
+    assert "pip install --quiet 'corral @ https://example.com/c-${!X}.whl'" in head
+    (lt,) = resources(ts, "AWS::EC2::LaunchTemplate").values()
+    compute = lt["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    assert "http_proxy" not in compute  # the queue names no proxy

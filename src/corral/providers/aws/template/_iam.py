@@ -10,7 +10,8 @@ Scoping rules (the tests assert them):
   names, and only to EC2.
 - DynamoDB only on the cluster's table, CloudWatch Logs only on its log group, CloudFormation only on
   its stack, Route 53 only on its hosted zone, S3 only on the buckets the config names (``S3Access``,
-  custom action scripts, ``CustomSlurmSettingsIncludeFile``), Secrets Manager only on the secrets it names.
+  custom action scripts, ``CustomSlurmSettingsIncludeFile``) and on the cluster's own prefix
+  ``corral/<cluster>/`` of the provider's bucket (read only), Secrets Manager only on the secrets it names.
 - ``ec2:Describe*`` calls support no resource-level permissions, so they are the one ``"*"``.
 
 A role the config gives (``InstanceRole``) is referenced through a new instance profile; a profile the
@@ -135,6 +136,7 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
                 [Sub("arn:${AWS::Partition}:route53:::hostedzone/${Zone}", Zone=hosted_zone)],
             )
         )
+    statements.append(_artifacts_statement(cluster))
     statements += _s3_statements(_head_buckets(cluster))
     secrets = _head_secrets(cluster)
     if secrets:
@@ -181,8 +183,17 @@ def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dic
         ),
         _statement("NodeStateTable", _TABLE_COMPUTE, [shared.table_arn]),
         _statement("ClusterLogs", _LOGS, _log_arns(shared)),
+        _artifacts_statement(cluster),
     ]
     return statements + _s3_statements(_queue_buckets(cluster, queue))
+
+
+def _artifacts_statement(cluster: Cluster) -> dict[str, Any]:
+    """Read the cluster's own artefacts (config, templates) under ``corral/<cluster>/`` in the
+    provider's bucket: ``CustomS3Bucket``, else ``corral-<account>-<region>``."""
+    bucket = cluster.config.custom_s3_bucket or "corral-${AWS::AccountId}-${AWS::Region}"
+    objects = Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/corral/{cluster.name}/*")
+    return _statement("ClusterArtifactsRead", ["s3:GetObject"], [objects])
 
 
 def _log_arns(shared: Shared) -> list[Any]:

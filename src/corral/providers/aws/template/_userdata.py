@@ -2,6 +2,7 @@
 
 The script (an ``Fn::Sub`` template, so it carries the stack's runtime values):
 
+0. exports ``HttpProxyAddress`` (head node's or the queue's) as http(s)_proxy when one is set;
 1. writes ``/etc/corral/cluster.json``: cluster name, region, stack name, node role (``HeadNode`` or
    ``Compute``), queue and compute resource, DynamoDB table, log group, head node private IP;
 2. creates a venv in ``/opt/corral`` and pip-installs the Corral version that rendered the template
@@ -34,7 +35,7 @@ _SCRIPT = """#!/bin/bash
 set -euo pipefail
 exec > >(tee -a /var/log/corral-bootstrap.log) 2>&1
 mkdir -p /etc/corral /var/lib/corral
-cat > /etc/corral/cluster.json <<'CORRAL_CLUSTER'
+{proxy}cat > /etc/corral/cluster.json <<'CORRAL_CLUSTER'
 {context}
 CORRAL_CLUSTER
 {node_name}
@@ -49,6 +50,28 @@ exec /opt/corral/bin/python -m corral.node /etc/corral/bootstrap.json --phase al
 
 def _package(cluster: Cluster) -> str:
     return cluster.config.dev_settings.node_package or f"corral=={__version__}"
+
+
+def _literal(text: str) -> str:
+    """``text`` as a literal inside ``Fn::Sub`` (``${`` would start a substitution)."""
+    return text.replace("${", "${!")
+
+
+def _proxy(address: str | None) -> str:
+    """Exports that route pip and the agent through ``HttpProxyAddress`` (IMDS stays direct)."""
+    if not address:
+        return ""
+    exports = " ".join(
+        f"{name}='{address}'" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+    )
+    return f"export {exports} no_proxy=169.254.169.254,localhost NO_PROXY=169.254.169.254,localhost\n"
+
+
+def _proxy_address(cluster: Cluster, queue: str) -> str | None:
+    """The head node's ``HttpProxyAddress`` (``queue`` empty) or the queue's."""
+    proxies: list[Any] = [cluster.config.head_node.networking.proxy] if not queue else []
+    proxies += [q.networking.proxy for q in cluster.config.scheduling.slurm_queues if q.name == queue]
+    return next((p.http_proxy_address for p in proxies if p is not None), None)
 
 
 def node_user_data(
@@ -76,11 +99,12 @@ def node_user_data(
         "env": [["CORRAL_CLUSTER_CONFIG", "/etc/corral/cluster.json"]],
         "on_failure": [],
     }
-    script = _SCRIPT.format(
+    script = _SCRIPT.format(  # every config-derived value is a literal for Fn::Sub
         version=__version__,
         context=json.dumps(context, sort_keys=True),
         node_name=_NAME_FROM_TAG if role == "Compute" else "NODE_NAME=$(hostname -s)",
-        package=_package(cluster),
+        package=_literal(_package(cluster)),
+        proxy=_literal(_proxy(_proxy_address(cluster, queue))),
         spec=json.dumps(spec),
     )
     values: dict[str, Any] = {"TableName": shared.table_name}
