@@ -43,7 +43,7 @@ def bucket_name(account: str, region: str) -> str:
 
 
 def ensure_bucket(clients: AwsClients) -> str:
-    """The artefact bucket, created (private) when it does not exist yet."""
+    """The artefact bucket, created when it does not exist yet (every public access blocked)."""
     name = bucket_name(clients.account_id(), clients.region)
     s3 = clients.s3
     try:
@@ -56,6 +56,12 @@ def ensure_bucket(clients: AwsClients) -> str:
     if clients.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": clients.region}
     aws_call("CreateBucket", s3.create_bucket, **kwargs)
+    block = {
+        k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    }
+    aws_call(
+        "PutPublicAccessBlock", s3.put_public_access_block, Bucket=name, PublicAccessBlockConfiguration=block
+    )
     return name
 
 
