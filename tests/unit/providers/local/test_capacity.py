@@ -153,3 +153,24 @@ def test_record_limits_validates_and_keeps_the_environment(
     monkeypatch.setenv(_capacity.CAPACITY_ENV, "nonsense")
     with pytest.raises(ProviderError):
         _capacity.record_limits(layout)
+
+
+def test_resume_environment_carries_strategy_heartbeat_and_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from corral.providers.local import _scaling
+    from e2e.plans import plan
+
+    layout = ClusterLayout(tmp_path, "env")
+    cluster = replace(plan("env"), scaling_strategy="greedy-all-or-nothing")
+    monkeypatch.delenv(_scaling.HEARTBEAT_TIMEOUT_ENV, raising=False)
+    env = _scaling.resume_environment(cluster, layout)
+    assert env == {
+        "CORRAL_PROVIDER": "local",
+        "CORRAL_SCALING_STRATEGY": "greedy-all-or-nothing",
+        "CORRAL_HEARTBEAT_FILE": str(layout.slurm_state / "heartbeat"),
+    }
+    monkeypatch.setenv(_scaling.HEARTBEAT_TIMEOUT_ENV, "42")
+    assert _scaling.resume_environment(cluster, layout)[_scaling.HEARTBEAT_TIMEOUT_ENV] == "42"
