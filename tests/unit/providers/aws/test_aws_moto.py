@@ -125,6 +125,8 @@ def test_corpus_stack_creates_describes_and_deletes(aws: Aws, service: ClusterSe
         Bucket="corral-123456789012-us-east-1", Prefix=f"corral/{name}/"
     )
     assert listed.get("KeyCount", 0) == 0
+    blocked = aws.client("s3").get_public_access_block(Bucket="corral-123456789012-us-east-1")
+    assert all(blocked["PublicAccessBlockConfiguration"].values())
 
 
 def test_rollback_on_failure_removes_the_stack(aws: Aws, service: ClusterService) -> None:
