@@ -427,3 +427,55 @@ def test_proxy_and_node_package_reach_user_data_as_literals() -> None:
     (lt,) = resources(ts, "AWS::EC2::LaunchTemplate").values()
     compute = lt["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
     assert "http_proxy" not in compute  # the queue names no proxy
+
+
+def test_queues_split_across_nested_stacks_stay_wired(
+    monkeypatch: pytest.MonkeyPatch, limit: TemplateSet
+) -> None:
+    """With a small resource budget the limit config needs many queue stacks: each launch template's
+    root output reads the stack that holds it, and each stack gets exactly the parameters it declares."""
+    from corral.providers.aws.template import _split
+
+    monkeypatch.setattr(_split, "MAX_RESOURCES", 20)
+    ts = templates_of_file(LIMIT, "limit")
+    assert len(ts.nested) >= 8  # 3 or 4 resources per queue, at most 20 per stack, 50 queues
+    split_total = sum(len(body["Resources"]) for body in ts.nested.values())
+    assert split_total == sum(len(body["Resources"]) for body in limit.nested.values())
+    seen = set()
+    for stack, body in ts.nested.items():
+        assert len(body["Resources"]) <= 20
+        passed = ts.main["Resources"][stack]["Properties"]["Parameters"]
+        assert set(passed) == set(body["Parameters"])
+        for key in body["Outputs"]:
+            if key.startswith("LaunchTemplate"):
+                assert ts.main["Outputs"][key]["Value"] == {"Fn::GetAtt": [stack, f"Outputs.{key}"]}
+                seen.add(key)
+    assert len(seen) == 100  # 50 ids + 50 versions
+
+
+def test_the_template_package_imports_no_aws_sdk() -> None:
+    """Templates are pure: the package imports troposphere and Corral's config, plan and errors,
+    never boto3/botocore or the provider around it (what an import-linter contract would state)."""
+    import ast
+    import sys
+
+    allowed = (
+        "troposphere",
+        "corral.config",
+        "corral.plan",
+        "corral.errors",
+        "corral.providers.aws.template",
+    )
+    package = ROOT / "src" / "corral" / "providers" / "aws" / "template"
+    found: set[str] = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+    assert "troposphere" in found
+    for name in sorted(found):
+        top = name.split(".")[0]
+        ok = top in sys.stdlib_module_names or top == "__future__" or name == "corral"
+        assert ok or name.startswith(allowed), f"the template package imports {name}"

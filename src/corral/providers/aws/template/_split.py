@@ -52,18 +52,22 @@ class Piece:
 def pack(
     pieces: Sequence[Piece],
     *,
-    max_resources: int = MAX_RESOURCES,
-    max_outputs: int = MAX_OUTPUTS,
-    max_bytes: int = MAX_BYTES,
+    max_resources: int | None = None,
+    max_outputs: int | None = None,
+    max_bytes: int | None = None,
 ) -> list[list[Piece]]:
-    """Pieces grouped, in order, into chunks that fit the budgets; a piece that alone exceeds a
-    budget raises ``LimitExceededError`` (it cannot fit any template)."""
+    """Pieces grouped, in order, into chunks that fit the budgets (the module's ``MAX_*`` where not
+    given); a piece that alone exceeds a budget raises ``LimitExceededError`` (it fits no template)."""
     chunks: list[list[Piece]] = []
     current: list[Piece] = []
     used = [0, 0, 0]
+    limits = [
+        MAX_RESOURCES if max_resources is None else max_resources,
+        MAX_OUTPUTS if max_outputs is None else max_outputs,
+        MAX_BYTES if max_bytes is None else max_bytes,
+    ]
     for piece in pieces:
         need = [len(piece.resources), len(piece.outputs), piece.size]
-        limits = [max_resources, max_outputs, max_bytes]
         if any(n > limit for n, limit in zip(need, limits, strict=True)):
             raise LimitExceededError(
                 f"queue {piece.queue!r} alone needs {need[0]} resources, {need[1]} outputs and "
