@@ -33,7 +33,9 @@ def context() -> tuple[AwsProvider, str]:
         sys.exit(f"cannot read the cluster context {path}: {exc}")
     if region:
         os.environ.setdefault("AWS_REGION", region)
-    return AwsProvider(Path(os.environ.get("CORRAL_STATE_DIR", str(STATE_DIR)))), cluster
+    provider = AwsProvider(Path(os.environ.get("CORRAL_STATE_DIR", str(STATE_DIR))))
+    provider.remember(data)
+    return provider, cluster
 
 
 __all__ = ["CLUSTER_FILE", "context", "log"]

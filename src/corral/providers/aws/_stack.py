@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from corral.errors import ProviderError
+from corral.errors import NotFoundError, ProviderError
 from corral.providers.aws._clients import AwsClients
 from corral.providers.aws._errors import BOTO_ERRORS, aws_call, error_code, translate
 
@@ -62,6 +62,20 @@ def ensure_bucket(clients: AwsClients) -> str:
     aws_call(
         "PutPublicAccessBlock", s3.put_public_access_block, Bucket=name, PublicAccessBlockConfiguration=block
     )
+    return name
+
+
+def existing_bucket(clients: AwsClients, name: str) -> str:
+    """``name`` (the config's ``CustomS3Bucket``) after checking that it exists and is reachable."""
+    try:
+        clients.s3.head_bucket(Bucket=name)
+    except BOTO_ERRORS as exc:
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            raise NotFoundError(
+                f"CustomS3Bucket {name!r} does not exist",
+                hint="create it first, or drop CustomS3Bucket to let Corral use corral-<account>-<region>",
+            ) from exc
+        raise translate(exc, "HeadBucket") from exc
     return name
 
 
@@ -271,6 +285,7 @@ __all__ = [
     "describe",
     "ensure_bucket",
     "events",
+    "existing_bucket",
     "first_failure",
     "poll_interval",
     "read_object",

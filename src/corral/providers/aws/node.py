@@ -76,6 +76,7 @@ def prepare(spec_path: Path, context_path: Path, actions_dir: Path = ACTIONS_DIR
     if context.get("region"):
         os.environ.setdefault("AWS_REGION", context["region"])
     provider = AwsProvider(Path(os.environ.get("CORRAL_STATE_DIR", "/var/lib/corral")))
+    provider.remember(context)
     plan = provider.plan(context["cluster_name"])
     actions = node_actions(plan, context.get("node_role", ""), context.get("queue", ""))
     fetched = fetch_all([a.script for a in actions], actions_dir)

@@ -95,6 +95,14 @@ class AwsProvider:
         except PrerequisiteError:
             return None
 
+    def remember(self, context: dict[str, Any]) -> None:
+        """Record where the cluster lives from a node's context (``/etc/corral/cluster.json``:
+        ``cluster_name``, ``region`` and, when the template writes it, ``artefact_bucket``), so a
+        node finds a ``CustomS3Bucket`` too."""
+        bucket, region = context.get("artefact_bucket"), context.get("region")
+        if bucket and region and context.get("cluster_name"):
+            save_site(self.state_dir, ClusterSite(str(context["cluster_name"]), str(region), str(bucket)))
+
     def _clients_of(self, cluster_name: str) -> AwsClients:
         return self.clients(self.site(cluster_name).region)
 
@@ -116,7 +124,8 @@ class AwsProvider:
         """Upload the templates and CreateStack; wait for CREATE_COMPLETE; the head node."""
         name = plan.cluster_name
         clients = self.clients(plan.region)
-        bucket = _stack.ensure_bucket(clients)
+        custom = plan.config.custom_s3_bucket if plan.config is not None else None
+        bucket = _stack.existing_bucket(clients, custom) if custom else _stack.ensure_bucket(clients)
         site = ClusterSite(name, clients.region, bucket)
         save_site(self.state_dir, site)
         on_event("CloudFormation", f"uploading templates to s3://{bucket}/{site.prefix}")

@@ -432,3 +432,44 @@ def test_node_side_completes_the_bootstrap_spec_from_the_bucket(
     finally:
         service.delete(name)
         service.run_delete(name)
+
+
+def test_custom_s3_bucket_holds_the_artefacts(
+    aws: Aws, service: ClusterService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corral.errors import NotFoundError
+    from corral.providers.aws._program import context as head_context
+
+    name, bucket = "awsprov-custom", "awsprov-artefacts"
+    config = aws.config(SIMPLE, name)
+    config.write_text(f"CustomS3Bucket: {bucket}\n" + config.read_text())
+    report = check_cluster_config(config, cluster_name=name, target="aws")
+    assert report.config is not None
+    with pytest.raises(NotFoundError, match="CustomS3Bucket 'awsprov-artefacts' does not exist"):
+        AwsProvider(tmp_path).create(build_plan(report.config, cluster_name=name), on_event=lambda r, m: None)
+    aws.client("s3").create_bucket(Bucket=bucket)
+    service.create(name, config, provider="aws")
+    assert service.run_create(name).stack_status is StackStatus.CREATE_COMPLETE
+    try:
+        keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]]
+        assert f"corral/{name}/cluster.json" in keys and f"corral/{name}/main.json" in keys
+        # the head node, told the bucket by its context, finds the plan there
+        context = tmp_path / "cluster.json"
+        context.write_text(
+            json.dumps(
+                {
+                    "cluster_name": name,
+                    "node_role": "HeadNode",
+                    "region": "us-east-1",
+                    "artefact_bucket": bucket,
+                }
+            )
+        )
+        monkeypatch.setenv("CORRAL_CLUSTER_CONFIG", str(context))
+        monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "head-state"))
+        provider, cluster = head_context()
+        assert cluster == name and provider.plan(name).cluster_name == name
+    finally:
+        service.delete(name)
+        service.run_delete(name)
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"corral/{name}/")
