@@ -158,6 +158,12 @@ def test_a_queue_whose_nodes_always_fail_to_bootstrap_is_protected(
         raise
     print(f"queue protected {protected_after:.1f} s after the first job was submitted")
     state = provider.run_on_head(name, ["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip()
+    if state != "PENDING":
+        print(provider.run_on_head(name, ["scontrol", "-o", "show", "job", job]).stdout)
+        ctld = (layout.log / "slurmctld.log").read_text().splitlines()
+        print("\n".join(line for line in ctld if f"JobId={job} " in line or f"JobId={job}\n" in line)[-4000:])
+        print((layout.log / "resume.log").read_text()[-3000:])
+        print((layout.log / "reconciler.log").read_text()[-3000:])
     assert state == "PENDING"
     assert _partition_state(provider, name, "bad") == "INACTIVE"
     assert _partition_state(provider, name, "ok") == "UP"
