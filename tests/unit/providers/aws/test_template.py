@@ -479,3 +479,21 @@ def test_the_template_package_imports_no_aws_sdk() -> None:
         top = name.split(".")[0]
         ok = top in sys.stdlib_module_names or top == "__future__" or name == "corral"
         assert ok or name.startswith(allowed), f"the template package imports {name}"
+
+
+def test_storage_group_admits_nodes_on_file_system_ports_only() -> None:
+    ts = templates_of(BASE.format(extra=FSX + "  - {MountDir: /efs, Name: efs, StorageType: Efs}\n"))
+    rules = [
+        r["Properties"]
+        for r in resources(ts, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": ["StorageSecurityGroup", "GroupId"]}
+    ]
+    ports = {(p["FromPort"], p["ToPort"]) for p in rules}
+    assert ports == {(2049, 2049), (988, 988), (1018, 1023)}
+    assert all(p["IpProtocol"] == "tcp" for p in rules)
+    sources = {json.dumps(p["SourceSecurityGroupId"], sort_keys=True) for p in rules}
+    assert sources == {
+        json.dumps({"Ref": "HeadNodeSecurityGroup"}),
+        json.dumps({"Ref": "ComputeSecurityGroup"}),
+        json.dumps({"Fn::GetAtt": ["StorageSecurityGroup", "GroupId"]}),  # Lustre servers to each other
+    }

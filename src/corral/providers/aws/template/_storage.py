@@ -18,7 +18,8 @@ exception: CloudFormation can snapshot EBS volumes but not EFS or FSx file syste
 policy that never loses data.
 
 File systems get a ``StorageSecurityGroup`` that admits the head node's and the compute nodes'
-security groups. Each storage's id is a root Output: ``storage_output_key(name)``.
+security groups on the file systems' ports only (NFS 2049 for EFS; 988 and 1018-1023 for
+Lustre). Each storage's id is a root Output: ``storage_output_key(name)``.
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def add_storage(
     subnet_zones: Mapping[str, str] | None = None,
 ) -> None:
     """Adds every SharedStorage resource Corral creates, and an Output per entry."""
-    needs_group = _creates_file_system(cluster)
-    if needs_group:
-        _storage_group(template, cluster, head_groups, compute_groups)
+    kinds = created_file_systems(cluster)
+    if kinds:
+        _storage_group(template, cluster, kinds, [*head_groups, *compute_groups])
     device = iter(_DEVICES)
     for entry in cluster.config.shared_storage:
         settings = getattr(entry, _SETTINGS[entry.storage_type])
@@ -109,15 +110,15 @@ def add_storage(
         template.add_output(Output("InternalSharedEfsId", Value=Ref(title)))
 
 
-def _creates_file_system(cluster: Cluster) -> bool:
-    """Whether a new EFS or FSx file system needs the storage security group."""
-    if cluster.config.head_node.shared_storage_type == "Efs":
-        return True
-    return any(
-        entry.storage_type in ("Efs", "FsxLustre")
-        and getattr(getattr(entry, _SETTINGS[entry.storage_type]), "file_system_id", None) is None
-        for entry in cluster.config.shared_storage
-    )
+def created_file_systems(cluster: Cluster) -> set[str]:
+    """The kinds of file system Corral creates (``Efs``, ``FsxLustre``): what the storage security
+    group must admit."""
+    kinds = {"Efs"} if cluster.config.head_node.shared_storage_type == "Efs" else set()
+    for entry in cluster.config.shared_storage:
+        settings = getattr(entry, _SETTINGS[entry.storage_type])
+        if entry.storage_type in ("Efs", "FsxLustre") and getattr(settings, "file_system_id", None) is None:
+            kinds.add(entry.storage_type)
+    return kinds
 
 
 def _add_entry(
@@ -138,9 +139,13 @@ def _add_entry(
     )
 
 
-def _storage_group(
-    template: Template, cluster: Cluster, head_groups: list[Any], compute_groups: list[Any]
-) -> None:
+#: The ports each kind of file system serves: NFS for EFS, LNet for Lustre.
+_PORTS = {"Efs": ((2049, 2049),), "FsxLustre": ((988, 988), (1018, 1023))}
+
+
+def _storage_group(template: Template, cluster: Cluster, kinds: set[str], sources: list[Any]) -> None:
+    """The file systems' group: their ports, from every node group; Lustre servers also talk among
+    themselves, so FSx Lustre admits the group itself."""
     template.add_resource(
         SecurityGroup(
             STORAGE_SG,
@@ -149,15 +154,19 @@ def _storage_group(
             Tags=cluster.tagging.tags(role="Storage"),
         )
     )
-    sources: list[Any] = [*head_groups, *compute_groups]
     for queue in cluster.config.scheduling.slurm_queues:
         sources += [g for g in queue.networking.security_groups if g not in sources]
-    for index, source in enumerate(sources):
+    if "FsxLustre" in kinds:
+        sources.append(GetAtt(STORAGE_SG, "GroupId"))
+    ports = sorted({port for kind in kinds for port in _PORTS[kind]})
+    for index, (source, (low, high)) in enumerate((s, p) for s in sources for p in ports):
         template.add_resource(
             SecurityGroupIngress(
                 f"StorageIngress{index + 1}",
                 GroupId=GetAtt(STORAGE_SG, "GroupId"),
-                IpProtocol="-1",
+                IpProtocol="tcp",
+                FromPort=low,
+                ToPort=high,
                 SourceSecurityGroupId=source,
                 Description="Cluster nodes to shared file systems",
             )
