@@ -497,3 +497,13 @@ def test_storage_group_admits_nodes_on_file_system_ports_only() -> None:
         json.dumps({"Ref": "ComputeSecurityGroup"}),
         json.dumps({"Fn::GetAtt": ["StorageSecurityGroup", "GroupId"]}),  # Lustre servers to each other
     }
+
+
+def test_resource_prefix_path_goes_in_front_of_role_paths() -> None:
+    ts = templates_of(BASE.format(extra="Iam: {ResourcePrefix: /path-prefix/name-prefix}"), "rp")
+    for role in resources(ts, "AWS::IAM::Role").values():
+        assert role["Properties"]["Path"] == "/path-prefix/corral/rp/"
+    passed = _statements(ts.main["Resources"]["HeadNodeRole"])["PassClusterRoles"]["Resource"]
+    assert passed == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/path-prefix/corral/rp/*"}
+    ]

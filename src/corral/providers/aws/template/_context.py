@@ -11,7 +11,7 @@ from troposphere import Parameter, Ref, Template
 from corral.config.model import ClusterConfig
 from corral.errors import BadRequestError
 from corral.plan import ClusterPlan
-from corral.providers.aws.template._names import Tagging
+from corral.providers.aws.template._names import Tagging, role_path
 
 #: Public SSM parameters of the latest official image of each OS, by architecture. RHEL and Rocky
 #: publish none, so their default points at a Corral path the user sets (or the provider passes
@@ -70,6 +70,11 @@ class Cluster:
                 hint="build the plan with corral.plan.build_plan(config, cluster_name=...)",
             )
         return cls(plan=plan, config=plan.config, tagging=Tagging(plan.cluster_name, tuple(plan.tags)))
+
+    @property
+    def role_path(self) -> str:
+        """The IAM path of the cluster's roles (``Iam/ResourcePrefix``'s path part in front)."""
+        return role_path(self.name, self.config.iam.resource_prefix if self.config.iam else None)
 
     def queue_architecture(self, queue: str) -> str:
         """The architecture of a queue's nodes (validators keep one architecture per cluster)."""

@@ -6,8 +6,8 @@ Scoping rules (the tests assert them):
   launch only from launch templates tagged ``corral:cluster-name=<cluster>``, only creating instances,
   volumes and network interfaces that carry that tag (the launch templates tag all three), tag at
   launch, re-tag and terminate only instances that carry it.
-- ``iam:PassRole`` only for roles under the cluster's path (``/corral/<cluster>/``) and roles the config
-  names, and only to EC2.
+- ``iam:PassRole`` only for roles under the cluster's path (``/corral/<cluster>/``, behind the path
+  part of ``Iam/ResourcePrefix``) and roles the config names, and only to EC2.
 - DynamoDB only on the cluster's table, CloudWatch Logs only on its log group, CloudFormation only on
   its stack, Route 53 only on its hosted zone, S3 only on the buckets the config names (``S3Access``,
   custom action scripts, ``CustomSlurmSettingsIncludeFile``) and on the cluster's own prefix
@@ -29,7 +29,7 @@ from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.iam import InstanceProfile, Policy, Role
 
 from corral.providers.aws.template._context import Cluster, Shared
-from corral.providers.aws.template._names import CLUSTER_TAG, arn, role_path, s3_bucket_arns
+from corral.providers.aws.template._names import CLUSTER_TAG, arn, s3_bucket_arns
 
 _EC2_DESCRIBE = (
     "ec2:DescribeCapacityReservations",
@@ -202,7 +202,7 @@ def _log_arns(shared: Shared) -> list[Any]:
 
 
 def _pass_role_arns(cluster: Cluster) -> list[Any]:
-    arns: list[Any] = [arn("iam", f"role{role_path(cluster.name)}*", region=False)]
+    arns: list[Any] = [arn("iam", f"role{cluster.role_path}*", region=False)]
     given = {q.iam.instance_role for q in cluster.config.scheduling.slurm_queues if q.iam.instance_role}
     arns += sorted(given)
     if any(q.iam.instance_profile for q in cluster.config.scheduling.slurm_queues):
@@ -286,7 +286,7 @@ def add_node_profile(
     if iam.instance_role:
         name = iam.instance_role.rsplit("/", 1)[-1]
         template.add_resource(
-            InstanceProfile(f"{prefix}InstanceProfile", Roles=[name], Path=role_path(cluster.name))
+            InstanceProfile(f"{prefix}InstanceProfile", Roles=[name], Path=cluster.role_path)
         )
         return Profile(profile_arn=GetAtt(f"{prefix}InstanceProfile", "Arn"), role_arn=iam.instance_role)
     role = Role(
@@ -301,7 +301,7 @@ def add_node_profile(
                 }
             ],
         },
-        Path=role_path(cluster.name),
+        Path=cluster.role_path,
         Policies=[
             Policy(
                 PolicyName="corral-node", PolicyDocument={"Version": "2012-10-17", "Statement": statements}
@@ -317,6 +317,6 @@ def add_node_profile(
         role.PermissionsBoundary = boundary
     template.add_resource(role)
     template.add_resource(
-        InstanceProfile(f"{prefix}InstanceProfile", Roles=[Ref(role)], Path=role_path(cluster.name))
+        InstanceProfile(f"{prefix}InstanceProfile", Roles=[Ref(role)], Path=cluster.role_path)
     )
     return Profile(profile_arn=GetAtt(f"{prefix}InstanceProfile", "Arn"), role_arn=GetAtt(role, "Arn"))

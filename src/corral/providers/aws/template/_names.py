@@ -99,7 +99,13 @@ def s3_bucket_arns(bucket: str, key_prefix: str = "*") -> list[Any]:
     ]
 
 
-def role_path(cluster_name: str) -> str:
-    """The IAM path of every role Corral creates for a cluster; the head node may pass only roles
-    under it to EC2 (``iam:PassRole`` on ``role/corral/<cluster>/*``)."""
-    return f"/corral/{cluster_name}/"
+def role_path(cluster_name: str, resource_prefix: str | None = None) -> str:
+    """The IAM path of every role and profile Corral creates for a cluster; the head node may pass
+    only roles under it to EC2 (``iam:PassRole`` on ``role<path>*``). The path part of
+    ``Iam/ResourcePrefix`` (``/org/path/`` in ``/org/path/name-``) goes in front of it."""
+    base = (
+        resource_prefix[: resource_prefix.rfind("/") + 1]
+        if resource_prefix and resource_prefix.startswith("/")
+        else "/"
+    )
+    return f"{base}corral/{cluster_name}/"
