@@ -1,17 +1,16 @@
 """Writing ``s3://`` objects (log exports) through boto3.
 
 The endpoint is the standard ``AWS_ENDPOINT_URL`` (``CORRAL_S3_ENDPOINT_URL``, the old name, as a
-fallback), or AWS itself when neither is set; credentials come from boto3's usual chain. boto3 is
-imported only when an upload happens.
+fallback), or AWS itself when neither is set; credentials come from boto3's usual chain. The client is
+``corral.node.fetch``'s shared one, created only when an upload happens.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
 
 from corral.errors import CorralError
+from corral.node.fetch import s3_client, s3_endpoint
 
 PRESIGNED_URL_SECONDS = 3600
 
@@ -19,17 +18,6 @@ PRESIGNED_URL_SECONDS = 3600
 class S3Error(CorralError):
     code = "BadRequestException"
     exit_code = 1
-
-
-def endpoint() -> str | None:
-    """The S3 endpoint URL, or None for AWS itself."""
-    return os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("CORRAL_S3_ENDPOINT_URL") or None
-
-
-def _client() -> Any:
-    import boto3
-
-    return boto3.session.Session().client("s3", endpoint_url=endpoint())
 
 
 def upload(path: Path, bucket: str, key: str) -> str:
@@ -45,13 +33,13 @@ def upload(path: Path, bucket: str, key: str) -> str:
         OSError,
     )
     try:
-        client = _client()
+        client = s3_client()
         client.upload_file(str(path), bucket, key)
         url: str = client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=PRESIGNED_URL_SECONDS
         )
     except errors as exc:
-        where = f" (endpoint {endpoint()})" if endpoint() else ""
+        where = f" (endpoint {s3_endpoint()})" if s3_endpoint() else ""
         raise S3Error(
             f"cannot upload to s3://{bucket}/{key}{where}: {exc}",
             hint="check that the bucket exists, AWS credentials, and AWS_ENDPOINT_URL",
@@ -59,4 +47,4 @@ def upload(path: Path, bucket: str, key: str) -> str:
     return url
 
 
-__all__ = ["S3Error", "endpoint", "upload"]
+__all__ = ["S3Error", "upload"]
