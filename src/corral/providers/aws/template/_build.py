@@ -9,12 +9,12 @@ from troposphere import GetAtt, Output, Parameter, Ref, Template
 from troposphere.cloudformation import Stack
 
 from corral import __version__
+from corral.plan import ClusterPlan
 from corral.providers.aws.template._checks import check_renderable
 from corral.providers.aws.template._compute import add_queue
 from corral.providers.aws.template._context import Cluster, Shared, add_image_parameters, image_parameter_name
 from corral.providers.aws.template._head import HEAD_NODE, add_head_node
 from corral.providers.aws.template._iam import add_node_profile, head_statements
-from corral.providers.aws.template._names import launch_template_output_key
 from corral.providers.aws.template._network import COMPUTE_SG, HEAD_SG, VPC_PARAMETER, add_security_groups
 from corral.providers.aws.template._services import add_dns, add_head_record, add_log_group, add_table
 from corral.providers.aws.template._split import Piece, pack, stack_logical_id
@@ -111,7 +111,9 @@ def _parameter_type(name: str) -> str:
 
 
 def build(
-    plan: Any, nested_template_urls: Mapping[str, str] | None, subnet_zones: Mapping[str, str] | None = None
+    plan: ClusterPlan,
+    nested_template_urls: Mapping[str, str] | None,
+    subnet_zones: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The root template and the nested templates (by the root's stack logical id)."""
     cluster = Cluster.of(plan)
@@ -193,4 +195,4 @@ def _add_outputs(
                 template.add_output(Output(key, Value=GetAtt(stack, f"Outputs.{key}")))
 
 
-__all__ = ["build", "launch_template_output_key"]
+__all__ = ["build"]

@@ -32,7 +32,8 @@ from troposphere.ec2 import (
 from corral.providers.aws.template._context import Cluster, Shared
 from corral.providers.aws.template._head import root_device
 from corral.providers.aws.template._iam import Profile, add_node_profile, compute_statements
-from corral.providers.aws.template._names import camel, launch_template_output_key, logical_id
+from corral.providers.aws.template._names import launch_template_output_key, logical_id
+from corral.providers.aws.template._userdata import node_user_data
 
 
 def add_queue(template: Template, cluster: Cluster, queue: Any, shared: Shared) -> None:
@@ -116,8 +117,6 @@ def _network(queue: Any, cr: Any, shared: Shared) -> dict[str, Any]:
 def _launch_template(
     key: str, cluster: Cluster, queue: Any, cr: Any, shared: Shared, profile: Profile, template: Template
 ) -> LaunchTemplate:
-    from corral.providers.aws.template._userdata import node_user_data
-
     tags = _merged_tags(cluster, queue, cr)
     data = LaunchTemplateData(
         ImageId=_image(cluster, queue, shared),
@@ -164,4 +163,4 @@ def _capacity_reservation(data: LaunchTemplateData, queue: Any, cr: Any) -> None
     data.CapacityReservationSpecification = CapacityReservationSpecification(CapacityReservationTarget=found)
 
 
-__all__ = ["add_queue", "camel"]
+__all__ = ["add_queue"]
