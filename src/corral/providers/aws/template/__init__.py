@@ -1,7 +1,9 @@
 """The AWS provider's CloudFormation templates, generated in pure Python with troposphere.
 
-``build_templates(plan, nested_template_urls=None) -> TemplateSet`` is pure: no boto3, no network,
-no clock. The same plan gives byte-identical JSON (``TemplateSet.to_json``).
+``build_templates(plan, *, nested_template_urls=None, subnet_availability_zones=None) -> TemplateSet``
+is pure: no boto3, no network, no clock. The same plan gives byte-identical JSON
+(``TemplateSet.to_json``). A config that AWS would refuse (placeholder ARNs, malformed KMS key ids or
+instance types, duplicate storage names or ids) raises ``BadRequestError`` naming every bad value.
 
 Layout
 ------
@@ -29,6 +31,10 @@ Root outputs the provider can rely on
 - ``HeadNodeSecurityGroupId`` / ``ComputeSecurityGroupId`` (when Corral created them).
 - Per compute resource: ``launch_template_output_key(queue, cr)`` -> launch template id, and the same
   key + ``"Version"`` -> its latest version number.
+- Per SharedStorage entry: ``storage_output_key(name)`` -> the volume / file system / cache id (the
+  first member's for an EBS RAID); for a new FSx Lustre also that key + ``"MountName"``;
+  ``InternalSharedEfsId`` when ``HeadNode/SharedStorageType`` is ``Efs``.
+- Nested stacks also output ``<prefix>RoleArn`` for each queue role Corral creates.
 
 Tags
 ----
@@ -56,6 +62,7 @@ from corral.providers.aws.template._names import (
     ROLE_TAG,
     launch_template_output_key,
 )
+from corral.providers.aws.template._storage import storage_output_key
 
 
 @dataclass(frozen=True)
@@ -97,4 +104,5 @@ __all__ = [
     "TemplateSet",
     "build_templates",
     "launch_template_output_key",
+    "storage_output_key",
 ]
