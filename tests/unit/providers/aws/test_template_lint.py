@@ -153,6 +153,18 @@ def test_corpus_is_large_enough_to_matter() -> None:
     assert set(REFUSED) <= {p.name for p in CLUSTER_FILES}
 
 
+#: Beyond the corpus: the golden small config and the limit config (50 queues).
+EXTRA_FILES = [
+    Path(__file__).parent / "golden" / "small.yaml",
+    Path(__file__).resolve().parents[4] / "bench" / "configs" / "limit-50q-50cr.yaml",
+]
+
+
+def test_golden_and_limit_templates_pass_cfn_lint(tmp_path: Path) -> None:
+    problems = [p for path in EXTRA_FILES for p in _lint_file(path, tmp_path)]
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_corpus_templates_pass_cfn_lint(shard: int, tmp_path: Path) -> None:
     problems = [p for path in CLUSTER_FILES[shard::SHARDS] for p in _lint_file(path, tmp_path)]
