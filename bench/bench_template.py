@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {
@@ -108,7 +109,7 @@ print(json.dumps({
 """
 
 
-def corral_row(path: Path, runs: int) -> dict[str, object]:
+def corral_row(path: Path, runs: int) -> dict[str, Any]:
     """Corral's cold and warm generation times and template sizes for one config."""
     from corral.config import load_cluster_config
     from corral.plan import build_plan
@@ -135,7 +136,7 @@ def corral_row(path: Path, runs: int) -> dict[str, object]:
     return {"cold_s": cold["cold_s"], "warm_s": statistics.median(times), "sizes": sizes}
 
 
-def anchor_row(path: Path, runs: int) -> dict[str, object] | None:
+def anchor_row(path: Path, runs: int) -> dict[str, Any] | None:
     """The anchor's CDK synth times and sizes, or None when its venv is missing or the synth fails."""
     if not ANCHOR_PYTHON.exists():
         return None
@@ -178,7 +179,6 @@ def main() -> None:
     for label, path in CONFIGS.items():
         mine = corral_row(path, args.runs)
         sizes = mine["sizes"]
-        assert isinstance(sizes, dict)
         root = sizes.pop("main")
         nested = ", ".join(f"{_kb(b)} / {r} res" for b, r in sizes.values())
         print(
@@ -190,8 +190,8 @@ def main() -> None:
                 f"| {label} | ParallelCluster 3.16.1 (CDK) | 2.3-2.9 s (from the issue, not re-measured) | | | 741 KB queue stack at 50 CRs (from the issue) |"
             )
             continue
-        anchor_nested = ", ".join(f"{_kb(b)} / {r} res" for b, r in theirs["nested"])  # type: ignore[union-attr]
-        root_b, root_r = theirs["root"]  # type: ignore[misc]
+        anchor_nested = ", ".join(f"{_kb(b)} / {r} res" for b, r in theirs["nested"])
+        root_b, root_r = theirs["root"]
         print(
             f"| {label} | ParallelCluster 3.16.1 (CDK synth) | {theirs['cold_s']:.2f} s | {theirs['warm_s']:.2f} s | {_kb(root_b)} / {root_r} res | {anchor_nested} |"
         )
