@@ -146,8 +146,8 @@ WATCHDOG_MODULE = "corral.node.watchdog"
 
 
 def with_watchdog(layout: ClusterLayout, descriptor: ClusterDescriptor, spec: BootstrapSpec) -> BootstrapSpec:
-    """A compute node's bootstrap spec with its watchdog (``corral.node.watchdog``) added to its
-    services: the node shuts itself down when the head's heartbeat stays stale."""
+    """A compute node's bootstrap spec with its watchdog (``corral.node.watchdog``) as its first
+    service: the node shuts itself down when the head's heartbeat stays stale."""
     timeout = descriptor.extra.get(WATCHDOG_KEY, str(DEFAULT_WATCHDOG_TIMEOUT_S))
     node = spec.node_name
     pid_file = str(layout.run_dir / f"watchdog-{node}.pid")
@@ -161,7 +161,9 @@ def with_watchdog(layout: ClusterLayout, descriptor: ClusterDescriptor, spec: Bo
     argv += ("--timeout", timeout, "--node", node, "--netns", _net.node_netns(descriptor.name, node))
     argv += ("--service-pid-file", str(layout.run_dir / f"slurmd-{node}.pid"), "--pid-file", pid_file)
     argv += ("--detach",)
-    return replace(spec, services=(*spec.services, argv), service_pidfiles=(*spec.service_pidfiles, pid_file))
+    # First: its start-up must not widen the window between slurmd registering and the
+    # OnNodeConfigured scripts (a job can start on the node in between).
+    return replace(spec, services=(argv, *spec.services), service_pidfiles=(pid_file, *spec.service_pidfiles))
 
 
 def events_file(layout: ClusterLayout) -> Path:
