@@ -3,8 +3,27 @@ the bootstrap spec the node program builds for the head and compute nodes."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from corral.config.check import check_cluster_config
+from corral.plan import build_plan
+from support.aws import Network, aws_endpoint, make_network, rewrite_ids
+from support.corpus import CORPUS
+
+SIMPLE = (
+    CORPUS / "cluster-configs" / "integ__performance_tests__test_simple__test_simple__pcluster.config.yaml"
+)
+ACCOUNT = "123456789012"  # moto's
 
 
 def test_importing_the_template_package_loads_no_aws_sdk() -> None:
@@ -16,3 +35,116 @@ def test_importing_the_template_package_loads_no_aws_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["[]", "True"]
+
+
+# -- the two halves agree: user data (template) -> node program (provider) -----------------------
+
+
+@dataclass(frozen=True)
+class Moto:
+    net: Network
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    with pytest.MonkeyPatch.context() as mp, aws_endpoint(mp):
+        yield Moto(make_network(boto3.client("ec2")), tmp_path_factory.mktemp("awsnode"))
+
+
+def render_sub(sub: Any, values: dict[str, str]) -> str:
+    """An ``Fn::Sub`` as CloudFormation renders it: ``${Name}`` from ``values`` (pseudo parameters
+    and the Sub's own variables, which the test names), ``${!x}`` as the literal ``${x}``."""
+    text, variables = (sub, {}) if isinstance(sub, str) else sub
+    known = {**values, **{k: values.get(k, f"<{k}>") for k in variables}}
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return "${" + name[1:] + "}" if name.startswith("!") else known[name]
+
+    return re.sub(r"\$\{([^}]+)\}", one, text)
+
+
+def heredoc(script: str, marker: str) -> str:
+    """The body of the heredoc ``marker`` in ``script`` (quoted or not)."""
+    found = re.search(rf"<<'?{marker}'?\n(.*?)\n{marker}\n", script, re.S)
+    assert found, f"no heredoc {marker} in the user data"
+    return found.group(1)
+
+
+def user_data_files(resource: dict[str, Any], node_name: str, values: dict[str, str]) -> tuple[str, str]:
+    """(cluster.json, bootstrap.json) as the user data writes them, ``$NODE_NAME`` expanded."""
+    props = resource["Properties"]
+    data = props["UserData"] if "UserData" in props else props["LaunchTemplateData"]["UserData"]
+    script = render_sub(data["Fn::Base64"]["Fn::Sub"], values)
+    assert script.rstrip().endswith(
+        "exec /opt/corral/bin/python -m corral.providers.aws.node /etc/corral/bootstrap.json"
+    )
+    spec = heredoc(script, "CORRAL_SPEC").replace("$NODE_NAME", node_name)
+    return heredoc(script, "CORRAL_CLUSTER"), spec
+
+
+def test_user_data_files_feed_the_node_program(
+    moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files the rendered user data writes, given to ``node.prepare`` against the artefacts the
+    provider's real create uploaded: the node finds its bucket, plan and custom actions."""
+    from corral.node.agent import BootstrapSpec
+    from corral.providers.aws import AwsProvider
+    from corral.providers.aws.node import prepare
+
+    name = "awsnode-ud"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="my-test-bucket")
+    for key in ("post.head.sh", "pre.compute.sh", "post.compute.sh"):
+        s3.put_object(
+            Bucket="my-test-bucket", Key=f"my-test-bucket/{key}", Body=f"#!/bin/sh\necho {key}\n".encode()
+        )
+    config = moto.tmp / f"{name}.yaml"
+    config.write_text(rewrite_ids(SIMPLE.read_text(), moto.net))
+    report = check_cluster_config(config, cluster_name=name, target="aws")
+    assert report.config is not None
+    provider = AwsProvider(tmp_path / "client-state")
+    provider.create(build_plan(report.config, cluster_name=name), on_event=lambda r, m: None)
+    try:
+        bucket = f"corral-{ACCOUNT}-us-east-1"
+        main = json.loads(s3.get_object(Bucket=bucket, Key=f"corral/{name}/main.json")["Body"].read())
+        values = {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": "us-east-1",
+            "AWS::StackName": name,
+            "TableName": "table",
+            "HeadPrivateIp": "10.0.0.10",
+        }
+        monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "head-state"))  # a node knows nothing
+        context_text, spec_text = user_data_files(main["Resources"]["HeadNode"], "ip-10-0-0-10", values)
+        context = json.loads(context_text)
+        assert context["artefact_bucket"] == bucket and context["node_role"] == "HeadNode"
+        (tmp_path / "cluster.json").write_text(context_text)
+        (tmp_path / "bootstrap.json").write_text(spec_text)
+        head = prepare(tmp_path / "bootstrap.json", tmp_path / "cluster.json", tmp_path / "actions")
+        assert head.node_name == "ip-10-0-0-10"
+        assert ("CORRAL_CLUSTER_CONFIG", "/etc/corral/cluster.json") in head.env
+        assert [(a.event, a.source) for a in head.actions] == [
+            ("OnNodeConfigured", "s3://my-test-bucket/my-test-bucket/post.head.sh")
+        ]
+        nested_key = next(
+            k
+            for k in s3.list_objects_v2(Bucket=bucket, Prefix=f"corral/{name}/")["Contents"]
+            if k["Key"].split("/")[-1] not in ("main.json", "cluster.json", "munge.key")
+        )["Key"]
+        nested = json.loads(s3.get_object(Bucket=bucket, Key=nested_key)["Body"].read())
+        template = next(r for r in nested["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate")
+        monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "compute-state"))
+        context_text, spec_text = user_data_files(template, "compute-dy-res-1-1", values)
+        assert json.loads(context_text)["node_role"] == "Compute"
+        (tmp_path / "cluster.json").write_text(context_text)
+        (tmp_path / "bootstrap.json").write_text(spec_text)
+        compute = prepare(tmp_path / "bootstrap.json", tmp_path / "cluster.json", tmp_path / "actions")
+        assert [(a.event, Path(a.source).name) for a in compute.actions] == [
+            ("OnNodeStart", "pre.compute.sh"),
+            ("OnNodeConfigured", "post.compute.sh"),
+        ]
+        assert BootstrapSpec.load((tmp_path / "bootstrap.json").read_text()) == compute
+    finally:
+        provider.delete(name)

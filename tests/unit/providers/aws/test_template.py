@@ -122,7 +122,9 @@ def test_head_node_is_an_instance_with_user_data_that_runs_the_agent(small: Temp
     script = props["UserData"]["Fn::Base64"]["Fn::Sub"][0]
     assert script.startswith("#!/bin/bash")
     assert "pip install --quiet 'corral==" in script
-    assert "python -m corral.node /etc/corral/bootstrap.json" in script
+    assert script.rstrip().endswith(
+        "exec /opt/corral/bin/python -m corral.providers.aws.node /etc/corral/bootstrap.json"
+    )
     assert "${" not in script.replace("${AWS::", "").replace("${TableName}", "")
 
 

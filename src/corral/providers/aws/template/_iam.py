@@ -30,6 +30,7 @@ from troposphere.iam import InstanceProfile, Policy, Role
 
 from corral.providers.aws.template._context import Cluster, Shared
 from corral.providers.aws.template._names import CLUSTER_TAG, arn, s3_bucket_arns
+from corral.providers.aws.template._userdata import artefact_bucket
 
 _EC2_DESCRIBE = (
     "ec2:DescribeCapacityReservations",
@@ -191,7 +192,7 @@ def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dic
 def _artifacts_statement(cluster: Cluster) -> dict[str, Any]:
     """Read the cluster's own artefacts (config, templates) under ``corral/<cluster>/`` in the
     provider's bucket: ``CustomS3Bucket``, else ``corral-<account>-<region>``."""
-    bucket = cluster.config.custom_s3_bucket or "corral-${AWS::AccountId}-${AWS::Region}"
+    bucket = artefact_bucket(cluster)
     objects = Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/corral/{cluster.name}/*")
     return _statement("ClusterArtifactsRead", ["s3:GetObject"], [objects])
 

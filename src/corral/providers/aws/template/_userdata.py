@@ -4,13 +4,19 @@ The script (an ``Fn::Sub`` template, so it carries the stack's runtime values):
 
 0. exports ``HttpProxyAddress`` (head node's or the queue's) as http(s)_proxy when one is set;
 1. writes ``/etc/corral/cluster.json``: cluster name, region, stack name, node role (``HeadNode`` or
-   ``Compute``), queue and compute resource, DynamoDB table, log group, head node private IP;
+   ``Compute``), queue and compute resource, DynamoDB table, log group, head node private IP,
+   artefact bucket;
 2. creates a venv in ``/opt/corral`` and pip-installs the Corral version that rendered the template
    (or ``DevSettings/NodePackage`` when the config names one);
-3. writes the agent's ``BootstrapSpec`` to ``/etc/corral/bootstrap.json`` with the node's name (compute
-   nodes read their Slurm node name from the instance tag ``corral:node-name`` through IMDSv2) and
-   runs ``python -m corral.node /etc/corral/bootstrap.json``. Custom actions and services are added
-   to that spec by the AWS provider's node-side code (``CORRAL_CLUSTER_CONFIG`` points at step 1's file).
+3. writes the agent's base ``BootstrapSpec`` to ``/etc/corral/bootstrap.json`` with the node's name
+   (compute nodes read their Slurm node name from the instance tag ``corral:node-name`` through
+   IMDSv2) and execs the AWS node program ``python -m corral.providers.aws.node
+   /etc/corral/bootstrap.json``, which completes the spec (custom actions, Slurm's files and
+   services, storage mounts) from the cluster's artefacts and execs the node agent on it
+   (``CORRAL_CLUSTER_CONFIG`` points at step 1's file).
+
+The context also names the artefact bucket (``artefact_bucket``): ``CustomS3Bucket``, else
+``corral-${AWS::AccountId}-${AWS::Region}``, the bucket ``AwsProvider.create`` uploads to.
 
 The script never uses bash's ``${...}`` form: ``Fn::Sub`` owns it.
 """
@@ -44,7 +50,7 @@ python3 -m venv /opt/corral
 cat > /etc/corral/bootstrap.json <<CORRAL_SPEC
 {spec}
 CORRAL_SPEC
-exec /opt/corral/bin/python -m corral.node /etc/corral/bootstrap.json --phase all
+exec /opt/corral/bin/python -m corral.providers.aws.node /etc/corral/bootstrap.json
 """
 
 
@@ -74,11 +80,17 @@ def _proxy_address(cluster: Cluster, queue: str) -> str | None:
     return next((p.http_proxy_address for p in proxies if p is not None), None)
 
 
+def artefact_bucket(cluster: Cluster) -> str:
+    """The bucket holding the cluster's artefacts, as an ``Fn::Sub`` string (what ``_stack`` uses)."""
+    return cluster.config.custom_s3_bucket or "corral-${AWS::AccountId}-${AWS::Region}"
+
+
 def node_user_data(
     cluster: Cluster, shared: Shared, role: str, queue: str = "", compute_resource: str = ""
 ) -> Any:
     """The base64 user data of a head (``role="HeadNode"``) or compute (``role="Compute"``) node."""
     context = {
+        "artefact_bucket": artefact_bucket(cluster),
         "cluster_name": cluster.name,
         "compute_resource": compute_resource,
         "head_private_ip": "${HeadPrivateIp}" if role == "Compute" else "",
