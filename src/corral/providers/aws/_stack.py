@@ -208,7 +208,8 @@ def resources(clients: AwsClients, name: str) -> list[dict[str, Any]]:
 
 def tree_outputs(clients: AwsClients, name: str, need: Iterable[str] = ()) -> dict[str, str]:
     """The root stack's Outputs; when one of ``need`` is missing, completed from the nested stacks'
-    Outputs (the root's win) and with ``NodeStateTableName`` from the root's DynamoDB table.
+    Outputs (the root's win), with ``NodeStateTableName`` from the root's DynamoDB table and
+    ``LogGroupName`` from its log group.
 
     The root re-exports what the provider needs, so on AWS one DescribeStacks answers (the head
     node's role may call no more); the completion exists because some emulators (moto 5.2) cannot
@@ -227,6 +228,8 @@ def tree_outputs(clients: AwsClients, name: str, need: Iterable[str] = ()) -> di
                 merged.update(nested.outputs)
         elif kind == "AWS::DynamoDB::Table" and physical:
             merged.setdefault("NodeStateTableName", physical)
+        elif kind == "AWS::Logs::LogGroup" and physical:
+            merged.setdefault("LogGroupName", physical)
     merged.update(root.outputs)
     return merged
 

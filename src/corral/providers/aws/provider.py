@@ -55,6 +55,8 @@ from corral.providers.base import (
 
 #: Root stack Output naming the cluster's DynamoDB node table (see the template's docstring).
 TABLE_OUTPUT = "NodeStateTableName"
+#: Root stack Output naming the cluster's CloudWatch log group (unique per stack).
+LOG_GROUP_OUTPUT = "LogGroupName"
 #: Default login user per ``Image/Os`` (for ``corral ssh``).
 OS_USERS = {"ubuntu2204": "ubuntu", "ubuntu2404": "ubuntu", "rocky8": "rocky", "rocky9": "rocky"}
 
@@ -332,8 +334,15 @@ class AwsProvider:
         return ["ssh", "-t", f"{login}@{head.public_ip or head.private_ip}", *argv]
 
     def log_sources(self, cluster_name: str) -> list[LogSource]:
-        """None locally: an AWS cluster's logs are in CloudWatch Logs (``/aws/corral/<cluster>``)."""
+        """None locally: an AWS cluster's logs are in CloudWatch Logs (see ``log_group_name``)."""
         return []
+
+    def log_group_name(self, cluster_name: str) -> str | None:
+        """The cluster's CloudWatch log group (the stack's ``LogGroupName`` output,
+        ``/aws/corral/<cluster>-<8 hex digits of the stack id>``), or None when CloudWatch logs are
+        off or there is no stack."""
+        outputs = _stack.tree_outputs(self._clients_of(cluster_name), cluster_name, [LOG_GROUP_OUTPUT])
+        return outputs.get(LOG_GROUP_OUTPUT) or None
 
     def cloud_findings(self, config: Any) -> list[Finding]:
         """The validators that need AWS APIs (``validators``), run against the configured endpoint."""

@@ -148,3 +148,28 @@ def test_user_data_files_feed_the_node_program(
         assert BootstrapSpec.load((tmp_path / "bootstrap.json").read_text()) == compute
     finally:
         provider.delete(name)
+
+
+def test_log_group_is_unique_per_stack_so_a_retained_one_never_collides(moto: Moto, tmp_path: Path) -> None:
+    """The log group is kept after delete (DeletionPolicy Retain, the default); a cluster created
+    again under the same name gets a group of its own."""
+    from corral.providers.aws import AwsProvider
+
+    name = "awsnode-logs"
+    config = moto.tmp / f"{name}.yaml"
+    config.write_text(rewrite_ids(SIMPLE.read_text(), moto.net))
+    report = check_cluster_config(config, cluster_name=name, target="aws")
+    assert report.config is not None
+    assert report.config.monitoring.logs.cloud_watch.deletion_policy == "Retain"
+    logs = boto3.client("logs")
+    provider = AwsProvider(tmp_path / "state")
+    names = []
+    for _ in range(2):
+        provider.create(build_plan(report.config, cluster_name=name), on_event=lambda r, m: None)
+        group = provider.log_group_name(name)
+        assert group is not None and re.fullmatch(rf"/aws/corral/{name}-[0-9a-f]{{8}}", group), group
+        names.append(group)
+        provider.delete(name)
+        kept = logs.describe_log_groups(logGroupNamePrefix=f"/aws/corral/{name}")["logGroups"]
+        assert group in [g["logGroupName"] for g in kept]  # retained
+    assert names[0] != names[1]

@@ -125,7 +125,9 @@ def test_head_node_is_an_instance_with_user_data_that_runs_the_agent(small: Temp
     assert script.rstrip().endswith(
         "exec /opt/corral/bin/python -m corral.providers.aws.node /etc/corral/bootstrap.json"
     )
-    assert "${" not in script.replace("${AWS::", "").replace("${TableName}", "")
+    assert "${" not in script.replace("${AWS::", "").replace("${TableName}", "").replace(
+        "${LogGroupName}", ""
+    )
 
 
 def test_ssh_ingress_only_from_allowed_ips(limit: TemplateSet, small: TemplateSet) -> None:

@@ -47,6 +47,7 @@ def _nested_shared(cluster: Cluster, root: Shared) -> tuple[Shared, dict[str, An
         "HeadPrivateIp": root.head_private_ip,
         "TableName": root.table_name,
         "TableArn": root.table_arn,
+        "LogGroupName": root.log_group_name,
     }
     groups: tuple[Any, ...] = ()
     if root.compute_security_groups:
@@ -62,7 +63,7 @@ def _nested_shared(cluster: Cluster, root: Shared) -> tuple[Shared, dict[str, An
         head_private_ip=Ref("HeadPrivateIp"),
         table_name=Ref("TableName"),
         table_arn=Ref("TableArn"),
-        log_group_name=root.log_group_name,
+        log_group_name=Ref("LogGroupName"),
         images=images,
     )
     return shared, values

@@ -45,7 +45,7 @@ class Shared:
     head_private_ip: Any
     table_name: Any
     table_arn: Any
-    log_group_name: str
+    log_group_name: Any  # a template value (Ref/Join in the root, the parameter in a queue stack)
     images: dict[str, Any] = field(default_factory=dict)  # arch -> image id (Ref)
     stack_name: Any = None
 

@@ -199,7 +199,12 @@ def _artifacts_statement(cluster: Cluster) -> dict[str, Any]:
 
 def _log_arns(shared: Shared) -> list[Any]:
     """The log group and its streams (a log group's GetAtt Arn already ends in ``:*``)."""
-    return [arn("logs", f"log-group:{shared.log_group_name}:*")]
+    return [
+        Sub(
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroupName}:*",
+            LogGroupName=shared.log_group_name,
+        )
+    ]
 
 
 def _pass_role_arns(cluster: Cluster) -> list[Any]:

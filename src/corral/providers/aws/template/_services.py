@@ -3,8 +3,11 @@ and the Route 53 private hosted zone for node names.
 
 - Table ``NodeStateTable``: partition key ``Id`` (string), on-demand billing, point-in-time recovery
   off; deleted with the stack (the state is rebuilt from EC2 tags).
-- Log group ``/aws/corral/<cluster>``: ``RetentionInDays`` and ``DeletionPolicy`` from
-  ``Monitoring/Logs/CloudWatch``; absent when CloudWatch logs are disabled.
+- Log group ``/aws/corral/<cluster>-<stack>``, ``<stack>`` the first 8 hex digits of the stack id's
+  UUID (ParallelCluster names it ``/aws/parallelcluster/<cluster>-<timestamp>``): a group kept after
+  delete (``DeletionPolicy: Retain``) never collides with the next cluster of the same name.
+  ``RetentionInDays`` and ``DeletionPolicy`` from ``Monitoring/Logs/CloudWatch``; absent when
+  CloudWatch logs are disabled. Nested stacks get the name as the ``LogGroupName`` parameter.
 - DNS: when ``Scheduling/SlurmSettings/Dns/DisableManagedDns`` is false, a private hosted zone
   ``<cluster>.pcluster.`` on the VPC (as ParallelCluster names it), unless ``HostedZoneId`` names an
   existing zone, which is then used. The head node gets an A record ``head-node.<zone>``; compute
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Join, Ref, Template
+from troposphere import GetAtt, Join, Ref, Select, Split, Template
 from troposphere.dynamodb import AttributeDefinition, KeySchema, Table
 from troposphere.logs import LogGroup
 from troposphere.route53 import HostedZone, HostedZoneConfiguration, HostedZoneVPCs, RecordSetType
@@ -44,13 +47,19 @@ def add_table(template: Template, cluster: Cluster) -> tuple[Any, Any]:
     return Ref(TABLE), GetAtt(TABLE, "Arn")
 
 
-def log_group_name(cluster_name: str) -> str:
-    return f"/aws/corral/{cluster_name}"
+LOG_GROUP_PREFIX = "/aws/corral/"
 
 
-def add_log_group(template: Template, cluster: Cluster) -> str:
+def log_group_name(cluster_name: str) -> Join:
+    """``/aws/corral/<cluster>-<first 8 hex digits of this stack's id>`` (a template value: the
+    stack id is known only to CloudFormation; in a nested stack it would be that stack's)."""
+    uuid = Select(2, Split("/", Ref("AWS::StackId")))
+    return Join("", [f"{LOG_GROUP_PREFIX}{cluster_name}-", Select(0, Split("-", uuid))])
+
+
+def add_log_group(template: Template, cluster: Cluster) -> Any:
     """Adds the log group when CloudWatch logs are on; returns its name either way (node policies
-    name it; a fixed name keeps nested stacks from needing it as a parameter)."""
+    name it) as a template value."""
     cloudwatch = cluster.config.monitoring.logs.cloud_watch
     name = log_group_name(cluster.name)
     if not cloudwatch.enabled:
@@ -65,7 +74,7 @@ def add_log_group(template: Template, cluster: Cluster) -> str:
             UpdateReplacePolicy=cloudwatch.deletion_policy,
         )
     )
-    return name
+    return Ref(LOG_GROUP)
 
 
 def managed_dns(cluster: Cluster) -> bool:

@@ -94,7 +94,7 @@ def node_user_data(
         "cluster_name": cluster.name,
         "compute_resource": compute_resource,
         "head_private_ip": "${HeadPrivateIp}" if role == "Compute" else "",
-        "log_group": shared.log_group_name,
+        "log_group": "${LogGroupName}",
         "node_role": role,
         "queue": queue,
         "region": "${AWS::Region}",
@@ -119,7 +119,7 @@ def node_user_data(
         proxy=_literal(_proxy(_proxy_address(cluster, queue))),
         spec=json.dumps(spec),
     )
-    values: dict[str, Any] = {"TableName": shared.table_name}
+    values: dict[str, Any] = {"TableName": shared.table_name, "LogGroupName": shared.log_group_name}
     if role == "Compute":
         values["HeadPrivateIp"] = shared.head_private_ip
     return Base64(Sub(script, **values))
