@@ -173,3 +173,32 @@ def test_log_group_is_unique_per_stack_so_a_retained_one_never_collides(moto: Mo
         kept = logs.describe_log_groups(logGroupNamePrefix=f"/aws/corral/{name}")["logGroups"]
         assert group in [g["logGroupName"] for g in kept]  # retained
     assert names[0] != names[1]
+
+
+def _small_templates() -> Any:
+    from corral.config import load_cluster_config_text
+    from corral.providers.aws.template import build_templates
+
+    golden = Path(__file__).parent / "golden" / "small.yaml"
+    config = load_cluster_config_text(golden.read_text(), "small.yaml").config
+    return build_templates(build_plan(config, cluster_name="small"))
+
+
+def test_head_role_may_take_ssm_commands_and_compute_roles_may_not() -> None:
+    ts = _small_templates()
+    roles = {
+        k: v
+        for body in [ts.main, *ts.nested.values()]
+        for k, v in body["Resources"].items()
+        if v["Type"] == "AWS::IAM::Role"
+    }
+    ssm = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+    assert roles["HeadNodeRole"]["Properties"]["ManagedPolicyArns"][0] == ssm
+    assert len(roles) > 1
+    for logical, role in roles.items():
+        if logical != "HeadNodeRole":
+            assert ssm not in role["Properties"].get("ManagedPolicyArns", []), logical
+        # the inline policy stays least-privilege: no "*" but ec2:Describe*
+        for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == "*":
+                assert all(a.startswith("ec2:Describe") for a in statement["Action"]), statement["Sid"]

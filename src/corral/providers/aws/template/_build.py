@@ -14,7 +14,7 @@ from corral.providers.aws.template._checks import check_renderable
 from corral.providers.aws.template._compute import add_queue
 from corral.providers.aws.template._context import Cluster, Shared, add_image_parameters, image_parameter_name
 from corral.providers.aws.template._head import HEAD_NODE, add_head_node
-from corral.providers.aws.template._iam import add_node_profile, head_statements
+from corral.providers.aws.template._iam import SSM_MANAGED_POLICY, add_node_profile, head_statements
 from corral.providers.aws.template._network import COMPUTE_SG, HEAD_SG, VPC_PARAMETER, add_security_groups
 from corral.providers.aws.template._services import add_dns, add_head_record, add_log_group, add_table
 from corral.providers.aws.template._split import Piece, pack, stack_logical_id
@@ -135,6 +135,7 @@ def build(
         cluster.config.head_node.iam,
         head_statements(cluster, shared, zone),
         cluster.tagging.tags(role="HeadNode"),
+        managed_policies=[SSM_MANAGED_POLICY],
     )
     add_head_node(template, cluster, shared, head_groups, profile)
     add_head_record(template, cluster, zone)

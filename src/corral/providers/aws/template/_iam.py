@@ -16,7 +16,9 @@ Scoping rules (the tests assert them):
 
 A role the config gives (``InstanceRole``) is referenced through a new instance profile; a profile the
 config gives (``InstanceProfile``) is used as is. ``AdditionalIamPolicies`` become managed policy ARNs and
-``Iam/PermissionsBoundary`` the boundary of every role Corral creates.
+``Iam/PermissionsBoundary`` the boundary of every role Corral creates. The head node's role also
+carries ``AmazonSSMManagedInstanceCore`` (SSM Run Command is how ``run_on_head`` reaches it); a role
+the config gives must carry it itself.
 """
 
 from __future__ import annotations
@@ -277,6 +279,11 @@ def _head_secrets(cluster: Cluster) -> list[str]:
     return sorted({s for s in found if s})
 
 
+#: What SSM Run Command (``AwsProvider.run_on_head``) and Session Manager need on the head node:
+#: AWS's managed policy for SSM's agent (its own channels and instance information only).
+SSM_MANAGED_POLICY = Sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore")
+
+
 def add_node_profile(
     template: Template,
     cluster: Cluster,
@@ -284,9 +291,11 @@ def add_node_profile(
     iam: Any,
     statements: list[dict[str, Any]],
     tags: list[dict[str, str]],
+    managed_policies: Iterable[Any] = (),
 ) -> Profile:
     """The instance profile for one kind of node (``prefix`` names its resources): the config's own
-    profile, a new profile around the config's role, or a new least-privilege role and profile."""
+    profile, a new profile around the config's role, or a new least-privilege role and profile
+    (with ``managed_policies`` and the config's ``AdditionalIamPolicies`` attached)."""
     if iam.instance_profile:
         return Profile(profile_arn=iam.instance_profile)
     if iam.instance_role:
@@ -315,7 +324,7 @@ def add_node_profile(
         ],
         Tags=tags,
     )
-    managed = [p.policy for p in iam.additional_iam_policies]
+    managed = [*managed_policies, *(p.policy for p in iam.additional_iam_policies)]
     if managed:
         role.ManagedPolicyArns = managed
     boundary = cluster.config.iam.permissions_boundary if cluster.config.iam else None
