@@ -338,7 +338,14 @@ def test_nodes_shut_themselves_down_when_the_head_daemons_die(cluster: Cluster) 
         names = os.listdir("/run/netns")
         return not compute and not [n for n in names if n.startswith(f"corral-{cluster.name}-q1-")]
 
-    wait_until(gone, WATCHDOG_TIMEOUT_S + 30, "the compute nodes to shut themselves down", interval=0.5)
+    try:
+        wait_until(gone, WATCHDOG_TIMEOUT_S + 30, "the compute nodes to shut themselves down", interval=0.5)
+    except BaseException:
+        print([(i.node_name, i.instance_id) for i in cluster.provider.instances(cluster.name)])
+        print([n for n in os.listdir("/run/netns") if cluster.name in n])
+        for log in sorted(cluster.layout.log.glob("node-*.log")):
+            print(f"== {log.name}\n{log.read_text()[-1500:]}")
+        raise
     _timed("head daemons killed -> every compute node shut down", started, WATCHDOG_TIMEOUT_S + 30)
     log = (cluster.layout.log / f"node-{STATIC}.log").read_text()
     assert "heartbeat is stale" in log and "shut down" in log

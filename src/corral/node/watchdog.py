@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -29,6 +30,8 @@ from corral.daemons.heartbeat import heartbeat_age_s
 #: ParallelCluster's computemgtd waits this long for clustermgtd's heartbeat before shutting down.
 DEFAULT_TIMEOUT_S = 600.0
 MODULE = "corral.node.watchdog"
+#: Its /proc/<pid>/comm (15 bytes at most).
+PROCESS_NAME = b"corral-watchdog"
 
 
 def log(message: str) -> None:
@@ -112,6 +115,14 @@ def shut_down(netns: str, service_pid_file: str | None) -> None:
         log(f"ip netns delete {netns}: {result.stderr.strip()}")
 
 
+def set_process_name(name: bytes = PROCESS_NAME) -> None:
+    """Name this process (``/proc/<pid>/comm``): the agent stops a failed node's services by
+    their program names, and ``python3`` would match; the watchdog must outlive that."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+
+
 def watch(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     poll = args.poll or poll_interval(args.timeout)
@@ -166,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.detach:
         if not _detach(args.pid_file):
             return 0
+        set_process_name()
         with contextlib.suppress(OSError):
             fd = os.open(os.devnull, os.O_RDONLY)
             os.dup2(fd, 0)

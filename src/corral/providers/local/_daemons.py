@@ -162,8 +162,9 @@ def with_watchdog(layout: ClusterLayout, descriptor: ClusterDescriptor, spec: Bo
     argv += ("--service-pid-file", str(layout.run_dir / f"slurmd-{node}.pid"), "--pid-file", pid_file)
     argv += ("--detach",)
     # First: its start-up must not widen the window between slurmd registering and the
-    # OnNodeConfigured scripts (a job can start on the node in between).
-    return replace(spec, services=(argv, *spec.services), service_pidfiles=(pid_file, *spec.service_pidfiles))
+    # OnNodeConfigured scripts (a job can start on the node in between). Not in service_pidfiles:
+    # a node whose bootstrap failed stops its services but keeps its dead-man's switch.
+    return replace(spec, services=(argv, *spec.services))
 
 
 def events_file(layout: ClusterLayout) -> Path:
