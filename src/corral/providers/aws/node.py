@@ -9,16 +9,21 @@ This program rebuilds the cluster's ``ClusterPlan`` from the config the provider
 artefact bucket at create (``AwsProvider.plan``), fetches the node's custom action scripts
 (``s3://`` / ``https://``, through ``corral.node.fetch``, the same code as on the local provider),
 adds them to the spec in ParallelCluster's order (OnNodeStart, then OnNodeConfigured; the config's
-``Sequence`` order within each), writes the spec back and hands over to the node agent
-(``python -m corral.node SPEC --phase all``): the same agent, the same order, on every provider.
+``Sequence`` order within each), decides the node's Slurm files and services (``_node_setup``:
+munged, slurmctld and the reconciler on the head; munged and configless slurmd on compute nodes;
+EFS mounts), writes those files and the cluster's munge key (``corral/<cluster>/munge.key`` in the
+artefact bucket) to the node's disk, adds the services to the spec, writes the spec back and hands
+over to the node agent (``python -m corral.node SPEC --phase all``): the same agent, the same order
+(OnNodeStart, services, OnNodeConfigured), on every provider.
 
-``complete_spec`` decides (pure); ``main`` fetches and executes.
+``complete_spec`` and ``_node_setup`` decide (pure); ``prepare``/``main`` fetch and execute.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,6 +32,14 @@ from pathlib import Path
 from corral.node.actions import Action
 from corral.node.agent import BootstrapSpec
 from corral.plan import ClusterPlan, CustomActionSpec
+from corral.providers.aws._node_setup import (
+    MUNGE_KEY,
+    NodeContext,
+    NodeSetup,
+    apply_setup,
+    compute_setup,
+    head_setup,
+)
 
 EVENT_ORDER = ("OnNodeStart", "OnNodeConfigured", "OnNodeUpdated")
 ACTIONS_DIR = Path("/var/lib/corral/actions")
@@ -66,10 +79,43 @@ def complete_spec(
     return replace(base, actions=base.actions + added)
 
 
-def prepare(spec_path: Path, context_path: Path, actions_dir: Path = ACTIONS_DIR) -> BootstrapSpec:
+def own_address() -> str:
+    """This machine's primary private address (the source address of its default route; a UDP
+    ``connect`` sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("169.254.169.254", 80))
+        return str(probe.getsockname()[0])
+
+
+def write_setup(setup: NodeSetup, munge_key: bytes, root: Path = Path("/")) -> None:
+    """Create the setup's directories and files, and the munge key (mode 0400), under ``root``."""
+    for directory in setup.directories:
+        (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for path, content, mode in setup.files:
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        target.chmod(mode)
+    key = root / MUNGE_KEY.lstrip("/")
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_bytes(munge_key)
+    key.chmod(0o400)
+
+
+def prepare(
+    spec_path: Path,
+    context_path: Path,
+    actions_dir: Path = ACTIONS_DIR,
+    *,
+    root: Path = Path("/"),
+    address: str | None = None,
+) -> BootstrapSpec:
     """Read the node's context, rebuild the plan from the bucket, fetch the node's scripts into
-    ``actions_dir`` and write the completed spec back to ``spec_path``; the completed spec."""
+    ``actions_dir``, write the node's Slurm files and munge key under ``root``, and write the
+    completed spec (actions and services) back to ``spec_path``; the completed spec. ``address``
+    is the head node's own address (default: ``own_address()``)."""
     from corral.node.fetch import fetch_all
+    from corral.providers.aws._program import log
     from corral.providers.aws.provider import AwsProvider
 
     context = json.loads(context_path.read_text(encoding="utf-8"))
@@ -77,11 +123,26 @@ def prepare(spec_path: Path, context_path: Path, actions_dir: Path = ACTIONS_DIR
         os.environ.setdefault("AWS_REGION", context["region"])
     provider = AwsProvider(Path(os.environ.get("CORRAL_STATE_DIR", "/var/lib/corral")))
     provider.remember(context)
-    plan = provider.plan(context["cluster_name"])
-    actions = node_actions(plan, context.get("node_role", ""), context.get("queue", ""))
+    node = NodeContext.of(context)
+    plan = provider.plan(node.cluster_name)
+    actions = node_actions(plan, node.node_role, node.queue)
     fetched = fetch_all([a.script for a in actions], actions_dir)
     base = BootstrapSpec.load(spec_path.read_text(encoding="utf-8"))
+    if node.is_head:
+        setup = head_setup(
+            plan,
+            node,
+            hostname=base.hostname,
+            address=address or own_address(),
+            storage_ids=provider.storage_ids(node.cluster_name),
+        )
+    else:
+        setup = compute_setup(plan, node, node_name=base.node_name)
+    for message in setup.skipped:
+        log("node", f"storage not mounted: {message}")
+    write_setup(setup, provider.munge_key(node.cluster_name), root)
     spec = complete_spec(base, actions, {source: str(path) for source, path in fetched.items()})
+    spec = apply_setup(spec, setup)
     spec_path.write_text(spec.dump(), encoding="utf-8")
     return spec
 

@@ -17,6 +17,7 @@ Every botocore error is translated into a ``CorralError`` (``_errors``).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Sequence
@@ -55,6 +56,8 @@ from corral.providers.base import (
 
 #: Root stack Output naming the cluster's DynamoDB node table (see the template's docstring).
 TABLE_OUTPUT = "NodeStateTableName"
+#: The cluster's munge key (base64) in its artefact prefix, readable by the cluster's node roles.
+MUNGE_KEY_OBJECT = "munge.key"
 #: Root stack Output naming the cluster's CloudWatch log group (unique per stack).
 LOG_GROUP_OUTPUT = "LogGroupName"
 #: Default login user per ``Image/Os`` (for ``corral ssh``).
@@ -116,6 +119,27 @@ class AwsProvider:
             self._plans[cluster_name] = plan_from_document(text)
         return self._plans[cluster_name]
 
+    def munge_key(self, cluster_name: str) -> bytes:
+        """The cluster's munge key (``corral/<cluster>/munge.key`` in its bucket, base64 there)."""
+        site = self.site(cluster_name)
+        text = _stack.read_object(self.clients(site.region), site.bucket, site.prefix + MUNGE_KEY_OBJECT)
+        return base64.b64decode(text.strip())
+
+    def storage_ids(self, cluster_name: str) -> dict[str, str]:
+        """Shared storage name -> volume/file system id, from the stack's outputs (the head node's
+        role may read them; an unreadable stack gives none)."""
+        from corral.errors import CorralError
+        from corral.providers.aws.template import storage_output_key
+
+        plan = self.plan(cluster_name)
+        keys = {storage_output_key(s.name): s.name for s in plan.storage if s.storage_type != "Home"}
+        try:
+            view = _stack.describe(self._clients_of(cluster_name), cluster_name)
+        except CorralError:
+            return {}
+        outputs = view.outputs if view is not None else {}
+        return {name: outputs[key] for key, name in keys.items() if outputs.get(key)}
+
     # -- Provider protocol -----------------------------------------------------------------
     def check_prerequisites(self) -> None:
         """Raise ``PrerequisiteError`` when boto3 finds no credentials."""
@@ -156,6 +180,9 @@ class AwsProvider:
         head_subnet = plan.config.head_node.networking.subnet_id if plan.config is not None else ""
         parameters = {"VpcId": subnets[head_subnet][0]} if head_subnet in subnets else {}
         _stack.upload(clients, site.bucket, site.prefix + "cluster.json", cluster_document(plan))
+        _stack.upload(
+            clients, site.bucket, site.prefix + MUNGE_KEY_OBJECT, self._new_munge_key(clients, plan)
+        )
         templates = build_templates(plan, subnet_availability_zones=zones)
         if templates.nested:
             urls = {
@@ -167,6 +194,18 @@ class AwsProvider:
             templates = build_templates(plan, nested_template_urls=urls, subnet_availability_zones=zones)
         url = _stack.upload(clients, site.bucket, site.prefix + "main.json", templates.to_json())
         return url, parameters
+
+    @staticmethod
+    def _new_munge_key(clients: AwsClients, plan: ClusterPlan) -> str:
+        """The cluster's munge key, base64: ``MungeKeySecretArn``'s value (read with the caller's
+        credentials, so nodes need no access to the secret), else 1024 random bits."""
+        arn = plan.config.scheduling.slurm_settings.munge_key_secret_arn if plan.config is not None else None
+        if arn:
+            secret = aws_call(
+                "GetSecretValue", clients.client("secretsmanager").get_secret_value, SecretId=arn
+            )
+            return str(secret["SecretString"]).strip()
+        return base64.b64encode(os.urandom(128)).decode()
 
     def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
         """Terminate compute instances, DeleteStack and wait; remove the artefacts. Idempotent.

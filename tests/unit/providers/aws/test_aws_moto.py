@@ -416,7 +416,7 @@ def test_node_side_completes_the_bootstrap_spec_from_the_bucket(
         )
         spec_path = tmp_path / "bootstrap.json"
         spec_path.write_text(BootstrapSpec("compute-dy-res-1-1", "compute-dy-res-1-1", "/tmp/s.json").dump())
-        spec = prepare(spec_path, context, tmp_path / "actions")
+        spec = prepare(spec_path, context, tmp_path / "actions", root=tmp_path / "root", address="10.0.0.5")
         assert [(a.event, a.source) for a in spec.actions] == [
             ("OnNodeStart", "s3://my-test-bucket/my-test-bucket/pre.compute.sh"),
             ("OnNodeConfigured", "s3://my-test-bucket/my-test-bucket/post.compute.sh"),
@@ -425,7 +425,7 @@ def test_node_side_completes_the_bootstrap_spec_from_the_bucket(
         assert BootstrapSpec.load(spec_path.read_text()) == spec  # written back for the agent
         context.write_text(json.dumps({"cluster_name": name, "node_role": "HeadNode", "region": "us-east-1"}))
         spec_path.write_text(BootstrapSpec("HeadNode", "head", "/tmp/s.json").dump())
-        head = prepare(spec_path, context, tmp_path / "actions")
+        head = prepare(spec_path, context, tmp_path / "actions", root=tmp_path / "root", address="10.0.0.5")
         assert [(a.event, a.args) for a in head.actions] == [
             ("OnNodeConfigured", ("s3://my-test-bucket/my-test-bucket",))
         ]

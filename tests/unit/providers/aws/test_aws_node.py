@@ -3,10 +3,12 @@ the bootstrap spec the node program builds for the head and compute nodes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +50,15 @@ class Moto:
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
-    with pytest.MonkeyPatch.context() as mp, aws_endpoint(mp):
-        yield Moto(make_network(boto3.client("ec2")), tmp_path_factory.mktemp("awsnode"))
+    """moto's state is per process and shared by every moto server in it: another module's key pair
+    may be there already (xdist), and this module leaves nothing behind."""
+    with pytest.MonkeyPatch.context() as mp, aws_endpoint(mp) as proxy:
+        ec2 = boto3.client("ec2")
+        ec2.delete_key_pair(KeyName="mykey")
+        try:
+            yield Moto(make_network(ec2), tmp_path_factory.mktemp("awsnode"))
+        finally:
+            urllib.request.urlopen(urllib.request.Request(f"{proxy.url}/moto-api/reset", method="POST"))
 
 
 def render_sub(sub: Any, values: dict[str, str]) -> str:
@@ -122,12 +131,32 @@ def test_user_data_files_feed_the_node_program(
         assert context["artefact_bucket"] == bucket and context["node_role"] == "HeadNode"
         (tmp_path / "cluster.json").write_text(context_text)
         (tmp_path / "bootstrap.json").write_text(spec_text)
-        head = prepare(tmp_path / "bootstrap.json", tmp_path / "cluster.json", tmp_path / "actions")
+        head = prepare(
+            tmp_path / "bootstrap.json",
+            tmp_path / "cluster.json",
+            tmp_path / "actions",
+            root=tmp_path / "root",
+            address="10.0.0.10",
+        )
         assert head.node_name == "ip-10-0-0-10"
         assert ("CORRAL_CLUSTER_CONFIG", "/etc/corral/cluster.json") in head.env
         assert [(a.event, a.source) for a in head.actions] == [
             ("OnNodeConfigured", "s3://my-test-bucket/my-test-bucket/post.head.sh")
         ]
+        # Slurm's files and services, from the same artefacts
+        root = tmp_path / "root"
+        uploaded = s3.get_object(Bucket=bucket, Key=f"corral/{name}/munge.key")["Body"].read()
+        assert (root / "etc/munge/munge.key").read_bytes() == base64.b64decode(uploaded)
+        assert len(base64.b64decode(uploaded)) == 128
+        conf = (root / "etc/slurm/slurm.conf").read_text()
+        assert f"ClusterName={name}" in conf and "SlurmctldHost=ip-10-0-0-10(10.0.0.10)" in conf
+        assert "ResumeProgram=/opt/corral/libexec/resume" in conf
+        assert "cloud_reg_addrs,enable_configless" in conf
+        resume = (root / "opt/corral/libexec/resume").read_text()
+        assert "CORRAL_PROVIDER=aws" in resume and "-m corral.daemons.resume" in resume
+        assert [s[0] for s in head.services] == ["munged", "slurmctld", "setsid"]
+        assert "corral.daemons.reconciler" in head.services[-1][-1]
+        assert ("SLURM_CONF", "/etc/slurm/slurm.conf") in head.env
         nested_key = next(
             k
             for k in s3.list_objects_v2(Bucket=bucket, Prefix=f"corral/{name}/")["Contents"]
@@ -140,12 +169,25 @@ def test_user_data_files_feed_the_node_program(
         assert json.loads(context_text)["node_role"] == "Compute"
         (tmp_path / "cluster.json").write_text(context_text)
         (tmp_path / "bootstrap.json").write_text(spec_text)
-        compute = prepare(tmp_path / "bootstrap.json", tmp_path / "cluster.json", tmp_path / "actions")
+        compute = prepare(
+            tmp_path / "bootstrap.json",
+            tmp_path / "cluster.json",
+            tmp_path / "actions",
+            root=tmp_path / "root",
+            address="10.0.0.10",
+        )
         assert [(a.event, Path(a.source).name) for a in compute.actions] == [
             ("OnNodeStart", "pre.compute.sh"),
             ("OnNodeConfigured", "post.compute.sh"),
         ]
         assert BootstrapSpec.load((tmp_path / "bootstrap.json").read_text()) == compute
+        assert compute.services[-1] == (
+            "slurmd",
+            "-N",
+            "compute-dy-res-1-1",
+            "--conf-server",
+            "10.0.0.10:6817",
+        )
     finally:
         provider.delete(name)
 

@@ -1,0 +1,283 @@
+"""What an AWS node runs between OnNodeStart and OnNodeConfigured: Slurm, munge, the reconciler and
+the storage mounts, decided from the cluster's plan and the node's context. Pure (``NodeSetup``);
+``corral.providers.aws.node`` writes the files and hands the services to the node agent, which
+starts them in order between the two events, as on the local provider.
+
+The head node runs:
+
+1. the storage mounts it can make (see ``storage_mounts``);
+2. ``munged --force`` with the cluster's key (``/etc/munge/munge.key``, generated at create and kept
+   in the artefact bucket under ``corral/<cluster>/munge.key``);
+3. ``slurmctld`` on ``/etc/slurm/slurm.conf``, rendered by ``corral.slurm.conf.render_slurm_conf``
+   (the local provider's renderer) with ``SlurmctldParameters`` extended by ``cloud_reg_addrs`` (a
+   node's address is the one it registers from: no DNS or NodeAddr bookkeeping) and
+   ``enable_configless`` (compute nodes fetch the configuration from slurmctld), and with the
+   ResumeProgram/SuspendProgram wrappers ``/opt/corral/libexec/{resume,suspend}``, which run the
+   provider-neutral ``python -m corral.daemons.resume`` (``CORRAL_PROVIDER=aws``) and
+   ``python -m corral.providers.aws.suspend`` in a clean environment (slurmctld gives its
+   programs none);
+4. the reconciler loop ``python -m corral.daemons.reconciler /var/lib/corral <cluster> --provider aws``,
+   detached (``setsid -f``), with its heartbeat where the ResumeProgram looks for it.
+
+A compute node runs the mounts, ``munged`` and ``slurmd -N <node name> --conf-server <head>:6817``
+(configless: its configuration comes from slurmctld, so it is the head's, byte for byte).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from corral.node.agent import BootstrapSpec
+from corral.plan import ClusterPlan
+from corral.slurm.conf import SlurmRuntime, render_slurm_conf
+
+PYTHON = "/opt/corral/bin/python"
+LIBEXEC = "/opt/corral/libexec"
+STATE_DIR = "/var/lib/corral"
+CLUSTER_FILE = "/etc/corral/cluster.json"
+SLURM_CONF = "/etc/slurm/slurm.conf"
+RUN_DIR = "/run/corral"
+LOG_DIR = "/var/log/corral"
+SPOOL_DIR = "/var/spool/corral"
+MUNGE_KEY = "/etc/munge/munge.key"
+MUNGE_SOCKET = "/run/munge/munge.socket.2"
+HEARTBEAT_FILE = f"{STATE_DIR}/heartbeat"
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SLURMCTLD_PORT = 6817
+#: What the node agent's services may need: where the cluster's context and Slurm's config are.
+AWS_SLURMCTLD_PARAMETERS = ("cloud_reg_addrs", "enable_configless")
+#: EFS over NFS 4.1 with the options AWS recommends for EFS.
+EFS_OPTIONS = "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev"
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """``/etc/corral/cluster.json`` as the user data writes it (``template._userdata``)."""
+
+    cluster_name: str
+    node_role: str  # HeadNode or Compute
+    region: str
+    queue: str = ""
+    head_private_ip: str = ""
+    artefact_bucket: str = ""
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> NodeContext:
+        return cls(
+            cluster_name=str(data["cluster_name"]),
+            node_role=str(data.get("node_role") or ""),
+            region=str(data.get("region") or ""),
+            queue=str(data.get("queue") or ""),
+            head_private_ip=str(data.get("head_private_ip") or ""),
+            artefact_bucket=str(data.get("artefact_bucket") or ""),
+        )
+
+    @property
+    def is_head(self) -> bool:
+        return self.node_role == "HeadNode"
+
+
+@dataclass(frozen=True)
+class NodeSetup:
+    """What the node program does before the agent (directories, files) and what the agent starts."""
+
+    directories: tuple[str, ...]
+    files: tuple[tuple[str, str, int], ...]  # (path, content, mode)
+    services: tuple[tuple[str, ...], ...]
+    service_pidfiles: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    #: storage the node does not mount, each with why (reported in the node's log)
+    skipped: tuple[str, ...] = ()
+
+
+def slurm_runtime(plan: ClusterPlan, head_hostname: str, head_addr: str) -> SlurmRuntime:
+    """The AWS head node's paths and programs for ``render_slurm_conf``."""
+    return SlurmRuntime(
+        state_save_dir=f"{SPOOL_DIR}/slurmctld",
+        spool_dir=f"{SPOOL_DIR}/slurmd",
+        log_dir=LOG_DIR,
+        run_dir=RUN_DIR,
+        munge_socket=MUNGE_SOCKET,
+        head_hostname=head_hostname,
+        head_addr=head_addr,
+        resume_program=f"{LIBEXEC}/resume",
+        suspend_program=f"{LIBEXEC}/suspend",
+        slurmctld_port=SLURMCTLD_PORT,
+    )
+
+
+def aws_slurm_conf(plan: ClusterPlan, runtime: SlurmRuntime) -> str:
+    """``render_slurm_conf`` with ``SlurmctldParameters`` extended by ``AWS_SLURMCTLD_PARAMETERS``
+    (kept when the config's custom settings already name them)."""
+    lines = render_slurm_conf(plan, runtime).split("\n")
+    for i, line in enumerate(lines):
+        if line.lower().startswith("slurmctldparameters="):
+            key, value = line.split("=", 1)
+            present = {p.split("=")[0].lower() for p in value.split(",")}
+            extra = [p for p in AWS_SLURMCTLD_PARAMETERS if p not in present]
+            lines[i] = f"{key}={','.join([value, *extra])}" if value else f"{key}={','.join(extra)}"
+    return "\n".join(lines)
+
+
+def wrapper(program: str, module: str, env: Mapping[str, str], passed: str = "") -> str:
+    """A shell wrapper Slurm can run as its Resume/SuspendProgram: slurmscriptd gives its programs
+    no PATH and no environment, and a closed stderr (the same shape as the local provider's)."""
+    assigns = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    log = shlex.quote(f"{LOG_DIR}/{program}.log")
+    return (
+        "#!/bin/sh\n"
+        f"# Slurm {program} program, generated by Corral.\n"
+        f"exec </dev/null >>{log} 2>&1\n"
+        f'exec /usr/bin/env -i {assigns} {passed}{" " if passed else ""}{PYTHON} -m {module} "$@"\n'
+    )
+
+
+def program_env(plan: ClusterPlan, context: NodeContext) -> dict[str, str]:
+    """The environment of the head's Slurm programs and of the reconciler."""
+    return {
+        "PATH": PATH,
+        "SLURM_CONF": SLURM_CONF,
+        "CORRAL_STATE_DIR": STATE_DIR,
+        "CORRAL_CLUSTER_NAME": plan.cluster_name,
+        "CORRAL_CLUSTER_CONFIG": CLUSTER_FILE,
+        "CORRAL_PROVIDER": "aws",
+        "CORRAL_SCALING_STRATEGY": plan.scaling_strategy,
+        "CORRAL_HEARTBEAT_FILE": HEARTBEAT_FILE,
+        "AWS_REGION": context.region,
+        "AWS_DEFAULT_REGION": context.region,
+    }
+
+
+def storage_mounts(
+    plan: ClusterPlan, region: str, ids: Mapping[str, str], *, head: bool
+) -> tuple[list[tuple[str, ...]], list[str]]:
+    """``mount`` commands for the shared storage whose id is known (``ids``: storage name -> file
+    system id, plus every existing file system's own id), and the storage left unmounted, with why.
+    Only EFS is mounted yet: EBS (format and NFS export from the head), FSx, File Cache and the
+    head's ``/home`` export to compute nodes are not."""
+    commands: list[tuple[str, ...]] = []
+    skipped: list[str] = []
+    for storage in plan.storage:
+        if storage.storage_type == "Home":
+            if not head:
+                skipped.append(
+                    f"{storage.mount_dir}: the head node's /home is not shared with compute nodes yet"
+                )
+            continue
+        fs_id = ids.get(storage.name) or storage.existing_id
+        if storage.storage_type == "Efs" and fs_id:
+            source = f"{fs_id}.efs.{region}.amazonaws.com:/"
+            commands.append(("mount", "-t", "nfs4", "-o", EFS_OPTIONS, source, storage.mount_dir))
+        elif storage.storage_type == "Efs":
+            skipped.append(
+                f"{storage.name} ({storage.mount_dir}): its file system id is not known on this node"
+            )
+        else:
+            skipped.append(
+                f"{storage.name} ({storage.mount_dir}): {storage.storage_type} is not mounted by Corral yet"
+            )
+    return commands, skipped
+
+
+def _munged() -> tuple[str, ...]:
+    return ("munged", "--force")
+
+
+def _reconciler(plan: ClusterPlan) -> tuple[str, ...]:
+    """The reconciler loop, detached: the agent waits for each service's command to return."""
+    argv = [
+        PYTHON,
+        "-m",
+        "corral.daemons.reconciler",
+        STATE_DIR,
+        plan.cluster_name,
+        "--provider",
+        "aws",
+        "--pid-file",
+        f"{RUN_DIR}/reconciler.pid",
+        "--heartbeat-file",
+        HEARTBEAT_FILE,
+        "--status-file",
+        f"{STATE_DIR}/protected.json",
+        "--nodes-file",
+        f"{STATE_DIR}/nodes.json",
+        "--events-file",
+        f"{LOG_DIR}/events.jsonl",
+    ]
+    command = f"exec {shlex.join(argv)} </dev/null >>{LOG_DIR}/reconciler.log 2>&1"
+    return ("setsid", "-f", "/bin/sh", "-c", command)
+
+
+def head_setup(
+    plan: ClusterPlan, context: NodeContext, *, hostname: str, address: str, storage_ids: Mapping[str, str]
+) -> NodeSetup:
+    """The head node's directories, files (slurm.conf, the two wrappers) and services."""
+    env = program_env(plan, context)
+    conf = aws_slurm_conf(plan, slurm_runtime(plan, hostname, address))
+    mounts, skipped = storage_mounts(plan, context.region, storage_ids, head=True)
+    files = (
+        (SLURM_CONF, conf, 0o644),
+        (
+            f"{LIBEXEC}/resume",
+            wrapper("resume", "corral.daemons.resume", env, 'SLURM_RESUME_FILE="$SLURM_RESUME_FILE"'),
+            0o755,
+        ),
+        (f"{LIBEXEC}/suspend", wrapper("suspend", "corral.providers.aws.suspend", env), 0o755),
+    )
+    return NodeSetup(
+        directories=_directories(plan, "slurmctld"),
+        files=files,
+        services=(*mounts, _munged(), ("slurmctld",), _reconciler(plan)),
+        service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmctld.pid", f"{RUN_DIR}/reconciler.pid"),
+        env=tuple(env.items()),
+        skipped=tuple(skipped),
+    )
+
+
+def compute_setup(plan: ClusterPlan, context: NodeContext, *, node_name: str) -> NodeSetup:
+    """A compute node's directories and services: mounts, munged, configless slurmd as ``node_name``."""
+    env = program_env(plan, context)
+    mounts, skipped = storage_mounts(plan, context.region, {}, head=False)
+    slurmd = ("slurmd", "-N", node_name, "--conf-server", f"{context.head_private_ip}:{SLURMCTLD_PORT}")
+    return NodeSetup(
+        directories=_directories(plan, "slurmd"),
+        files=(),
+        services=(*mounts, _munged(), slurmd),
+        service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmd-{node_name}.pid"),
+        env=tuple((k, v) for k, v in env.items() if k != "SLURM_CONF"),  # configless: no local file
+        skipped=tuple(skipped),
+    )
+
+
+def _directories(plan: ClusterPlan, daemon: str) -> tuple[str, ...]:
+    found = [RUN_DIR, LOG_DIR, f"{SPOOL_DIR}/{daemon}", "/run/munge", "/etc/munge", "/etc/slurm", LIBEXEC]
+    return tuple(found + [s.mount_dir for s in plan.storage if s.storage_type != "Home"])
+
+
+def apply_setup(base: BootstrapSpec, setup: NodeSetup) -> BootstrapSpec:
+    """``base`` with the setup's services (after any it has), pid files and environment (the
+    setup's values win over the base's)."""
+    env = {**dict(base.env), **dict(setup.env)}
+    return replace(
+        base,
+        services=base.services + setup.services,
+        service_pidfiles=base.service_pidfiles + setup.service_pidfiles,
+        env=tuple(env.items()),
+    )
+
+
+__all__ = [
+    "NodeContext",
+    "NodeSetup",
+    "apply_setup",
+    "aws_slurm_conf",
+    "compute_setup",
+    "head_setup",
+    "program_env",
+    "slurm_runtime",
+    "storage_mounts",
+    "wrapper",
+]
