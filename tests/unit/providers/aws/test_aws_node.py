@@ -244,3 +244,120 @@ def test_head_role_may_take_ssm_commands_and_compute_roles_may_not() -> None:
         for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
             if statement["Resource"] == "*":
                 assert all(a.startswith("ec2:Describe") for a in statement["Action"]), statement["Sid"]
+
+
+# -- the node setup, pure ----------------------------------------------------------------------
+
+
+def _small_plan(extra: str = "") -> Any:
+    from corral.config import load_cluster_config_text
+
+    golden = Path(__file__).parent / "golden" / "small.yaml"
+    text = golden.read_text().replace("SharedStorage:\n", "SharedStorage:\n" + extra)
+    config = load_cluster_config_text(text, "small.yaml").config
+    return build_plan(config, cluster_name="small")
+
+
+EXISTING_EFS = """  - MountDir: /data
+    Name: data
+    StorageType: Efs
+    EfsSettings:
+      FileSystemId: fs-0aaaabbbbccccdddd
+"""
+
+
+def test_head_setup_mounts_efs_it_knows_and_says_what_it_does_not_mount() -> None:
+    from corral.providers.aws._node_setup import NodeContext, head_setup
+
+    plan = _small_plan(EXISTING_EFS)
+    context = NodeContext.of({"cluster_name": "small", "node_role": "HeadNode", "region": "eu-west-1"})
+    setup = head_setup(
+        plan, context, hostname="ip-10-0-0-5", address="10.0.0.5", storage_ids={"efs": "fs-0123"}
+    )
+    mounts = [s for s in setup.services if s[0] == "mount"]
+    assert [(m[-2], m[-1]) for m in mounts] == [
+        ("fs-0aaaabbbbccccdddd.efs.eu-west-1.amazonaws.com:/", "/data"),
+        ("fs-0123.efs.eu-west-1.amazonaws.com:/", "/efs"),
+    ]  # in the config's order
+    assert all(m[:4] == ("mount", "-t", "nfs4", "-o") and "nfsvers=4.1" in m[4] for m in mounts)
+    # mounts come first (OnNodeConfigured scripts see the storage), then munge before Slurm
+    assert [s[0] for s in setup.services] == ["mount", "mount", "munged", "slurmctld", "setsid"]
+    assert any("shared (/shared): Ebs" in m for m in setup.skipped)
+    assert any("existing-fsx (/fsx): FsxLustre" in m for m in setup.skipped)
+    assert {"/efs", "/data", "/run/corral", "/var/spool/corral/slurmctld"} <= set(setup.directories)
+    files = {path: (content, mode) for path, content, mode in setup.files}
+    assert files["/opt/corral/libexec/resume"][1] == 0o755
+    conf = files["/etc/slurm/slurm.conf"][0]
+    assert "SlurmctldHost=ip-10-0-0-5(10.0.0.5)" in conf
+    assert "SuspendProgram=/opt/corral/libexec/suspend" in conf
+    assert "StateSaveLocation=/var/spool/corral/slurmctld" in conf
+    # the same node lines as any provider's slurm.conf: CLOUD nodes of both queues
+    assert "NodeName=compute-st-c5-1 " in conf and "NodeName=highmem-dy-r5-[1-2] " in conf
+
+
+def test_compute_setup_is_configless_slurmd_under_its_own_name() -> None:
+    from corral.providers.aws._node_setup import NodeContext, compute_setup
+
+    plan = _small_plan(EXISTING_EFS)
+    context = NodeContext.of(
+        {
+            "cluster_name": "small",
+            "node_role": "Compute",
+            "region": "us-east-1",
+            "head_private_ip": "10.0.0.5",
+        }
+    )
+    setup = compute_setup(plan, context, node_name="compute-dy-c5-1")
+    assert setup.files == ()  # configless: slurmd fetches slurm.conf from slurmctld
+    assert setup.services[-2:] == (
+        ("munged", "--force"),
+        ("slurmd", "-N", "compute-dy-c5-1", "--conf-server", "10.0.0.5:6817"),
+    )
+    # only the existing EFS: the created one's id is a stack output a compute role cannot read
+    assert [s[-1] for s in setup.services if s[0] == "mount"] == ["/data"]
+    assert any("efs (/efs): its file system id is not known" in m for m in setup.skipped)
+    assert any("/home" in m for m in setup.skipped)
+    assert "SLURM_CONF" not in dict(setup.env) and dict(setup.env)["CORRAL_PROVIDER"] == "aws"
+    assert "/run/corral/slurmd-compute-dy-c5-1.pid" in setup.service_pidfiles
+
+
+def test_slurmctld_parameters_extended_not_duplicated() -> None:
+    from corral.providers.aws._node_setup import aws_slurm_conf, slurm_runtime
+
+    plan = _small_plan()
+    conf = aws_slurm_conf(plan, slurm_runtime(plan, "head", "10.0.0.5"))
+    line = next(x for x in conf.splitlines() if x.startswith("SlurmctldParameters="))
+    assert line.endswith(",cloud_reg_addrs,enable_configless") and "idle_on_node_suspend" in line
+
+
+def test_resume_wrapper_runs_the_provider_neutral_program_with_a_clean_environment(tmp_path: Path) -> None:
+    """The wrapper, run for real with ``python`` swapped for ``env``: what the program would see."""
+    from corral.providers.aws._node_setup import PYTHON, NodeContext, program_env, wrapper
+
+    plan = _small_plan()
+    context = NodeContext.of({"cluster_name": "small", "node_role": "HeadNode", "region": "us-east-1"})
+    text = wrapper(
+        "resume",
+        "corral.daemons.resume",
+        program_env(plan, context),
+        'SLURM_RESUME_FILE="$SLURM_RESUME_FILE"',
+    )
+    assert f"{PYTHON} -m corral.daemons.resume" in text
+    log = tmp_path / "resume.log"
+    script = tmp_path / "resume"
+    script.write_text(
+        text.replace(">>/var/log/corral/resume.log", f">>{log}").replace(
+            f'{PYTHON} -m corral.daemons.resume "$@"', "/usr/bin/env"
+        )
+    )
+    script.chmod(0o755)
+    subprocess.run(
+        [str(script), "small-dy-c5-1"], env={"SLURM_RESUME_FILE": "/tmp/r.json", "SECRET": "x"}, check=True
+    )
+    seen = dict(line.split("=", 1) for line in log.read_text().splitlines() if "=" in line)
+    assert seen["CORRAL_PROVIDER"] == "aws" and seen["CORRAL_CLUSTER_NAME"] == "small"
+    assert (
+        seen["SLURM_RESUME_FILE"] == "/tmp/r.json"
+        and seen["CORRAL_HEARTBEAT_FILE"] == "/var/lib/corral/heartbeat"
+    )
+    assert "SECRET" not in seen and seen["AWS_REGION"] == "us-east-1"
