@@ -6,7 +6,7 @@ starts them in order between the two events, as on the local provider.
 The head node runs:
 
 1. the storage mounts it can make (see ``storage_mounts``);
-2. ``munged --force`` with the cluster's key (``/etc/munge/munge.key``, generated at create and kept
+2. ``munged --force`` (as root) with the cluster's key (``/etc/munge/munge.key``, generated at create and kept
    in the artefact bucket under ``corral/<cluster>/munge.key``);
 3. ``slurmctld`` on ``/etc/slurm/slurm.conf``, rendered by ``corral.slurm.conf.render_slurm_conf``
    (the local provider's renderer) with ``SlurmctldParameters`` extended by ``cloud_reg_addrs`` (a
@@ -183,7 +183,17 @@ def storage_mounts(
 
 
 def _munged() -> tuple[str, ...]:
-    return ("munged", "--force")
+    """munged as root (``--force``) with the cluster's key, its files in Corral's directories (so
+    the image's munge user and directories need no setup)."""
+    return (
+        "munged",
+        "--force",
+        f"--key-file={MUNGE_KEY}",
+        f"--socket={MUNGE_SOCKET}",
+        "--pid-file=/run/munge/munged.pid",
+        f"--log-file={LOG_DIR}/munged.log",
+        f"--seed-file={RUN_DIR}/munged.seed",
+    )
 
 
 def _reconciler(plan: ClusterPlan) -> tuple[str, ...]:

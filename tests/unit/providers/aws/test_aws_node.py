@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -296,7 +298,7 @@ def test_head_setup_mounts_efs_it_knows_and_says_what_it_does_not_mount() -> Non
 
 
 def test_compute_setup_is_configless_slurmd_under_its_own_name() -> None:
-    from corral.providers.aws._node_setup import NodeContext, compute_setup
+    from corral.providers.aws._node_setup import NodeContext, _munged, compute_setup
 
     plan = _small_plan(EXISTING_EFS)
     context = NodeContext.of(
@@ -310,7 +312,7 @@ def test_compute_setup_is_configless_slurmd_under_its_own_name() -> None:
     setup = compute_setup(plan, context, node_name="compute-dy-c5-1")
     assert setup.files == ()  # configless: slurmd fetches slurm.conf from slurmctld
     assert setup.services[-2:] == (
-        ("munged", "--force"),
+        _munged(),
         ("slurmd", "-N", "compute-dy-c5-1", "--conf-server", "10.0.0.5:6817"),
     )
     # only the existing EFS: the created one's id is a stack output a compute role cannot read
@@ -361,3 +363,83 @@ def test_resume_wrapper_runs_the_provider_neutral_program_with_a_clean_environme
         and seen["CORRAL_HEARTBEAT_FILE"] == "/var/lib/corral/heartbeat"
     )
     assert "SECRET" not in seen and seen["AWS_REGION"] == "us-east-1"
+
+
+# -- the head's bootstrap, run for real in a throwaway namespace ------------------------------
+
+_INSIDE = """
+import ctypes, os, subprocess, sys, time
+from dataclasses import replace
+from pathlib import Path
+from corral.config import load_cluster_config_text
+from corral.node.agent import BootstrapSpec
+from corral.plan import build_plan
+from corral.providers.aws._node_setup import NodeContext, apply_setup, compute_setup, head_setup
+from corral.providers.aws.node import write_setup
+
+libc = ctypes.CDLL(None, use_errno=True)
+for path in ("/run", "/var/log", "/var/spool", "/etc/munge", "/etc/slurm", "/opt", "/var/lib"):
+    if libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, b"mode=0755") != 0:
+        sys.exit(f"tmpfs on {path}: {os.strerror(ctypes.get_errno())}")
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+subprocess.run(["ip", "addr", "add", "10.0.0.10/32", "dev", "lo"], check=True)
+plan = build_plan(load_cluster_config_text(sys.argv[1], "c.yaml").config, cluster_name="awsnode-run")
+head = NodeContext.of({"cluster_name": "awsnode-run", "node_role": "HeadNode", "region": "us-east-1"})
+setup = head_setup(plan, head, hostname="ip-10-0-0-10", address="10.0.0.10", storage_ids={})
+write_setup(setup, os.urandom(128))
+spec = apply_setup(BootstrapSpec("ip-10-0-0-10", "ip-10-0-0-10", "/run/corral/status.json"), setup)
+spec = replace(spec, services=tuple(s for s in spec.services if s[0] != "setsid"))  # no AWS here
+Path("/run/corral/bootstrap.json").write_text(spec.dump())
+agent = subprocess.run([sys.executable, "-m", "corral.node", "/run/corral/bootstrap.json"], timeout=60)
+print("AGENT", agent.returncode, Path("/run/corral/status.json").read_text())
+env = {"PATH": os.environ["PATH"], "SLURM_CONF": "/etc/slurm/slurm.conf"}
+def slurm(*argv):
+    return subprocess.run(argv, env=env, capture_output=True, text=True).stdout.strip()
+compute = NodeContext.of({"cluster_name": "awsnode-run", "node_role": "Compute", "region": "us-east-1",
+                          "head_private_ip": "10.0.0.10"})
+node = compute_setup(plan, compute, node_name="compute-st-c5-1")
+for directory in node.directories:
+    Path(directory).mkdir(parents=True, exist_ok=True)
+print("SLURMD", subprocess.run(list(node.services[-1]), env={"PATH": os.environ["PATH"]}).returncode)
+for _ in range(100):
+    state = slurm("sinfo", "-h", "-n", "compute-st-c5-1", "-o", "%T")
+    if state == "idle":
+        break
+    time.sleep(0.1)
+print("STATE", state)
+print("ADDR", slurm("scontrol", "show", "node", "compute-st-c5-1").split("NodeAddr=")[1].split()[0])
+print("NODES", slurm("sinfo", "-h", "-N", "-o", "%N").replace(chr(10), ","))
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(p) for p in ("unshare", "munged", "slurmctld", "slurmd", "ip")),
+    reason="needs root, unshare, munge and Slurm",
+)
+def test_head_bootstrap_runs_munge_and_slurmctld_and_a_configless_slurmd_registers() -> None:
+    """The head's setup, run by the real node agent in a throwaway mount/UTS/net/pid namespace (every
+    path it writes is a tmpfs there): munged and slurmctld start on the rendered slurm.conf, and a
+    compute node's configless ``slurmd -N`` registers under its Slurm name, its address learnt from
+    the registration (``cloud_reg_addrs``). The pid namespace ends every daemon with the test."""
+    text = (Path(__file__).parent / "golden" / "small.yaml").read_text()
+    text = re.sub(r"(?ms)^SharedStorage:.*?(?=^Monitoring:)", "", text)  # nothing to mount here
+    argv = [
+        "unshare",
+        "--mount",
+        "--uts",
+        "--net",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+    ]
+    result = subprocess.run(
+        [*argv, sys.executable, "-c", _INSIDE, text], capture_output=True, text=True, timeout=120
+    )
+    out = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert out["AGENT"].startswith("0 ") and '"ready"' in out["AGENT"]
+    assert out["SLURMD"] == "0"
+    assert out["STATE"] == "idle" and out["ADDR"] == "10.0.0.10"
+    assert "highmem-dy-r5-2" in out["NODES"].split(",")
