@@ -343,8 +343,8 @@ def test_nodes_shut_themselves_down_when_the_head_daemons_die(cluster: Cluster) 
     except BaseException:
         print([(i.node_name, i.instance_id) for i in cluster.provider.instances(cluster.name)])
         print([n for n in os.listdir("/run/netns") if cluster.name in n])
-        for log in sorted(cluster.layout.log.glob("node-*.log")):
-            print(f"== {log.name}\n{log.read_text()[-1500:]}")
+        for path in sorted(cluster.layout.log.glob("node-*.log")):
+            print(f"== {path.name}\n{path.read_text()[-1500:]}")
         raise
     _timed("head daemons killed -> every compute node shut down", started, WATCHDOG_TIMEOUT_S + 30)
     log = (cluster.layout.log / f"node-{STATIC}.log").read_text()
