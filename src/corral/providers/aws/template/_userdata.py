@@ -6,7 +6,11 @@ The script (an ``Fn::Sub`` template, so it carries the stack's runtime values):
 1. writes ``/etc/corral/cluster.json``: cluster name, region, stack name, node role (``HeadNode`` or
    ``Compute``), queue and compute resource, DynamoDB table, log group, head node private IP,
    artefact bucket;
-2. creates a venv in ``/opt/corral`` and pip-installs the Corral version that rendered the template
+2. installs Slurm and munge from the OS's repositories when the image has none (apt: ``munge
+   slurmctld slurmd slurm-client python3-venv``, their daemons kept from starting; dnf: ``munge slurm
+   slurm-slurmctld slurm-slurmd``, which need EPEL on RHEL/Rocky; Amazon Linux has no Slurm package,
+   so it needs a ``CustomAmi`` carrying Slurm);
+   creates a venv in ``/opt/corral`` and pip-installs the Corral version that rendered the template
    (or ``DevSettings/NodePackage`` when the config names one);
 3. writes the agent's base ``BootstrapSpec`` to ``/etc/corral/bootstrap.json`` with the node's name
    (compute nodes read their Slurm node name from the instance tag ``corral:node-name`` through
@@ -45,6 +49,7 @@ mkdir -p /etc/corral /var/lib/corral
 {context}
 CORRAL_CLUSTER
 {node_name}
+{packages}
 python3 -m venv /opt/corral
 /opt/corral/bin/pip install --quiet '{package}'
 cat > /etc/corral/bootstrap.json <<CORRAL_SPEC
@@ -52,6 +57,21 @@ cat > /etc/corral/bootstrap.json <<CORRAL_SPEC
 CORRAL_SPEC
 exec /opt/corral/bin/python -m corral.providers.aws.node /etc/corral/bootstrap.json
 """
+
+
+#: Slurm, munge and Python's venv from the OS's own repositories when the image lacks them (official
+#: images do; a CustomAmi with Slurm skips this). Debian's packages would start their daemons at
+#: install: policy-rc.d forbids that, the node program starts them with the cluster's settings.
+_PACKAGES = """if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \\
+      munge slurmctld slurmd slurm-client python3-venv
+    rm -f /usr/sbin/policy-rc.d
+  elif command -v dnf >/dev/null; then
+    dnf install -y -q munge slurm slurm-slurmctld slurm-slurmd || echo 'corral: no Slurm packages for this OS'
+  fi
+fi"""
 
 
 def _package(cluster: Cluster) -> str:
@@ -116,6 +136,7 @@ def node_user_data(
         context=json.dumps(context, sort_keys=True),
         node_name=_NAME_FROM_TAG if role == "Compute" else "NODE_NAME=$(hostname -s)",
         package=_literal(_package(cluster)),
+        packages=_PACKAGES,
         proxy=_literal(_proxy(_proxy_address(cluster, queue))),
         spec=json.dumps(spec),
     )
