@@ -69,6 +69,10 @@ def create_cluster(
             cloud=_cloud_check(provider),
         )
         _show_findings(result.validation_messages)
+        if provider == "aws":  # what would be deployed; stdout keeps pcluster's dry-run message
+            from corral.providers.aws.template import dry_run_summary
+
+            print(dry_run_summary(cluster_configuration, cluster_name), file=sys.stderr)
         emit(result.to_json(), output=output, query=query)
         return
     service = make_service()

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import click
 import pytest
+from click.testing import CliRunner
 
+from corral.cli import main as cli_main
 from corral.config.check import check_cluster_config
 from corral.plan import build_plan
 from support.aws import Network, aws_endpoint, make_network, rewrite_ids
@@ -443,3 +446,23 @@ def test_head_bootstrap_runs_munge_and_slurmctld_and_a_configless_slurmd_registe
     assert out["SLURMD"] == "0"
     assert out["STATE"] == "idle" and out["ADDR"] == "10.0.0.10"
     assert "highmem-dy-r5-2" in out["NODES"].split(",")
+
+
+def test_dry_run_keeps_pclusters_message_and_summarises_the_templates_on_stderr(tmp_path: Path) -> None:
+    golden = Path(__file__).parent / "golden" / "small.yaml"
+    env = {
+        "CORRAL_STATE_DIR": str(tmp_path),
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": None,
+        "AWS_SECRET_ACCESS_KEY": None,
+        "AWS_PROFILE": None,
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+    }
+    args = ["create-cluster", "--provider", "aws", "-c", str(golden), "-n", "small", "--dryrun", "true"]
+    command = click.Command("corral", callback=lambda: cli_main.main(args))
+    result = CliRunner().invoke(command, [], env=env, catch_exceptions=False)
+    assert json.loads(result.stdout)["message"] == "Request would have succeeded, but DryRun flag is set."
+    assert "templates: 2 stack(s) (1 root, 1 nested)" in result.stderr
+    assert re.search(r"  main: \d+ resources, \d+ bytes", result.stderr)
+    assert re.search(r"  QueueStack1: \d+ resources, \d+ bytes", result.stderr)

@@ -51,9 +51,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from corral.plan import ClusterPlan
+from corral.plan import ClusterPlan, build_plan
 from corral.providers.aws.template._build import build
 from corral.providers.aws.template._names import (
     CLUSTER_TAG,
@@ -77,6 +78,31 @@ class TemplateSet:
         sorted keys: deterministic, and what the provider uploads."""
         body = self.main if name == "main" else self.nested[name]
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+    def summary(self) -> str:
+        """One line per template: ``<name>: <resources> resources, <bytes> bytes``, after a line
+        counting the stacks (what ``create-cluster --provider aws --dryrun true`` prints on stderr)."""
+        names = ["main", *sorted(self.nested)]
+        lines = [f"templates: {len(names)} stack(s) (1 root, {len(self.nested)} nested)"]
+        for name in names:
+            body = self.main if name == "main" else self.nested[name]
+            lines.append(f"  {name}: {len(body['Resources'])} resources, {len(self.to_json(name))} bytes")
+        return "\n".join(lines)
+
+
+def dry_run_summary(config_path: str | Path, cluster_name: str) -> str:
+    """The summary of the templates ``config_path`` would deploy as ``cluster_name`` (built offline,
+    after validation), or a line saying why none could be built."""
+    from corral.config.check import check_cluster_config
+    from corral.errors import CorralError
+
+    try:
+        report = check_cluster_config(config_path, cluster_name=cluster_name, target="aws")
+        if report.config is None:
+            return "templates: not built (the config is invalid)"
+        return build_templates(build_plan(report.config, cluster_name=cluster_name)).summary()
+    except CorralError as exc:
+        return f"templates: not built: {exc}"
 
 
 def build_templates(
@@ -103,6 +129,7 @@ __all__ = [
     "ROLE_TAG",
     "TemplateSet",
     "build_templates",
+    "dry_run_summary",
     "launch_template_output_key",
     "storage_output_key",
 ]
