@@ -93,9 +93,13 @@ class NodeSetup:
     skipped: tuple[str, ...] = ()
 
 
-def slurm_runtime(plan: ClusterPlan, head_hostname: str, head_addr: str) -> SlurmRuntime:
-    """The AWS head node's paths and programs for ``render_slurm_conf``."""
+def slurm_runtime(
+    plan: ClusterPlan, head_hostname: str, head_addr: str, include_file: str | None = None
+) -> SlurmRuntime:
+    """The AWS head node's paths and programs for ``render_slurm_conf`` (``include_file``: the
+    local copy of ``CustomSlurmSettingsIncludeFile``)."""
     return SlurmRuntime(
+        include_file=include_file,
         state_save_dir=f"{SPOOL_DIR}/slurmctld",
         spool_dir=f"{SPOOL_DIR}/slurmd",
         log_dir=LOG_DIR,
@@ -222,11 +226,17 @@ def _reconciler(plan: ClusterPlan) -> tuple[str, ...]:
 
 
 def head_setup(
-    plan: ClusterPlan, context: NodeContext, *, hostname: str, address: str, storage_ids: Mapping[str, str]
+    plan: ClusterPlan,
+    context: NodeContext,
+    *,
+    hostname: str,
+    address: str,
+    storage_ids: Mapping[str, str],
+    include_file: str | None = None,
 ) -> NodeSetup:
     """The head node's directories, files (slurm.conf, the two wrappers) and services."""
     env = program_env(plan, context)
-    conf = aws_slurm_conf(plan, slurm_runtime(plan, hostname, address))
+    conf = aws_slurm_conf(plan, slurm_runtime(plan, hostname, address, include_file))
     mounts, skipped = storage_mounts(plan, context.region, storage_ids, head=True)
     files = (
         (SLURM_CONF, conf, 0o644),

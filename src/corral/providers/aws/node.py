@@ -44,6 +44,8 @@ from corral.providers.aws._node_setup import (
 EVENT_ORDER = ("OnNodeStart", "OnNodeConfigured", "OnNodeUpdated")
 ACTIONS_DIR = Path("/var/lib/corral/actions")
 ACTION_LOGS = Path("/var/log/corral/actions")
+#: Where the head node keeps its copy of ``CustomSlurmSettingsIncludeFile`` (slurm.conf includes it).
+SLURM_INCLUDE_DIR = "/etc/slurm/include"
 
 
 def node_actions(plan: ClusterPlan, role: str, queue: str) -> tuple[CustomActionSpec, ...]:
@@ -114,7 +116,7 @@ def prepare(
     ``actions_dir``, write the node's Slurm files and munge key under ``root``, and write the
     completed spec (actions and services) back to ``spec_path``; the completed spec. ``address``
     is the head node's own address (default: ``own_address()``)."""
-    from corral.node.fetch import fetch_all
+    from corral.node.fetch import fetch, fetch_all
     from corral.providers.aws._program import log
     from corral.providers.aws.provider import AwsProvider
 
@@ -129,12 +131,14 @@ def prepare(
     fetched = fetch_all([a.script for a in actions], actions_dir)
     base = BootstrapSpec.load(spec_path.read_text(encoding="utf-8"))
     if node.is_head:
+        include = plan.slurm.custom_settings_include_file
         setup = head_setup(
             plan,
             node,
             hostname=base.hostname,
             address=address or own_address(),
             storage_ids=provider.storage_ids(node.cluster_name),
+            include_file=str(fetch(include, root / SLURM_INCLUDE_DIR.lstrip("/"))) if include else None,
         )
     else:
         setup = compute_setup(plan, node, node_name=base.node_name)

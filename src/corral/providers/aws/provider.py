@@ -1,6 +1,7 @@
 """``AwsProvider``: a cluster as a CloudFormation stack plus compute instances from EC2 CreateFleet.
 
-- ``create``: upload the templates (``corral.providers.aws.template``) and the validated config to
+- ``create``: upload the templates (``corral.providers.aws.template``), the validated config and
+  the cluster's munge key (``munge.key``, base64: random, or ``MungeKeySecretArn``'s value) to
   the per-account bucket, CreateStack, wait for CREATE_COMPLETE while reporting every stack event,
   return the head node. The stack is created with ``OnFailure=DO_NOTHING``: on failure the service
   decides (rollback on: it calls ``delete``, so the stack is removed and the cluster ends

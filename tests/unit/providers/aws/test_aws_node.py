@@ -114,8 +114,13 @@ def test_user_data_files_feed_the_node_program(
         s3.put_object(
             Bucket="my-test-bucket", Key=f"my-test-bucket/{key}", Body=f"#!/bin/sh\necho {key}\n".encode()
         )
+    s3.put_object(Bucket="my-test-bucket", Key="slurm/extra.conf", Body=b"MaxJobCount=12345\n")
+    include = "  SlurmSettings:\n    CustomSlurmSettingsIncludeFile: s3://my-test-bucket/slurm/extra.conf\n"
     config = moto.tmp / f"{name}.yaml"
-    config.write_text(rewrite_ids(SIMPLE.read_text(), moto.net))
+    text = rewrite_ids(SIMPLE.read_text(), moto.net).replace(
+        "  Scheduler: slurm\n", "  Scheduler: slurm\n" + include
+    )
+    config.write_text(text)
     report = check_cluster_config(config, cluster_name=name, target="aws")
     assert report.config is not None
     provider = AwsProvider(tmp_path / "client-state")
@@ -157,6 +162,11 @@ def test_user_data_files_feed_the_node_program(
         assert f"ClusterName={name}" in conf and "SlurmctldHost=ip-10-0-0-10(10.0.0.10)" in conf
         assert "ResumeProgram=/opt/corral/libexec/resume" in conf
         assert "cloud_reg_addrs,enable_configless" in conf
+        included = conf.splitlines()[-1]  # the include file, fetched from S3 by the head
+        assert (
+            included.startswith("Include ")
+            and Path(included.split(" ", 1)[1]).read_text() == "MaxJobCount=12345\n"
+        )
         resume = (root / "opt/corral/libexec/resume").read_text()
         assert "CORRAL_PROVIDER=aws" in resume and "-m corral.daemons.resume" in resume
         assert [s[0] for s in head.services] == ["munged", "slurmctld", "setsid"]
