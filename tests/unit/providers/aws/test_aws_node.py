@@ -476,3 +476,25 @@ def test_dry_run_keeps_pclusters_message_and_summarises_the_templates_on_stderr(
     assert "templates: 2 stack(s) (1 root, 1 nested)" in result.stderr
     assert re.search(r"  main: \d+ resources, \d+ bytes", result.stderr)
     assert re.search(r"  QueueStack1: \d+ resources, \d+ bytes", result.stderr)
+
+
+def test_munge_key_secret_becomes_the_clusters_key(moto: Moto, tmp_path: Path) -> None:
+    """``MungeKeySecretArn``'s value, read at create with the caller's credentials, is the key every
+    node reads from the artefact prefix (nodes need no access to the secret)."""
+    from corral.providers.aws import AwsProvider
+
+    name = "awsnode-munge"
+    key = base64.b64encode(b"k" * 64).decode()
+    arn = boto3.client("secretsmanager").create_secret(Name="awsnode-munge-key", SecretString=key)["ARN"]
+    settings = f"  SlurmSettings:\n    MungeKeySecretArn: {arn}\n"
+    config = moto.tmp / f"{name}.yaml"
+    text = rewrite_ids(SIMPLE.read_text(), moto.net)
+    config.write_text(text.replace("  Scheduler: slurm\n", "  Scheduler: slurm\n" + settings))
+    report = check_cluster_config(config, cluster_name=name, target="aws")
+    assert report.config is not None, report.findings
+    provider = AwsProvider(tmp_path / "state")
+    provider.create(build_plan(report.config, cluster_name=name), on_event=lambda r, m: None)
+    try:
+        assert provider.munge_key(name) == b"k" * 64
+    finally:
+        provider.delete(name)
