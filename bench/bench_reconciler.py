@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import secrets
 import signal
@@ -84,37 +85,51 @@ def one_pass(nodes: list[NodeState], instances: dict[str, NodeInstance], state: 
     return len(actions.items)
 
 
-def timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+def timed(fn: Callable[[], object], *, collect: bool = True) -> float:
+    """Seconds ``fn`` takes; ``collect`` False keeps Python's cyclic GC out of the measurement."""
+    gc.collect()
+    if not collect:
+        gc.disable()
+    try:
+        started = time.perf_counter()
+        fn()
+        return time.perf_counter() - started
+    finally:
+        gc.enable()
 
 
-def decision_times(sizes: list[int], runs: int) -> list[tuple[int, float, float, int]]:
-    """(nodes, median decision s, median parse s, actions) per size."""
+def decision_times(sizes: list[int], runs: int) -> list[tuple[int, float, float, float]]:
+    """(nodes, median decision s, the same without cyclic GC, median parse s) per size."""
     out = []
     for n in sizes:
         text, instances = scontrol_output(n)
         nodes = parse_nodes(text)
         state: dict[str, object] = {}
-        actions = one_pass(nodes, instances, state)  # first pass: every node is new
+        one_pass(nodes, instances, state)  # first pass: every node is new
         passes = [timed(partial(one_pass, nodes, instances, state)) for _ in range(runs)]
+        no_gc = [timed(partial(one_pass, nodes, instances, state), collect=False) for _ in range(runs)]
         parses = [timed(partial(parse_nodes, text)) for _ in range(runs)]
-        out.append((n, statistics.median(passes), statistics.median(parses), actions))
+        out.append((n, statistics.median(passes), statistics.median(no_gc), statistics.median(parses)))
         print(f"{n:>6} nodes: decisions {statistics.median(passes) * 1000:8.1f} ms", flush=True)
     return out
 
 
-def report_decisions(rows: list[tuple[int, float, float, int]]) -> None:
-    print("\n| nodes | decisions per pass (median) | per node | growth vs previous size | parsing scontrol |")
-    print("|---:|---:|---:|---|---:|")
+def report_decisions(rows: list[tuple[int, float, float, float]]) -> None:
+    print(
+        "\n| nodes | decisions per pass (median) | per node | growth vs previous size "
+        "| same, cyclic GC off | parsing scontrol |"
+    )
+    print("|---:|---:|---:|---|---:|---:|")
     previous = None
-    for n, t, parse, _actions in rows:
+    for n, t, no_gc, parse in rows:
         growth = ""
         if previous:
             pn, pt = previous
             growth = f"{t / pt:.1f}x time for {n / pn:.0f}x nodes (per node {(t / n) / (pt / pn):.2f}x)"
-        print(f"| {n:,} | {t * 1000:.0f} ms | {t / n * 1e6:.1f} us | {growth} | {parse * 1000:.0f} ms |")
+        print(
+            f"| {n:,} | {t * 1000:.0f} ms | {t / n * 1e6:.1f} us | {growth} "
+            f"| {no_gc * 1000:.0f} ms ({no_gc / n * 1e6:.1f} us/node) | {parse * 1000:.0f} ms |"
+        )
         previous = (n, t)
 
 
