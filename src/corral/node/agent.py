@@ -154,6 +154,16 @@ def _same_net_namespace(pid: int) -> bool:
         return False
 
 
+def _in_own_net_namespace(spec: BootstrapSpec) -> bool:
+    """True only when the spec names the host's network namespace and this is another one. (Not
+    pid 1's: /proc/1/ns may be unreadable, and an unknown answer must never widen what is stopped.)"""
+    host = dict(spec.host_namespaces).get("net")
+    try:
+        return host is not None and os.readlink("/proc/self/ns/net") != host
+    except OSError:
+        return False
+
+
 def service_pids(spec: BootstrapSpec) -> list[int]:
     """The services' processes, only ever in this node's network namespace: those their pid files
     name, and those running a service's program (a daemon that has just forked may not have
@@ -163,8 +173,8 @@ def service_pids(spec: BootstrapSpec) -> list[int]:
         with contextlib.suppress(OSError, ValueError):
             pids.add(int(Path(pidfile).read_text().strip()))
     programs = {os.path.basename(argv[0]) for argv in spec.services if argv}
-    if _same_net_namespace(1):
-        programs = set()  # not in a node of its own (a test): never match other processes by name
+    if not _in_own_net_namespace(spec):
+        programs = set()  # not positively in a node of its own: never match other processes by name
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             with contextlib.suppress(OSError):

@@ -161,8 +161,8 @@ def node_environment(layout: ClusterLayout, descriptor: ClusterDescriptor) -> di
 
 
 def host_namespaces() -> tuple[tuple[str, str], ...]:
-    """The caller's mount and UTS namespaces: the host's, which the agent must not touch."""
-    return tuple((kind, os.readlink(f"/proc/self/ns/{kind}")) for kind in ("mnt", "uts"))
+    """The caller's mount, UTS and network namespaces: the host's, which the agent must not touch."""
+    return tuple((kind, os.readlink(f"/proc/self/ns/{kind}")) for kind in ("mnt", "uts", "net"))
 
 
 def node_actions(layout: ClusterLayout, records: tuple[ActionRecord, ...], label: str) -> tuple[Action, ...]:
