@@ -20,10 +20,9 @@ def test_plan_round_trips_through_json() -> None:
 
 def test_the_config_travels_with_the_plan_for_every_corpus_file() -> None:
     """A background worker's plan carries the same ClusterConfig (the AWS provider reads it)."""
-    from support.corpus import CLUSTER_FILES
-
     from corral.config import load_cluster_config
     from corral.plan import build_plan
+    from support.corpus import CLUSTER_FILES
 
     checked = 0
     for path in CLUSTER_FILES:

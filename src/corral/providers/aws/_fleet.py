@@ -9,12 +9,9 @@ surplus. ``run_request`` is the only part that calls EC2.
 ``MinTargetCapacity`` = its node count, and a batch whose requests did not all succeed terminates
 every instance it launched and fails every node. Otherwise (best effort) ``MinTargetCapacity`` = 1
 and the instances that came are assigned to nodes in order; the nodes left over fail with EC2's
-error code. ``strategy_batches`` maps ParallelCluster's ``Scheduling/ScalingStrategy`` onto that:
-``all-or-nothing`` = one all-or-nothing batch for the whole resume, ``greedy-all-or-nothing`` = one
-all-or-nothing batch per compute resource, ``best-effort`` = one best-effort batch.
-
-A failed node carries EC2's error code; ``failure_reason`` gives pcluster's DOWN reason form,
-``(Code:InsufficientInstanceCapacity)Failure when resuming nodes``.
+error code. The scaling strategy itself (which batches, which nodes to keep) is decided by the
+provider-neutral ResumeProgram, ``corral.daemons.resume``, which calls ``launch_batch``; a failed
+node's EC2 code becomes pcluster's DOWN reason there (``corral.daemons.scaling.failure_reason``).
 """
 
 from __future__ import annotations
@@ -72,11 +69,6 @@ class Assignment:
     assigned: tuple[tuple[str, str], ...]  # (node name, instance id)
     failed: tuple[tuple[str, str, str], ...]  # (node name, EC2 error code, message)
     surplus: tuple[str, ...] = ()  # instance ids to terminate
-
-
-def failure_reason(code: str) -> str:
-    """pcluster's DOWN reason for a node whose launch failed with EC2 error ``code``."""
-    return f"(Code:{code})Failure when resuming nodes"
 
 
 def plan_requests(
@@ -145,20 +137,6 @@ def assign(request: FleetRequest, result: FleetResult, *, all_or_nothing: bool) 
     assigned = tuple(zip(nodes, ids, strict=False))
     failed = tuple((n, code, message) for n in nodes[len(ids) :])
     return Assignment(assigned, failed, tuple(ids[len(nodes) :]))
-
-
-def strategy_batches(plan: ClusterPlan, node_names: Sequence[str]) -> list[tuple[list[str], bool]]:
-    """``(node names, all_or_nothing)`` launch batches for ParallelCluster's scaling strategy. Pure."""
-    names = list(dict.fromkeys(node_names))
-    if plan.scaling_strategy == "all-or-nothing":
-        return [(names, True)] if names else []
-    if plan.scaling_strategy == "greedy-all-or-nothing":
-        cr_of = {n.name: (n.queue, n.compute_resource) for n in plan.nodes}
-        groups: dict[tuple[str, str], list[str]] = {}
-        for name in names:
-            groups.setdefault(cr_of.get(name, ("", name)), []).append(name)
-        return [(group, True) for group in groups.values()]
-    return [(names, False)] if names else []
 
 
 def fleet_arguments(request: FleetRequest) -> dict[str, Any]:
@@ -233,10 +211,8 @@ __all__ = [
     "FleetRequest",
     "FleetResult",
     "assign",
-    "failure_reason",
     "fleet_arguments",
     "plan_requests",
     "run_request",
-    "strategy_batches",
     "terminate",
 ]

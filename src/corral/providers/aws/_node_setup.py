@@ -14,7 +14,7 @@ The head node runs:
    ``enable_configless`` (compute nodes fetch the configuration from slurmctld), and with the
    ResumeProgram/SuspendProgram wrappers ``/opt/corral/libexec/{resume,suspend}``, which run the
    provider-neutral ``python -m corral.daemons.resume`` (``CORRAL_PROVIDER=aws``) and
-   ``python -m corral.providers.aws.suspend`` in a clean environment (slurmctld gives its
+   ``python -m corral.daemons.suspend`` in a clean environment (slurmctld gives its
    programs none);
 4. the reconciler loop ``python -m corral.daemons.reconciler /var/lib/corral <cluster> --provider aws``,
    detached (``setsid -f``), with its heartbeat where the ResumeProgram looks for it.
@@ -245,7 +245,7 @@ def head_setup(
             wrapper("resume", "corral.daemons.resume", env, 'SLURM_RESUME_FILE="$SLURM_RESUME_FILE"'),
             0o755,
         ),
-        (f"{LIBEXEC}/suspend", wrapper("suspend", "corral.providers.aws.suspend", env), 0o755),
+        (f"{LIBEXEC}/suspend", wrapper("suspend", "corral.daemons.suspend", env), 0o755),
     )
     return NodeSetup(
         directories=_directories(plan, "slurmctld"),

@@ -11,6 +11,8 @@ from corral.providers.local._layout import ClusterLayout
 
 #: The module the local ResumeProgram wrapper runs.
 RESUME_MODULE = "corral.daemons.resume"
+#: The module the local SuspendProgram wrapper runs (provider-neutral too).
+SUSPEND_MODULE = "corral.daemons.suspend"
 #: Where the reconciler writes its heartbeat (``corral.daemons.heartbeat``).
 HEARTBEAT_FILE = "heartbeat"
 #: Read at create and handed to the ResumeProgram (seconds; see ``corral.daemons.heartbeat``).

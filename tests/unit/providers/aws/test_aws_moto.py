@@ -22,12 +22,13 @@ from click.testing import CliRunner, Result
 
 from corral.cli import main as cli_main
 from corral.config.check import check_cluster_config
+from corral.daemons import resume as resume_program
+from corral.daemons.scaling import ResumeRequest, ScalingStrategy
 from corral.errors import PrerequisiteError, ProviderError
 from corral.plan import build_plan
 from corral.providers import get_provider
 from corral.providers.aws import AwsProvider, _stack
 from corral.providers.aws._clients import AwsClients
-from corral.providers.aws.resume import down_commands, resume
 from corral.providers.aws.template import launch_template_output_key
 from corral.service import ClusterService
 from corral.state import StackStatus, StateStore
@@ -189,7 +190,7 @@ def test_resume_launches_from_the_launch_template_with_tags(aws: Aws, service: C
     try:
         before = len(aws.proxy.calls("CreateFleet"))
         nodes = ["compute-dy-res-1-1", "compute-dy-res-1-2"]
-        result = resume(provider, name, nodes)
+        result = provider.launch_batch(name, nodes, all_or_nothing=True)
         assert result.failed == () and sorted(result.launched_names()) == nodes
         outputs = _stack.tree_outputs(AwsClients("us-east-1"), name, ["NodeStateTableName"])
         template = outputs[launch_template_output_key("compute", "res-1")]
@@ -212,7 +213,7 @@ def test_resume_launches_from_the_launch_template_with_tags(aws: Aws, service: C
         assert {i["Id"]["S"]: i["InstanceId"]["S"] for i in items} == {
             i.node_name: i.instance_id for i in result.launched
         }
-        again = resume(provider, name, nodes)  # idempotent per node name: nothing new is launched
+        again = provider.launch_batch(name, nodes, all_or_nothing=True)  # idempotent per node name
         assert len(aws.proxy.calls("CreateFleet")) == before + 1 and len(again.launched) == 2
         provider.terminate(name, nodes)
         assert [
@@ -231,11 +232,20 @@ def test_capacity_errors_fail_nodes_as_the_reconciler_expects(aws: Aws, service:
     provider = created(service, aws, FAILOVER, name)
     try:
         aws.proxy.capacity(0)
-        result = resume(provider, name, ["queue-dy-ondemand1-i1-1"])
-        assert result.launched == () and [f.code for f in result.failed] == ["InsufficientInstanceCapacity"]
-        (command,) = down_commands(result.failed)
-        assert command[:4] == ["scontrol", "update", "nodename=queue-dy-ondemand1-i1-1", "state=down"]
-        assert command[4] == "reason=(Code:InsufficientInstanceCapacity)Failure when resuming nodes"
+        # the ResumeProgram every provider runs (corral.daemons.resume) fails the node with pcluster's reason
+        marked: list[tuple[list[str], str]] = []
+        decision = resume_program.resume(
+            provider,
+            name,
+            ResumeRequest.from_hostlist(["queue-dy-ondemand1-i1-1"]),
+            ScalingStrategy.parse("all-or-nothing"),
+            mark_down=lambda nodes, reason: marked.append((list(nodes), reason)),
+            log=lambda message: None,
+        )
+        assert decision.keep == ()
+        assert marked == [
+            (["queue-dy-ondemand1-i1-1"], "(Code:InsufficientInstanceCapacity)Failure when resuming nodes")
+        ]
         with pytest.raises(ProviderError, match="InsufficientInstanceCapacity") as raised:
             provider.launch(name, ["queue-dy-ondemand1-i1-1"])
         assert getattr(raised.value, "reason_code", "") == "InsufficientInstanceCapacity"

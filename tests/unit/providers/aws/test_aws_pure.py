@@ -14,8 +14,6 @@ from corral.plan import ClusterPlan, build_plan
 from corral.providers.aws import AwsProvider, _fleet
 from corral.providers.aws._cluster import cluster_document, plan_from_document
 from corral.providers.aws._errors import translate
-from corral.providers.aws.resume import down_commands
-from corral.providers.base import LaunchFailure
 
 CONFIG = """
 Image:
@@ -127,43 +125,6 @@ def test_assign_best_effort_keeps_what_came() -> None:
     assert decision.assigned == (("q1-dy-flex-1", "i-1"), ("q1-dy-flex-2", "i-2"))
     assert decision.failed == (("q1-dy-flex-3", "InsufficientInstanceCapacity", "no capacity"),)
     assert decision.surplus == ()
-
-
-@pytest.mark.parametrize(
-    ("strategy", "expected"),
-    [
-        ("all-or-nothing", [(["q1-dy-flex-1", "q1-dy-single-1", "q1-dy-flex-2"], True)]),
-        ("greedy-all-or-nothing", [(["q1-dy-flex-1", "q1-dy-flex-2"], True), (["q1-dy-single-1"], True)]),
-        ("best-effort", [(["q1-dy-flex-1", "q1-dy-single-1", "q1-dy-flex-2"], False)]),
-    ],
-)
-def test_strategy_batches(tmp_path: Path, strategy: str, expected: list[tuple[list[str], bool]]) -> None:
-    plan = plan_for(tmp_path, strategy)
-    assert _fleet.strategy_batches(plan, ["q1-dy-flex-1", "q1-dy-single-1", "q1-dy-flex-2"]) == expected
-
-
-def test_down_commands_carry_pclusters_reason() -> None:
-    failed = [
-        LaunchFailure("q1-dy-flex-1", "InsufficientInstanceCapacity", "x"),
-        LaunchFailure("q1-dy-flex-2", "InsufficientInstanceCapacity", "x"),
-        LaunchFailure("q1-dy-single-1", "", "boom"),
-    ]
-    assert down_commands(failed) == [
-        [
-            "scontrol",
-            "update",
-            "nodename=q1-dy-flex-[1-2]",
-            "state=down",
-            "reason=(Code:InsufficientInstanceCapacity)Failure when resuming nodes",
-        ],
-        [
-            "scontrol",
-            "update",
-            "nodename=q1-dy-single-1",
-            "state=down",
-            "reason=(Code:LaunchFailure)Failure when resuming nodes",
-        ],
-    ]
 
 
 def test_cluster_document_rebuilds_the_same_plan(tmp_path: Path) -> None:
