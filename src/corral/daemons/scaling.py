@@ -35,6 +35,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from corral.providers.base import INSUFFICIENT_CAPACITY_CODES
 from corral.slurm import hostlist
 
 
@@ -52,17 +53,6 @@ class ScalingStrategy(enum.StrEnum):
             return cls.ALL_OR_NOTHING
 
 
-#: EC2 error codes ParallelCluster treats as insufficient capacity (its fast fail-over list).
-INSUFFICIENT_CAPACITY_CODES = frozenset(
-    {
-        "InsufficientInstanceCapacity",
-        "InsufficientHostCapacity",
-        "InsufficientReservedInstanceCapacity",
-        "MaxSpotInstanceCountExceeded",
-        "Unsupported",
-        "SpotMaxPriceTooLow",
-    }
-)
 #: The code of a node that got an instance but whose job could not get all of its nodes: not an
 #: insufficient-capacity code, so its compute resource is not taken out.
 LIMITED_CAPACITY_CODE = "LimitedInstanceCapacity"

@@ -144,6 +144,20 @@ class Provider(Protocol):
         ...
 
 
+#: EC2 error codes ParallelCluster treats as insufficient capacity (its fast fail-over list); a
+#: ``LaunchFailure`` with one of them makes the reconciler skip the compute resource for a while.
+INSUFFICIENT_CAPACITY_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientHostCapacity",
+        "InsufficientReservedInstanceCapacity",
+        "MaxSpotInstanceCountExceeded",
+        "Unsupported",
+        "SpotMaxPriceTooLow",
+    }
+)
+
+
 @dataclass(frozen=True)
 class LaunchFailure:
     """A node the provider could not launch. ``code`` is the EC2-style error code ParallelCluster
@@ -216,6 +230,7 @@ def launch_nodes(
 
 
 __all__ = [
+    "INSUFFICIENT_CAPACITY_CODES",
     "BatchLauncher",
     "CloudValidator",
     "CommandResult",

@@ -25,6 +25,7 @@ from pathlib import Path
 from corral.errors import InsufficientCapacityError, PrerequisiteError, ProviderError
 from corral.plan import ClusterPlan
 from corral.providers.base import (
+    INSUFFICIENT_CAPACITY_CODES,
     CommandResult,
     EventSink,
     Instance,
@@ -33,18 +34,6 @@ from corral.providers.base import (
     LaunchResult,
     LogSource,
     NodeRole,
-)
-
-#: The codes the fake reports as insufficient capacity (ParallelCluster's list).
-INSUFFICIENT_CAPACITY_CODES = frozenset(
-    {
-        "InsufficientInstanceCapacity",
-        "InsufficientHostCapacity",
-        "InsufficientReservedInstanceCapacity",
-        "MaxSpotInstanceCountExceeded",
-        "Unsupported",
-        "SpotMaxPriceTooLow",
-    }
 )
 
 

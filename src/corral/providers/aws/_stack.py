@@ -190,20 +190,23 @@ def wait(
         time.sleep(poll_interval())
 
 
-def resources(clients: AwsClients, name: str) -> list[dict[str, Any]]:
-    """The stack's resources (ListStackResources, every page)."""
+def _pages(operation: str, method: Any, items_key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a NextToken-paginated CloudFormation call, errors translated."""
     found: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        kwargs: dict[str, Any] = {"StackName": name}
-        if token:
-            kwargs["NextToken"] = token
-        page = aws_call("ListStackResources", clients.cfn.list_stack_resources, **kwargs)
-        found.extend(page.get("StackResourceSummaries", []))
+        page = aws_call(operation, method, **kwargs, **({"NextToken": token} if token else {}))
+        found.extend(page.get(items_key, []))
         token = page.get("NextToken")
         if not token:
-            break
-    return found
+            return found
+
+
+def resources(clients: AwsClients, name: str) -> list[dict[str, Any]]:
+    """The stack's resources (ListStackResources, every page)."""
+    return _pages(
+        "ListStackResources", clients.cfn.list_stack_resources, "StackResourceSummaries", StackName=name
+    )
 
 
 def tree_outputs(clients: AwsClients, name: str, need: Iterable[str] = ()) -> dict[str, str]:
@@ -236,17 +239,7 @@ def tree_outputs(clients: AwsClients, name: str, need: Iterable[str] = ()) -> di
 
 def events(clients: AwsClients, name: str) -> list[dict[str, Any]]:
     """The stack's events, oldest first."""
-    found: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"StackName": name}
-        if token:
-            kwargs["NextToken"] = token
-        page = aws_call("DescribeStackEvents", clients.cfn.describe_stack_events, **kwargs)
-        found.extend(page.get("StackEvents", []))
-        token = page.get("NextToken")
-        if not token:
-            break
+    found = _pages("DescribeStackEvents", clients.cfn.describe_stack_events, "StackEvents", StackName=name)
     return sorted(found, key=lambda e: e["Timestamp"])
 
 
