@@ -200,6 +200,16 @@ class RegionDefault(Protocol):
     def default_region(self) -> str | None: ...
 
 
+class StackStatusReader(Protocol):
+    """Optional provider method: the status of infrastructure that goes on by itself (a
+    CloudFormation stack keeps creating when the process that started it dies). The service asks it
+    before declaring an orphaned in-progress operation failed, so the recorded status follows it."""
+
+    def stack_status(self, cluster_name: str) -> str | None:
+        """The stack's CloudFormation status now (``CREATE_COMPLETE``, ...), or None without one."""
+        ...
+
+
 class CloudValidator(Protocol):
     """Optional provider method: validators that need the provider's cloud APIs (the aws provider:
     subnets, security groups, key pair, AMIs, instance type offerings, capacity reservations).
@@ -244,5 +254,6 @@ __all__ = [
     "Provider",
     "ProviderError",
     "RegionDefault",
+    "StackStatusReader",
     "launch_nodes",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ from corral.providers import get_provider
 from corral.providers.aws import AwsProvider, _stack
 from corral.providers.aws._clients import AwsClients
 from corral.providers.aws.template import launch_template_output_key
-from corral.service import ClusterService
-from corral.state import StackStatus, StateStore
+from corral.service import ClusterService, plan_from_json
+from corral.state import ProcessIdentity, StackStatus, StateStore
 from support.aws import AwsProxy, Network, aws_endpoint, make_network, rewrite_ids
 from support.corpus import CORPUS
 
@@ -140,6 +140,26 @@ def test_rollback_on_failure_removes_the_stack(aws: Aws, service: ClusterService
     assert stack_gone(aws, name)
     service.delete(name)
     assert service.run_delete(name) is None
+
+
+def test_status_follows_the_stack_when_the_create_process_died(aws: Aws, service: ClusterService) -> None:
+    """CloudFormation goes on without Corral's process: describe reads the stack instead of
+    declaring the create failed (the local provider, with no stack, still settles to CREATE_FAILED)."""
+    name = "awsprov-orphan"
+    service.create(name, aws.config(SIMPLE, name), provider="aws")
+    record = service.store.get(name)
+    provider = service.provider("aws")
+    provider.create(plan_from_json(record.plan_json), on_event=lambda resource, message: None)
+    gone = ProcessIdentity(pid=record.owner.pid if record.owner else 1, start_ticks=-2)  # never alive
+    service.store.save(record, replace(record, owner=gone))
+    try:
+        described = service.describe(name).record
+        assert described.stack_status is StackStatus.CREATE_COMPLETE, described.failure_reason
+        assert described.owner is None and described.failure_reason == ""
+        assert any("status read from it" in e.reason for e in service.stack_events(name).events)
+    finally:
+        service.delete(name)
+        service.run_delete(name)
 
 
 # -- the CLI --------------------------------------------------------------------------------
