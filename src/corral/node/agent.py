@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from corral.node import nodefiles
+from corral.node import nodefiles, procfs
 from corral.node.actions import Action, ActionFailure
 from corral.node.actions import run_action as _run_action
 
@@ -148,20 +148,15 @@ def start_service(argv: tuple[str, ...], env: dict[str, str]) -> None:
 
 
 def _same_net_namespace(pid: int) -> bool:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
-    except OSError:
-        return False
+    mine = procfs.net_namespace("self")
+    return mine is not None and procfs.net_namespace(pid) == mine
 
 
 def _in_own_net_namespace(spec: BootstrapSpec) -> bool:
     """True only when the spec names the host's network namespace and this is another one. (Not
     pid 1's: /proc/1/ns may be unreadable, and an unknown answer must never widen what is stopped.)"""
-    host = dict(spec.host_namespaces).get("net")
-    try:
-        return host is not None and os.readlink("/proc/self/ns/net") != host
-    except OSError:
-        return False
+    host, mine = dict(spec.host_namespaces).get("net"), procfs.net_namespace("self")
+    return host is not None and mine is not None and mine != host
 
 
 def service_pids(spec: BootstrapSpec) -> list[int]:

@@ -41,6 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from corral.node import procfs
+
 INITIAL_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 #: A service up this long is healthy again: its next death restarts it at once.
@@ -121,47 +123,17 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], log: str | None) -> int:
     )
 
 
-def _read_pid(path: str) -> int | None:
-    try:
-        return int(Path(path).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [p.decode(errors="replace") for p in raw.split(b"\0") if p]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _netns(pid: int | str) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/net")
-    except OSError:
-        return None
-
-
 def is_service(service: Service, pid: int | None) -> bool:
     """Whether ``pid`` is a live process of ``service`` (pids get reused: check what it runs)."""
-    if pid is None or not _alive(pid):
+    if pid is None or not procfs.alive(pid):
         return False
-    argv = _cmdline(pid)
+    argv = procfs.cmdline(pid)
     if not argv or os.path.basename(argv[0]) != service.program:
         return False
     text = " ".join(argv)
     if not all(m in text for m in service.markers):
         return False
-    return not service.same_netns or _netns(pid) == _netns("self")
+    return not service.same_netns or procfs.net_namespace(pid) == procfs.net_namespace("self")
 
 
 @dataclass
@@ -185,7 +157,7 @@ def _wait_for_pid_file(service: Service, old: int | None) -> int | None:
     deadline = time.monotonic() + PID_FILE_WAIT_S
     while time.monotonic() < deadline:
         _reap()
-        pid = _read_pid(service.pid_file)
+        pid = procfs.read_pid(service.pid_file)
         if pid != old and is_service(service, pid):
             return pid
         time.sleep(0.05)
@@ -194,7 +166,7 @@ def _wait_for_pid_file(service: Service, old: int | None) -> int | None:
 
 def start(service: Service) -> int | None:
     """Start ``service``; its pid once it runs (None if it did not come up)."""
-    old = _read_pid(service.pid_file)
+    old = procfs.read_pid(service.pid_file)
     pid = spawn(service.argv, dict(service.env), service.log)
     if service.daemonizes:
         return _wait_for_pid_file(service, old)
@@ -232,7 +204,7 @@ def write_event(
 
 def check(spec: SupervisorSpec, service: Service, watch: Watch, now: float) -> None:
     """One look at ``service``: note that it runs, or start it again when its backoff allows."""
-    pid = _read_pid(service.pid_file)
+    pid = procfs.read_pid(service.pid_file)
     if is_service(service, pid):
         if watch.pid != pid:
             watch.pid, watch.up_since = pid, now
@@ -281,10 +253,10 @@ def run(spec_path: Path) -> int:
 
 def running(spec: SupervisorSpec, spec_path: Path) -> int | None:
     """The pid of the cluster's live supervisor, if there is one."""
-    pid = _read_pid(spec.pid_file)
-    if pid is None or not _alive(pid):
+    pid = procfs.read_pid(spec.pid_file)
+    if pid is None or not procfs.alive(pid):
         return None
-    argv = _cmdline(pid)
+    argv = procfs.cmdline(pid)
     return pid if SUPERVISOR_MODULE in argv and str(spec_path) in argv else None
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corral.daemons.heartbeat import heartbeat_age_s
+from corral.node import procfs
 
 #: ParallelCluster's computemgtd waits this long for clustermgtd's heartbeat before shutting down.
 DEFAULT_TIMEOUT_S = 600.0
@@ -51,13 +52,6 @@ def poll_interval(timeout_s: float) -> float:
     return min(max(timeout_s / 10, 0.5), 10.0)
 
 
-def _netns(pid: int | str) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/net")
-    except OSError:
-        return None
-
-
 def in_node(netns: str) -> bool:
     """Whether this process runs in the node's own network namespace, ``/run/netns/<netns>``.
     Positive identification only: anywhere else (the host, another node) nothing is killed."""
@@ -71,19 +65,12 @@ def node_pids(netns: str) -> list[int]:
     """Every other process in this node's network namespace; none unless ``in_node(netns)``."""
     if not in_node(netns):
         return []
-    mine = _netns("self")
+    mine = procfs.net_namespace("self")
     return [
         int(e.name)
         for e in Path("/proc").iterdir()
-        if e.name.isdigit() and int(e.name) != os.getpid() and _netns(e.name) == mine
+        if e.name.isdigit() and int(e.name) != os.getpid() and procfs.net_namespace(e.name) == mine
     ]
-
-
-def _read_pid(path: str | None) -> int | None:
-    try:
-        return int(Path(path).read_text().strip()) if path else None
-    except (OSError, ValueError):
-        return None
 
 
 def _signal_all(pids: list[int], sig: int, wait_s: float) -> list[int]:
@@ -104,7 +91,7 @@ def shut_down(netns: str, service_pid_file: str | None) -> None:
         log(f"not inside node namespace {netns}: refusing to stop anything")
         return
     mine = set(node_pids(netns))
-    service = _read_pid(service_pid_file)
+    service = procfs.read_pid(service_pid_file)
     if service in mine and service is not None:
         _signal_all([service], signal.SIGTERM, 5.0)
     if _signal_all(node_pids(netns), signal.SIGTERM, 3.0):
