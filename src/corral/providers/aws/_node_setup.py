@@ -63,6 +63,7 @@ class NodeContext:
     queue: str = ""
     head_private_ip: str = ""
     artefact_bucket: str = ""
+    stack_name: str = ""  # the node's own stack: the root stack for the head node
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> NodeContext:
@@ -73,6 +74,7 @@ class NodeContext:
             queue=str(data.get("queue") or ""),
             head_private_ip=str(data.get("head_private_ip") or ""),
             artefact_bucket=str(data.get("artefact_bucket") or ""),
+            stack_name=str(data.get("stack_name") or ""),
         )
 
     @property

@@ -24,10 +24,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from corral.node.actions import Action
 from corral.node.agent import BootstrapSpec
@@ -43,6 +45,9 @@ from corral.providers.aws._node_setup import (
 
 EVENT_ORDER = ("OnNodeStart", "OnNodeConfigured", "OnNodeUpdated")
 ACTIONS_DIR = Path("/var/lib/corral/actions")
+#: The head node's logical id in the root template (``template._head.HEAD_NODE``; not imported, so
+#: nodes need no troposphere).
+HEAD_NODE = "HeadNode"
 ACTION_LOGS = Path("/var/log/corral/actions")
 #: Where the head node keeps its copy of ``CustomSlurmSettingsIncludeFile`` (slurm.conf includes it).
 SLURM_INCLUDE_DIR = "/etc/slurm/include"
@@ -151,16 +156,57 @@ def prepare(
     return spec
 
 
+def signal_arguments(context: NodeContext, unique_id: str, *, success: bool) -> dict[str, str]:
+    """The ``SignalResource`` call that answers the head node's CreationPolicy. Pure."""
+    return {
+        "StackName": context.stack_name,
+        "LogicalResourceId": HEAD_NODE,
+        "UniqueId": unique_id,
+        "Status": "SUCCESS" if success else "FAILURE",
+    }
+
+
+def signal_stack(context: NodeContext, *, success: bool, cfn: Any = None) -> str | None:
+    """Tell the stack how the head node's bootstrap ended (it completes, or fails and rolls back, on
+    it); returns why the signal could not be sent, or None."""
+    from corral.errors import CorralError
+    from corral.providers.aws._clients import AwsClients
+    from corral.providers.aws._errors import aws_call
+
+    try:
+        client = cfn if cfn is not None else AwsClients(context.region).cfn
+        aws_call(
+            "SignalResource",
+            client.signal_resource,
+            **signal_arguments(context, socket.gethostname(), success=success),
+        )
+    except CorralError as exc:
+        return str(exc)
+    return None
+
+
 def main(argv: list[str]) -> int:
-    """Complete the spec at ``argv[0]`` and exec the node agent on it."""
+    """Complete the spec at ``argv[0]`` and run the node agent on it; the head node then signals its
+    stack (compute nodes hand the process over to the agent)."""
     from corral.providers.aws._program import CLUSTER_FILE, log
 
     spec_path = Path(argv[0] if argv else "/etc/corral/bootstrap.json")
     context_path = Path(os.environ.get("CORRAL_CLUSTER_CONFIG", str(CLUSTER_FILE)))
-    spec = prepare(spec_path, context_path)
+    context = NodeContext.of(json.loads(context_path.read_text(encoding="utf-8")))
+    agent = [sys.executable, "-m", "corral.node", str(spec_path), "--phase", "all"]
+    try:
+        spec = prepare(spec_path, context_path)
+    except Exception:
+        if context.is_head:
+            signal_stack(context, success=False)  # fail the stack now, not at the timeout
+        raise
     log("node", f"{len(spec.actions)} custom action(s); starting the node agent")
-    os.execv(sys.executable, [sys.executable, "-m", "corral.node", str(spec_path), "--phase", "all"])
-    return 0  # pragma: no cover - execv does not return
+    if not context.is_head:
+        os.execv(sys.executable, agent)
+    code = subprocess.run(agent, check=False).returncode
+    problem = signal_stack(context, success=code == 0)
+    log("node", f"agent exited {code}; stack signalled" + (f" failed: {problem}" if problem else ""))
+    return code
 
 
 if __name__ == "__main__":

@@ -261,6 +261,41 @@ def test_head_role_may_take_ssm_commands_and_compute_roles_may_not() -> None:
                 assert all(a.startswith("ec2:Describe") for a in statement["Action"]), statement["Sid"]
 
 
+def test_head_node_waits_for_its_own_signal() -> None:
+    """CREATE_COMPLETE means the head bootstrapped: a CreationPolicy the node program answers, with
+    the head's bootstrap timeout, and a head role allowed to send exactly that signal."""
+    from corral.providers.aws import node
+    from corral.providers.aws._node_setup import NodeContext
+    from corral.providers.aws.template._head import HEAD_NODE
+
+    ts = _small_templates()
+    head = ts.main["Resources"][HEAD_NODE]
+    assert head["CreationPolicy"] == {"ResourceSignal": {"Count": 1, "Timeout": "PT2100S"}}  # the default timeout
+    statements = ts.main["Resources"]["HeadNodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    signal = [s for s in statements["Statement"] if "cloudformation:SignalResource" in s["Action"]]
+    assert [s["Sid"] for s in signal] == ["ClusterStack"]
+    assert node.HEAD_NODE == HEAD_NODE
+    context = NodeContext.of({"cluster_name": "small", "node_role": "HeadNode", "stack_name": "small"})
+    assert node.signal_arguments(context, "ip-10-0-0-5", success=False) == {
+        "StackName": "small",
+        "LogicalResourceId": "HeadNode",
+        "UniqueId": "ip-10-0-0-5",
+        "Status": "FAILURE",
+    }
+
+
+def test_a_signal_that_cannot_be_sent_is_reported_not_raised(moto: Moto) -> None:
+    """moto has no SignalResource: the node program logs why instead of dying after its bootstrap."""
+    from corral.providers.aws import node
+    from corral.providers.aws._node_setup import NodeContext
+
+    context = NodeContext.of(
+        {"cluster_name": "nostack", "node_role": "HeadNode", "stack_name": "nostack", "region": "us-east-1"}
+    )
+    problem = node.signal_stack(context, success=True)
+    assert problem is not None and "SignalResource" in problem
+
+
 # -- the node setup, pure ----------------------------------------------------------------------
 
 

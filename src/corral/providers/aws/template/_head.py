@@ -16,6 +16,7 @@ from troposphere.ec2 import (
     NetworkInterfaceProperty,
 )
 from troposphere.ec2 import BlockDeviceMapping as InstanceBlockDevice
+from troposphere.policies import CreationPolicy, ResourceSignal
 
 from corral.providers.aws.template._context import Cluster, Shared
 from corral.providers.aws.template._iam import Profile
@@ -86,6 +87,11 @@ def add_head_node(
     instance.MetadataOptions = MetadataOptions(
         HttpTokens="required" if cluster.config.imds.imds_support == "v2.0" else "optional",
         InstanceMetadataTags="enabled",
+    )
+    # CREATE_COMPLETE means the head node bootstrapped: its node program signals the stack once the
+    # agent is done (corral.providers.aws.node), as pcluster's head node wait condition does.
+    instance.CreationPolicy = CreationPolicy(
+        ResourceSignal=ResourceSignal(Count=1, Timeout=f"PT{cluster.plan.head_node_bootstrap_timeout_s}S")
     )
     template.add_resource(instance)
     _elastic_ip(template, cluster, head.networking.elastic_ip)

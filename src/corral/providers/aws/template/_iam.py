@@ -124,6 +124,7 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
                 "cloudformation:DescribeStackResource",
                 "cloudformation:DescribeStackResources",
                 "cloudformation:DescribeStacks",
+                "cloudformation:SignalResource",
             ],
             [
                 arn("cloudformation", "stack/${AWS::StackName}/*"),
