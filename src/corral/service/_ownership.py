@@ -10,19 +10,22 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from corral.errors import ConflictError
+from corral.errors import ConflictError, CorralError
 from corral.service._events import stack_event_record
 from corral.state import (
     IN_PROGRESS,
     INTERRUPTED_TO,
     ClusterRecord,
+    FleetStatus,
     ProcessIdentity,
     StackStatus,
     StaleWriteError,
     StateStore,
+    utc_now,
 )
 
 _VERB = {
@@ -39,10 +42,18 @@ def worker_log(store: StateStore, cluster_name: str) -> Path:
     return store.state_dir / "logs" / f"{cluster_name}.log"
 
 
-def settle(store: StateStore, record: ClusterRecord) -> ClusterRecord:
+def settle(
+    store: StateStore, record: ClusterRecord, *, stack_status: Callable[[str], str | None] | None = None
+) -> ClusterRecord:
     """``record``, or, if its in-progress status has no living owner, the record after moving it to
-    the interrupted status (CREATE_IN_PROGRESS → CREATE_FAILED, ...), with an event saying why."""
+    the interrupted status (CREATE_IN_PROGRESS → CREATE_FAILED, ...), with an event saying why.
+
+    With ``stack_status`` (a provider whose stack goes on by itself, ``StackStatusReader``), the
+    stack's own status is adopted instead when it reads and the lifecycle table allows it."""
     while record.stack_status in IN_PROGRESS and not (record.owner and record.owner.is_alive()):
+        adopted = _adopt_stack_status(store, record, stack_status) if stack_status else None
+        if adopted is not None:
+            return adopted
         target = INTERRUPTED_TO[record.stack_status]
         pid = record.owner.pid if record.owner else "?"
         reason = f"{_VERB[record.stack_status]} was interrupted: its process (pid {pid}) is gone"
@@ -65,6 +76,39 @@ def settle(store: StateStore, record: ClusterRecord) -> ClusterRecord:
         except StaleWriteError:
             record = store.get(record.name)
     return record
+
+
+def _adopt_stack_status(
+    store: StateStore, record: ClusterRecord, stack_status: Callable[[str], str | None]
+) -> ClusterRecord | None:
+    """``record`` moved to its stack's status (still in progress: unchanged), or None when there is
+    no stack, it cannot be read, or the lifecycle table does not allow its status."""
+    try:
+        raw = stack_status(record.name)
+        status = StackStatus(raw) if raw is not None else None
+    except (CorralError, ValueError):
+        return None
+    if status is None:
+        return None
+    if status is record.stack_status:
+        return record
+    done = status is StackStatus.CREATE_COMPLETE
+    try:
+        adopted = store.save(
+            record,
+            replace(
+                record,
+                stack_status=status,
+                owner=None,
+                fleet_status=FleetStatus.RUNNING if done else record.fleet_status,
+                fleet_updated_at=utc_now() if done else record.fleet_updated_at,
+            ),
+        )
+    except (ConflictError, StaleWriteError):
+        return None
+    reason = "the stack went on after Corral's process stopped; status read from it"
+    store.add_event(stack_event_record(adopted, status, reason))
+    return adopted
 
 
 def set_owner(store: StateStore, name: str, owner: ProcessIdentity) -> ClusterRecord:

@@ -503,42 +503,10 @@ class ClusterService:
     def _settle(self, record: ClusterRecord) -> ClusterRecord:
         """An in-progress status whose owner is gone follows the provider's own stack when it has
         one (``StackStatusReader``), else becomes the matching failed status."""
+        reader = None
         if record.stack_status in IN_PROGRESS and not (record.owner and record.owner.is_alive()):
-            adopted = self._adopt_stack_status(record)
-            if adopted is not None:
-                return adopted
-        return settle(self.store, record)
-
-    def _adopt_stack_status(self, record: ClusterRecord) -> ClusterRecord | None:
-        """``record`` moved to its stack's status (still in progress: unchanged), or None when the
-        provider has no stack, cannot say, or reports a status the lifecycle table does not allow."""
-        reader = getattr(self.provider(record.provider), "stack_status", None)
-        if reader is None:
-            return None
-        try:
-            status = StackStatus(reader(record.name))
-        except (CorralError, ValueError):
-            return None
-        if status is record.stack_status:
-            return record
-        done = status is StackStatus.CREATE_COMPLETE
-        try:
-            adopted = self.store.save(
-                record,
-                replace(
-                    record,
-                    stack_status=status,
-                    owner=None,
-                    fleet_status=FleetStatus.RUNNING if done else record.fleet_status,
-                    fleet_updated_at=utc_now() if done else record.fleet_updated_at,
-                ),
-            )
-        except (ConflictError, StaleWriteError):
-            return None
-        self._stack_event(
-            adopted, status, "the stack went on after Corral's process stopped; status read from it"
-        )
-        return adopted
+            reader = getattr(self.provider(record.provider), "stack_status", None)
+        return settle(self.store, record, stack_status=reader)
 
     def _set_owner(self, name: str, owner: ProcessIdentity) -> ClusterRecord:
         return set_owner(self.store, name, owner)
