@@ -270,7 +270,8 @@ def test_head_node_waits_for_its_own_signal() -> None:
 
     ts = _small_templates()
     head = ts.main["Resources"][HEAD_NODE]
-    assert head["CreationPolicy"] == {"ResourceSignal": {"Count": 1, "Timeout": "PT2100S"}}  # the default timeout
+    # pcluster's default HeadNodeBootstrapTimeout, 2100 s
+    assert head["CreationPolicy"] == {"ResourceSignal": {"Count": 1, "Timeout": "PT2100S"}}
     statements = ts.main["Resources"]["HeadNodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     signal = [s for s in statements["Statement"] if "cloudformation:SignalResource" in s["Action"]]
     assert [s["Sid"] for s in signal] == ["ClusterStack"]
