@@ -33,6 +33,7 @@ from pathlib import Path
 from corral.daemons.lifecycle import track_nodes
 from corral.daemons.protection import Protection, track_protection
 from corral.daemons.reconciler import FleetSpec, NodeInstance, ObservedCluster, reconcile, track_unresponsive
+from corral.providers.local._net import netns_pids, node_netns
 from corral.slurm.status import NodeState, parse_nodes
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -174,14 +175,7 @@ def _idle_on_new(provider: object, name: str, node: str, old: str | None) -> boo
 
 
 def _kill_machine(name: str, node: str) -> None:
-    netns = os.stat(f"/run/netns/corral-{name}-{node}").st_ino
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and os.stat(entry / "ns/net").st_ino == netns:
-                pids.append(int(entry.name))
-        except OSError:
-            continue
+    pids = netns_pids(node_netns(name, node))
     for sig in (signal.SIGSTOP, signal.SIGKILL):
         for pid in pids:
             with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ import pytest
 from corral.daemons.events import read_events
 from corral.providers.local import LocalProvider
 from corral.providers.local import _daemons as daemons
+from corral.providers.local._net import netns_pids, node_netns
 from corral.slurm import status
 
 from .conftest import SCALEDOWN_SECONDS, leftovers, unique_name, wait_until
@@ -96,14 +97,7 @@ class Cluster:
 
     def kill_machine(self, node: str) -> None:
         """The node's machine dies: SIGKILL to every process in its network namespace at once."""
-        netns = os.stat(f"/run/netns/corral-{self.name}-{node}").st_ino
-        pids = []
-        for entry in Path("/proc").iterdir():
-            try:
-                if entry.name.isdigit() and os.stat(entry / "ns/net").st_ino == netns:
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
+        pids = netns_pids(node_netns(self.name, node))
         for sig in (signal.SIGSTOP, signal.SIGKILL):  # stopped first: nothing reports its death
             for pid in pids:
                 with contextlib.suppress(OSError):
