@@ -20,12 +20,9 @@ if TYPE_CHECKING:
 
 def make_service(state_dir: Path | None = None) -> ClusterService:
     """A service over the state directory (``$CORRAL_STATE_DIR`` or the default) and every provider."""
-    from corral.providers import get_provider
-    from corral.service import ClusterService
-    from corral.state import StateStore, default_state_dir
+    from corral.service import open_service
 
-    directory = state_dir or default_state_dir()
-    return ClusterService(StateStore(directory), lambda name: get_provider(name, directory))
+    return open_service(state_dir)
 
 
 def run(name: str, **kwargs: Any) -> None:
@@ -56,26 +53,22 @@ def create_cluster(
     query: str | None,
 ) -> None:
     from corral.config.findings import Level
-    from corral.service import dry_run_create, validation_target
 
     level = Level[validation_failure_level]
+    service = make_service()
     if dryrun:
-        result = dry_run_create(
+        result = service.dry_run_create(
             cluster_configuration,
             cluster_name=cluster_name,
+            provider=provider,
             suppress=suppress_validators,
             failure_level=level,
-            target=validation_target(provider),
-            cloud=_cloud_check(provider),
         )
         _show_findings(result.validation_messages)
-        if provider == "aws":  # what would be deployed; stdout keeps pcluster's dry-run message
-            from corral.providers.aws.template import dry_run_summary
-
-            print(dry_run_summary(cluster_configuration, cluster_name), file=sys.stderr)
+        if result.summary:  # what would be deployed; stdout keeps pcluster's dry-run message
+            print(result.summary, file=sys.stderr)
         emit(result.to_json(), output=output, query=query)
         return
-    service = make_service()
     accepted = service.create(
         cluster_name,
         cluster_configuration,
@@ -92,20 +85,6 @@ def create_cluster(
 
     _worker.spawn(service, "create", cluster_name)
     emit(accepted.to_json(), output=output, query=query)
-
-
-def _cloud_check(provider: str) -> Callable[[Any], Sequence[Finding]] | None:
-    """The provider's cloud validators for a dry run (aws only: it asks the account, when there are
-    credentials; the local providers have none)."""
-    if provider != "aws":
-        return None
-    from corral.providers import get_provider
-    from corral.state import default_state_dir
-
-    found: Callable[[Any], Sequence[Finding]] | None = getattr(
-        get_provider(provider, default_state_dir()), "cloud_findings", None
-    )
-    return found
 
 
 def _create_and_wait(

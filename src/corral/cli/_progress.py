@@ -6,7 +6,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from corral.state import StackEventRecord
+    from corral.service import StackEventRecord
 
 _STYLE = {"COMPLETE": "green", "FAILED": "bold red", "IN_PROGRESS": "cyan"}
 

@@ -11,17 +11,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from corral.service import ClusterService
-    from corral.state import StackEventRecord
+    from corral.service import ClusterService, StackEventRecord
 
 
 def spawn(service: ClusterService, operation: str, cluster_name: str) -> int:
     """Start ``corral _worker OPERATION NAME`` detached and make it the cluster's owner; its pid."""
-    from corral.service._ownership import worker_log
-    from corral.state import ProcessIdentity
+    from corral.service import worker_files
 
-    state_dir = service.store.state_dir
-    log = worker_log(service.store, cluster_name)
+    state_dir, log = worker_files(service, cluster_name)
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = {**os.environ, "CORRAL_STATE_DIR": str(state_dir)}
     with open(log, "ab") as out:
@@ -34,7 +31,7 @@ def spawn(service: ClusterService, operation: str, cluster_name: str) -> int:
             close_fds=True,
             env=env,
         )
-    service.hand_over(cluster_name, ProcessIdentity.of(proc.pid))
+    service.hand_over(cluster_name, proc.pid)
     return proc.pid
 
 
@@ -45,9 +42,9 @@ def _log_event(ev: StackEventRecord) -> None:
 
 def run_worker(operation: str, cluster_name: str) -> None:
     """The worker's body: run the create or delete recorded for ``cluster_name``."""
-    from corral.cli._commands import make_service
+    from corral.service import open_service
 
-    service = make_service()
+    service = open_service()
     print(f"{datetime.now().isoformat()} worker pid {os.getpid()}: {operation} {cluster_name}", flush=True)
     if operation == "create":
         record = service.run_create(cluster_name, on_event=_log_event)

@@ -14,6 +14,10 @@ from typing import Any
 import click
 
 from corral import PCLUSTER_COMPAT_VERSION, __version__
+from corral.service import provider_names
+
+#: the ``--provider`` choices: the provider registry's names, the default first
+PROVIDER_NAMES = provider_names()
 
 # pcluster takes several values after one flag (``--suppress-validators type:A type:B``); click
 # wants the flag repeated, so ``main`` rewrites argv for these before click parses it.
@@ -103,9 +107,9 @@ def provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--provider",
         envvar="CORRAL_PROVIDER",
-        default="local",
+        default=PROVIDER_NAMES[0],
         show_default=True,
-        type=click.Choice(["local", "fake", "aws"]),
+        type=click.Choice(PROVIDER_NAMES),
         help="Corral: where the cluster runs (env CORRAL_PROVIDER).",
     )(func)
 
@@ -247,9 +251,9 @@ def retained_provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--provider",
         envvar="CORRAL_PROVIDER",
-        default="local",
+        default=PROVIDER_NAMES[0],
         show_default=True,
-        type=click.Choice(["local", "fake", "aws"]),
+        type=click.Choice(PROVIDER_NAMES),
         help="Corral: where to find the retained logs of a deleted cluster (env CORRAL_PROVIDER).",
     )(func)
 

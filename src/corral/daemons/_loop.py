@@ -50,7 +50,8 @@ from corral.daemons.reconciler import (
 )
 from corral.errors import CorralError
 from corral.node.supervisor import revive
-from corral.providers.base import InstanceState, NodeRole, Provider
+from corral.providers import DEFAULT_PROVIDER
+from corral.providers.base import InstanceState, NodeFleet, NodeRole
 from corral.slurm.fleet import FleetStatus, fleet_status
 from corral.slurm.status import (
     SCONTROL_NODES_ARGV,
@@ -168,7 +169,7 @@ class Loop:
 
     def __init__(
         self,
-        provider: Provider,
+        provider: NodeFleet,
         cluster: str,
         *,
         log: Log = log,
@@ -402,7 +403,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m corral.daemons.reconciler")
     parser.add_argument("state_dir", type=Path)
     parser.add_argument("cluster")
-    parser.add_argument("--provider", default="local")
+    parser.add_argument("--provider", default=DEFAULT_PROVIDER)
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds between cycles")
     parser.add_argument("--pid-file", type=Path, default=None)
     parser.add_argument(

@@ -40,7 +40,7 @@ from corral.daemons.scaling import (
     refuse_all,
 )
 from corral.errors import CorralError
-from corral.providers.base import Provider, launch_nodes
+from corral.providers.base import NodeFleet
 from corral.slurm import hostlist
 
 MarkDown = Callable[[Sequence[str], str], None]
@@ -86,7 +86,7 @@ def heartbeat_refusal(path: Path | None, now: datetime, threshold_s: float) -> s
 
 
 def resume(
-    provider: Provider,
+    provider: NodeFleet,
     cluster: str,
     request: ResumeRequest,
     strategy: ScalingStrategy,
@@ -99,7 +99,7 @@ def resume(
     failed: dict[str, str] = {}
     for step in plan_launches(request, strategy):
         started = time.monotonic()
-        result = launch_nodes(provider, cluster, step.nodes, all_or_nothing=step.all_or_nothing)
+        result = provider.launch_batch(cluster, step.nodes, all_or_nothing=step.all_or_nothing)
         launched.update(result.launched_names())
         for failure in result.failed:
             failed[failure.node_name] = failure.code
@@ -116,7 +116,7 @@ def resume(
 
 
 def apply(
-    provider: Provider, cluster: str, decision: ResumeDecision, *, mark_down: MarkDown, log: Log
+    provider: NodeFleet, cluster: str, decision: ResumeDecision, *, mark_down: MarkDown, log: Log
 ) -> None:
     """Terminate the discarded instances first (they must not run), then mark nodes DOWN."""
     if decision.terminate:
@@ -166,12 +166,12 @@ def main(
         for reason, nodes in decision.down_by_reason().items():
             mark_down(nodes, reason)
         return 0
-    from corral.providers import get_provider
+    from corral.providers import DEFAULT_PROVIDER, get_provider
 
     os.chdir("/")
     started = time.monotonic()
     try:
-        provider = get_provider(env.get("CORRAL_PROVIDER", "local"), Path(state_dir))
+        provider = get_provider(env.get("CORRAL_PROVIDER", DEFAULT_PROVIDER), Path(state_dir))
         decision = resume(provider, cluster, request, strategy, mark_down=mark_down)
     except Exception:
         # Whatever broke, Slurm must not wait ResumeTimeout for these nodes: fail them now.

@@ -33,11 +33,11 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
         return 2
     names = hostlist.expand(argv[0]) if argv else []
     log(f"terminating {len(names)} node(s): {argv[0] if argv else ''}")
-    from corral.providers import get_provider
+    from corral.providers import DEFAULT_PROVIDER, get_provider
 
     os.chdir("/")
     try:
-        get_provider(env.get("CORRAL_PROVIDER", "local"), Path(state_dir)).terminate(cluster, names)
+        get_provider(env.get("CORRAL_PROVIDER", DEFAULT_PROVIDER), Path(state_dir)).terminate(cluster, names)
     except CorralError as exc:
         log(f"failed: {exc}")
         return 1

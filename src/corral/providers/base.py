@@ -4,6 +4,12 @@ A provider turns a ``ClusterPlan`` into infrastructure (``create``/``delete``), 
 compute nodes (``launch``/``terminate``, called by Slurm's Resume/Suspend programs), reports what
 exists (``instances``), and runs commands on the head node (``run_on_head``) so that the service can
 drive Slurm the same way on every provider. Errors come back as ``ProviderError``.
+
+Every capability is a method of ``Provider``; those not every provider has (``launch_batch``,
+``default_region``, ``stack_status``, ``cloud_findings``, ``dry_run_summary``) have a neutral
+default in ``ProviderBase``, which every provider inherits. New capabilities go here the same way:
+a method on ``Provider`` and its default on ``ProviderBase`` (never a ``getattr`` probe). The
+daemons need only ``NodeFleet``. Providers are found by name in ``corral.providers``' registry.
 """
 
 from __future__ import annotations
@@ -75,14 +81,26 @@ class LogSource:
     retention_days: int | None = None
 
 
+@dataclass(frozen=True)
+class ProviderTraits:
+    """What generic layers may know about a provider, instead of comparing its name."""
+
+    #: which rules of ``corral.config.check`` bind: "aws" keeps AWS's service limits ERRORs; the
+    #: providers that run on this machine report them as WARNINGs ("local")
+    validation_target: str = "local"
+
+
 EventSink = Callable[[str, str], None]
 """``sink(resource, message)``: a provider reports progress (``("HeadNode", "slurmctld started")``)."""
 
 
 class Provider(Protocol):
-    """What every provider implements. Idempotent where the name says so."""
+    """What every provider implements. Idempotent where the name says so. Capabilities that not
+    every provider has are methods too, with a neutral default in ``ProviderBase``; ``traits``
+    says what generic layers need to know about a provider (never its name)."""
 
     name: str
+    traits: ProviderTraits
 
     def check_prerequisites(self) -> None:
         """Raise ``PrerequisiteError`` naming what is missing (root, packages, namespaces) and the fix."""
@@ -143,6 +161,43 @@ class Provider(Protocol):
         (the latest retained copy). Empty when there are none."""
         ...
 
+    # -- capabilities with a neutral default in ``ProviderBase`` ----------------------------------
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult:
+        """Start these compute nodes (idempotent per node name). With ``all_or_nothing`` either
+        every node starts or none does and nothing is left running (EC2's MinTargetCapacity equal
+        to the target); otherwise as many as the capacity allows, in the order given. Per-node
+        failures (capacity above all) come back in ``failed``; only a problem with the cluster
+        itself raises ``ProviderError``. Default: ``launch`` the whole batch (``launch_nodes``)."""
+        ...
+
+    def default_region(self) -> str | None:
+        """The region a config without ``Region`` deploys to (the service records it, so
+        describe-cluster reports it), or None when the provider cannot tell. Default: None."""
+        ...
+
+    def stack_status(self, cluster_name: str) -> str | None:
+        """The status of infrastructure that goes on by itself (a CloudFormation stack keeps
+        creating when the process that started it dies): ``CREATE_COMPLETE``, ..., or None without
+        one. The service asks it before declaring an orphaned in-progress operation failed.
+        Default: None."""
+        ...
+
+    def cloud_findings(self, config: Any) -> list[Finding]:
+        """Validators that need the provider's cloud APIs (aws: subnets, security groups, key pair,
+        AMIs, instance type offerings, capacity reservations) for a validated ``ClusterConfig``;
+        the service gates them like the offline ones. Never raises for a missing resource (an INFO
+        finding when it cannot run). Default: none."""
+        ...
+
+    def dry_run_summary(self, config_path: Path, cluster_name: str) -> str | None:
+        """What a create would deploy, for ``create-cluster --dryrun true`` (aws: the templates'
+        stacks, resources and bytes), printed on stderr; None when there is nothing to add.
+        Default: None."""
+        ...
+
 
 #: EC2 error codes ParallelCluster treats as insufficient capacity (its fast fail-over list); a
 #: ``LaunchFailure`` with one of them makes the reconciler skip the compute resource for a while.
@@ -179,57 +234,9 @@ class LaunchResult:
         return [i.node_name for i in self.launched if i.node_name]
 
 
-class BatchLauncher(Protocol):
-    """Optional provider method: launch a batch and report each node's outcome as data."""
-
-    def launch_batch(
-        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
-    ) -> LaunchResult:
-        """Start these compute nodes (idempotent per node name). With ``all_or_nothing`` either
-        every node starts or none does and nothing is left running (EC2's MinTargetCapacity equal
-        to the target); otherwise as many as the capacity allows, in the order given. Per-node
-        failures (capacity above all) come back in ``failed``; only a problem with the cluster
-        itself raises ``ProviderError``."""
-        ...
-
-
-class RegionDefault(Protocol):
-    """Optional provider method: the region a config without ``Region`` deploys to (the service
-    records it, so describe-cluster reports it), or None when the provider cannot tell."""
-
-    def default_region(self) -> str | None: ...
-
-
-class StackStatusReader(Protocol):
-    """Optional provider method: the status of infrastructure that goes on by itself (a
-    CloudFormation stack keeps creating when the process that started it dies). The service asks it
-    before declaring an orphaned in-progress operation failed, so the recorded status follows it."""
-
-    def stack_status(self, cluster_name: str) -> str | None:
-        """The stack's CloudFormation status now (``CREATE_COMPLETE``, ...), or None without one."""
-        ...
-
-
-class CloudValidator(Protocol):
-    """Optional provider method: validators that need the provider's cloud APIs (the aws provider:
-    subnets, security groups, key pair, AMIs, instance type offerings, capacity reservations).
-    The service runs it after the offline validators, with the same suppressions and failure level;
-    it returns findings and never raises for a missing resource (an INFO finding when it cannot run)."""
-
-    def cloud_findings(self, config: Any) -> list[Finding]:
-        """Findings (ParallelCluster's validator names as codes) for a validated ``ClusterConfig``."""
-        ...
-
-
-def launch_nodes(
-    provider: Provider, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
-) -> LaunchResult:
-    """``launch_batch`` when the provider has it; otherwise ``launch`` the whole batch and turn its
-    error into per-node failures (so every provider gives the ResumeProgram the same data)."""
-    batch = getattr(provider, "launch_batch", None)
-    if batch is not None:
-        result: LaunchResult = batch(cluster_name, list(node_names), all_or_nothing=all_or_nothing)
-        return result
+def launch_nodes(provider: NodeLauncher, cluster_name: str, node_names: Sequence[str]) -> LaunchResult:
+    """``launch`` the whole batch and turn its error into per-node failures: the default
+    ``launch_batch`` of a provider that can only launch all of a request or none of it."""
     try:
         return LaunchResult(launched=tuple(provider.launch(cluster_name, list(node_names))))
     except InsufficientCapacityError as exc:
@@ -239,10 +246,62 @@ def launch_nodes(
     return LaunchResult(failed=tuple(LaunchFailure(n, code, message) for n in node_names))
 
 
+class NodeLauncher(Protocol):
+    def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]: ...
+
+
+class NodeFleet(Protocol):
+    """The slice of the contract the head node's daemons use (as small as Ray autoscaler v2's):
+    launch (per-node outcomes as data), terminate, list instances, run a command on the head."""
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult: ...
+
+    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None: ...
+
+    def instances(self, cluster_name: str) -> list[Instance]: ...
+
+    def run_on_head(
+        self,
+        cluster_name: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        stdin: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> CommandResult: ...
+
+
+class ProviderBase:
+    """Neutral defaults for the capabilities not every provider has; providers inherit it and
+    override what they can do better."""
+
+    traits = ProviderTraits()
+
+    def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
+        raise NotImplementedError  # every provider implements launch
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult:
+        return launch_nodes(self, cluster_name, node_names)
+
+    def default_region(self) -> str | None:
+        return None
+
+    def stack_status(self, cluster_name: str) -> str | None:
+        return None
+
+    def cloud_findings(self, config: Any) -> list[Finding]:
+        return []
+
+    def dry_run_summary(self, config_path: Path, cluster_name: str) -> str | None:
+        return None
+
+
 __all__ = [
     "INSUFFICIENT_CAPACITY_CODES",
-    "BatchLauncher",
-    "CloudValidator",
     "CommandResult",
     "EventSink",
     "Instance",
@@ -250,10 +309,12 @@ __all__ = [
     "LaunchFailure",
     "LaunchResult",
     "LogSource",
+    "NodeFleet",
+    "NodeLauncher",
     "NodeRole",
     "Provider",
+    "ProviderBase",
     "ProviderError",
-    "RegionDefault",
-    "StackStatusReader",
+    "ProviderTraits",
     "launch_nodes",
 ]

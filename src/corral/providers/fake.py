@@ -34,6 +34,7 @@ from corral.providers.base import (
     LaunchResult,
     LogSource,
     NodeRole,
+    ProviderBase,
 )
 
 
@@ -80,7 +81,7 @@ class _FakeCluster:
     powered_down: list[str] = field(default_factory=list)  # nodes Slurm shows POWERED_DOWN
 
 
-class FakeProvider:
+class FakeProvider(ProviderBase):
     """The Provider contract, in memory."""
 
     name = "fake"
@@ -170,7 +171,7 @@ class FakeProvider:
     def launch_batch(
         self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
     ) -> LaunchResult:
-        """``BatchLauncher.launch_batch`` under ``FakeFailures.capacity`` and ``launch_errors``."""
+        """``Provider.launch_batch`` under ``FakeFailures.capacity`` and ``launch_errors``."""
         cluster = self._require(cluster_name)
         running = {i.node_name: i for i in cluster.instances if i.node_name}
         failed: list[LaunchFailure] = []
@@ -446,4 +447,10 @@ class _FakeSlurm:
         return "\n".join(lines) + "\n"
 
 
-__all__ = ["FakeFailures", "FakeProvider"]
+def from_state_dir(state_dir: Path) -> FakeProvider:
+    """The registry's fake provider: failures from ``CORRAL_FAKE_*``, clusters kept under
+    ``state_dir`` so that separate processes (CLI, worker, daemons) share them."""
+    return FakeProvider(FakeFailures.from_env(), persist_dir=Path(state_dir) / "fake-provider")
+
+
+__all__ = ["FakeFailures", "FakeProvider", "from_state_dir"]

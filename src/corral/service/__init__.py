@@ -6,39 +6,113 @@ Public surface:
   instances, delete_instances, describe/update/wait_compute_fleet, stack_events, events_after,
   log_streams, log_events, export_logs,
   ssh_argv, version, hand_over.
+- ``open_service(state_dir)``: the service over the state store and the provider registry (what the
+  interfaces use; they never build a provider); ``provider_names()``: the registry's names.
 - ``dry_run_create`` / ``dry_run_build_image`` / ``check_cluster`` / ``check_image``: validation only,
-  no state directory, no provider.
+  no state directory, no provider (``ClusterService.dry_run_create`` adds the provider's part).
 - The result types, each with ``to_json()`` in pcluster 3.16's response shape.
+
+Importing this package is cheap (the CLI builds its ``--provider`` choices from ``provider_names``
+at start-up): every public name loads from its module on first use. A new public name goes in
+``_LAZY`` and in the ``TYPE_CHECKING`` imports.
 """
 
-from corral.service._codec import plan_from_json, plan_to_json
-from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
-from corral.service._service import ClusterService, EventCallback, ProviderFactory, version_info
-from corral.service._validate import (
-    INVALID_CLUSTER_CONFIG,
-    INVALID_IMAGE_CONFIG,
-    CheckedConfig,
-    check_cluster,
-    check_image,
-    check_name,
-    dry_run_build_image,
-    dry_run_create,
-    validation_target,
-)
-from corral.service._views import (
-    DRY_RUN_MESSAGE,
-    ClusterDescription,
-    ClusterList,
-    CreateAccepted,
-    DeleteAccepted,
-    DryRunResult,
-    FleetView,
-    InstanceList,
-    StackEvents,
-    config_errors_json,
-    iso,
-    stack_event,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from corral.service._codec import (
+        plan_from_json,
+        plan_to_json,
+    )
+    from corral.service._log_access import (
+        ExportedLogs,
+        LogEventList,
+        LogStreamList,
+    )
+    from corral.service._open import (
+        open_service,
+        provider_names,
+        worker_files,
+    )
+    from corral.service._service import (
+        ClusterService,
+        EventCallback,
+        ProviderFactory,
+        version_info,
+    )
+    from corral.service._validate import (
+        INVALID_CLUSTER_CONFIG,
+        INVALID_IMAGE_CONFIG,
+        CheckedConfig,
+        check_cluster,
+        check_image,
+        check_name,
+        dry_run_build_image,
+        dry_run_create,
+    )
+    from corral.service._views import (
+        DRY_RUN_MESSAGE,
+        ClusterDescription,
+        ClusterList,
+        CreateAccepted,
+        DeleteAccepted,
+        DryRunResult,
+        FleetView,
+        InstanceList,
+        StackEvents,
+        config_errors_json,
+        iso,
+        stack_event,
+    )
+    from corral.state import StackEventRecord
+
+#: public name -> the module that defines it (imported on first use)
+_LAZY = {
+    "plan_from_json": "corral.service._codec",
+    "plan_to_json": "corral.service._codec",
+    "ExportedLogs": "corral.service._log_access",
+    "LogEventList": "corral.service._log_access",
+    "LogStreamList": "corral.service._log_access",
+    "ClusterService": "corral.service._service",
+    "EventCallback": "corral.service._service",
+    "ProviderFactory": "corral.service._service",
+    "version_info": "corral.service._service",
+    "INVALID_CLUSTER_CONFIG": "corral.service._validate",
+    "INVALID_IMAGE_CONFIG": "corral.service._validate",
+    "CheckedConfig": "corral.service._validate",
+    "check_cluster": "corral.service._validate",
+    "check_image": "corral.service._validate",
+    "check_name": "corral.service._validate",
+    "dry_run_build_image": "corral.service._validate",
+    "dry_run_create": "corral.service._validate",
+    "DRY_RUN_MESSAGE": "corral.service._views",
+    "ClusterDescription": "corral.service._views",
+    "ClusterList": "corral.service._views",
+    "CreateAccepted": "corral.service._views",
+    "DeleteAccepted": "corral.service._views",
+    "DryRunResult": "corral.service._views",
+    "FleetView": "corral.service._views",
+    "InstanceList": "corral.service._views",
+    "StackEvents": "corral.service._views",
+    "config_errors_json": "corral.service._views",
+    "iso": "corral.service._views",
+    "stack_event": "corral.service._views",
+    "open_service": "corral.service._open",
+    "worker_files": "corral.service._open",
+    "StackEventRecord": "corral.state",
+    "provider_names": "corral.service._open",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'corral.service' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "DRY_RUN_MESSAGE",
@@ -58,6 +132,7 @@ __all__ = [
     "LogEventList",
     "LogStreamList",
     "ProviderFactory",
+    "StackEventRecord",
     "StackEvents",
     "check_cluster",
     "check_image",
@@ -66,9 +141,11 @@ __all__ = [
     "dry_run_build_image",
     "dry_run_create",
     "iso",
+    "open_service",
     "plan_from_json",
     "plan_to_json",
+    "provider_names",
     "stack_event",
-    "validation_target",
     "version_info",
+    "worker_files",
 ]

@@ -48,7 +48,7 @@ def settle(
     """``record``, or, if its in-progress status has no living owner, the record after moving it to
     the interrupted status (CREATE_IN_PROGRESS → CREATE_FAILED, ...), with an event saying why.
 
-    With ``stack_status`` (a provider whose stack goes on by itself, ``StackStatusReader``), the
+    With ``stack_status`` (``Provider.stack_status``: a stack that goes on by itself), the
     stack's own status is adopted instead when it reads and the lifecycle table allows it."""
     while record.stack_status in IN_PROGRESS and not (record.owner and record.owner.is_alive()):
         adopted = _adopt_stack_status(store, record, stack_status) if stack_status else None

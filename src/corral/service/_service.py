@@ -26,12 +26,13 @@ from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
 from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
 from corral.service._ownership import set_owner, settle, stop_process
-from corral.service._validate import check_cluster, check_name, validation_target
+from corral.service._validate import check_cluster, check_name
 from corral.service._views import (
     ClusterDescription,
     ClusterList,
     CreateAccepted,
     DeleteAccepted,
+    DryRunResult,
     FleetView,
     InstanceList,
     StackEvents,
@@ -81,16 +82,17 @@ class ClusterService:
         """Validate, check the provider's prerequisites, plan, and record CREATE_IN_PROGRESS owned by
         this process. ``ConfigError`` for a bad config, ``ConflictError`` for a taken name,
         ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet.
-        A provider with the optional ``cloud_findings`` (aws) adds its cloud validators."""
+        The provider's ``cloud_findings`` (aws: its cloud validators) are gated with the rest."""
+        prov = self.provider(provider)
         checked = check_cluster(
             config_path,
             cluster_name=cluster_name,
             suppress=suppress,
             failure_level=failure_level,
-            target=validation_target(provider),
-            cloud=getattr(self.provider(provider), "cloud_findings", None),
+            target=prov.traits.validation_target,
+            cloud=prov.cloud_findings,
         )
-        self.provider(provider).check_prerequisites()
+        prov.check_prerequisites()
         if self.store.find(cluster_name) is not None:
             raise duplicate_cluster(cluster_name)
         from corral.plan import build_plan
@@ -103,6 +105,29 @@ class ClusterService:
             rollback_on_failure=rollback_on_failure,
             findings=checked.findings,
         )
+
+    def dry_run_create(
+        self,
+        config_path: str | Path,
+        *,
+        cluster_name: str,
+        provider: str,
+        suppress: Sequence[str] = (),
+        failure_level: Level = Level.ERROR,
+    ) -> DryRunResult:
+        """``create-cluster --dryrun true``: validate for ``provider`` (its validation target and
+        cloud validators) and add its summary of what would be deployed. Nothing is recorded."""
+        prov = self.provider(provider)
+        checked = check_cluster(
+            config_path,
+            cluster_name=cluster_name,
+            suppress=suppress,
+            failure_level=failure_level,
+            target=prov.traits.validation_target,
+            cloud=prov.cloud_findings,
+        )
+        summary = prov.dry_run_summary(Path(config_path), cluster_name) or ""
+        return DryRunResult(checked.findings, summary=summary)
 
     def create_planned(
         self,
@@ -127,7 +152,7 @@ class ClusterService:
             provider=provider,
             config_text=config_text,
             config_path=config_path,
-            region=plan.region or _default_region(self.provider(provider)) or provider,
+            region=plan.region or self.provider(provider).default_region() or provider,
             plan_json=plan_to_json(plan),
             corral_version=__version__,
             pcluster_version=PCLUSTER_COMPAT_VERSION,
@@ -142,9 +167,11 @@ class ClusterService:
         self._stack_event(record, StackStatus.CREATE_IN_PROGRESS, "User Initiated")
         return CreateAccepted(record, findings)
 
-    def hand_over(self, cluster_name: str, worker: ProcessIdentity) -> ClusterRecord:
-        """Make ``worker`` (a detached process about to run ``run_create``/``run_delete``) the owner."""
-        return self._set_owner(cluster_name, worker)
+    def hand_over(self, cluster_name: str, worker: ProcessIdentity | int) -> ClusterRecord:
+        """Make ``worker`` (a detached process about to run ``run_create``/``run_delete``, or its
+        pid) the owner."""
+        identity = worker if isinstance(worker, ProcessIdentity) else ProcessIdentity.of(worker)
+        return self._set_owner(cluster_name, identity)
 
     def run_create(self, cluster_name: str, *, on_event: EventCallback | None = None) -> ClusterRecord:
         """Build the recorded plan with the provider. Ends CREATE_COMPLETE; or, on failure,
@@ -502,10 +529,10 @@ class ClusterService:
 
     def _settle(self, record: ClusterRecord) -> ClusterRecord:
         """An in-progress status whose owner is gone follows the provider's own stack when it has
-        one (``StackStatusReader``), else becomes the matching failed status."""
+        one (``Provider.stack_status``), else becomes the matching failed status."""
         reader = None
         if record.stack_status in IN_PROGRESS and not (record.owner and record.owner.is_alive()):
-            reader = getattr(self.provider(record.provider), "stack_status", None)
+            reader = self.provider(record.provider).stack_status
         return settle(self.store, record, stack_status=reader)
 
     def _set_owner(self, name: str, owner: ProcessIdentity) -> ClusterRecord:
@@ -549,13 +576,6 @@ class ClusterService:
         path = self._config_snapshot(record)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.write_text(record.config_text, encoding="utf-8")
-
-
-def _default_region(provider: Provider) -> str:
-    """The region a provider deploys to when the config names none (optional ``default_region``;
-    the aws provider's comes from the environment or the profile), else ""."""
-    default = getattr(provider, "default_region", None)
-    return str(default() or "") if default is not None else ""
 
 
 def version_info() -> dict[str, str]:

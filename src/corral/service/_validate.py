@@ -1,6 +1,8 @@
 """Validation before anything is created: the dry runs, and the gate in front of create-cluster.
 
 These functions read the config file and nothing else: no state directory, no provider, no network.
+(``ClusterService.dry_run_create`` adds the provider's part: its validation target, its cloud
+validators and its summary of what would be deployed.)
 """
 
 from __future__ import annotations
@@ -33,12 +35,6 @@ class CheckedConfig:
     findings: tuple[Finding, ...]
 
 
-def validation_target(provider: str) -> str:
-    """Which rules bind: AWS's service limits are ERRORs for the ``aws`` provider; the providers that
-    run on this machine report them as WARNINGs (see ``corral.config.check``)."""
-    return "aws" if provider == "aws" else "local"
-
-
 def check_name(value: str, what: str) -> str:
     """Reject a name that does not match pcluster's pattern, as its CLI does."""
     if not NAME_PATTERN.match(value):
@@ -58,7 +54,7 @@ def check_cluster(
     target: str = "local",
     cloud: CloudCheck | None = None,
 ) -> CheckedConfig:
-    """Load and validate a cluster config for a provider ``target`` (see ``validation_target``).
+    """Load and validate a cluster config for a provider ``target`` (``ProviderTraits.validation_target``).
     ``cloud`` (a provider's ``cloud_findings``) adds the validators that need the cloud; its
     findings are suppressed and gated like the offline ones. ``ConfigError`` (every finding
     attached) when any finding is at or above ``failure_level`` after suppressions; else the config
@@ -205,5 +201,4 @@ __all__ = [
     "check_name",
     "dry_run_build_image",
     "dry_run_create",
-    "validation_target",
 ]

@@ -64,6 +64,8 @@ class DryRunResult:
     """A dry run that would have succeeded (``DryrunOperationExceptionResponseContent``)."""
 
     validation_messages: tuple[Finding, ...] = ()
+    #: what the provider would deploy (``Provider.dry_run_summary``), for stderr; not in the JSON
+    summary: str = ""
 
     def to_json(self) -> JSON:
         out: JSON = {"message": DRY_RUN_MESSAGE}

@@ -5,7 +5,7 @@ per compute resource, at most ``MAX_BATCH`` nodes each) and ``assign`` decides, 
 returned, which node gets which instance, which nodes failed and why, and which instances are
 surplus. ``run_request`` is the only part that calls EC2.
 
-``all_or_nothing`` (``BatchLauncher.launch_batch``): each request asks EC2 for
+``all_or_nothing`` (``Provider.launch_batch``): each request asks EC2 for
 ``MinTargetCapacity`` = its node count, and a batch whose requests did not all succeed terminates
 every instance it launched and fails every node. Otherwise (best effort) ``MinTargetCapacity`` = 1
 and the instances that came are assigned to nodes in order; the nodes left over fail with EC2's

@@ -53,6 +53,8 @@ from corral.providers.base import (
     LaunchResult,
     LogSource,
     NodeRole,
+    ProviderBase,
+    ProviderTraits,
 )
 
 #: Root stack Output naming the cluster's DynamoDB node table (see the template's docstring).
@@ -65,10 +67,11 @@ LOG_GROUP_OUTPUT = "LogGroupName"
 OS_USERS = {"ubuntu2204": "ubuntu", "ubuntu2404": "ubuntu", "rocky8": "rocky", "rocky9": "rocky"}
 
 
-class AwsProvider:
+class AwsProvider(ProviderBase):
     """Clusters on AWS. ``state_dir`` keeps only where each cluster lives (region, bucket)."""
 
     name = "aws"
+    traits = ProviderTraits(validation_target="aws")
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
@@ -389,6 +392,12 @@ class AwsProvider:
         from corral.providers.aws.validators import cloud_findings
 
         return cloud_findings(config)
+
+    def dry_run_summary(self, config_path: Path, cluster_name: str) -> str | None:
+        """The stacks, resources and bytes of the templates a create would deploy (built offline)."""
+        from corral.providers.aws.template import dry_run_summary
+
+        return dry_run_summary(config_path, cluster_name)
 
     # -- internals -------------------------------------------------------------------------
     def _outputs(self, clients: AwsClients, cluster_name: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Batch launches of a local cluster's compute nodes, under its capacity limits (``_capacity``).
 
-``launch_batch`` is the local provider's ``BatchLauncher.launch_batch``: admission first (capacity
+``launch_batch`` is the local provider's ``Provider.launch_batch``: admission first (capacity
 refusals become ``InsufficientInstanceCapacity`` failures, as EC2 reports them), then the admitted
 nodes start in parallel. With ``all_or_nothing`` nothing is left running when any node fails.
 """

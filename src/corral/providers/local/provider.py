@@ -20,6 +20,7 @@ from corral.providers.base import (
     LaunchResult,
     LogSource,
     NodeRole,
+    ProviderBase,
 )
 from corral.providers.local import _capacity, _cluster, _daemons, _launch, _logs, _net, _nodes, _proc
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
@@ -41,7 +42,7 @@ def _missing_programs() -> list[str]:
     return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=_proc.SAFE_PATH) is None]
 
 
-class LocalProvider:
+class LocalProvider(ProviderBase):
     """Clusters as Linux namespaces on this machine; state lives under ``state_dir``."""
 
     name = "local"
@@ -132,7 +133,7 @@ class LocalProvider:
     def launch_batch(
         self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
     ) -> LaunchResult:
-        """``BatchLauncher.launch_batch``: per-node outcomes under the capacity limits."""
+        """``Provider.launch_batch``: per-node outcomes under the capacity limits."""
         descriptor = self._descriptor(cluster_name)
         return _launch.launch_batch(
             self.layout(cluster_name), descriptor, node_names, all_or_nothing=all_or_nothing
