@@ -94,11 +94,24 @@ def read_object(clients: AwsClients, bucket: str, key: str) -> str:
 
 
 def delete_prefix(clients: AwsClients, bucket: str, prefix: str) -> None:
-    """Remove every object under ``prefix`` (the cluster's artefacts) from the bucket."""
-    listed = aws_call("ListObjectsV2", clients.s3.list_objects_v2, Bucket=bucket, Prefix=prefix)
-    keys = [{"Key": o["Key"]} for o in listed.get("Contents", [])]
-    if keys:
-        aws_call("DeleteObjects", clients.s3.delete_objects, Bucket=bucket, Delete={"Objects": keys})
+    """Remove every object under ``prefix`` (the cluster's artefacts) from the bucket, every page of
+    them. A bucket that is already gone holds nothing: done."""
+    token: str | None = None
+    while True:
+        try:
+            listed = clients.s3.list_objects_v2(
+                Bucket=bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {})
+            )
+        except BOTO_ERRORS as exc:
+            if error_code(exc) in ("NoSuchBucket", "404", "NotFound"):
+                return
+            raise translate(exc, "ListObjectsV2") from exc
+        keys = [{"Key": o["Key"]} for o in listed.get("Contents", [])]
+        if keys:
+            aws_call("DeleteObjects", clients.s3.delete_objects, Bucket=bucket, Delete={"Objects": keys})
+        token = listed.get("NextContinuationToken")
+        if not token:
+            return
 
 
 @dataclass(frozen=True)
