@@ -30,7 +30,6 @@ def run(name: str, **kwargs: Any) -> None:
     if kwargs.pop("debug", False):
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     kwargs.pop("region", None)
-    kwargs.pop("next_token", None)
     COMMANDS[name](**kwargs)
 
 
@@ -127,20 +126,37 @@ def describe_cluster(*, cluster_name: str, output: str, query: str | None) -> No
     emit(make_service().describe(cluster_name).to_json(), output=output, query=query)
 
 
-def list_clusters(*, cluster_status: tuple[str, ...], output: str, query: str | None) -> None:
-    emit(make_service().list_clusters(cluster_status).to_json(), output=output, query=query)
+def list_clusters(
+    *, cluster_status: tuple[str, ...], next_token: str | None, output: str, query: str | None
+) -> None:
+    from corral.service import paged_doc
+
+    doc = make_service().list_clusters(cluster_status).to_json()
+    emit(paged_doc(doc, "clusters", "clusterName", next_token, "clusters"), output=output, query=query)
 
 
 def describe_cluster_instances(
-    *, cluster_name: str, node_type: str | None, queue_name: str | None, output: str, query: str | None
+    *,
+    cluster_name: str,
+    node_type: str | None,
+    queue_name: str | None,
+    next_token: str | None,
+    output: str,
+    query: str | None,
 ) -> None:
+    from corral.errors import NotFoundError
+    from corral.service import paged_doc
+
     service = make_service()
-    if node_type == "LoginNode":  # Corral has no login nodes yet: an empty, well-formed answer
-        service.get(cluster_name)
-        emit({"instances": []}, output=output, query=query)
-        return
-    found = service.instances(cluster_name, node_type=node_type, queue_name=queue_name)
-    emit(found.to_json(), output=output, query=query)
+    try:
+        if node_type == "LoginNode":  # Corral has no login nodes yet: an empty, well-formed answer
+            service.get(cluster_name)
+            doc: dict[str, Any] = {"instances": []}
+        else:
+            doc = service.instances(cluster_name, node_type=node_type, queue_name=queue_name).to_json()
+    except NotFoundError:  # pcluster lists the instances tagged with the name: none, not an error
+        doc = {"instances": []}
+    emit(paged_doc(doc, "instances", "instanceId", next_token, "instances"), output=output, query=query)
 
 
 def delete_cluster_instances(
@@ -168,8 +184,13 @@ def update_compute_fleet(
     emit(view.to_json(), output=output, query=query)
 
 
-def get_cluster_stack_events(*, cluster_name: str, output: str, query: str | None) -> None:
-    emit(make_service().stack_events(cluster_name).to_json(), output=output, query=query)
+def get_cluster_stack_events(
+    *, cluster_name: str, next_token: str | None, output: str, query: str | None
+) -> None:
+    from corral.service import paged_doc
+
+    doc = make_service().stack_events(cluster_name).to_json()
+    emit(paged_doc(doc, "events", "eventId", next_token, "events"), output=output, query=query)
 
 
 def list_cluster_log_streams(

@@ -1,6 +1,7 @@
 """How the CLI reports an error: pcluster's JSON on stdout, one human line with the fix on stderr.
 
-A ``CorralError`` is the user's to fix: its message and hint, never a traceback. Anything else is
+A ``CorralError`` is the user's to fix: its message and hint, never a traceback (not even with
+``--debug``: the traceback of an expected error says nothing the message does not). Anything else is
 Corral's bug: a short line and the path of a log holding the traceback (shown with ``--debug``).
 """
 
@@ -50,8 +51,6 @@ def report(exc: BaseException, *, debug: bool) -> int:
         print(f"corral: error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
-        if debug:
-            traceback.print_exception(exc, file=sys.stderr)
         return exc.exit_code or 1
     log = _write_log(exc)
     print(json.dumps({"message": f"Unexpected error: {type(exc).__name__}: {exc}"}, indent=2))

@@ -10,9 +10,14 @@ from corral.errors import BadRequestError
 
 
 def emit(doc: Any, *, output: str = "json", query: str | None = None) -> None:
-    """Print ``doc`` on stdout, after the JMESPath ``query`` when one is given."""
+    """Print ``doc`` on stdout, after the JMESPath ``query`` when one is given. A query whose
+    result is empty (null, [], {}, "", 0 or false) prints nothing, as pcluster prints only a
+    truthy result."""
     if query:
         doc = _query(doc, query)
+        if not doc:
+            sys.stdout.flush()
+            return
     if output == "table":
         _table(doc)
     else:

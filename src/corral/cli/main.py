@@ -38,6 +38,26 @@ NODE_TYPES = ("HeadNode", "ComputeNode", "LoginNode")
 FLEET_REQUESTS = ("START_REQUESTED", "STOP_REQUESTED", "ENABLED", "DISABLED")
 
 
+class WrongType(click.BadParameter):
+    """A flag value of the wrong type: pcluster answers ``Bad Request: Wrong type, expected 'boolean'
+    for parameter 'dryrun'`` as JSON on stdout (exit 1), not a usage error."""
+
+    def __init__(self, expected: str, param: click.Parameter | None, ctx: click.Context | None) -> None:
+        super().__init__(f"expected {expected!r}", ctx=ctx, param=param)
+        self.expected = expected
+
+    def pcluster_message(self) -> str:
+        return f"Bad Request: Wrong type, expected {self.expected!r} for parameter {flag_name(self.param)!r}"
+
+
+def flag_name(param: click.Parameter | None) -> str:
+    """pcluster's name of a parameter: its long flag without dashes (``start-from-head``)."""
+    if param is None:
+        return ""
+    longs = [o for o in param.opts if o.startswith("--")]
+    return (longs[0] if longs else param.opts[0]).lstrip("-") if param.opts else str(param.name)
+
+
 class PclusterBool(click.ParamType):
     """pcluster's boolean flag values: ``true``/``false`` (any case of those two words)."""
 
@@ -49,10 +69,49 @@ class PclusterBool(click.ParamType):
         text = str(value).strip().lower()
         if text in ("true", "false"):
             return text == "true"
-        self.fail(f"{value!r} is not a boolean; use true or false", param, ctx)
+        raise WrongType("boolean", param, ctx)
+
+
+class PclusterInt(click.ParamType):
+    """pcluster's integer flag values."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise WrongType("int", param, ctx) from None
+
+
+class PclusterName(click.ParamType):
+    """A cluster name or image id, checked against pcluster's pattern as its CLI does for every verb."""
+
+    name = "name"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        import re
+
+        pattern = "^[a-zA-Z][a-zA-Z0-9-]+$"
+        if not re.match(pattern, str(value)):
+            raise BadPattern(str(value), pattern, param, ctx)
+        return str(value)
+
+
+class BadPattern(click.BadParameter):
+    """A name that does not match pcluster's pattern (JSON on stdout, exit 1, as pcluster)."""
+
+    def __init__(self, value: str, pattern: str, param: click.Parameter | None, ctx: click.Context | None):
+        super().__init__(f"{value!r} does not match {pattern!r}", ctx=ctx, param=param)
+        self.value, self.pattern = value, pattern
+
+    def pcluster_message(self) -> str:
+        return f"Bad Request: {self.value!r} does not match {self.pattern!r} - {flag_name(self.param)!r}"
 
 
 BOOL = PclusterBool()
+INT = PclusterInt()
+NAME = PclusterName()
 
 
 def expand_multi_values(argv: Sequence[str]) -> list[str]:
@@ -100,7 +159,7 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def cluster_name_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("-n", "--cluster-name", required=True, help="Name of the cluster.")(func)
+    return click.option("-n", "--cluster-name", required=True, type=NAME, help="Name of the cluster.")(func)
 
 
 def provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -180,7 +239,7 @@ def describe_cluster(**kwargs: Any) -> None:
 @click.option(
     "--cluster-status", multiple=True, type=click.Choice(CLUSTER_STATUSES), help="Filter by status."
 )
-@click.option("--next-token", help="Token for paginated requests (every cluster fits one page).")
+@click.option("--next-token", help="Token for paginated requests.")
 @common
 def list_clusters(**kwargs: Any) -> None:
     """List the clusters."""
@@ -276,7 +335,7 @@ def list_cluster_log_streams(**kwargs: Any) -> None:
 @click.option(
     "--start-from-head", type=BOOL, default=False, help="Earliest events first (default false: latest)."
 )
-@click.option("--limit", type=int, help="Maximum number of events (default: up to 10,000 or 1 MB).")
+@click.option("--limit", type=INT, help="Maximum number of events (default: up to 10,000 or 1 MB).")
 @click.option("--next-token", "token", help="Token for paginated requests (nextToken or prevToken).")
 @retained_provider_option
 @common
@@ -315,7 +374,7 @@ def ssh(**kwargs: Any) -> None:
 
 
 @cli.command("build-image")
-@click.option("-i", "--image-id", required=True, help="Id of the image.")
+@click.option("-i", "--image-id", required=True, type=NAME, help="Id of the image.")
 @click.option("-c", "--image-configuration", required=True, help="Path of the image config (YAML).")
 @click.option("--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME.")
 @click.option(
@@ -346,6 +405,21 @@ def worker(operation: str, cluster_name: str) -> None:
     _worker.run_worker(operation, cluster_name)
 
 
+def _usage_error(exc: click.ClickException) -> int:
+    """A bad command line, as pcluster reports it: ``{"message": ...}`` on stdout always (scripts
+    read one shape); a wrong type or pattern exits 1 as pcluster's; other usage errors (missing flag,
+    bad choice) keep click's usage on stderr and exit 2 as pcluster's argparse does, an unknown flag
+    exits 1 as pcluster's "Invalid arguments"."""
+    import json
+
+    if isinstance(exc, WrongType | BadPattern):
+        print(json.dumps({"message": exc.pcluster_message()}, indent=2))
+        return 1
+    print(json.dumps({"message": f"Bad Request: {exc.format_message()}"}, indent=2))
+    exc.show()
+    return 1 if isinstance(exc, click.NoSuchOption) else exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: errors become pcluster-style JSON on stdout and a hint on stderr."""
     args = expand_multi_values(sys.argv[1:] if argv is None else list(argv))
@@ -354,8 +428,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        sys.exit(_usage_error(exc))
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         sys.exit(130)

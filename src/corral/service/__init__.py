@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         LogEventList,
         LogStreamList,
     )
+    from corral.service._paging import paged_doc
     from corral.service._open import (
         open_service,
         provider_names,
@@ -104,6 +105,7 @@ _LAZY = {
     "worker_files": "corral.service._open",
     "StackEventRecord": "corral.state",
     "provider_names": "corral.service._open",
+    "paged_doc": "corral.service._paging",
 }
 
 
@@ -142,6 +144,7 @@ __all__ = [
     "dry_run_create",
     "iso",
     "open_service",
+    "paged_doc",
     "plan_from_json",
     "plan_to_json",
     "provider_names",
