@@ -32,12 +32,12 @@ if TYPE_CHECKING:
         LogEventList,
         LogStreamList,
     )
-    from corral.service._paging import paged_doc
     from corral.service._open import (
         open_service,
         provider_names,
         worker_files,
     )
+    from corral.service._paging import paged_doc
     from corral.service._service import (
         ClusterService,
         EventCallback,

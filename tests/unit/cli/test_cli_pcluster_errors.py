@@ -13,7 +13,10 @@ def test_a_wrong_type_is_pclusters_bad_request_json() -> None:
     cases = {
         ("create-cluster", "-n", "demo", "-c", "x.yaml", "--dryrun", "yes"): ("boolean", "dryrun"),
         ("ssh", "-n", "demo", "--dryrun", "yes"): ("boolean", "dryrun"),
-        ("get-cluster-log-events", "-n", "demo", "--log-stream-name", "x", "--limit", "abc"): ("int", "limit"),
+        ("get-cluster-log-events", "-n", "demo", "--log-stream-name", "x", "--limit", "abc"): (
+            "int",
+            "limit",
+        ),
         ("get-cluster-log-events", "-n", "demo", "--log-stream-name", "x", "--start-from-head", "maybe"): (
             "boolean",
             "start-from-head",
@@ -27,7 +30,12 @@ def test_a_wrong_type_is_pclusters_bad_request_json() -> None:
 
 
 def test_a_name_off_pclusters_pattern_is_rejected_on_every_verb() -> None:
-    for verb in ("describe-cluster", "delete-cluster", "describe-cluster-instances", "describe-compute-fleet"):
+    for verb in (
+        "describe-cluster",
+        "delete-cluster",
+        "describe-cluster-instances",
+        "describe-compute-fleet",
+    ):
         result = run([verb, "-n", "x"])
         assert result.returncode == 1
         assert json.loads(result.stdout) == {
