@@ -15,9 +15,10 @@ daemons need only ``NodeFleet``. Providers are found by name in ``corral.provide
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,13 +66,72 @@ class CommandResult:
     stderr: str
 
 
+class LogReader(Protocol):
+    """How the service reads one log stream, wherever its lines are kept: a file on this machine
+    (``FileLogReader``), or a remote store (a CloudWatch reader implements the same four)."""
+
+    def read_text(self) -> str:
+        """Every line of the stream ("" when it is gone)."""
+        ...
+
+    def last_write(self) -> datetime:
+        """When the stream last received a line (now when that cannot be told)."""
+        ...
+
+    def size(self) -> int:
+        """The stream's stored bytes (0 when it is gone)."""
+        ...
+
+    def edges(self, limit: int) -> tuple[list[str], list[str]]:
+        """The first and the last lines, from at most ``limit`` bytes at each end."""
+        ...
+
+
+@dataclass(frozen=True)
+class FileLogReader:
+    """A stream kept in a file on this machine."""
+
+    path: Path
+
+    def read_text(self) -> str:
+        try:
+            return self.path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def last_write(self) -> datetime:
+        try:
+            return datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+        except OSError:
+            return datetime.now(UTC)
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def edges(self, limit: int) -> tuple[list[str], list[str]]:
+        try:
+            with self.path.open("rb") as f:
+                head = f.read(limit)
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - limit))
+                tail = f.read()
+        except OSError:
+            return [], []
+        return head.decode(errors="replace").splitlines(), tail.decode(errors="replace").splitlines()
+
+
 @dataclass(frozen=True)
 class LogSource:
-    """One log stream of a cluster (pcluster's CloudWatch stream): the file that holds its lines and
-    the machine that wrote them. ``stream_name`` is ``<hostname>.<instance-id>.<identifier>``."""
+    """One log stream of a cluster (pcluster's CloudWatch stream): where its lines are and the
+    machine that wrote them. ``stream_name`` is ``<hostname>.<instance-id>.<identifier>``. Readers
+    go through ``open()``: ``path`` is only where a provider that keeps files put them (None for
+    a stream kept elsewhere, which gives its ``reader``)."""
 
     stream_name: str
-    path: Path
+    path: Path | None
     role: NodeRole
     hostname: str
     private_dns_name: str  # short private DNS name, "ip-10-0-0-101"
@@ -79,6 +139,16 @@ class LogSource:
     identifier: str  # "slurmctld", "cfn-init", ...
     #: Monitoring/Logs/CloudWatch/RetentionInDays: older events are expired; None keeps them all
     retention_days: int | None = None
+    #: how the lines are read when they are not in ``path`` (a remote store)
+    reader: LogReader | None = field(default=None, compare=False)
+
+    def open(self) -> LogReader:
+        """The stream's reader: ``reader``, else the file at ``path``."""
+        if self.reader is not None:
+            return self.reader
+        if self.path is None:
+            raise ValueError(f"log stream {self.stream_name} has neither a reader nor a path")
+        return FileLogReader(self.path)
 
 
 @dataclass(frozen=True)
@@ -304,10 +374,12 @@ __all__ = [
     "INSUFFICIENT_CAPACITY_CODES",
     "CommandResult",
     "EventSink",
+    "FileLogReader",
     "Instance",
     "InstanceState",
     "LaunchFailure",
     "LaunchResult",
+    "LogReader",
     "LogSource",
     "NodeFleet",
     "NodeLauncher",

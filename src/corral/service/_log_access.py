@@ -8,7 +8,6 @@ pcluster's response shapes (``ListClusterLogStreams``, ``GetClusterLogEvents``,
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -93,20 +92,10 @@ class ExportedLogs:
         return doc
 
 
-def _mtime(path: Path) -> datetime:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    except OSError:
-        return datetime.now(UTC)
-
-
 def read_events(source: LogSource) -> _logs.LogIndex:
-    """The events of the source's file, timestamped on demand (none when the file is gone)."""
-    try:
-        text = source.path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        text = ""
-    return _logs.LogIndex(text, fallback=_mtime(source.path))
+    """The events of the stream, timestamped on demand (none when it is gone)."""
+    reader = source.open()
+    return _logs.LogIndex(reader.read_text(), fallback=reader.last_write())
 
 
 def select_events(
@@ -120,27 +109,13 @@ def select_events(
     return _logs.window(events, start=start, end=end, retention_days=source.retention_days)
 
 
-def _edges(path: Path) -> tuple[list[str], list[str]]:
-    """The first and the last lines of a file, from at most EDGE_BYTES at each end."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(EDGE_BYTES)
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - EDGE_BYTES))
-            tail = f.read()
-    except OSError:
-        return [], []
-    return head.decode(errors="replace").splitlines(), tail.decode(errors="replace").splitlines()
-
-
 def summarize(source: LogSource, arn_prefix: str) -> StreamSummary:
-    """First and last event times from the file's ends; the mtime when a file has no timestamp."""
-    ingested = _mtime(source.path)
-    try:
-        size = source.path.stat().st_size
-    except OSError:
-        size = 0
-    head, tail = _edges(source.path)
+    """First and last event times from the stream's ends (at most EDGE_BYTES each); its last
+    write when it has no timestamp."""
+    reader = source.open()
+    ingested = reader.last_write()
+    size = reader.size()
+    head, tail = reader.edges(EDGE_BYTES)
     first = next((t for t in map(_logs.parse_timestamp, head) if t is not None), None)
     last = next((t for t in map(_logs.parse_timestamp, reversed(tail)) if t is not None), None)
     first = first or last or ingested

@@ -247,11 +247,12 @@ def retain_or_remove(layout: ClusterLayout, *, retain_storage: bool) -> Path | N
     target.mkdir(parents=True, exist_ok=True)
     streams = [
         {
-            **{k: v for k, v in asdict(s).items() if k != "retention_days"},
+            **{k: v for k, v in asdict(s).items() if k not in ("retention_days", "reader")},
             "path": s.path.relative_to(layout.log).as_posix(),
             "role": s.role.value,
         }
         for s in sources
+        if s.path is not None  # every local stream is a file under log/
     ]
     manifest = {"cluster": layout.name, "policy": asdict(policy), "streams": streams}
     shutil.move(str(layout.log), str(target / "log"))
