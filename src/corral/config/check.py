@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from corral.config.findings import Finding, Level
+from corral.config.key_support import key_findings
 from corral.errors import BadRequestError, ConfigError
 
 SUPPRESS_RE = re.compile(r"^(ALL|type:[A-Za-z0-9_]+)$")
@@ -115,6 +116,7 @@ def check_cluster_config(
         level,
         _target(target),
         early=_cluster_name_only(cluster_name),
+        kind="cluster",
     )
 
 
@@ -140,6 +142,7 @@ def check_image_config(
         level,
         _target(target),
         early=_image_id_only(image_id),
+        kind="image",
     )
 
 
@@ -172,6 +175,7 @@ def _check(
     target: str,
     *,
     early: tuple[Finding, ...],
+    kind: str,
 ) -> ValidationReport:
     try:
         loaded = load(path)
@@ -183,6 +187,9 @@ def _check(
     results: list[Finding] = []
     for validator in validators:
         results.extend(_run(validator, ctx))
+    results.extend(
+        key_findings(loaded.written_paths(), kind=kind, provider=target, value=loaded.written_value)
+    )
     unsuppressed = [f for f in results if not suppression.suppresses(f.code)]
     located = [_scope(_locate(f, loaded), target) for f in unsuppressed]
     located.sort(key=lambda f: (f.line or 0, f.column or 0))

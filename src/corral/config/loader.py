@@ -33,6 +33,7 @@ class LoadedConfig(Generic[C]):
     config: C
     filename: str
     _locations: Mapping[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+    _data: Any = field(default=None, repr=False, compare=False)
 
     def locate(self, path: str) -> tuple[int, int] | None:
         """1-based ``(line, column)`` of the key path, or of its closest ancestor present in the file.
@@ -50,6 +51,23 @@ class LoadedConfig(Generic[C]):
     def raw_keys_present(self, path: str) -> bool:
         """True when ``path`` was written in the file (as opposed to filled in from a default)."""
         return path in self._locations
+
+    def written_paths(self) -> tuple[str, ...]:
+        """Every key path written in the file, in file order (``A/B[1]/C``)."""
+        return tuple(sorted(self._locations, key=lambda p: self._locations[p]))
+
+    def written_value(self, path: str) -> Any:
+        """The value written at key path ``path`` (as parsed from YAML), or None when absent."""
+        node = self._data
+        for part in path.split("/"):
+            name, _, index = part.partition("[")
+            node = node.get(name) if isinstance(node, dict) else None
+            if index:
+                position = int(index.rstrip("]"))
+                node = node[position] if isinstance(node, list) and position < len(node) else None
+            if node is None:
+                return None
+        return node
 
     def finding(self, level: Level, code: str, path: str, message: str, hint: str = "") -> Finding:
         """A finding for ``path``, located at the line of ``path`` (or its closest ancestor) in this file."""
@@ -163,7 +181,7 @@ def _load_text(source: str | bytes, filename: str, model: type[BaseModel], kind:
         findings.append(Finding(Level.ERROR, _yaml.CODE_FILE, "", "the file nests too deeply", file=filename))
     if findings or config is None:
         _fail(filename, kind, findings)
-    return LoadedConfig(config=config, filename=filename, _locations=parsed.locations)
+    return LoadedConfig(config=config, filename=filename, _locations=parsed.locations, _data=parsed.data)
 
 
 def _fail(filename: str, kind: str, findings: list[Finding]) -> Any:
