@@ -6,7 +6,9 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,24 @@ def _show_findings(findings: Sequence[Finding]) -> None:
         print(f"{finding.level.name}: {finding.location()}", file=sys.stderr)
 
 
+@contextmanager
+def config_file(arg: str) -> Iterator[str]:
+    """A path the service can read (more than once) for ``-c arg``: the file itself, or for ``-``,
+    ``/dev/stdin`` and pipes (``-c <(envsubst < tpl.yaml)``) a private copy of what they gave,
+    removed afterwards. Paths that cannot be a config get their own message here."""
+    from corral.config.source import read_config_source
+
+    source = read_config_source(arg)
+    if source.is_file:
+        yield arg
+        return
+    with tempfile.TemporaryDirectory(prefix="corral-config-") as directory:
+        name = "stdin.yaml" if source.label == "<stdin>" else f"{Path(source.label).name}.yaml"
+        path = Path(directory) / name
+        path.write_bytes(source.data)
+        yield str(path)
+
+
 def create_cluster(
     *,
     cluster_name: str,
@@ -53,15 +73,38 @@ def create_cluster(
 ) -> None:
     from corral.config.findings import Level
 
-    level = Level[validation_failure_level]
+    with config_file(cluster_configuration) as path:
+        _create(
+            cluster_name,
+            path,
+            suppress=suppress_validators,
+            level=Level[validation_failure_level],
+            dryrun=dryrun,
+            rollback_on_failure=rollback_on_failure,
+            provider=provider,
+            wait=wait,
+            output=output,
+            query=query,
+        )
+
+
+def _create(
+    cluster_name: str,
+    path: str,
+    *,
+    suppress: tuple[str, ...],
+    level: Any,
+    dryrun: bool,
+    rollback_on_failure: bool,
+    provider: str,
+    wait: bool,
+    output: str,
+    query: str | None,
+) -> None:
     service = make_service()
     if dryrun:
         result = service.dry_run_create(
-            cluster_configuration,
-            cluster_name=cluster_name,
-            provider=provider,
-            suppress=suppress_validators,
-            failure_level=level,
+            path, cluster_name=cluster_name, provider=provider, suppress=suppress, failure_level=level
         )
         _show_findings(result.validation_messages)
         if result.summary:  # what would be deployed; stdout keeps pcluster's dry-run message
@@ -70,10 +113,10 @@ def create_cluster(
         return
     accepted = service.create(
         cluster_name,
-        cluster_configuration,
+        path,
         provider=provider,
         rollback_on_failure=rollback_on_failure,
-        suppress=suppress_validators,
+        suppress=suppress,
         failure_level=level,
     )
     _show_findings(accepted.validation_messages)
@@ -291,12 +334,13 @@ def build_image(
             "build-image is not supported yet: Corral can only validate image configs",
             hint=f"run `corral build-image --dryrun true -c {image_configuration} -i {image_id}`",
         )
-    result = dry_run_build_image(
-        image_configuration,
-        image_id=image_id,
-        suppress=suppress_validators,
-        failure_level=Level[validation_failure_level],
-    )
+    with config_file(image_configuration) as path:
+        result = dry_run_build_image(
+            path,
+            image_id=image_id,
+            suppress=suppress_validators,
+            failure_level=Level[validation_failure_level],
+        )
     _show_findings(result.validation_messages)
     emit(result.to_json(), output=output, query=query)
 

@@ -20,14 +20,15 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from corral.config.findings import Finding, Level
+from corral.config.source import MAX_CONFIG_BYTES, size_text
 
 try:
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-#: Largest config file accepted, bytes. Real configs are a few KiB; the 50-queue limit config ~40 KiB.
-MAX_FILE_BYTES = 1024 * 1024
+#: Largest config file accepted, bytes (see ``corral.config.source``).
+MAX_FILE_BYTES = MAX_CONFIG_BYTES
 #: Most nodes visited while building data (aliases count every time they are expanded).
 MAX_NODES = 100_000
 #: Deepest nesting accepted; the schema itself is 8 levels deep.
@@ -87,14 +88,16 @@ def _mark(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def decode(raw: bytes, filename: str) -> tuple[str | None, Finding | None]:
-    """Bytes -> text, or a located finding for oversized or non-UTF-8 input."""
-    if len(raw) > MAX_FILE_BYTES:
+def decode(raw: bytes, filename: str, size: int | None = None) -> tuple[str | None, Finding | None]:
+    """Bytes -> text, or a located finding for oversized or non-UTF-8 input (``size``: the file's
+    real size when ``raw`` is only its first bytes)."""
+    size = len(raw) if size is None else size
+    if size > MAX_FILE_BYTES:
         return None, Finding(
             Level.ERROR,
             CODE_FILE,
             "",
-            f"the file is {len(raw)} bytes, more than the {MAX_FILE_BYTES} bytes a config may have",
+            f"the file is {size_text(size)}; a config may be at most {size_text(MAX_FILE_BYTES)}",
             hint="check that this is the cluster config (a YAML file of a few KiB)",
             file=filename,
         )

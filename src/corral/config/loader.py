@@ -122,6 +122,9 @@ def _load_path(path: str | os.PathLike[str], model: type[BaseModel], kind: str) 
     filename = os.fspath(path)
     try:
         with open(filename, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > _yaml.MAX_FILE_BYTES:  # do not read it: say how large it really is
+                _fail(filename, kind, [p for p in [_yaml.decode(b"", filename, size)[1]] if p])
             raw = handle.read(_yaml.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(

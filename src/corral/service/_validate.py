@@ -133,12 +133,28 @@ def dry_run_build_image(
 
 
 def _existing(path: str | Path) -> Path:
-    p = Path(path)
-    if not p.is_file():
+    """``path`` when it can be read as a config; else pcluster's "Bad Request" with what it is (no
+    such file, a directory, a device...). Pipes are read by the interfaces first
+    (``corral.config.source``): a service reads a config more than once."""
+    import os
+
+    from corral.config.source import kind_problem
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise BadRequestError(f"Bad Request: cannot read '{path}': {exc.strerror}") from None
+    if mode is None:
         raise BadRequestError(
             f"Bad Request: File not found: '{path}'",
             hint="pass the path of a ParallelCluster YAML file with -c/--cluster-configuration",
         )
+    problem = kind_problem(str(path), mode)
+    if problem is not None:
+        raise BadRequestError(f"Bad Request: {problem}", hint="pass the path of the config file itself")
+    p = Path(path)
     try:
         with p.open("rb"):
             pass
@@ -162,8 +178,7 @@ def _gate_with_cloud(
     if report.blocking or any(f.level >= level for f in kept):
         raise ConfigError(
             INVALID_CLUSTER_CONFIG,
-            hint="fix the findings above, or lower their weight with --suppress-validators "
-            "type:NAME / --validation-failure-level",
+            hint=blocked_hint(findings, level, loaded=True),
             findings=findings,
         )
     return CheckedConfig(report.config, findings)
@@ -178,13 +193,28 @@ def _located(finding: Finding, loaded: Any) -> Finding:
     return finding.located(loaded.filename, line, column)
 
 
+def blocked_hint(findings: Sequence[Finding], level: Level, *, loaded: bool) -> str:
+    """What can unblock a config, and nothing that cannot: a file that does not load (YAML, schema)
+    can only be fixed; a validator's finding can be suppressed by its type; a failure level only
+    helps when it was set below ERROR and a blocking finding is below ERROR."""
+    if not loaded:
+        return "fix the findings above (the file must load before any validator runs)"
+    blocking = [f for f in findings if f.level >= level]
+    types = sorted({f"type:{f.code}" for f in blocking if f.code})
+    hint = "fix the findings above"
+    if types:
+        hint += ", or suppress them with --suppress-validators " + " ".join(types)
+    if any(f.level < Level.ERROR for f in blocking):
+        hint += ", or raise --validation-failure-level"
+    return hint
+
+
 def _gate(report: Any, message: str) -> CheckedConfig:
     findings = tuple(report.findings)
     if report.blocking or report.config is None:
         raise ConfigError(
             message,
-            hint="fix the findings above, or lower their weight with --suppress-validators "
-            "type:NAME / --validation-failure-level",
+            hint=blocked_hint(findings, report.failure_level, loaded=report.config is not None),
             findings=findings,
         )
     return CheckedConfig(report.config, findings)

@@ -247,10 +247,23 @@ def test_billion_laughs_stops_quickly() -> None:
 
 def test_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
-    big.write_bytes(b"Image:\n  Os: alinux2023\n" + b"#" * (2 * 1024 * 1024))
+    head = b"Image:\n  Os: alinux2023\n"
+    big.write_bytes(head + b"#" * (20 * 1024 * 1024 - len(head)))
     with pytest.raises(ConfigError) as info:
         load_cluster_config(big)
-    assert "bytes" in info.value.findings[0].message
+    message = info.value.findings[0].message
+    assert (
+        message == "the file is 20.0 MiB (20971520 bytes); a config may be at most 16.0 MiB (16777216 bytes)"
+    )
+
+
+def test_a_two_mib_config_is_not_too_large(tmp_path: Path) -> None:
+    """Long CustomSlurmSettings and comments: real configs above the old 1 MiB cap still load."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "demo.yaml"
+    text = example.read_bytes()
+    padded = tmp_path / "padded.yaml"
+    padded.write_bytes(text + b"# a long comment\n" * (2 * 1024 * 1024 // 17))
+    assert load_cluster_config(padded).config is not None
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
