@@ -388,6 +388,34 @@ def build_image(**kwargs: Any) -> None:
     _run("build_image", **kwargs)
 
 
+@cli.command("run")
+@click.option("-c", "--cluster-configuration", required=True, help="Path of the cluster config (YAML).")
+@click.option("-n", "--cluster-name", help="Name of the cluster (default: run-<random>).")
+@click.option("--wrap", multiple=True, help="A command to run as a batch job (several allowed).")
+@click.option("--stage", multiple=True, help="LOCAL_PATH:/REMOTE/DIR copied into shared storage first.")
+@click.option("--collect", multiple=True, help="Glob of outputs to collect (relative to the job directory).")
+@click.option("--to", help="Where collected files go: a directory or s3://bucket/prefix.")
+@click.option("--timeout", help="Cancel the jobs and tear down after this long (90, 15m, 2h).")
+@click.option("--ttl", help="The cluster deletes itself after this long, even if corral is killed.")
+@click.option("--keep", is_flag=True, help="Keep the cluster when something failed (for debugging).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--junit", help="Write a JUnit XML report of the jobs to this file.")
+@click.option("--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME.")
+@click.option(
+    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
+)
+@provider_option
+@click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
+@click.argument("jobs", nargs=-1)
+def run_workload(**kwargs: Any) -> None:
+    """Corral: create a cluster, run JOBS (batch scripts) and --wrap commands on it, collect their
+    outputs, delete it, and exit with the first failing job's exit code."""
+    kwargs.pop("debug", None)
+    from corral.cli import _run as run_command
+
+    run_command.run(**kwargs)
+
+
 @cli.command("version")
 @click.option("--debug", is_flag=True, help="Turn on debug logging.")
 def version(**kwargs: Any) -> None:

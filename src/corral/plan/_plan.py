@@ -138,6 +138,9 @@ class ClusterPlan:
     compute_node_bootstrap_timeout_s: int = 1800
     head_node_bootstrap_timeout_s: int = 1800  # DevSettings/Timeouts/HeadNodeBootstrapTimeout
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: When the cluster deletes itself (ISO 8601, UTC), enforced by its head node's reconciler; set by
+    #: ``corral run --ttl`` so that a killed ``corral run`` leaves no cluster behind. None: never.
+    expires_at: str | None = None
     #: The validated config the plan was built from, for providers that need more than the plan
     #: (the AWS template: networking, IAM, images). Not part of the plan's identity.
     config: ClusterConfig | None = field(default=None, compare=False, hash=False, repr=False)
