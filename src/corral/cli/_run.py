@@ -125,8 +125,10 @@ def run(
         output=_output_printer(len(requests) > 1, sys.stderr if as_json else sys.stdout, tails),
         event=_event,
     )
+    workload = WorkloadRun(make_service(), request, ui)
+    workload.validate()  # a config or request that fails here creates nothing (pcluster's JSON error)
     with Signals():
-        report = WorkloadRun(make_service(), request, ui).run()
+        report = workload.run()
     if junit:
         _write_junit(report, tails, junit)
     if as_json:

@@ -177,8 +177,10 @@ class Loop:
         status_file: Path | None = None,
         files: LoopFiles | None = None,
         insufficient_capacity_timeout_s: float = DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S,
+        expires_at: datetime | None = None,
     ) -> None:
         self.provider, self.cluster, self.log = provider, cluster, log
+        self.expires_at, self.expired = expires_at, False
         self.insufficient_capacity_timeout_s = insufficient_capacity_timeout_s
         self.unresponsive: dict[str, datetime] = {}
         self.resume_timeout_s: float | None = None
@@ -354,6 +356,7 @@ class Loop:
     def step(self) -> Actions:
         now = datetime.now(UTC)
         try:
+            self.expire(now)
             self.revive_supervisor(now)
             seen = self.observe(now)
             if seen is None:
@@ -367,6 +370,21 @@ class Loop:
             return actions
         finally:
             self.beat(now)
+
+    def expire(self, now: datetime) -> None:
+        """Past the cluster's time-to-live (``corral run --ttl``): ask the provider, once, to delete
+        the cluster from its own side, whatever became of the process that created it."""
+        if self.expires_at is None or self.expired or now < self.expires_at:
+            return
+        self.expired = True
+        message = f"time-to-live passed at {self.expires_at.isoformat()}: deleting the cluster"
+        self.log(message)
+        self.events.write([Event(now, "reconciler", "cluster-expired", message)])
+        try:
+            self.provider.expire(self.cluster)
+        except CorralError as exc:
+            self.expired = False  # try again next pass
+            self.log(f"could not delete the expired cluster: {exc}")
 
     def beat(self, now: datetime) -> None:
         """Write the heartbeat: this loop is alive (even when Slurm could not be observed)."""
@@ -421,6 +439,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--store-dir", type=Path, default=None, help="the state store (fleet requests)")
     parser.add_argument(
+        "--expires-at", type=datetime.fromisoformat, default=None, help="delete the cluster then (ISO 8601)"
+    )
+    parser.add_argument(
         "--insufficient-capacity-timeout",
         type=float,
         default=DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S,
@@ -455,6 +476,7 @@ def main(argv: list[str]) -> int:
             store_dir=args.store_dir,
         ),
         insufficient_capacity_timeout_s=args.insufficient_capacity_timeout,
+        expires_at=args.expires_at,
     )
     run(loop, args.interval, args.pid_file)
     return 0

@@ -225,6 +225,11 @@ class Provider(Protocol):
         caller's terminal; used by ``corral ssh``."""
         ...
 
+    def expire(self, cluster_name: str) -> None:
+        """Delete the cluster from its own side: its time-to-live (``ClusterPlan.expires_at``) has
+        passed. Called by the head node's reconciler, so it must not depend on the process that
+        created the cluster; it starts the delete and returns (the delete ends the caller)."""
+
     def log_sources(self, cluster_name: str) -> list[LogSource]:
         """Every log stream the cluster keeps, of live and terminated machines alike, and after a
         delete or rollback those kept by ``Monitoring/Logs/CloudWatch/DeletionPolicy: Retain``

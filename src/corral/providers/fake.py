@@ -246,6 +246,10 @@ class FakeProvider(ProviderBase):
         self._store(cluster_name, cluster)
         return result
 
+    def expire(self, cluster_name: str) -> None:
+        """The fake deletes an expired cluster at once (its reconciler runs in the caller)."""
+        self.delete(cluster_name)
+
     def head_shell_argv(
         self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
     ) -> list[str]:

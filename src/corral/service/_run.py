@@ -25,8 +25,9 @@ from pathlib import Path, PurePosixPath
 
 from corral.config.findings import Level
 from corral.errors import BadRequestError, CorralError
+from corral.plan import ClusterPlan
 from corral.service._service import ClusterService
-from corral.service._validate import check_cluster, validation_target
+from corral.service._validate import CheckedConfig, check_cluster, validation_target
 from corral.slurm.jobs import SCONTROL_JOB_ARGV, JobState, parse_jobs, sbatch_options, sets_option
 from corral.state import StackEventRecord
 
@@ -37,6 +38,8 @@ POLL_S = 1.0
 MAX_TRANSFER_BYTES = 256 * 1024 * 1024
 #: The exit status of a run that hit --timeout (as timeout(1)), and of one that never got to run jobs.
 TIMEOUT_EXIT = 124
+#: An interrupted run exits 128 + the signal's number, as a shell reports a process the signal ended.
+_SIGNALS = {"SIGHUP": 1, "SIGINT": 2, "SIGTERM": 15}
 SETUP_FAILED_EXIT = 2
 
 
@@ -196,6 +199,8 @@ class WorkloadRun:
         self.created = False
         self.run_dir = f"{RUN_DIR_ROOT}/{request.cluster_name}"
         self._offsets: dict[str, int] = {}
+        self._checked: CheckedConfig | None = None
+        self._plan: ClusterPlan | None = None
 
     # -- the cycle ----------------------------------------------------------------------------
 
@@ -254,14 +259,16 @@ class WorkloadRun:
             if job.job_id and job.ended is not None and not (job.state == "COMPLETED" and job.exit_code == 0):
                 return job.exit_code or 1
         if self.report.interrupted:
-            return 130
+            return 128 + _SIGNALS.get(self.report.interrupted, 2)
         if self.report.failure:
             return SETUP_FAILED_EXIT
         return 0 if all(j.state == "COMPLETED" for j in self.report.jobs) else 1
 
     # -- create and delete --------------------------------------------------------------------
 
-    def _create(self) -> None:
+    def validate(self) -> None:
+        """Validate the config and the request against it (before ``run``; nothing is created):
+        ``ConfigError`` with the findings, ``PrerequisiteError``, ``BadRequestError``."""
         req = self.request
         checked = check_cluster(
             req.config_path,
@@ -277,16 +284,20 @@ class WorkloadRun:
         self.service.provider(req.provider).check_prerequisites()
         from corral.plan import build_plan
 
+        self._checked, self._plan = checked, build_plan(checked.config, cluster_name=req.cluster_name)
+
+    def _create(self) -> None:
+        req = self.request
+        if self._plan is None:
+            self.validate()
+        assert self._plan is not None and self._checked is not None
         expires = datetime.now(UTC) + timedelta(seconds=req.ttl_s)
-        plan = replace(
-            build_plan(checked.config, cluster_name=req.cluster_name), expires_at=expires.isoformat()
-        )
         self.service.create_planned(
-            plan,
+            replace(self._plan, expires_at=expires.isoformat()),
             provider=req.provider,
             config_text=Path(req.config_path).read_text(encoding="utf-8"),
             config_path=str(Path(req.config_path).resolve()),
-            findings=checked.findings,
+            findings=self._checked.findings,
         )
         self.created = True
         self.ui.progress(

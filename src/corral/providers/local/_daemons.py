@@ -29,7 +29,7 @@ from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
 from corral.providers.local import _net, _proc
-from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
+from corral.providers.local._layout import EXPIRES_AT_KEY, ClusterDescriptor, ClusterLayout
 from corral.slurm.status import SCONTROL_NODES_ARGV, NodeState, parse_nodes
 
 
@@ -210,7 +210,11 @@ INSUFFICIENT_CAPACITY_TIMEOUT_ENV = "CORRAL_LOCAL_INSUFFICIENT_CAPACITY_TIMEOUT"
 
 
 def reconciler_argv(
-    layout: ClusterLayout, python: str, interval_s: float, protected_failure_count: int | None
+    layout: ClusterLayout,
+    python: str,
+    interval_s: float,
+    protected_failure_count: int | None,
+    expires_at: str | None = None,
 ) -> list[str]:
     """The reconciler's command line; it names the cluster's run dir, so a leak would be visible."""
     argv = [python, "-m", RECONCILER_MODULE, str(layout.state_dir), layout.name]
@@ -221,6 +225,8 @@ def reconciler_argv(
     argv += ["--supervisor-spec", str(supervisor_spec_file(layout)), "--store-dir", str(layout.state_dir)]
     if protected_failure_count is not None:
         argv += ["--protected-failure-count", str(protected_failure_count)]
+    if expires_at:
+        argv += ["--expires-at", expires_at]
     ice_timeout = os.environ.get(INSUFFICIENT_CAPACITY_TIMEOUT_ENV, "").strip()  # read at create
     if ice_timeout:
         try:
@@ -235,7 +241,12 @@ def reconciler_argv(
 
 
 def supervisor_spec(
-    layout: ClusterLayout, holder: int, python: str, interval_s: float, protected_failure_count: int | None
+    layout: ClusterLayout,
+    holder: int,
+    python: str,
+    interval_s: float,
+    protected_failure_count: int | None,
+    expires_at: str | None = None,
 ) -> SupervisorSpec:
     """What the head's supervisor keeps running: munged, slurmctld (restarted without ``-c``, so
     it recovers its jobs from StateSaveLocation) and the reconciler."""
@@ -262,7 +273,7 @@ def supervisor_spec(
         ),
         Service(
             "reconciler",
-            tuple(reconciler_argv(layout, python, interval_s, protected_failure_count)),
+            tuple(reconciler_argv(layout, python, interval_s, protected_failure_count, expires_at)),
             str(reconciler_pid_file(layout)),
             program=os.path.basename(python),
             markers=(RECONCILER_MODULE, str(reconciler_pid_file(layout))),
@@ -289,7 +300,8 @@ def start_supervisor(
     """Write the supervisor's spec and start it (detached, in the head's network and UTS
     namespaces); it adopts munged and slurmctld and starts the reconciler."""
     interval = float(descriptor.extra.get(INTERVAL_KEY, DEFAULT_RECONCILE_INTERVAL_S))
-    spec = supervisor_spec(layout, holder, descriptor.python, interval, protected_failure_count)
+    expires_at = descriptor.extra.get(EXPIRES_AT_KEY)
+    spec = supervisor_spec(layout, holder, descriptor.python, interval, protected_failure_count, expires_at)
     supervisor_spec_file(layout).write_text(spec.dump())
     pid = _proc.spawn_detached(list(spec.argv), env=dict(spec.env), log_path=Path(spec.log))
     supervisor_pid_file(layout).write_text(f"{pid}\n")  # nsenter execs the interpreter: same pid

@@ -13,6 +13,7 @@ from corral.node.agent import ON_NODE_CONFIGURED, ON_NODE_START, ON_NODE_UPDATED
 from corral.plan import ClusterPlan
 from corral.providers.local import _bootfiles, _net, _scaling, _storage
 from corral.providers.local._layout import (
+    EXPIRES_AT_KEY,
     ActionRecord,
     ClusterDescriptor,
     ClusterLayout,
@@ -148,6 +149,7 @@ def build_descriptor(
         cluster_config=cluster_config,
         head_timeout_s=plan.head_node_bootstrap_timeout_s,
         compute_timeout_s=plan.compute_node_bootstrap_timeout_s,
+        extra={EXPIRES_AT_KEY: plan.expires_at} if plan.expires_at else {},
     )
 
 

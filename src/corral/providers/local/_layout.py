@@ -20,6 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 RUN_ROOT = Path("/run/corral")
+#: ``ClusterDescriptor.extra`` key: when the cluster deletes itself (``ClusterPlan.expires_at``, ISO
+#: 8601), passed to the head's reconciler.
+EXPIRES_AT_KEY = "expires_at"
 
 
 @dataclass(frozen=True)

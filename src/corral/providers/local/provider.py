@@ -159,6 +159,21 @@ class LocalProvider(ProviderBase):
                 found.append(instance)
         return found
 
+    def expire(self, cluster_name: str) -> None:
+        """Start ``corral delete-cluster --wait`` detached, outside the cluster's cgroups (it must
+        outlive the head's processes it stops), logging to ``<state>/log/expire-<name>.log``."""
+        descriptor = self._descriptor(cluster_name)
+        log = self.state_dir / "log" / f"expire-{cluster_name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        leave_cgroups = (
+            "for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs;"
+            ' do echo $$ > "$f" 2>/dev/null; done; cd /; exec "$@"'
+        )
+        argv = ["sh", "-c", leave_cgroups, "expire", descriptor.python, "-m", "corral.cli.main"]
+        argv += ["delete-cluster", "-n", cluster_name, "--wait"]
+        env = {"PATH": _proc.SAFE_PATH, "CORRAL_STATE_DIR": str(self.state_dir), "CORRAL_PROVIDER": self.name}
+        _proc.spawn_detached(argv, env=env, log_path=log)
+
     def run_on_head(
         self,
         cluster_name: str,
