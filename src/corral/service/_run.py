@@ -255,11 +255,11 @@ class WorkloadRun:
     def _exit_code(self) -> int:
         if self.report.timed_out:
             return TIMEOUT_EXIT
+        if self.report.interrupted:
+            return 128 + _SIGNALS.get(self.report.interrupted, 2)
         for job in self.report.jobs:
             if job.job_id and job.ended is not None and not (job.state == "COMPLETED" and job.exit_code == 0):
                 return job.exit_code or 1
-        if self.report.interrupted:
-            return 128 + _SIGNALS.get(self.report.interrupted, 2)
         if self.report.failure:
             return SETUP_FAILED_EXIT
         return 0 if all(j.state == "COMPLETED" for j in self.report.jobs) else 1
