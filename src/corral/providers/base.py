@@ -347,6 +347,8 @@ class NodeFleet(Protocol):
         timeout: float | None = 60.0,
     ) -> CommandResult: ...
 
+    def expire(self, cluster_name: str) -> None: ...
+
 
 class ProviderBase:
     """Neutral defaults for the capabilities not every provider has; providers inherit it and
@@ -364,6 +366,13 @@ class ProviderBase:
 
     def default_region(self) -> str | None:
         return None
+
+    def expire(self, cluster_name: str) -> None:
+        raise ProviderError(
+            f"cluster {cluster_name!r} passed its time-to-live, but this provider cannot delete a"
+            " cluster from its own side yet",
+            hint=f"delete it: corral delete-cluster -n {cluster_name}",
+        )
 
     def stack_status(self, cluster_name: str) -> str | None:
         return None

@@ -19,15 +19,14 @@ import shlex
 import tarfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from corral.config.findings import Level
+from corral.config.model import ClusterConfig
 from corral.errors import BadRequestError, CorralError
-from corral.plan import ClusterPlan
 from corral.service._service import ClusterService
-from corral.service._validate import CheckedConfig, check_cluster, validation_target
 from corral.slurm.jobs import SCONTROL_JOB_ARGV, JobState, parse_jobs, sbatch_options, sets_option
 from corral.state import StackEventRecord
 
@@ -199,8 +198,6 @@ class WorkloadRun:
         self.created = False
         self.run_dir = f"{RUN_DIR_ROOT}/{request.cluster_name}"
         self._offsets: dict[str, int] = {}
-        self._checked: CheckedConfig | None = None
-        self._plan: ClusterPlan | None = None
 
     # -- the cycle ----------------------------------------------------------------------------
 
@@ -267,37 +264,33 @@ class WorkloadRun:
     # -- create and delete --------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Validate the config and the request against it (before ``run``; nothing is created):
-        ``ConfigError`` with the findings, ``PrerequisiteError``, ``BadRequestError``."""
+        """Validate the config and the request against it before ``run`` (nothing is created):
+        ``ConfigError`` with the findings, ``BadRequestError`` for a request that cannot work."""
         req = self.request
-        checked = check_cluster(
+        dry = self.service.dry_run_create(
             req.config_path,
             cluster_name=req.cluster_name,
+            provider=req.provider,
             suppress=req.suppress,
             failure_level=req.failure_level,
-            target=validation_target(req.provider),
-            cloud=getattr(self.service.provider(req.provider), "cloud_findings", None),
         )
-        self._check_paths(checked.config)
-        for finding in checked.findings:
+        for finding in dry.validation_messages:
             self.ui.progress(f"{finding.level.name}: {finding.location()}")
-        self.service.provider(req.provider).check_prerequisites()
-        from corral.plan import build_plan
+        if self.request.stages:
+            from corral.config import load_cluster_config
 
-        self._checked, self._plan = checked, build_plan(checked.config, cluster_name=req.cluster_name)
+            self._check_paths(load_cluster_config(req.config_path).config)
 
     def _create(self) -> None:
         req = self.request
-        if self._plan is None:
-            self.validate()
-        assert self._plan is not None and self._checked is not None
         expires = datetime.now(UTC) + timedelta(seconds=req.ttl_s)
-        self.service.create_planned(
-            replace(self._plan, expires_at=expires.isoformat()),
+        self.service.create(
+            req.cluster_name,
+            req.config_path,
             provider=req.provider,
-            config_text=Path(req.config_path).read_text(encoding="utf-8"),
-            config_path=str(Path(req.config_path).resolve()),
-            findings=self._checked.findings,
+            suppress=req.suppress,
+            failure_level=req.failure_level,
+            expires_at=expires.isoformat(),
         )
         self.created = True
         self.ui.progress(
@@ -310,10 +303,10 @@ class WorkloadRun:
             reason = record.failure_reason or record.stack_status.value
             raise CorralError(f"cluster {req.cluster_name} was not created: {reason}")
 
-    def _check_paths(self, config: object) -> None:
+    def _check_paths(self, config: ClusterConfig) -> None:
         """``--stage`` destinations must be on storage the compute nodes share (``/home`` or a
         ``SharedStorage`` mount), else the jobs would not see the files."""
-        shared = ["/home"] + [s.mount_dir for s in getattr(config, "shared_storage", None) or ()]
+        shared = ["/home"] + [s.mount_dir for s in config.shared_storage or ()]
         for stage in self.request.stages:
             remote = PurePosixPath(stage.remote)
             if not any(remote == PurePosixPath(d) or PurePosixPath(d) in remote.parents for d in shared):

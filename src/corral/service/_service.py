@@ -78,11 +78,13 @@ class ClusterService:
         rollback_on_failure: bool = True,
         suppress: Sequence[str] = (),
         failure_level: Level = Level.ERROR,
+        expires_at: str | None = None,
     ) -> CreateAccepted:
         """Validate, check the provider's prerequisites, plan, and record CREATE_IN_PROGRESS owned by
         this process. ``ConfigError`` for a bad config, ``ConflictError`` for a taken name,
         ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet.
-        The provider's ``cloud_findings`` (aws: its cloud validators) are gated with the rest."""
+        The provider's ``cloud_findings`` (aws: its cloud validators) are gated with the rest.
+        ``expires_at`` (ISO 8601): the cluster deletes itself then (``corral run --ttl``)."""
         prov = self.provider(provider)
         checked = check_cluster(
             config_path,
@@ -98,7 +100,7 @@ class ClusterService:
         from corral.plan import build_plan
 
         return self.create_planned(
-            build_plan(checked.config, cluster_name=cluster_name),
+            replace(build_plan(checked.config, cluster_name=cluster_name), expires_at=expires_at),
             provider=provider,
             config_text=Path(config_path).read_text(encoding="utf-8"),
             config_path=str(Path(config_path).resolve()),

@@ -338,13 +338,6 @@ class AwsProvider(ProviderBase):
     def instances(self, cluster_name: str) -> list[Instance]:
         return cluster_instances(self._clients_of(cluster_name), cluster_name)
 
-    def expire(self, cluster_name: str) -> None:
-        raise ProviderError(
-            f"cluster {cluster_name!r} passed its time-to-live, but deleting a stack from its own head"
-            " node is not implemented yet on AWS",
-            hint=f"delete it: corral delete-cluster -n {cluster_name} --provider aws",
-        )
-
     def run_on_head(
         self,
         cluster_name: str,
