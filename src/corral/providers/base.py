@@ -158,6 +158,8 @@ class ProviderTraits:
     #: which rules of ``corral.config.check`` bind: "aws" keeps AWS's service limits ERRORs; the
     #: providers that run on this machine report them as WARNINGs ("local")
     validation_target: str = "local"
+    #: whether the head node deletes a cluster past its ``expires_at`` (``Provider.expire``)
+    enforces_expiry: bool = False
 
 
 EventSink = Callable[[str, str], None]

@@ -35,6 +35,7 @@ from corral.providers.base import (
     LogSource,
     NodeRole,
     ProviderBase,
+    ProviderTraits,
 )
 
 
@@ -85,6 +86,7 @@ class FakeProvider(ProviderBase):
     """The Provider contract, in memory."""
 
     name = "fake"
+    traits = ProviderTraits(enforces_expiry=True)
 
     def __init__(self, failures: FakeFailures | None = None, *, persist_dir: Path | None = None) -> None:
         self.failures = failures or FakeFailures()

@@ -293,10 +293,17 @@ class WorkloadRun:
             expires_at=expires.isoformat(),
         )
         self.created = True
-        self.ui.progress(
-            f"creating cluster {req.cluster_name} ({req.provider}); it deletes itself after"
-            f" {expires:%Y-%m-%d %H:%M:%S} UTC (--ttl) whatever happens to this process"
-        )
+        if self.service.provider(req.provider).traits.enforces_expiry:
+            self.ui.progress(
+                f"creating cluster {req.cluster_name} ({req.provider}); it deletes itself after"
+                f" {expires:%Y-%m-%d %H:%M:%S} UTC (--ttl) whatever happens to this process"
+            )
+        else:
+            self.ui.progress(
+                f"WARNING: creating cluster {req.cluster_name} ({req.provider}): this provider does not"
+                " enforce --ttl yet; if this process is killed, delete the cluster yourself:"
+                f" corral delete-cluster -n {req.cluster_name} --provider {req.provider}"
+            )
         record = self.service.run_create(req.cluster_name, on_event=self.ui.event)
         if record.cluster_status != "CREATE_COMPLETE":
             # rolled back (or failed) already: nothing of it runs, nothing to submit to

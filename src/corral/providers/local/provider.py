@@ -21,6 +21,7 @@ from corral.providers.base import (
     LogSource,
     NodeRole,
     ProviderBase,
+    ProviderTraits,
 )
 from corral.providers.local import _capacity, _cluster, _daemons, _launch, _logs, _net, _nodes, _proc
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
@@ -46,6 +47,7 @@ class LocalProvider(ProviderBase):
     """Clusters as Linux namespaces on this machine; state lives under ``state_dir``."""
 
     name = "local"
+    traits = ProviderTraits(enforces_expiry=True)
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir).absolute()
