@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of Corral on a fresh Debian 12 machine, as root:
 #   - Debian's Slurm 22.05 and munge (the local provider runs them), iproute2 and util-linux
-#     (namespaces), and python3-venv when the interpreter lacks venv/ensurepip;
+#     (namespaces), iptables (the AWS head node test restricts IMDS with it), and python3-venv when
+#     the interpreter lacks venv/ensurepip;
 #   - a virtualenv in .venv with every Python package pinned in requirements.lock, and Corral itself.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -12,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps)
+apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps iptables)
 command -v python3 >/dev/null || apt_packages+=(python3)
 command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 missing=()

@@ -52,6 +52,7 @@ class FleetRequest:
     capacity_type: str  # on-demand | spot | capacity-block
     min_target: int
     allocation_strategy: str | None = None
+    max_price: str | None = None  # the compute resource's SpotPrice (spot only): each override's MaxPrice
 
 
 @dataclass(frozen=True)
@@ -97,21 +98,24 @@ def plan_requests(
             missing = ("LaunchTemplateNotFound", f"the stack has no launch template for {queue}/{cr}")
             rejected.update({n.name: missing for n in nodes})
             continue
-        overrides, capacity, strategy = _resource_settings(plan, queue, cr, nodes[0])
+        overrides, capacity, strategy, price = _resource_settings(plan, queue, cr, nodes[0])
         for start in range(0, len(nodes), batch_size):
             batch = tuple(n.name for n in nodes[start : start + batch_size])
             minimum = len(batch) if all_or_nothing else 1
-            requests.append(FleetRequest(queue, cr, batch, template, overrides, capacity, minimum, strategy))
+            requests.append(
+                FleetRequest(queue, cr, batch, template, overrides, capacity, minimum, strategy, price)
+            )
     return requests, rejected
 
 
 def _resource_settings(
     plan: ClusterPlan, queue: str, cr: str, node: NodeSpec
-) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
-    """(instance type x subnet overrides, capacity type, allocation strategy) from the config."""
+) -> tuple[tuple[tuple[str, str], ...], str, str | None, str | None]:
+    """(instance type x subnet overrides, capacity type, allocation strategy, spot max price) from
+    the config."""
     types: tuple[str, ...] = (node.shape.instance_type,)
     subnets: tuple[str, ...] = ("",)
-    capacity, strategy = "on-demand", None
+    capacity, strategy, price = "on-demand", None, None
     config = plan.config
     if config is not None:
         q = next((x for x in config.scheduling.slurm_queues if x.name == queue), None)
@@ -122,8 +126,10 @@ def _resource_settings(
             c = next((x for x in q.compute_resources if x.name == cr), None)
             if c is not None and c.instances:
                 types = tuple(i.instance_type for i in c.instances)
+            if c is not None and c.spot_price is not None and capacity == "spot":
+                price = f"{c.spot_price:g}"
     overrides = tuple((t, s) for s in subnets for t in types)
-    return overrides, capacity, strategy
+    return overrides, capacity, strategy, price
 
 
 def assign(request: FleetRequest, result: FleetResult, *, all_or_nothing: bool) -> Assignment:
@@ -151,12 +157,16 @@ def fleet_arguments(request: FleetRequest) -> dict[str, Any]:
         entry: dict[str, Any] = {"InstanceType": instance_type}
         if subnet:
             entry["SubnetId"] = subnet
+        if request.max_price is not None:
+            entry["MaxPrice"] = request.max_price
         overrides.append(entry)
-    capacity = "spot" if request.capacity_type == "spot" else "on-demand"
+    # capacity-block: the launch template targets the block (MarketType capacity-block, the
+    # reservation); the fleet asks for that capacity type with on-demand options
+    capacity = request.capacity_type if request.capacity_type in ("spot", "capacity-block") else "on-demand"
     options: dict[str, Any] = {"MinTargetCapacity": request.min_target}
     if request.min_target > 1:
         options["SingleAvailabilityZone"] = True  # EC2 requires it (or one type) for a minimum
-    allowed = _SPOT_STRATEGIES if capacity == "spot" else _ON_DEMAND_STRATEGIES
+    allowed = {"spot": _SPOT_STRATEGIES, "on-demand": _ON_DEMAND_STRATEGIES}.get(capacity, frozenset())
     if request.allocation_strategy in allowed:
         options["AllocationStrategy"] = request.allocation_strategy
     args: dict[str, Any] = {

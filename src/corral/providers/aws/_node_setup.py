@@ -49,6 +49,9 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SLURMCTLD_PORT = 6817
 #: What the node agent's services may need: where the cluster's context and Slurm's config are.
 AWS_SLURMCTLD_PARAMETERS = ("cloud_reg_addrs", "enable_configless")
+#: The instance metadata service: only root may reach it on a head node with ``Imds/Secured``.
+IMDS_ADDRESS = "169.254.169.254"
+IMDS_CHAIN = "CORRAL_IMDS"
 #: EFS over NFS 4.1 with the options AWS recommends for EFS.
 EFS_OPTIONS = "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev"
 
@@ -188,6 +191,25 @@ def storage_mounts(
     return commands, skipped
 
 
+def imds_guard() -> tuple[str, ...]:
+    """``HeadNode/Imds/Secured`` (default true), as pcluster: iptables lets only root (slurmctld, its
+    Resume/Suspend programs and the reconciler run as root) reach the instance metadata service, so
+    no other user of the head node can read the head role's credentials. Idempotent; fails the
+    bootstrap, saying why, when iptables is missing."""
+    chain, rule = IMDS_CHAIN, f"OUTPUT -d {IMDS_ADDRESS}/32 -j {IMDS_CHAIN}"
+    script = (
+        "command -v iptables >/dev/null || "
+        "{ echo 'corral: HeadNode/Imds/Secured needs iptables on the head node: install it in the image, "
+        "or set HeadNode/Imds/Secured: false' >&2; exit 1; }\n"
+        f"iptables -w -N {chain} 2>/dev/null || iptables -w -F {chain}\n"
+        f"iptables -w -A {chain} -m owner --uid-owner 0 -j RETURN\n"
+        f"iptables -w -A {chain} -p tcp -j REJECT --reject-with tcp-reset\n"
+        f"iptables -w -A {chain} -j REJECT\n"
+        f"iptables -w -C {rule} 2>/dev/null || iptables -w -I {rule}\n"
+    )
+    return ("/bin/sh", "-ec", script)
+
+
 def _munged() -> tuple[str, ...]:
     """munged as root (``--force``) with the cluster's key, its files in Corral's directories (so
     the image's munge user and directories need no setup)."""
@@ -240,6 +262,8 @@ def head_setup(
     env = program_env(plan, context)
     conf = aws_slurm_conf(plan, slurm_runtime(plan, hostname, address, include_file))
     mounts, skipped = storage_mounts(plan, context.region, storage_ids, head=True)
+    config = plan.config
+    guard = [imds_guard()] if config is None or config.head_node.imds.secured else []
     files = (
         (SLURM_CONF, conf, 0o644),
         (
@@ -252,7 +276,7 @@ def head_setup(
     return NodeSetup(
         directories=_directories(plan, "slurmctld"),
         files=files,
-        services=(*mounts, _munged(), ("slurmctld",), _reconciler(plan)),
+        services=(*guard, *mounts, _munged(), ("slurmctld",), _reconciler(plan)),
         service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmctld.pid", f"{RUN_DIR}/reconciler.pid"),
         env=tuple(env.items()),
         skipped=tuple(skipped),

@@ -169,7 +169,12 @@ def test_user_data_files_feed_the_node_program(
         )
         resume = (root / "opt/corral/libexec/resume").read_text()
         assert "CORRAL_PROVIDER=aws" in resume and "-m corral.daemons.resume" in resume
-        assert [s[0] for s in head.services] == ["munged", "slurmctld", "setsid"]
+        assert [s[0] for s in head.services] == [
+            "/bin/sh",
+            "munged",
+            "slurmctld",
+            "setsid",
+        ]  # IMDS guard first
         assert "corral.daemons.reconciler" in head.services[-1][-1]
         assert ("SLURM_CONF", "/etc/slurm/slurm.conf") in head.env
         nested_key = next(
@@ -332,7 +337,7 @@ def test_head_setup_mounts_efs_it_knows_and_says_what_it_does_not_mount() -> Non
     ]  # in the config's order
     assert all(m[:4] == ("mount", "-t", "nfs4", "-o") and "nfsvers=4.1" in m[4] for m in mounts)
     # mounts come first (OnNodeConfigured scripts see the storage), then munge before Slurm
-    assert [s[0] for s in setup.services] == ["mount", "mount", "munged", "slurmctld", "setsid"]
+    assert [s[0] for s in setup.services] == ["/bin/sh", "mount", "mount", "munged", "slurmctld", "setsid"]
     assert any("shared (/shared): Ebs" in m for m in setup.skipped)
     assert any("existing-fsx (/fsx): FsxLustre" in m for m in setup.skipped)
     assert {"/efs", "/data", "/run/corral", "/var/spool/corral/slurmctld"} <= set(setup.directories)

@@ -16,8 +16,10 @@ from troposphere import GetAtt, Output, Ref, Tags, Template
 from troposphere.ec2 import (
     CapacityReservationSpecification,
     CapacityReservationTarget,
+    CpuOptions,
     EBSBlockDevice,
     IamInstanceProfile,
+    InstanceMarketOptions,
     LaunchTemplate,
     LaunchTemplateBlockDeviceMapping,
     LaunchTemplateData,
@@ -143,6 +145,13 @@ def _launch_template(
     if placement is not None:
         data.Placement = placement
     _capacity_reservation(data, queue, cr)
+    if str(queue.capacity_type) == "CAPACITY_BLOCK":
+        data.InstanceMarketOptions = InstanceMarketOptions(MarketType="capacity-block")
+    if cr.disable_simultaneous_multithreading and len(cr.instance_types) == 1:
+        # one core per vCPU pair, as the plan's shape (Slurm's CPUs); several types cannot share one
+        # CpuOptions, so their nodes turn SMT off themselves (the node program, as pcluster's cookbook)
+        shape = next(n.shape for n in cluster.plan.nodes if (n.queue, n.compute_resource) == (queue.name, cr.name))
+        data.CpuOptions = CpuOptions(CoreCount=shape.sockets * shape.cores_per_socket, ThreadsPerCore=1)
     return LaunchTemplate(
         key,
         LaunchTemplateData=data,

@@ -220,16 +220,30 @@ def _pass_role_arns(cluster: Cluster) -> list[Any]:
     return arns
 
 
-def _s3_statements(buckets: dict[str, bool]) -> list[dict[str, Any]]:
-    """Read access to each bucket, write access where the config enables it."""
-    if not buckets:
+#: One S3 grant: (bucket, object key pattern, write). ``S3Access`` gives its ``BucketName`` (``*``
+#: is every bucket, as in pcluster) and ``KeyName`` (default: every key); script URLs give read.
+Grant = tuple[str, str, bool]
+
+
+def _s3_statements(grants: list[Grant]) -> list[dict[str, Any]]:
+    """Read access (and ListBucket) to each granted bucket and key pattern; write access to the
+    grants that enable it, on their key pattern only."""
+    if not grants:
         return []
-    read = [a for bucket in sorted(buckets) for a in s3_bucket_arns(bucket)]
+    keys: dict[tuple[str, str], bool] = {}
+    for bucket, key, write in grants:
+        keys[(bucket, key)] = keys.get((bucket, key), False) or write
+    read: list[Any] = []
+    listed: set[str] = set()
+    for bucket, key in sorted(keys):
+        if bucket not in listed:
+            listed.add(bucket)
+            read.append(s3_bucket_arns(bucket)[0])
+        read.append(s3_bucket_arns(bucket, key)[1])
     statements = [_statement("ConfiguredBucketsRead", _S3_READ, read)]
-    writable = sorted(b for b, write in buckets.items() if write)
+    writable = [s3_bucket_arns(b, k)[1] for (b, k), write in sorted(keys.items()) if write]
     if writable:
-        arns = [a for bucket in writable for a in s3_bucket_arns(bucket)[1:]]
-        statements.append(_statement("ConfiguredBucketsWrite", _S3_WRITE, arns))
+        statements.append(_statement("ConfiguredBucketsWrite", _S3_WRITE, writable))
     return statements
 
 
@@ -239,35 +253,25 @@ def _bucket_of(url: str | None) -> str | None:
     return None
 
 
-def _add_access(buckets: dict[str, bool], s3_access: Iterable[Any]) -> None:
-    for access in s3_access:
-        name = access.bucket_name
-        if name != "*":
-            buckets[name] = buckets.get(name, False) or access.enable_write_access
+def _access_grants(s3_access: Iterable[Any]) -> list[Grant]:
+    return [(a.bucket_name, a.key_name or "*", bool(a.enable_write_access)) for a in s3_access]
 
 
-def _head_buckets(cluster: Cluster) -> dict[str, bool]:
-    buckets: dict[str, bool] = {}
-    _add_access(buckets, cluster.config.head_node.iam.s3_access)
+def _script_grants(urls: Iterable[str | None]) -> list[Grant]:
+    return [(bucket, "*", False) for bucket in (_bucket_of(url) for url in urls) if bucket]
+
+
+def _head_buckets(cluster: Cluster) -> list[Grant]:
     urls: list[str | None] = [a.script for a in cluster.plan.head_node.custom_actions]
     urls.append(cluster.plan.slurm.custom_settings_include_file)
     for _queue, actions in cluster.plan.queue_custom_actions:
         urls += [a.script for a in actions]
-    for url in urls:
-        bucket = _bucket_of(url)
-        if bucket:
-            buckets.setdefault(bucket, False)
-    return buckets
+    return _access_grants(cluster.config.head_node.iam.s3_access) + _script_grants(urls)
 
 
-def _queue_buckets(cluster: Cluster, queue: Any) -> dict[str, bool]:
-    buckets: dict[str, bool] = {}
-    _add_access(buckets, queue.iam.s3_access)
-    for action in cluster.plan.custom_actions_for(queue.name):
-        bucket = _bucket_of(action.script)
-        if bucket:
-            buckets.setdefault(bucket, False)
-    return buckets
+def _queue_buckets(cluster: Cluster, queue: Any) -> list[Grant]:
+    urls = [a.script for a in cluster.plan.custom_actions_for(queue.name)]
+    return _access_grants(queue.iam.s3_access) + _script_grants(urls)
 
 
 def _head_secrets(cluster: Cluster) -> list[str]:

@@ -290,13 +290,13 @@ _LUSTRE_FIELDS = (
 def _fsx_lustre(template: Template, cluster: Cluster, entry: Any, settings: Any) -> Any:
     title = logical_id("FsxLustre", entry.name)
     policy = cfn_deletion_policy(settings.deletion_policy, snapshot_supported=False)
-    lustre = LustreConfiguration(
-        **{
-            key: getattr(settings, attr)
-            for key, attr in _LUSTRE_FIELDS
-            if getattr(settings, attr) is not None
-        }
-    )
+    lustre = LustreConfiguration().no_validation()
+    for key, attr in _LUSTRE_FIELDS:
+        if getattr(settings, attr) is not None:
+            # straight into the properties: troposphere's own value lists lag FSx's (it refuses
+            # PerUnitStorageThroughput 12 and 40, the PERSISTENT_1 HDD steps); the config model
+            # and cfn-lint check the values instead
+            lustre.properties[key] = getattr(settings, attr)
     fs = FsxFileSystem(
         title,
         FileSystemType="LUSTRE",

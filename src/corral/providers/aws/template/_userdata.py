@@ -11,7 +11,7 @@ The script (an ``Fn::Sub`` template, so it carries the stack's runtime values):
    slurm-slurmctld slurm-slurmd``, which need EPEL on RHEL/Rocky; Amazon Linux has no Slurm package,
    so it needs a ``CustomAmi`` carrying Slurm);
    creates a venv in ``/opt/corral`` and pip-installs the Corral version that rendered the template
-   (or ``DevSettings/NodePackage`` when the config names one);
+   (never ``DevSettings/NodePackage``, ParallelCluster's own node package);
 3. writes the agent's base ``BootstrapSpec`` to ``/etc/corral/bootstrap.json`` with the node's name
    (compute nodes read their Slurm node name from the instance tag ``corral:node-name`` through
    IMDSv2) and execs the AWS node program ``python -m corral.providers.aws.node
@@ -59,7 +59,8 @@ exec /opt/corral/bin/python -m corral.providers.aws.node /etc/corral/bootstrap.j
 """
 
 
-#: Slurm, munge and Python's venv from the OS's own repositories when the image lacks them (official
+#: Slurm, munge, Python's venv and iptables (``HeadNode/Imds/Secured``) from the OS's own
+#: repositories when the image lacks them (official
 #: images do; a CustomAmi with Slurm skips this). Debian's packages would start their daemons at
 #: install: policy-rc.d forbids that, the node program starts them with the cluster's settings.
 _PACKAGES = """if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
@@ -71,11 +72,21 @@ _PACKAGES = """if ! command -v slurmctld >/dev/null || ! command -v munged >/dev
   elif command -v dnf >/dev/null; then
     dnf install -y -q munge slurm slurm-slurmctld slurm-slurmd || echo 'corral: no Slurm packages for this OS'
   fi
+fi
+if ! command -v iptables >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables || true
+  elif command -v dnf >/dev/null; then
+    dnf install -y -q iptables-nft || true
+  fi
 fi"""
 
 
 def _package(cluster: Cluster) -> str:
-    return cluster.config.dev_settings.node_package or f"corral=={__version__}"
+    """Corral itself, the version that rendered the template. ``DevSettings/NodePackage`` names
+    ParallelCluster's node package, which is not Corral's: it is never installed (the dry run's
+    WARNING says so)."""
+    return f"corral=={__version__}"
 
 
 def _literal(text: str) -> str:
