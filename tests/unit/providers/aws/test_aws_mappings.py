@@ -185,7 +185,10 @@ def test_spot_price_becomes_each_overrides_max_price() -> None:
     assert "MaxPrice" not in on_demand["LaunchTemplateConfigs"][0]["Overrides"][0]
 
 
-BLOCK_CR = "          CapacityReservationTarget: {CapacityReservationId: cr-0123456789abcdef0}\n          MinCount: 0"
+BLOCK_CR = (
+    "          CapacityReservationTarget: {CapacityReservationId: cr-0123456789abcdef0}\n"
+    "          MinCount: 0"
+)
 
 
 def test_capacity_block_is_launched_as_a_capacity_block() -> None:
@@ -264,7 +267,9 @@ def test_the_mapped_templates_pass_cfn_lint() -> None:
     runner = Runner(ConfigMixIn(regions=["us-east-1"]))
     cases = [
         templates(
-            head="  Iam:\n    S3Access:\n      - {BucketName: out, KeyName: 'r/*', EnableWriteAccess: true}\n",
+            head=(
+                "  Iam:\n    S3Access:\n      - {BucketName: out, KeyName: 'r/*', EnableWriteAccess: true}\n"
+            ),
             queue="      Iam:\n        S3Access:\n          - {BucketName: '*'}\n",
             cr="          DisableSimultaneousMultithreading: true",
             extra=FSX_HDD,

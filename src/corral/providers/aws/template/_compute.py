@@ -150,7 +150,8 @@ def _launch_template(
     if cr.disable_simultaneous_multithreading and len(cr.instance_types) == 1:
         # one core per vCPU pair, as the plan's shape (Slurm's CPUs); several types cannot share one
         # CpuOptions, so their nodes turn SMT off themselves (the node program, as pcluster's cookbook)
-        shape = next(n.shape for n in cluster.plan.nodes if (n.queue, n.compute_resource) == (queue.name, cr.name))
+        place = (queue.name, cr.name)
+        shape = next(n.shape for n in cluster.plan.nodes if (n.queue, n.compute_resource) == place)
         data.CpuOptions = CpuOptions(CoreCount=shape.sockets * shape.cores_per_socket, ThreadsPerCore=1)
     return LaunchTemplate(
         key,
