@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from corral.daemons import heartbeat
 from corral.plan import ClusterPlan, NodeShape, PartitionSpec
 from corral.providers.base import NodeRole
 from corral.providers.local import LocalProvider
 from corral.providers.local import _daemons as local_daemons
+from corral.runtime import heartbeat
 from corral.slurm import status
 
 from .conftest import unique_name, wait_until

@@ -1,6 +1,6 @@
 """The reconciler's thin loop: observe through the provider, ``reconcile``, apply, sleep, repeat.
 
-``python -m corral.daemons.reconciler STATE_DIR CLUSTER [--provider local] [--interval 60]
+``python -m corral.daemons.reconcilerd STATE_DIR CLUSTER [--provider local] [--interval 60]
 [--pid-file PATH] [--protected-failure-count 10] [--status-file PATH] [--heartbeat-file PATH]
 [--nodes-file PATH] [--events-file PATH] [--supervisor-spec PATH] [--store-dir DIR]``.
 
@@ -37,7 +37,6 @@ from corral.daemons import lifecycle
 from corral.daemons.capacity import DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S
 from corral.daemons.events import Event, EventLog, JSONValue, node_event
 from corral.daemons.fleet_requests import fleet_moves
-from corral.daemons.heartbeat import write_heartbeat
 from corral.daemons.protection import DEFAULT_PROTECTED_FAILURE_COUNT, Protection, queue_of, track_protection
 from corral.daemons.reconciler import (
     ActionKind,
@@ -52,6 +51,7 @@ from corral.errors import CorralError
 from corral.node.supervisor import revive
 from corral.providers import DEFAULT_PROVIDER
 from corral.providers.base import InstanceState, NodeFleet, NodeRole
+from corral.runtime.heartbeat import write_heartbeat
 from corral.slurm.fleet import FleetStatus, fleet_status
 from corral.slurm.status import (
     SCONTROL_NODES_ARGV,
@@ -418,7 +418,7 @@ def run(loop: Loop, interval_s: float, pid_file: Path | None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corral.daemons.reconciler")
+    parser = argparse.ArgumentParser(prog="python -m corral.daemons.reconcilerd")
     parser.add_argument("state_dir", type=Path)
     parser.add_argument("cluster")
     parser.add_argument("--provider", default=DEFAULT_PROVIDER)

@@ -2,7 +2,7 @@
 
 Static nodes are kept up and unhealthy nodes are replaced. ``reconcile`` only decides: from what
 was observed (Slurm's node states and the provider's instances) it returns the ``Actions`` to take.
-A thin loop (``corral.daemons._loop``, run as ``python -m corral.daemons.reconciler``) observes and
+A thin loop (``corral.daemons._loop``, run as ``python -m corral.daemons.reconcilerd``) observes and
 applies them.
 
 A replacement goes through Slurm, so that jobs are requeued and Slurm's own power-saving state
@@ -31,7 +31,6 @@ Rules, only while the fleet is running (partitions UP):
 from __future__ import annotations
 
 import enum
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -327,9 +326,3 @@ def track_unresponsive(
 ) -> dict[str, datetime]:
     """When each currently NOT_RESPONDING node was first seen so (nodes that answer again drop out)."""
     return {n.name: previous.get(n.name, now) for n in nodes if "NOT_RESPONDING" in n.flags}
-
-
-if __name__ == "__main__":
-    from corral.daemons._loop import main
-
-    sys.exit(main(sys.argv[1:]))

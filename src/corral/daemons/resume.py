@@ -12,7 +12,7 @@ The environment (set by the provider's wrapper; slurmctld gives its programs non
 - ``CORRAL_STATE_DIR``, ``CORRAL_CLUSTER_NAME``, ``CORRAL_PROVIDER`` (default ``local``);
 - ``SLURM_RESUME_FILE``: the job-to-node mapping Slurm writes (22.05+);
 - ``CORRAL_SCALING_STRATEGY``: ``Scheduling/ScalingStrategy`` (default ``all-or-nothing``);
-- ``CORRAL_HEARTBEAT_FILE`` and ``CORRAL_HEARTBEAT_TIMEOUT_S`` (``corral.daemons.heartbeat``). A
+- ``CORRAL_HEARTBEAT_FILE`` and ``CORRAL_HEARTBEAT_TIMEOUT_S`` (``corral.runtime.heartbeat``). A
   heartbeat file that does not exist yet means the reconciler has not started (the cluster is
   being created and its static nodes come up first): launches go ahead.
 """
@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corral.daemons import heartbeat
 from corral.daemons.scaling import (
     FAILURE_REASON,
     ResumeDecision,
@@ -41,6 +40,7 @@ from corral.daemons.scaling import (
 )
 from corral.errors import CorralError
 from corral.providers.base import NodeFleet
+from corral.runtime import heartbeat
 from corral.slurm import hostlist
 
 MarkDown = Callable[[Sequence[str], str], None]

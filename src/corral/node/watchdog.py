@@ -25,8 +25,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corral.daemons.heartbeat import heartbeat_age_s
 from corral.node import procfs
+from corral.runtime.heartbeat import heartbeat_age_s
 
 #: ParallelCluster's computemgtd waits this long for clustermgtd's heartbeat before shutting down.
 DEFAULT_TIMEOUT_S = 600.0

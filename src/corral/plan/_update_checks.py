@@ -31,7 +31,7 @@ from typing import Any
 
 from corral.config.model import ClusterConfig, PlacementGroup
 from corral.config.policies import UpdatePolicy as P
-from corral.plan.changeset import Change
+from corral.plan._change import Change
 
 #: ExtraChefAttributes leaves that may change on a live cluster (ParallelCluster 3.16).
 UPDATABLE_CHEF_ATTRIBUTES = frozenset(

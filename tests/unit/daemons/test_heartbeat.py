@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from corral.daemons import heartbeat
+from corral.runtime import heartbeat
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from corral.daemons._loop import Loop, LoopFiles, run
 from corral.daemons.events import read_events
-from corral.daemons.heartbeat import heartbeat_age_s
 from corral.daemons.protection import ProtectedQueue, Protection
 from corral.daemons.reconciler import Actions
 from corral.node.supervisor import SupervisorSpec
 from corral.plan import ClusterPlan, HeadNodeSpec, NodeKind, NodeShape, NodeSpec, PartitionSpec, SlurmPlan
 from corral.providers.base import CommandResult, Instance, InstanceState, NodeRole
 from corral.providers.fake import FakeFailures, FakeProvider
+from corral.runtime.heartbeat import heartbeat_age_s
 from corral.state import ClusterRecord, FleetStatus, StackStatus, StateStore
 
 NODES = (

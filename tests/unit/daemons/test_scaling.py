@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.daemons import heartbeat, resume
+from corral.daemons import resume
 from corral.daemons.scaling import (
     LIMITED_CAPACITY_CODE,
     ResumeJob,
@@ -25,6 +25,7 @@ from corral.daemons.scaling import (
 )
 from corral.providers.base import InstanceState
 from corral.providers.fake import FakeFailures, FakeProvider
+from corral.runtime import heartbeat
 from e2e.plans import plan
 
 AON, GREEDY, BEST = (

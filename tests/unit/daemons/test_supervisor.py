@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from corral.daemons.events import read_events
-from corral.daemons.heartbeat import write_heartbeat
 from corral.node import supervisor, watchdog
 from corral.node.supervisor import Service, SupervisorSpec, Watch
+from corral.runtime.heartbeat import write_heartbeat
 
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(300)", "corral-test-sleeper")
 

@@ -16,7 +16,7 @@ The head node runs:
    provider-neutral ``python -m corral.daemons.resume`` (``CORRAL_PROVIDER=aws``) and
    ``python -m corral.daemons.suspend`` in a clean environment (slurmctld gives its
    programs none);
-4. the reconciler loop ``python -m corral.daemons.reconciler /var/lib/corral <cluster> --provider aws``,
+4. the reconciler loop ``python -m corral.daemons.reconcilerd /var/lib/corral <cluster> --provider aws``,
    detached (``setsid -f``), with its heartbeat where the ResumeProgram looks for it.
 
 A compute node runs the mounts, ``munged`` and ``slurmd -N <node name> --conf-server <head>:6817``
@@ -229,7 +229,7 @@ def _reconciler(plan: ClusterPlan) -> tuple[str, ...]:
     argv = [
         PYTHON,
         "-m",
-        "corral.daemons.reconciler",
+        "corral.daemons.reconcilerd",
         STATE_DIR,
         plan.cluster_name,
         "--provider",

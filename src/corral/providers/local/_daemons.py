@@ -30,6 +30,7 @@ from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
 from corral.providers.local import _net, _proc
 from corral.providers.local._layout import EXPIRES_AT_KEY, ClusterDescriptor, ClusterLayout
+from corral.runtime.heartbeat import heartbeat_path, write_heartbeat
 from corral.slurm.status import SCONTROL_NODES_ARGV, NodeState, parse_nodes
 
 
@@ -93,7 +94,7 @@ def start_slurmctld(layout: ClusterLayout, holder: int) -> None:
     _proc.spawn_detached(argv, env=slurm_env(layout), log_path=layout.log / "slurmctld.stdout")
 
 
-RECONCILER_MODULE = "corral.daemons.reconciler"
+RECONCILER_MODULE = "corral.daemons.reconcilerd"
 PROTECTED_FAILURE_COUNT_ENV = "CORRAL_LOCAL_PROTECTED_FAILURE_COUNT"
 RECONCILE_INTERVAL_ENV = "CORRAL_LOCAL_RECONCILE_INTERVAL"
 WATCHDOG_TIMEOUT_ENV = "CORRAL_LOCAL_WATCHDOG_TIMEOUT"
@@ -129,17 +130,14 @@ def record_settings(layout: ClusterLayout, descriptor: ClusterDescriptor) -> Clu
     descriptor = replace(descriptor, extra=extra)
     layout.descriptor.write_text(descriptor.dump())
     layout.slurm_state.mkdir(parents=True, exist_ok=True)
-    # corral.daemons.heartbeat's format (one ISO-8601 UTC line); providers never import the daemons
-    tmp = heartbeat_file(layout).with_name(".heartbeat.create.tmp")
-    tmp.write_text(datetime.now(UTC).isoformat(timespec="milliseconds") + "\n")
-    os.replace(tmp, heartbeat_file(layout))
+    write_heartbeat(heartbeat_file(layout), datetime.now(UTC))
     return descriptor
 
 
 def heartbeat_file(layout: ClusterLayout) -> Path:
     """The reconciler's heartbeat (compute nodes' watchdogs read it; the cluster dir is visible
     in every node's mount namespace)."""
-    return layout.slurm_state / "heartbeat"
+    return heartbeat_path(layout.slurm_state)
 
 
 WATCHDOG_MODULE = "corral.node.watchdog"

@@ -13,9 +13,9 @@ from corral.providers.local._layout import ClusterLayout
 RESUME_MODULE = "corral.daemons.resume"
 #: The module the local SuspendProgram wrapper runs (provider-neutral too).
 SUSPEND_MODULE = "corral.daemons.suspend"
-#: Where the reconciler writes its heartbeat (``corral.daemons.heartbeat``).
+#: Where the reconciler writes its heartbeat (``corral.runtime.heartbeat``).
 HEARTBEAT_FILE = "heartbeat"
-#: Read at create and handed to the ResumeProgram (seconds; see ``corral.daemons.heartbeat``).
+#: Read at create and handed to the ResumeProgram (seconds; see ``corral.runtime.heartbeat``).
 HEARTBEAT_TIMEOUT_ENV = "CORRAL_HEARTBEAT_TIMEOUT_S"
 
 

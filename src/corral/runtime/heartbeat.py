@@ -6,16 +6,21 @@ nodes while it is stale, as ParallelCluster's ResumeProgram refuses when ``clust
 heartbeat is older than ``clustermgtd_timeout``: without a reconciler, nothing would replace the
 nodes it launches when they fail, nor reset the compute resources it marks down.
 
+It lives on the ground floor (``corral.runtime``) because three layers share the format: the
+daemons write and read it, the local provider writes the first one at create, and every compute
+node's watchdog (``corral.node.watchdog``) reads it.
+
 Stale means older than ``stale_after_s()``: ``CORRAL_HEARTBEAT_TIMEOUT_S`` when set, else
 ``DEFAULT_STALE_AFTER_S``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+
+from corral.runtime.files import write_atomic
 
 #: The name of the heartbeat file under the cluster's ``state/`` directory.
 HEARTBEAT_NAME = "heartbeat"
@@ -33,14 +38,7 @@ def heartbeat_path(cluster_state_dir: Path) -> Path:
 def write_heartbeat(path: Path, now: datetime) -> None:
     """Record ``now`` (made UTC) as the last pass, atomically: a reader never sees half a line."""
     stamp = now.astimezone(UTC).isoformat(timespec="milliseconds")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(stamp + "\n")
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    write_atomic(path, stamp + "\n")
 
 
 def read_heartbeat(path: Path) -> datetime | None:
