@@ -3,7 +3,9 @@
 #   - Debian's Slurm 22.05 and munge (the local provider runs them), iproute2 and util-linux
 #     (namespaces), iptables (the AWS head node test restricts IMDS with it), and python3-venv when
 #     the interpreter lacks venv/ensurepip;
-#   - a virtualenv in .venv with every Python package pinned in requirements.lock, and Corral itself.
+#   - a virtualenv in .venv with every Python package pinned in requirements.lock, and Corral itself;
+#   - debootstrap, and the local provider's official node image (Debian 13, Slurm 24.11), built once
+#     per machine into /var/cache/corral/images and reused by every checkout, state dir and test run.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps iptables)
+apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps iptables debootstrap)
 command -v python3 >/dev/null || apt_packages+=(python3)
 command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 missing=()
@@ -37,4 +39,6 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements.lock "$stamp"; then
   cp requirements.lock "$stamp"
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+# Cached by its recipe: instant once built (the first build downloads ~90 MB and takes minutes).
+.venv/bin/python -m corral.providers.local.images ensure
 echo "setup: ready ($(.venv/bin/corral --version))"

@@ -345,6 +345,14 @@ def build_image(
     emit(result.to_json(), output=output, query=query)
 
 
+def list_official_images(
+    *, os_name: str | None, architecture: str | None, output: str, query: str | None
+) -> None:
+    from corral.service import list_official_images as official
+
+    emit(official(os=os_name, architecture=architecture), output=output, query=query)
+
+
 def version() -> None:
     from corral.service import version_info
 
@@ -366,6 +374,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "export_cluster_logs": export_cluster_logs,
     "ssh": ssh,
     "build_image": build_image,
+    "list_official_images": list_official_images,
     "version": version,
 }
 

@@ -416,6 +416,15 @@ def run_workload(**kwargs: Any) -> None:
     run_command.run(**kwargs)
 
 
+@cli.command("list-official-images")
+@click.option("--os", "os_name", help="Filter by OS distribution (default: no filter).")
+@click.option("--architecture", help="Filter by architecture (default: no filter).")
+@common
+def list_official_images(**kwargs: Any) -> None:
+    """List the official images (locally: each Os with the Debian 13 image it boots from)."""
+    _run("list_official_images", **kwargs)
+
+
 @cli.command("version")
 @click.option("--debug", is_flag=True, help="Turn on debug logging.")
 def version(**kwargs: Any) -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         plan_from_json,
         plan_to_json,
     )
+    from corral.service._images import list_official_images
     from corral.service._log_access import (
         ExportedLogs,
         LogEventList,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "plan_from_json": "corral.service._codec",
     "plan_to_json": "corral.service._codec",
+    "list_official_images": "corral.service._images",
     "ExportedLogs": "corral.service._log_access",
     "LogEventList": "corral.service._log_access",
     "LogStreamList": "corral.service._log_access",
@@ -143,6 +145,7 @@ __all__ = [
     "dry_run_build_image",
     "dry_run_create",
     "iso",
+    "list_official_images",
     "open_service",
     "paged_doc",
     "plan_from_json",

@@ -9,8 +9,11 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from corral.config.findings import Finding
 from corral.errors import PrerequisiteError, ProviderError
+from corral.images import os_findings
 from corral.plan import ClusterPlan
 from corral.providers.base import (
     CommandResult,
@@ -125,6 +128,10 @@ class LocalProvider(ProviderBase):
     def exists(self, cluster_name: str) -> bool:
         layout = self.layout(cluster_name)
         return layout.root.exists() or _net.head_netns(cluster_name) in _net.list_netns()
+
+    def cloud_findings(self, config: Any) -> list[Finding]:
+        """What this machine makes of the config's images: an INFO naming the image its Os maps to."""
+        return os_findings(config, nodes_boot_from_images=False)
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
         """All of these nodes or none: ``InsufficientCapacityError`` when the cluster's capacity

@@ -1,0 +1,267 @@
+"""The machine-wide image cache of the local provider, and the official image's build.
+
+Images live in ``$CORRAL_IMAGE_CACHE`` (default ``/var/cache/corral/images``), one directory per
+image id: ``<ami-id>/rootfs/`` (the read-only root tree nodes boot from) and ``manifest.json``.
+The official image is keyed by its recipe (``corral.images.official``), so every state directory
+and every test run reuses one build. A build happens in ``.build-<ami-id>-<pid>/`` under an
+exclusive lock and appears by one ``rename``: an interrupted build leaves only that directory,
+which the next build (or ``clean_stale_builds``) unmounts and removes.
+
+Run ``python -m corral.providers.local.images ensure`` to build the official image (the project's
+set-up does) and ``... list`` to see the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corral.errors import PrerequisiteError, ProviderError
+from corral.images import ImageManifest, OfficialRecipe, official_recipe
+from corral.images.official import OFFICIAL_OS
+from corral.providers.local import _proc
+
+CACHE_ENV = "CORRAL_IMAGE_CACHE"
+DEFAULT_CACHE = Path("/var/cache/corral/images")
+MIRROR_ENV = "CORRAL_DEBIAN_MIRROR"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+BUILD_TIMEOUT_S = 1800.0
+
+Progress = Callable[[str], None]
+#: debootstrap's steps (the first word of its ``I:`` lines), as progress shows them
+PHASES = {
+    "Retrieving": "downloading packages",
+    "Validating": "checking packages",
+    "Extracting": "extracting the base system",
+    "Installing": "installing the core packages",
+    "Unpacking": "unpacking packages",
+    "Configuring": "configuring packages",
+    "Base": "base system installed",
+}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
+
+
+def image_dir(ami_id: str) -> Path:
+    return cache_root() / ami_id
+
+
+def rootfs(ami_id: str) -> Path:
+    return image_dir(ami_id) / "rootfs"
+
+
+def read_manifest(ami_id: str) -> ImageManifest | None:
+    """The manifest of a complete image in the cache, or None."""
+    try:
+        manifest = ImageManifest.load((image_dir(ami_id) / "manifest.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return None
+    return manifest if rootfs(ami_id).is_dir() else None
+
+
+def cached_images() -> list[ImageManifest]:
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    found = (read_manifest(entry.name) for entry in sorted(root.iterdir()) if entry.name.startswith("ami-"))
+    return [m for m in found if m is not None]
+
+
+def _stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def ensure_official(progress: Progress | None = _stderr_progress) -> ImageManifest:
+    """The official image, built once per machine (under a lock: concurrent callers wait for the
+    first build and reuse it)."""
+    recipe = official_recipe()
+    manifest = read_manifest(recipe.ami_id)
+    if manifest is not None:
+        return manifest
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / f".lock-{recipe.ami_id}"):
+        manifest = read_manifest(recipe.ami_id)
+        if manifest is not None:
+            return manifest
+        clean_stale_builds()
+        return _build_official(recipe, progress or (lambda _line: None))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_official(recipe: OfficialRecipe, progress: Progress) -> ImageManifest:
+    if shutil.which("debootstrap", path=_proc.SAFE_PATH) is None:
+        raise PrerequisiteError(
+            "debootstrap is not installed: the local provider builds its official image with it",
+            hint="run `bash scripts/setup.sh` (or `apt-get install -y debootstrap`) as root",
+        )
+    work = cache_root() / f".build-{recipe.ami_id}-{os.getpid()}"
+    started = time.monotonic()
+    progress(f"image: building the official image {recipe.ami_id} ({recipe.name}), once for this machine")
+    try:
+        _bootstrap(recipe, work / "rootfs", work / "build.log", progress, started)
+        _finish_tree(work / "rootfs")
+        manifest = ImageManifest(
+            ami_id=recipe.ami_id,
+            name=recipe.name,
+            os=OFFICIAL_OS,
+            architecture=recipe.architecture,
+            build_time=datetime.now(UTC).isoformat(timespec="seconds"),
+            packages=installed_packages(work / "rootfs"),
+            tags=(("corral:official", "true"), ("corral:suite", recipe.suite)),
+            recipe_key=recipe.key,
+            description="Debian 13 with Slurm 24.11, munge, OpenSSH and Python 3 (Corral's official image)",
+        )
+        (work / "manifest.json").write_text(manifest.dump())
+        os.rename(work, image_dir(recipe.ami_id))
+    except BaseException:
+        remove_tree(work)
+        raise
+    progress(f"image: {recipe.ami_id} ready in {time.monotonic() - started:.0f} s")
+    return manifest
+
+
+def _bootstrap(recipe: OfficialRecipe, target: Path, log: Path, progress: Progress, started: float) -> None:
+    target.mkdir(parents=True)
+    mirror = os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR
+    argv = ["debootstrap", f"--variant={recipe.variant}", f"--arch={recipe.dpkg_arch}"]
+    argv += [f"--include={','.join(recipe.packages)}", recipe.suite, str(target), mirror]
+    env = {"PATH": _proc.SAFE_PATH, "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        phase = ""
+        for line in proc.stdout:
+            out.write(line)
+            if line.startswith(("E: ", "W: ")):
+                progress(f"image: {line.strip()}")
+                continue
+            words = line[3:].split() if line.startswith("I: ") else []
+            if words and words[0] != phase and words[0] in PHASES:
+                phase = words[0]
+                progress(f"image: [{time.monotonic() - started:4.0f} s] {PHASES[phase]}")
+        code = proc.wait(timeout=BUILD_TIMEOUT_S)
+    if code != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise ProviderError(
+            f"debootstrap of Debian {recipe.suite} failed (exit {code}); its log ends with:\n{tail}",
+            hint=f"check that {mirror} is reachable (set {MIRROR_ENV} to use another Debian mirror)",
+        )
+
+
+#: Package scripts run inside a node (apt-get install in a component) must never start daemons.
+POLICY_RC_D = "#!/bin/sh\n# Corral: a node's agent starts its daemons, never package scripts\nexit 101\n"
+
+
+def _finish_tree(tree: Path) -> None:
+    """Make the tree an image: no daemons started by package scripts, no package cache, no
+    machine identity, the mount points nodes need."""
+    policy = tree / "usr/sbin/policy-rc.d"
+    policy.write_text(POLICY_RC_D)
+    policy.chmod(0o755)
+    for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for entry in (tree / cache).glob("*"):
+            if entry.is_file():
+                entry.unlink()
+    (tree / "etc/machine-id").write_text("")
+    for key in (tree / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()  # each node generates its own host keys
+    for mount_point in ("opt/parallelcluster", "opt/corral", "run/corral"):
+        (tree / mount_point).mkdir(parents=True, exist_ok=True)
+
+
+def installed_packages(tree: Path) -> dict[str, str]:
+    """``{package: version}`` of every package installed in ``tree``."""
+    query = "-f=${Package}\t${Version}\t${Status}\n"
+    argv = ["dpkg-query", f"--admindir={tree / 'var/lib/dpkg'}", "-W", query]
+    out = _proc.run(argv, env={"PATH": _proc.SAFE_PATH}, timeout=60).stdout
+    packages: dict[str, str] = {}
+    for line in out.splitlines():
+        name, version, status = [*line.split("\t"), "", ""][:3]
+        if status.endswith(" installed"):
+            packages[name] = version
+    return packages
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path.absolute()) + "/"
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    points = [line.split()[1].replace("\\040", " ") for line in lines if len(line.split()) > 1]
+    return sorted({p for p in points if p.startswith(prefix) or p + "/" == prefix}, key=len, reverse=True)
+
+
+def remove_tree(path: Path) -> None:
+    """Unmount whatever an interrupted build left mounted inside ``path`` (debootstrap mounts
+    /proc and /sys in the target), then delete it. Never follows a mount out of the tree."""
+    for point in _mounts_under(path):
+        _proc.run(["umount", "-l", point], check=False, timeout=30)
+    if _mounts_under(path):
+        raise ProviderError(f"could not unmount everything under {path}", hint=f"check `findmnt -R {path}`")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_stale_builds() -> list[Path]:
+    """Remove the work directories of builds whose process is gone (a killed build)."""
+    removed = []
+    root = cache_root()
+    for work in root.glob(".build-*") if root.is_dir() else ():
+        pid = work.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and _proc.alive(int(pid)) and int(pid) != os.getpid():
+            continue
+        remove_tree(work)
+        removed.append(work)
+    return removed
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "ensure"
+    if command == "ensure":
+        manifest = ensure_official()
+        where = rootfs(manifest.ami_id)
+        print(f"{manifest.ami_id} {manifest.name} slurm {manifest.slurm_version} in {where}")
+        return 0
+    if command == "list":
+        for manifest in cached_images():
+            print(f"{manifest.ami_id}\t{manifest.name}\t{manifest.os}\t{manifest.slurm_version}")
+        return 0
+    print("usage: python -m corral.providers.local.images [ensure|list]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
+__all__ = [
+    "CACHE_ENV",
+    "cache_root",
+    "cached_images",
+    "clean_stale_builds",
+    "ensure_official",
+    "image_dir",
+    "installed_packages",
+    "read_manifest",
+    "remove_tree",
+    "rootfs",
+]
