@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -140,11 +141,19 @@ def run_actions(spec: BootstrapSpec, event: str, env: dict[str, str], deadline: 
 
 
 def start_service(argv: tuple[str, ...], env: dict[str, str]) -> None:
+    """Run a service's start command; a failure says why when the command wrote its reason to
+    ``$CORRAL_SERVICE_ERROR_FILE`` (the AWS storage steps do), else points at the node log."""
     print(f"[agent] starting {' '.join(argv)}", flush=True)
-    # Not captured: a daemon keeps its inherited stdout open, so a pipe would never reach EOF.
-    result = subprocess.run(list(argv), env=env, stdin=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory(prefix="corral-service-") as scratch:
+        reason_file = Path(scratch) / "error"
+        # Not captured: a daemon keeps its inherited stdout open, so a pipe would never reach EOF.
+        result = subprocess.run(
+            list(argv), env={**env, "CORRAL_SERVICE_ERROR_FILE": str(reason_file)}, stdin=subprocess.DEVNULL
+        )
+        reason = reason_file.read_text(errors="replace").strip()[:500] if reason_file.exists() else ""
     if result.returncode != 0:
-        raise BootstrapFailure(f"{argv[0]} failed to start (exit {result.returncode}); see the node log")
+        detail = f": {reason}" if reason else "; see the node log"
+        raise BootstrapFailure(f"{argv[0]} failed to start (exit {result.returncode}){detail}")
 
 
 def _same_net_namespace(pid: int) -> bool:

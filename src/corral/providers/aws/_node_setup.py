@@ -5,7 +5,8 @@ starts them in order between the two events, as on the local provider.
 
 The head node runs:
 
-1. the storage mounts it can make (see ``storage_mounts``);
+1. the storage steps (``_storage_setup``: EBS formatted when blank, mounted and exported, ``/home``
+   exported, file systems mounted);
 2. ``munged --force`` (as root) with the cluster's key (``/etc/munge/munge.key``, generated at create and kept
    in the artefact bucket under ``corral/<cluster>/munge.key``);
 3. ``slurmctld`` on ``/etc/slurm/slurm.conf``, rendered by ``corral.slurm.conf.render_slurm_conf``
@@ -19,8 +20,9 @@ The head node runs:
 4. the reconciler loop ``python -m corral.daemons.reconcilerd /var/lib/corral <cluster> --provider aws``,
    detached (``setsid -f``), with its heartbeat where the ResumeProgram looks for it.
 
-A compute node runs the mounts, ``munged`` and ``slurmd -N <node name> --conf-server <head>:6817``
-(configless: its configuration comes from slurmctld, so it is the head's, byte for byte).
+A compute node runs its storage steps (the head's exports and the file systems), ``munged`` and
+``slurmd -N <node name> --conf-server <head>:6817`` (configless: its configuration comes from
+slurmctld, so it is the head's, byte for byte).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from corral.node.agent import BootstrapSpec
 from corral.plan import ClusterPlan
+from corral.providers.aws._storage_setup import StorageFacts, storage_steps
 from corral.slurm.conf import SlurmRuntime, render_slurm_conf
 
 PYTHON = "/opt/corral/bin/python"
@@ -52,8 +55,6 @@ AWS_SLURMCTLD_PARAMETERS = ("cloud_reg_addrs", "enable_configless")
 #: The instance metadata service: only root may reach it on a head node with ``Imds/Secured``.
 IMDS_ADDRESS = "169.254.169.254"
 IMDS_CHAIN = "CORRAL_IMDS"
-#: EFS over NFS 4.1 with the options AWS recommends for EFS.
-EFS_OPTIONS = "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev"
 
 
 @dataclass(frozen=True)
@@ -160,37 +161,6 @@ def program_env(plan: ClusterPlan, context: NodeContext) -> dict[str, str]:
     }
 
 
-def storage_mounts(
-    plan: ClusterPlan, region: str, ids: Mapping[str, str], *, head: bool
-) -> tuple[list[tuple[str, ...]], list[str]]:
-    """``mount`` commands for the shared storage whose id is known (``ids``: storage name -> file
-    system id, plus every existing file system's own id), and the storage left unmounted, with why.
-    Only EFS is mounted yet: EBS (format and NFS export from the head), FSx, File Cache and the
-    head's ``/home`` export to compute nodes are not."""
-    commands: list[tuple[str, ...]] = []
-    skipped: list[str] = []
-    for storage in plan.storage:
-        if storage.storage_type == "Home":
-            if not head:
-                skipped.append(
-                    f"{storage.mount_dir}: the head node's /home is not shared with compute nodes yet"
-                )
-            continue
-        fs_id = ids.get(storage.name) or storage.existing_id
-        if storage.storage_type == "Efs" and fs_id:
-            source = f"{fs_id}.efs.{region}.amazonaws.com:/"
-            commands.append(("mount", "-t", "nfs4", "-o", EFS_OPTIONS, source, storage.mount_dir))
-        elif storage.storage_type == "Efs":
-            skipped.append(
-                f"{storage.name} ({storage.mount_dir}): its file system id is not known on this node"
-            )
-        else:
-            skipped.append(
-                f"{storage.name} ({storage.mount_dir}): {storage.storage_type} is not mounted by Corral yet"
-            )
-    return commands, skipped
-
-
 def imds_guard() -> tuple[str, ...]:
     """``HeadNode/Imds/Secured`` (default true), as pcluster: iptables lets only root (slurmctld, its
     Resume/Suspend programs and the reconciler run as root) reach the instance metadata service, so
@@ -255,13 +225,16 @@ def head_setup(
     *,
     hostname: str,
     address: str,
-    storage_ids: Mapping[str, str],
+    storage_ids: Mapping[str, str] | None = None,
     include_file: str | None = None,
+    storage: StorageFacts | None = None,
 ) -> NodeSetup:
-    """The head node's directories, files (slurm.conf, the two wrappers) and services."""
+    """The head node's directories, files (slurm.conf, the two wrappers) and services; ``storage``
+    (else ``storage_ids`` alone) is what the node knows of the cluster's storage."""
     env = program_env(plan, context)
     conf = aws_slurm_conf(plan, slurm_runtime(plan, hostname, address, include_file))
-    mounts, skipped = storage_mounts(plan, context.region, storage_ids, head=True)
+    facts = storage or StorageFacts(ids=dict(storage_ids or {}))
+    mounts, skipped = storage_steps(plan, context.region, facts, head=True, head_address=address)
     config = plan.config
     guard = [imds_guard()] if config is None or config.head_node.imds.secured else []
     files = (
@@ -283,10 +256,15 @@ def head_setup(
     )
 
 
-def compute_setup(plan: ClusterPlan, context: NodeContext, *, node_name: str) -> NodeSetup:
-    """A compute node's directories and services: mounts, munged, configless slurmd as ``node_name``."""
+def compute_setup(
+    plan: ClusterPlan, context: NodeContext, *, node_name: str, storage: StorageFacts | None = None
+) -> NodeSetup:
+    """A compute node's directories and services: mounts (the head's exports, file systems from
+    ``storage``), munged, configless slurmd as ``node_name``."""
     env = program_env(plan, context)
-    mounts, skipped = storage_mounts(plan, context.region, {}, head=False)
+    mounts, skipped = storage_steps(
+        plan, context.region, storage or StorageFacts(), head=False, head_address=context.head_private_ip
+    )
     slurmd = ("slurmd", "-N", node_name, "--conf-server", f"{context.head_private_ip}:{SLURMCTLD_PORT}")
     return NodeSetup(
         directories=_directories(plan, "slurmd"),
@@ -318,12 +296,12 @@ def apply_setup(base: BootstrapSpec, setup: NodeSetup) -> BootstrapSpec:
 __all__ = [
     "NodeContext",
     "NodeSetup",
+    "StorageFacts",
     "apply_setup",
     "aws_slurm_conf",
     "compute_setup",
     "head_setup",
     "program_env",
     "slurm_runtime",
-    "storage_mounts",
     "wrapper",
 ]

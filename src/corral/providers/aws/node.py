@@ -38,6 +38,7 @@ from corral.providers.aws._node_setup import (
     MUNGE_KEY,
     NodeContext,
     NodeSetup,
+    StorageFacts,
     apply_setup,
     compute_setup,
     head_setup,
@@ -116,13 +117,16 @@ def prepare(
     *,
     root: Path = Path("/"),
     address: str | None = None,
+    export_cidrs: tuple[str, ...] | None = None,
 ) -> BootstrapSpec:
     """Read the node's context, rebuild the plan from the bucket, fetch the node's scripts into
-    ``actions_dir``, write the node's Slurm files and munge key under ``root``, and write the
-    completed spec (actions and services) back to ``spec_path``; the completed spec. ``address``
-    is the head node's own address (default: ``own_address()``)."""
+    ``actions_dir``, learn the cluster's storage, write the node's Slurm files and munge key under
+    ``root``, and write the completed spec (actions and services) back to ``spec_path``; the
+    completed spec. ``address`` is the head node's own address (default: ``own_address()``),
+    ``export_cidrs`` who may mount its NFS exports (default: the VPC's CIDR blocks, from IMDS)."""
     from corral.node.fetch import fetch, fetch_all
     from corral.providers.aws._program import log
+    from corral.providers.aws._storage_facts import storage_details, vpc_cidrs
     from corral.providers.aws.provider import AwsProvider
 
     context = json.loads(context_path.read_text(encoding="utf-8"))
@@ -135,6 +139,13 @@ def prepare(
     actions = node_actions(plan, node.node_role, node.queue)
     fetched = fetch_all([a.script for a in actions], actions_dir)
     base = BootstrapSpec.load(spec_path.read_text(encoding="utf-8"))
+    ids = provider.storage_ids(node.cluster_name)
+    details, problems = storage_details(provider.clients(node.region or None), plan, ids)
+    for problem in problems:
+        log("node", f"storage facts: {problem}")
+    if node.is_head and export_cidrs is None:
+        export_cidrs = vpc_cidrs()
+    storage = StorageFacts(ids=ids, details=details, export_cidrs=export_cidrs or ())
     if node.is_head:
         include = plan.slurm.custom_settings_include_file
         setup = head_setup(
@@ -142,11 +153,11 @@ def prepare(
             node,
             hostname=base.hostname,
             address=address or own_address(),
-            storage_ids=provider.storage_ids(node.cluster_name),
+            storage=storage,
             include_file=str(fetch(include, root / SLURM_INCLUDE_DIR.lstrip("/"))) if include else None,
         )
     else:
-        setup = compute_setup(plan, node, node_name=base.node_name)
+        setup = compute_setup(plan, node, node_name=base.node_name, storage=storage)
     for message in setup.skipped:
         log("node", f"storage not mounted: {message}")
     write_setup(setup, provider.munge_key(node.cluster_name), root)

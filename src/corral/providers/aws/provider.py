@@ -63,6 +63,10 @@ TABLE_OUTPUT = "NodeStateTableName"
 MUNGE_KEY_OBJECT = "munge.key"
 #: Root stack Output naming the cluster's CloudWatch log group (unique per stack).
 LOG_GROUP_OUTPUT = "LogGroupName"
+#: Root stack Output holding the internal EFS of ``HeadNode/SharedStorageType: Efs`` (``/home``).
+INTERNAL_EFS_OUTPUT = "InternalSharedEfsId"
+#: Its name among the storage ids (``_storage_setup``).
+INTERNAL_EFS = "InternalSharedEfs"
 #: Default login user per ``Image/Os`` (for ``corral ssh``).
 OS_USERS = {"ubuntu2204": "ubuntu", "ubuntu2404": "ubuntu", "rocky8": "rocky", "rocky9": "rocky"}
 
@@ -130,8 +134,9 @@ class AwsProvider(ProviderBase):
         return base64.b64decode(text.strip())
 
     def storage_ids(self, cluster_name: str) -> dict[str, str]:
-        """Shared storage name -> volume/file system id, from the stack's outputs (the head node's
-        role may read them; an unreadable stack gives none)."""
+        """Shared storage name -> volume/file system id (``InternalSharedEfs``: the ``/home`` EFS of
+        ``SharedStorageType: Efs``), from the stack's outputs (every node role may read them; an
+        unreadable stack gives none)."""
         from corral.errors import CorralError
         from corral.providers.aws.template import storage_output_key
 
@@ -142,6 +147,7 @@ class AwsProvider(ProviderBase):
         except CorralError:
             return {}
         outputs = view.outputs if view is not None else {}
+        keys[INTERNAL_EFS_OUTPUT] = INTERNAL_EFS  # HeadNode/SharedStorageType: Efs, /home
         return {name: outputs[key] for key, name in keys.items() if outputs.get(key)}
 
     # -- Provider protocol -----------------------------------------------------------------

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from corral.cli import main as cli_main
 from corral.config.check import check_cluster_config
 from corral.plan import build_plan
+from corral.providers.aws._node_setup import PYTHON
 from support.aws import Network, aws_endpoint, make_network, rewrite_ids
 from support.corpus import CORPUS
 
@@ -147,6 +148,7 @@ def test_user_data_files_feed_the_node_program(
             tmp_path / "actions",
             root=tmp_path / "root",
             address="10.0.0.10",
+            export_cidrs=("10.0.0.0/16",),
         )
         assert head.node_name == "ip-10-0-0-10"
         assert ("CORRAL_CLUSTER_CONFIG", "/etc/corral/cluster.json") in head.env
@@ -169,12 +171,11 @@ def test_user_data_files_feed_the_node_program(
         )
         resume = (root / "opt/corral/libexec/resume").read_text()
         assert "CORRAL_PROVIDER=aws" in resume and "-m corral.daemons.resume" in resume
-        assert [s[0] for s in head.services] == [
-            "/bin/sh",
-            "munged",
-            "slurmctld",
-            "setsid",
-        ]  # IMDS guard first
+        # the IMDS guard, the storage steps (the /home export to the VPC), munge, Slurm, the reconciler
+        names = [s[0] for s in head.services]
+        assert names[0] == "/bin/sh" and names[-3:] == ["munged", "slurmctld", "setsid"]
+        assert set(names[1:-3]) == {PYTHON}
+        assert head.services[1][-3:] == ("export", "/home", "10.0.0.0/16")
         assert "corral.daemons.reconciler" in head.services[-1][-1]
         assert ("SLURM_CONF", "/etc/slurm/slurm.conf") in head.env
         nested_key = next(
@@ -324,22 +325,27 @@ EXISTING_EFS = """  - MountDir: /data
 
 def test_head_setup_mounts_efs_it_knows_and_says_what_it_does_not_mount() -> None:
     from corral.providers.aws._node_setup import NodeContext, head_setup
+    from corral.providers.aws._storage_setup import EFS_OPTIONS, STORAGE_PROGRAM
 
     plan = _small_plan(EXISTING_EFS)
     context = NodeContext.of({"cluster_name": "small", "node_role": "HeadNode", "region": "eu-west-1"})
     setup = head_setup(
         plan, context, hostname="ip-10-0-0-5", address="10.0.0.5", storage_ids={"efs": "fs-0123"}
     )
-    mounts = [s for s in setup.services if s[0] == "mount"]
-    assert [(m[-2], m[-1]) for m in mounts] == [
-        ("fs-0aaaabbbbccccdddd.efs.eu-west-1.amazonaws.com:/", "/data"),
-        ("fs-0123.efs.eu-west-1.amazonaws.com:/", "/efs"),
-    ]  # in the config's order
-    assert all(m[:4] == ("mount", "-t", "nfs4", "-o") and "nfsvers=4.1" in m[4] for m in mounts)
-    # mounts come first (OnNodeConfigured scripts see the storage), then munge before Slurm
-    assert [s[0] for s in setup.services] == ["/bin/sh", "mount", "mount", "munged", "slurmctld", "setsid"]
-    assert any("shared (/shared): Ebs" in m for m in setup.skipped)
-    assert any("existing-fsx (/fsx): FsxLustre" in m for m in setup.skipped)
+    steps = [
+        s[len(STORAGE_PROGRAM) :] for s in setup.services if s[: len(STORAGE_PROGRAM)] == STORAGE_PROGRAM
+    ]
+    assert steps == [  # in the config's order, /home first
+        ("export", "/home"),
+        ("mount", "nfs4", "fs-0aaaabbbbccccdddd.efs.eu-west-1.amazonaws.com:/", "/data", EFS_OPTIONS),
+        ("ebs", "--mount-dir", "/shared", "--name", "shared", "/dev/sdf"),
+        ("export", "/shared"),
+        ("mount", "nfs4", "fs-0123.efs.eu-west-1.amazonaws.com:/", "/efs", EFS_OPTIONS),
+    ]
+    # the IMDS guard, the storage (OnNodeConfigured scripts see it), then munge before Slurm
+    assert [s[0] for s in setup.services][-3:] == ["munged", "slurmctld", "setsid"]
+    assert setup.services[0][0] == "/bin/sh" and len(setup.services) == 9
+    assert setup.skipped == ("existing-fsx (/fsx): its FsxLustre id or DNS name is not known on this node",)
     assert {"/efs", "/data", "/run/corral", "/var/spool/corral/slurmctld"} <= set(setup.directories)
     files = {path: (content, mode) for path, content, mode in setup.files}
     assert files["/opt/corral/libexec/resume"][1] == 0o755
@@ -369,10 +375,14 @@ def test_compute_setup_is_configless_slurmd_under_its_own_name() -> None:
         _munged(),
         ("slurmd", "-N", "compute-dy-c5-1", "--conf-server", "10.0.0.5:6817"),
     )
-    # only the existing EFS: the created one's id is a stack output a compute role cannot read
-    assert [s[-1] for s in setup.services if s[0] == "mount"] == ["/data"]
-    assert any("efs (/efs): its file system id is not known" in m for m in setup.skipped)
-    assert any("/home" in m for m in setup.skipped)
+    # the head's exports over NFS, the existing EFS; the created one's id was not given here
+    mounts = [s[-4:-1] for s in setup.services if "mount" in s[:5]]
+    assert mounts == [
+        ("nfs", "10.0.0.5:/home", "/home"),
+        ("nfs4", "fs-0aaaabbbbccccdddd.efs.us-east-1.amazonaws.com:/", "/data"),
+        ("nfs", "10.0.0.5:/shared", "/shared"),
+    ]
+    assert any("efs (/efs): its Efs id or DNS name is not known" in m for m in setup.skipped)
     assert "SLURM_CONF" not in dict(setup.env) and dict(setup.env)["CORRAL_PROVIDER"] == "aws"
     assert "/run/corral/slurmd-compute-dy-c5-1.pid" in setup.service_pidfiles
 
@@ -388,7 +398,7 @@ def test_slurmctld_parameters_extended_not_duplicated() -> None:
 
 def test_resume_wrapper_runs_the_provider_neutral_program_with_a_clean_environment(tmp_path: Path) -> None:
     """The wrapper, run for real with ``python`` swapped for ``env``: what the program would see."""
-    from corral.providers.aws._node_setup import PYTHON, NodeContext, program_env, wrapper
+    from corral.providers.aws._node_setup import NodeContext, program_env, wrapper
 
     plan = _small_plan()
     context = NodeContext.of({"cluster_name": "small", "node_role": "HeadNode", "region": "us-east-1"})
@@ -442,7 +452,9 @@ head = NodeContext.of({"cluster_name": "awsnode-run", "node_role": "HeadNode", "
 setup = head_setup(plan, head, hostname="ip-10-0-0-10", address="10.0.0.10", storage_ids={})
 write_setup(setup, os.urandom(128))
 spec = apply_setup(BootstrapSpec("ip-10-0-0-10", "ip-10-0-0-10", "/run/corral/status.json"), setup)
-spec = replace(spec, services=tuple(s for s in spec.services if s[0] != "setsid"))  # no AWS here
+# no AWS here (the reconciler), and no NFS server in this kernel (the head's /home export)
+skip = ("setsid", "/opt/corral/bin/python")
+spec = replace(spec, services=tuple(s for s in spec.services if s[0] not in skip))
 Path("/run/corral/bootstrap.json").write_text(spec.dump())
 agent = subprocess.run([sys.executable, "-m", "corral.node", "/run/corral/bootstrap.json"], timeout=60)
 print("AGENT", agent.returncode, Path("/run/corral/status.json").read_text())

@@ -141,6 +141,7 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
             )
         )
     statements.append(_artifacts_statement(cluster))
+    statements += _storage_statements(cluster)
     statements += _s3_statements(_head_buckets(cluster))
     secrets = _head_secrets(cluster)
     if secrets:
@@ -188,8 +189,33 @@ def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dic
         _statement("NodeStateTable", _TABLE_COMPUTE, [shared.table_arn]),
         _statement("ClusterLogs", _LOGS, _log_arns(shared)),
         _artifacts_statement(cluster),
+        # the storage ids are root stack outputs (the root stack is named after the cluster)
+        _statement(
+            "ClusterStackRead",
+            ["cloudformation:DescribeStacks"],
+            [arn("cloudformation", f"stack/{cluster.name}/*")],
+        ),
     ]
+    statements += _storage_statements(cluster)
     return statements + _s3_statements(_queue_buckets(cluster, queue))
+
+
+#: What a node reads to mount FSx file systems, ONTAP/OpenZFS volumes and File Caches.
+_FSX_DESCRIBE = (
+    "fsx:DescribeFileCaches",
+    "fsx:DescribeFileSystems",
+    "fsx:DescribeStorageVirtualMachines",
+    "fsx:DescribeVolumes",
+)
+
+
+def _storage_statements(cluster: Cluster) -> list[dict[str, Any]]:
+    """FSx's Describe calls on the account's FSx resources, when the cluster mounts any."""
+    kinds = {s.storage_type for s in cluster.plan.storage}
+    if not kinds & {"FsxLustre", "FsxOntap", "FsxOpenZfs", "FileCache"}:
+        return []
+    patterns = ["file-system/*", "volume/*/*", "storage-virtual-machine/*/*", "file-cache/*"]
+    return [_statement("StorageDescribe", _FSX_DESCRIBE, [arn("fsx", p) for p in patterns])]
 
 
 def _artifacts_statement(cluster: Cluster) -> dict[str, Any]:
