@@ -70,20 +70,25 @@ def leftovers(provider: LocalProvider, name: str) -> list[str]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
             cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if any(m in cmdline or cwd.startswith(m) for m in markers):
-            found.append(f"process {entry.name}: {cmdline.strip()} (cwd {cwd})")
+        # whole paths only: clusters/lab is no prefix match for clusters/lab0's processes
+        if any(_names_path(token, m) for token in [*argv, cwd] for m in markers):
+            found.append(f"process {entry.name}: {' '.join(argv).strip()} (cwd {cwd})")
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if any(m in line for m in markers) or f"corral-{name}-" in line:
+        if any(_names_path(field, m) for field in line.split() for m in markers) or f"corral-{name}-" in line:
             found.append(f"mount {line}")
     if layout.root.exists():
         found.append(f"directory {layout.root}")
     if layout.run_dir.exists():
         found.append(f"directory {layout.run_dir}")
     return found
+
+
+def _names_path(token: str, path: str) -> bool:
+    return token == path or f"{path}/" in token or token.endswith(f"={path}")
 
 
 def delete_and_check(provider: LocalProvider, name: str) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from corral.config.findings import Finding
 from corral.errors import InsufficientCapacityError, ProviderError
@@ -190,6 +190,23 @@ class Provider(Protocol):
 
     def exists(self, cluster_name: str) -> bool:
         """Whether any infrastructure of the cluster is still present."""
+        ...
+
+    # Ownership by identity: ``cluster_id`` names one create (the service passes the unique tail
+    # of the record's stack id). What that create makes carries the id, and ``delete_owned``
+    # removes only what carries it, so a create that failed because the name was in use, or a
+    # record whose cluster another create replaced, never destroys someone else's cluster. The
+    # defaults (``ProviderBase``) are the plain, name-keyed calls.
+    def create_owned(self, plan: ClusterPlan, *, on_event: EventSink, cluster_id: str) -> Instance:
+        """``create``, everything made carrying ``cluster_id``; ``ConflictError`` (nothing touched)
+        when the name is in use."""
+        ...
+
+    def delete_owned(self, cluster_name: str, *, cluster_id: str, retain_storage: bool = True) -> None:
+        """``delete``, but only of what carries ``cluster_id`` (nothing when another create owns it)."""
+
+    def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
+        """Whether anything of that create is still present."""
         ...
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
@@ -368,6 +385,15 @@ class ProviderBase:
 
     def default_region(self) -> str | None:
         return None
+
+    def create_owned(self, plan: ClusterPlan, *, on_event: EventSink, cluster_id: str) -> Instance:
+        return cast("Provider", self).create(plan, on_event=on_event)
+
+    def delete_owned(self, cluster_name: str, *, cluster_id: str, retain_storage: bool = True) -> None:
+        cast("Provider", self).delete(cluster_name, retain_storage=retain_storage)
+
+    def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
+        return cast("Provider", self).exists(cluster_name)
 
     def expire(self, cluster_name: str) -> None:
         raise ProviderError(

@@ -21,6 +21,7 @@ from corral.config.findings import Finding, Level
 from corral.errors import BadRequestError, ConflictError, CorralError
 from corral.plan import ClusterPlan
 from corral.providers.base import Instance, LogSource, NodeRole, Provider
+from corral.service import _identity
 from corral.service._codec import plan_from_json, plan_to_json
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
@@ -97,6 +98,13 @@ class ClusterService:
         prov.check_prerequisites()
         if self.store.find(cluster_name) is not None:
             raise duplicate_cluster(cluster_name)
+        if self.provider(provider).exists(cluster_name):
+            raise ConflictError(
+                f"a {provider} cluster named {cluster_name!r} already exists, but the state store has no"
+                " record of it",
+                hint="if it belongs to this state directory, `corral repair-state` rebuilds its record;"
+                " otherwise it runs from another CORRAL_STATE_DIR: choose another name",
+            )
         from corral.plan import build_plan
 
         return self.create_planned(
@@ -185,7 +193,7 @@ class ClusterService:
         prov = self.provider(record.provider)
         sink = self._sink(record, StackStatus.CREATE_IN_PROGRESS, on_event)
         try:
-            head = prov.create(plan_from_json(record.plan_json), on_event=sink)
+            head = _identity.create(prov, plan_from_json(record.plan_json), record, sink)
         except CorralError as exc:
             return self._fail_create(cluster_name, exc, on_event)
         except BaseException as exc:
@@ -239,7 +247,7 @@ class ClusterService:
         )
         self._notify(on_event, rolling)
         try:
-            self.provider(rolling.provider).delete(name, retain_storage=True)
+            _identity.delete(self.provider(rolling.provider), rolling, retain_storage=True)
         except Exception as cleanup:
             return self._finish(rolling, StackStatus.ROLLBACK_FAILED, f"rollback failed: {cleanup}", on_event)
         return self._finish(rolling, StackStatus.ROLLBACK_COMPLETE, "", on_event)
@@ -295,8 +303,8 @@ class ClusterService:
             raise ConflictError(f"cluster {cluster_name!r} is {record.stack_status}, not DELETE_IN_PROGRESS")
         prov = self.provider(record.provider)
         try:
-            prov.delete(cluster_name, retain_storage=True)
-            if prov.exists(cluster_name):
+            _identity.delete(prov, record, retain_storage=True)
+            if _identity.exists(prov, record):
                 raise ConflictError(f"resources of cluster {cluster_name!r} are still present after delete")
         except CorralError as exc:
             return self._finish(record, StackStatus.DELETE_FAILED, failure_from(exc)[1], on_event)

@@ -19,11 +19,13 @@ from corral.node.fetch import FetchError, fetch, fetch_all
 from corral.plan import ClusterPlan, CustomActionSpec
 from corral.providers.local import (
     _bootfiles,
+    _cgroups,
     _daemons,
     _files,
     _logs,
     _net,
     _nodes,
+    _owner,
     _proc,
     _scaling,
     _storage,
@@ -209,6 +211,7 @@ def run_head_agent(layout: ClusterLayout, descriptor: ClusterDescriptor, holder:
     spec_path = layout.head_dir / "bootstrap.json"
     spec_path.write_text(spec.dump())
     argv = [
+        *_cgroups.enter_argv(layout.root, _cgroups.HEAD),
         *_nodes.enter_argv(holder),
         descriptor.python,
         "-m",
@@ -234,11 +237,11 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     for change in _net.raise_neighbour_limits(len(descriptor.nodes)):
         report("Cluster", f"raised the host's ARP table limit (shared by all namespaces): {change}")
     start_data_repositories(layout, descriptor, report)
-    _net.create_head_network(descriptor.name, ipaddress.IPv4Network(descriptor.subnet))
+    head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
+    _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
     _nodes.write_identity(layout.head_dir)
-    holder = _nodes.start_holder(
-        _net.head_netns(descriptor.name), layout.head_dir, _daemons.slurm_env(layout)
-    )
+    cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
+    holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
     report("HeadNode", f"namespaces ready ({descriptor.head_hostname}, {descriptor.head_address})")
     run_head_agent(layout, descriptor, holder, "start")
     _daemons.start_munged(layout)
@@ -299,13 +302,15 @@ def failed_nodes(layout: ClusterLayout, names: set[str]) -> list[str]:
 
 
 def _cluster_netns(layout: ClusterLayout, descriptor: ClusterDescriptor | None) -> list[str]:
-    existing = _net.list_netns()
+    """The cluster's own namespaces (nodes first, then the head) that still exist."""
     names = [_net.node_netns(layout.name, n.name) for n in descriptor.nodes] if descriptor else []
-    return [n for n in names if n in existing]
+    return _nodes.owned_netns(layout, [*names, _net.head_netns(layout.name)])
 
 
-def _stray_pids(layout: ClusterLayout) -> list[int]:
-    """Processes whose command line or cwd still names the cluster's directories."""
+def _legacy_stray_pids(layout: ClusterLayout) -> list[int]:
+    """For a cluster made before cgroups recorded its processes: those whose command line or cwd
+    names one of the cluster's directories (as a whole path: ``clusters/lab`` is not a prefix
+    match for ``clusters/lab-gpu``)."""
     markers = (str(layout.root), str(layout.run_dir))
     protected = {os.getpid(), os.getppid()}
     found = []
@@ -316,28 +321,48 @@ def _stray_pids(layout: ClusterLayout) -> list[int]:
             cwd = os.readlink(entry / "cwd")
         except OSError:
             cwd = ""
-        text = " ".join(_proc.cmdline(int(entry.name))) + " " + cwd
-        if any(m in text for m in markers):
+        tokens = [*_proc.cmdline(int(entry.name)), cwd]
+        if any(_names_path(token, m) for token in tokens for m in markers):
             found.append(int(entry.name))
     return found
 
 
-def teardown(layout: ClusterLayout, *, retain_storage: bool) -> None:
-    """Remove every process, namespace and file of the cluster, relying only on what is on disk."""
+def _names_path(token: str, path: str) -> bool:
+    """True when ``token`` is ``path``, lies under it, or ends in ``=path`` (pure)."""
+    return token == path or f"{path}/" in token or token.endswith(f"={path}")
+
+
+def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "") -> None:
+    """Remove every process, namespace and file of the cluster, relying only on what is on disk.
+    Only what carries the cluster's identity is touched: with ``cluster_id``, a directory that
+    another create claimed is left alone entirely (``_owner``); processes go by the cluster's
+    cgroups, namespaces only while they are the ones it made."""
+    if not layout.root.exists():
+        # Nothing of a create is outside its directory but what a finished delete kept.
+        remove_storage(layout, None, retain_storage=retain_storage)
+        shutil.rmtree(layout.run_dir, ignore_errors=True)  # keyed by this cluster dir's path
+        return
+    if not _owner.owned_by(layout.root, cluster_id):
+        return
     descriptor = ClusterDescriptor.load(layout.descriptor) if layout.descriptor.exists() else None
+    legacy = _owner.cluster_id(layout.root) is None
     # First, so that it does not try to heal a cluster that is going away.
     _daemons.stop_reconciler(layout)
     # Its last pass exports what the cluster wrote, before the storage goes.
     _daemons.stop_datasync(layout)
     head = _net.head_netns(layout.name)
-    if head in _net.list_netns():
+    if head in _cluster_netns(layout, descriptor):
         _daemons.stop_slurmctld(layout)
-        # Stops slurmctld's script runner and any Resume program before nodes are removed.
-        _proc.kill_pids(_net.netns_pids(head))
+    survivors = _cgroups.kill(layout.root)
     _net.delete_netns(*_cluster_netns(layout, descriptor))
-    _net.delete_netns(head)
     _daemons.stop_munged(layout)
-    _proc.kill_pids(_stray_pids(layout))
+    if legacy:
+        _proc.kill_pids(_legacy_stray_pids(layout))
+    if survivors:
+        raise ProviderError(
+            f"processes {sorted(survivors)} of cluster {layout.name!r} would not die",
+            hint="they may be stuck in the kernel (state D); retry the delete in a minute",
+        )
     remove_storage(layout, descriptor, retain_storage=retain_storage)
     _logs.retain_or_remove(layout, retain_storage=retain_storage)  # DeletionPolicy of the logs
     _net.release_subnet(layout.subnet_file)

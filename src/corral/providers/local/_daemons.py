@@ -28,7 +28,7 @@ from pathlib import Path
 from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
-from corral.providers.local import _net, _proc
+from corral.providers.local import _cgroups, _net, _proc
 from corral.providers.local._layout import EXPIRES_AT_KEY, ClusterDescriptor, ClusterLayout
 from corral.runtime.heartbeat import heartbeat_path, write_heartbeat
 from corral.slurm.status import SCONTROL_NODES_ARGV, NodeState, parse_nodes
@@ -68,7 +68,7 @@ def start_munged(layout: ClusterLayout) -> None:
     if not layout.munge_key.exists():
         with open(os.open(layout.munge_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as key:
             key.write(os.urandom(1024))
-    argv = munged_argv(layout)
+    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *munged_argv(layout)]
     result = _proc.run(argv, env={"PATH": _proc.SAFE_PATH}, check=False)
     if result.returncode != 0:
         raise ProviderError(
@@ -90,7 +90,8 @@ def start_slurmctld(layout: ClusterLayout, holder: int) -> None:
     """slurmctld in the head's network and UTS namespaces but the HOST mount namespace, so that
     its Resume/Suspend programs can create and delete node namespaces."""
     head = _net.head_netns(layout.name)
-    argv = ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--", "slurmctld"]
+    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), "nsenter", f"--net=/run/netns/{head}"]
+    argv += [f"--uts=/proc/{holder}/ns/uts", "--", "slurmctld"]
     _proc.spawn_detached(argv, env=slurm_env(layout), log_path=layout.log / "slurmctld.stdout")
 
 
@@ -301,7 +302,8 @@ def start_supervisor(
     expires_at = descriptor.extra.get(EXPIRES_AT_KEY)
     spec = supervisor_spec(layout, holder, descriptor.python, interval, protected_failure_count, expires_at)
     supervisor_spec_file(layout).write_text(spec.dump())
-    pid = _proc.spawn_detached(list(spec.argv), env=dict(spec.env), log_path=Path(spec.log))
+    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *spec.argv]
+    pid = _proc.spawn_detached(argv, env=dict(spec.env), log_path=Path(spec.log))
     supervisor_pid_file(layout).write_text(f"{pid}\n")  # nsenter execs the interpreter: same pid
     _wait_for(lambda: _proc.alive(_proc.read_pid(reconciler_pid_file(layout)) or 0), 10.0, "")
     return pid
@@ -390,7 +392,8 @@ def start_datasync(layout: ClusterLayout, python: str, config_path: Path) -> int
     (often a loopback server), which node namespaces cannot reach. It writes into the storage
     directories on the host, which every node bind-mounts."""
     pid_file = datasync_pid_file(layout)
-    argv = [python, "-m", DATASYNC_MODULE, str(config_path), "--pid-file", str(pid_file)]
+    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HOST_SIDE), python, "-m", DATASYNC_MODULE]
+    argv += [str(config_path), "--pid-file", str(pid_file)]
     env = {**os.environ, **slurm_env(layout)}
     pid = _proc.spawn_detached(argv, env=env, log_path=layout.log / "datasync.log")
     pid_file.write_text(f"{pid}\n")

@@ -13,13 +13,13 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corral.errors import ProviderError
+from corral.errors import ConflictError, ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
-from corral.providers.local import _logs, _net, _proc
+from corral.providers.local import _cgroups, _logs, _net, _owner, _proc
 from corral.providers.local._daemons import with_watchdog
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
@@ -57,10 +57,11 @@ def holder_pid(directory: Path) -> int | None:
     return pid
 
 
-def start_holder(netns: str, directory: Path, env: dict[str, str]) -> int:
+def start_holder(netns: str, directory: Path, env: dict[str, str], *, cgroup: Sequence[str] = ()) -> int:
     """Start the holder inside ``netns`` with fresh UTS and mount namespaces (mounts from the host
-    propagate in, never out) and wait until it owns them."""
-    argv = ["nsenter", f"--net=/run/netns/{netns}", "--", "unshare", "--uts", "--mount"]
+    propagate in, never out) and wait until it owns them. ``cgroup`` is the machine's
+    ``_cgroups.enter_argv`` prefix: the holder, and all it forks, live in the machine's cgroup."""
+    argv = [*cgroup, "nsenter", f"--net=/run/netns/{netns}", "--", "unshare", "--uts", "--mount"]
     argv += ["--propagation", "slave", "--", "sleep", "infinity"]
     pid = _proc.spawn_detached(argv, env=env)
     own_mnt = os.readlink("/proc/self/ns/mnt")
@@ -94,13 +95,17 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
     directory.mkdir(parents=True, exist_ok=True)
     instance_id, launched = write_identity(directory)
     _logs.record_instance(layout, node.name, instance_id, launched)
-    _net.create_node_network(descriptor.name, node.name, node.index, ipaddress.IPv4Network(descriptor.subnet))
+    subnet = ipaddress.IPv4Network(descriptor.subnet)
+    create_owned_netns(
+        layout, netns, lambda: _net.create_node_network(descriptor.name, node.name, node.index, subnet)
+    )
     env = node_environment(layout, descriptor)
-    pid = start_holder(netns, directory, env)
+    cgroup = _cgroups.enter_argv(layout.root, node.name)
+    pid = start_holder(netns, directory, env, cgroup=cgroup)
     spec_path = directory / "bootstrap.json"
     spec = with_watchdog(layout, descriptor, bootstrap_spec(layout, descriptor, node))
     spec_path.write_text(spec.dump())
-    agent = [*enter_argv(pid), descriptor.python, "-m", "corral.node", str(spec_path)]
+    agent = [*cgroup, *enter_argv(pid), descriptor.python, "-m", "corral.node", str(spec_path)]
     _proc.spawn_detached(agent, env=env, log_path=layout.log / f"node-{node.name}.log")
     return _instance(node, instance_id, launched, InstanceState.PENDING)
 
@@ -137,10 +142,41 @@ def node_instance(layout: ClusterLayout, descriptor: ClusterDescriptor, node: No
     return _instance(node, *identity, state)
 
 
+def create_owned_netns(layout: ClusterLayout, netns: str, create: Callable[[], None]) -> None:
+    """Run ``create`` (which makes ``netns``) and record the namespace as this cluster's
+    (``_owner``); a namespace of that name that already exists is another cluster's: refused."""
+    if netns in _net.list_netns() and not _owner.owns_netns(layout.root, netns):
+        raise ConflictError(
+            f"network namespace {netns} already exists and is not this cluster's",
+            hint="a cluster of the same name runs from another state directory (CORRAL_STATE_DIR)",
+        )
+    _owner.intend_netns(layout.root, netns)
+    try:
+        create()
+    except ProviderError as exc:
+        if f"netns add {netns}`" in exc.message:  # made by someone else in the meantime
+            _owner.forget_netns(layout.root, netns)
+        else:
+            _owner.record_netns(layout.root, netns)
+        raise
+    _owner.record_netns(layout.root, netns)
+
+
+def owned_netns(layout: ClusterLayout, names: Sequence[str]) -> list[str]:
+    """Those of ``names`` that this cluster made (all present ones for a cluster made before
+    ownership was recorded)."""
+    legacy = _owner.cluster_id(layout.root) is None
+    present = _net.list_netns()
+    return [n for n in names if n in present and (legacy or _owner.owns_netns(layout.root, n))]
+
+
 def terminate_nodes(layout: ClusterLayout, descriptor: ClusterDescriptor, names: Sequence[str]) -> None:
-    """Kill everything in the nodes' namespaces, delete them and their directories. Idempotent.
-    A bootstrap failure is kept in ``failures/`` so that it can still be reported."""
-    _net.delete_netns(*(_net.node_netns(descriptor.name, name) for name in names))
+    """Kill everything in the nodes' cgroups and namespaces, delete them and their directories.
+    Idempotent. A bootstrap failure is kept in ``failures/`` so that it can still be reported."""
+    _cgroups.kill(layout.root, names)
+    netns = [_net.node_netns(descriptor.name, name) for name in names]
+    _net.delete_netns(*owned_netns(layout, netns))
+    _owner.forget_netns(layout.root, *netns)
     holders = [holder_pid(layout.node_dir(name)) for name in names]
     _proc.kill_pids(pid for pid in holders if pid is not None)
     for name in names:

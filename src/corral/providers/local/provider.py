@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from corral.config.findings import Finding
-from corral.errors import PrerequisiteError, ProviderError
+from corral.errors import ConflictError, PrerequisiteError, ProviderError
 from corral.images import os_findings
 from corral.plan import ClusterPlan
 from corral.providers.base import (
@@ -26,7 +26,18 @@ from corral.providers.base import (
     ProviderBase,
     ProviderTraits,
 )
-from corral.providers.local import _capacity, _cluster, _daemons, _launch, _logs, _net, _nodes, _proc
+from corral.providers.local import (
+    _capacity,
+    _cgroups,
+    _cluster,
+    _daemons,
+    _launch,
+    _logs,
+    _net,
+    _nodes,
+    _owner,
+    _proc,
+)
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 
 REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare")
@@ -98,19 +109,37 @@ class LocalProvider(ProviderBase):
             )
 
     def create(self, plan: ClusterPlan, *, on_event: EventSink) -> Instance:
+        return self.create_owned(plan, on_event=on_event, cluster_id="")
+
+    def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
+        self.delete_owned(cluster_name, cluster_id="", retain_storage=retain_storage)
+
+    def exists(self, cluster_name: str) -> bool:
+        layout = self.layout(cluster_name)
+        return layout.root.exists() or _net.head_netns(cluster_name) in _net.list_netns()
+
+    # -- IdentityOwner: what a create makes carries its cluster id ---------------------------------
+    def create_owned(self, plan: ClusterPlan, *, on_event: EventSink, cluster_id: str) -> Instance:
+        """Build the cluster. ``cluster_id`` identifies this create (a fresh one when empty): the
+        cluster directory, cgroups and namespaces it makes carry it, and ``delete`` with the same
+        id removes only those. A name in use fails with ``ConflictError``, touching nothing."""
         self.check_prerequisites()
-        if self.exists(plan.cluster_name):
-            raise ProviderError(
-                f"local cluster {plan.cluster_name!r} already exists",
-                hint=f"delete it first (`corral delete-cluster -n {plan.cluster_name}`)",
+        layout = self.layout(plan.cluster_name)
+        if _net.head_netns(plan.cluster_name) in _net.list_netns() and not layout.root.exists():
+            raise ConflictError(
+                f"local cluster name {plan.cluster_name!r} is in use on this machine",
+                hint="a cluster of that name runs from another state directory (CORRAL_STATE_DIR); "
+                "choose another name",
             )
         protected_failure_count = _daemons.protected_failure_count_override()
         _capacity.validate_environment()  # a bad CORRAL_LOCAL_CAPACITY fails before anything exists
-        layout = self.layout(plan.cluster_name)
+        cluster_id = cluster_id or _owner.new_cluster_id()
+        _owner.claim(layout.root, cluster_id)
         try:
+            _cgroups.create_cluster(layout.root, f"{plan.cluster_name}-{cluster_id}")
             descriptor = _daemons.record_settings(layout, _cluster.prepare(plan, layout))
             _capacity.record_limits(layout)
-            on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}")
+            on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}, id {cluster_id}")
             holder = _cluster.start_head(layout, descriptor, on_event)
             _cluster.bring_up_static(plan, layout, on_event)
             _cluster.run_head_agent(layout, descriptor, holder, "configured")
@@ -122,12 +151,13 @@ class LocalProvider(ProviderBase):
         on_event("HeadNode", "bootstrap complete")
         return self._head_instance(layout, descriptor)
 
-    def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
-        _cluster.teardown(self.layout(cluster_name), retain_storage=retain_storage)
+    def delete_owned(self, cluster_name: str, *, cluster_id: str, retain_storage: bool = True) -> None:
+        """Remove the cluster; with ``cluster_id``, only if its directory is that create's."""
+        _cluster.teardown(self.layout(cluster_name), retain_storage=retain_storage, cluster_id=cluster_id)
 
-    def exists(self, cluster_name: str) -> bool:
-        layout = self.layout(cluster_name)
-        return layout.root.exists() or _net.head_netns(cluster_name) in _net.list_netns()
+    def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
+        """Whether that create's cluster is still here."""
+        return _owner.owned_by(self.layout(cluster_name).root, cluster_id)
 
     def cloud_findings(self, config: Any) -> list[Finding]:
         """What this machine makes of the config's images: an INFO naming the image its Os maps to."""
