@@ -43,6 +43,27 @@ class ConfigError(BadRequestError):
         self.findings = findings
 
 
+class UpdateRefusedError(BadRequestError):
+    """update-cluster refused the change set (pcluster's ``UpdateClusterBadRequestException``).
+
+    ``update_errors`` are pcluster's ``updateValidationErrors`` items (``parameter``,
+    ``currentValue``, ``requestedValue``, ``message``), ``change_set`` its ``changeSet`` items."""
+
+    code = "UpdateClusterBadRequestException"
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        update_errors: tuple[dict[str, object], ...] = (),
+        change_set: tuple[dict[str, object], ...] = (),
+    ) -> None:
+        super().__init__(message, hint)
+        self.update_errors = update_errors
+        self.change_set = change_set
+
+
 class NotFoundError(CorralError):
     code = "NotFoundException"
     exit_code = 1
@@ -102,4 +123,5 @@ __all__ = [
     "NotFoundError",
     "PrerequisiteError",
     "ProviderError",
+    "UpdateRefusedError",
 ]

@@ -165,6 +165,55 @@ def delete_cluster(*, cluster_name: str, wait: bool, output: str, query: str | N
     sys.exit(1)
 
 
+def update_cluster(
+    *,
+    cluster_name: str,
+    cluster_configuration: str,
+    suppress_validators: tuple[str, ...],
+    validation_failure_level: str,
+    dryrun: bool,
+    force_update: bool,
+    wait: bool,
+    output: str,
+    query: str | None,
+) -> None:
+    from corral.config.findings import Level
+
+    service = make_service()
+    accepted = service.update(
+        cluster_name,
+        cluster_configuration,
+        dry_run=dryrun,
+        force=force_update,
+        suppress=suppress_validators,
+        failure_level=Level[validation_failure_level],
+    )
+    _show_findings(accepted.validation_messages)
+    if output == "table" and not query:
+        from corral.cli._output import change_table
+
+        change_table(accepted.rows(), accepted.to_json().get("message", ""))
+    if dryrun:
+        if output != "table" or query:
+            emit(accepted.to_json(), output=output, query=query)
+        return
+    if wait:
+        from corral.cli._progress import Progress
+
+        with Progress(f"Updating cluster {cluster_name}") as progress:
+            progress.replay(service.events_after(cluster_name, 0)[-1:])
+            record = service.run_update(cluster_name, on_event=progress.event)
+        emit(service.describe(cluster_name).to_json(), output=output, query=query)
+        if record.cluster_status != "UPDATE_COMPLETE":
+            sys.exit(1)
+        return
+    from corral.cli import _worker
+
+    _worker.spawn(service, "update", cluster_name)
+    if output != "table" or query:
+        emit(accepted.to_json(), output=output, query=query)
+
+
 def describe_cluster(*, cluster_name: str, output: str, query: str | None) -> None:
     emit(make_service().describe(cluster_name).to_json(), output=output, query=query)
 
@@ -363,6 +412,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "create_cluster": create_cluster,
     "delete_cluster": delete_cluster,
     "describe_cluster": describe_cluster,
+    "update_cluster": update_cluster,
     "list_clusters": list_clusters,
     "describe_cluster_instances": describe_cluster_instances,
     "delete_cluster_instances": delete_cluster_instances,

@@ -14,7 +14,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from corral.errors import ConfigError, CorralError
+from corral.errors import ConfigError, CorralError, UpdateRefusedError
 
 
 def error_json(exc: CorralError) -> dict[str, object]:
@@ -24,6 +24,12 @@ def error_json(exc: CorralError) -> dict[str, object]:
         from corral.service import config_errors_json
 
         return config_errors_json(exc.message, exc.findings)
+    if isinstance(exc, UpdateRefusedError):
+        out: dict[str, object] = {"message": exc.message}
+        if exc.update_errors:
+            out["updateValidationErrors"] = list(exc.update_errors)
+        out["changeSet"] = list(exc.change_set)
+        return out
     return {"message": exc.message}
 
 

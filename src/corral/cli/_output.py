@@ -98,6 +98,21 @@ def _table(doc: Any) -> None:
     console.print(table)
 
 
+def change_table(rows: list[tuple[str, str, str, str]], title: str = "") -> None:
+    """update-cluster's change set as a readable diff: parameter, current, requested, and how the
+    change is applied (or why it is refused, with the remedy)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
+    table = Table("parameter", "current", "requested", "how", title=title or None)
+    for parameter, current, requested, how in rows:
+        table.add_row(Text(parameter), Text(current, style="red"), Text(requested, style="green"), Text(how))
+    console.print(table)
+    sys.stdout.flush()
+
+
 def _single_list(doc: Any) -> list[Any] | None:
     """The rows of a list response (``{"clusters": [...]}``), or None for a single object."""
     if isinstance(doc, list):
@@ -109,4 +124,4 @@ def _single_list(doc: Any) -> list[Any] | None:
     return None
 
 
-__all__ = ["emit", "flatten"]
+__all__ = ["change_table", "emit", "flatten"]

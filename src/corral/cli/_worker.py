@@ -1,6 +1,6 @@
-"""Detached background workers: ``create-cluster`` and ``delete-cluster`` without ``--wait`` return at
-once, like pcluster, and a worker process (its own session, output in the state dir's log) does the
-work. The worker is recorded as the cluster's owner, so its death is visible in describe-cluster."""
+"""Detached background workers: ``create-cluster``, ``update-cluster`` and ``delete-cluster``
+without ``--wait`` return at once, like pcluster, and a worker process (its own session, output in
+the state dir's log) does the work. The worker is recorded as the cluster's owner, so its death is visible in describe-cluster."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _log_event(ev: StackEventRecord) -> None:
 
 
 def run_worker(operation: str, cluster_name: str) -> None:
-    """The worker's body: run the create or delete recorded for ``cluster_name``."""
+    """The worker's body: run the create, update or delete recorded for ``cluster_name``."""
     from corral.service import open_service
 
     service = open_service()
@@ -50,6 +50,10 @@ def run_worker(operation: str, cluster_name: str) -> None:
         record = service.run_create(cluster_name, on_event=_log_event)
         print(f"{datetime.now().isoformat()} done: {record.stack_status}", flush=True)
         sys.exit(0 if record.cluster_status == "CREATE_COMPLETE" else 1)
+    if operation == "update":
+        record = service.run_update(cluster_name, on_event=_log_event)
+        print(f"{datetime.now().isoformat()} done: {record.stack_status}", flush=True)
+        sys.exit(0 if record.cluster_status == "UPDATE_COMPLETE" else 1)
     result = service.run_delete(cluster_name, on_event=_log_event)
     print(
         f"{datetime.now().isoformat()} done: {'deleted' if result is None else result.stack_status}",

@@ -227,6 +227,31 @@ def delete_cluster(**kwargs: Any) -> None:
     _run("delete_cluster", **kwargs)
 
 
+@cli.command("update-cluster")
+@cluster_name_option
+@click.option("-c", "--cluster-configuration", required=True, help="Path of the new cluster config (YAML).")
+@click.option(
+    "--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME (several allowed)."
+)
+@click.option(
+    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
+)
+@click.option(
+    "--dryrun", type=BOOL, default=False, help="Only show the change set; change nothing (true|false)."
+)
+@click.option(
+    "--force-update",
+    type=BOOL,
+    default=False,
+    help="Apply even changes the update policies refuse (true|false).",
+)
+@wait_option
+@common
+def update_cluster(**kwargs: Any) -> None:
+    """Update a running cluster to a new config (live where Slurm can apply the change)."""
+    _run("update_cluster", **kwargs)
+
+
 @cli.command("describe-cluster")
 @cluster_name_option
 @common
@@ -433,10 +458,10 @@ def version(**kwargs: Any) -> None:
 
 
 @cli.command("_worker", hidden=True)
-@click.argument("operation", type=click.Choice(["create", "delete"]))
+@click.argument("operation", type=click.Choice(["create", "delete", "update"]))
 @click.argument("cluster_name")
 def worker(operation: str, cluster_name: str) -> None:
-    """Run a create or delete in the background (started by create-cluster/delete-cluster)."""
+    """Run a create, update or delete in the background (started by the verbs without --wait)."""
     from corral.cli import _worker
 
     _worker.run_worker(operation, cluster_name)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from corral.config.findings import Finding
-from corral.errors import InsufficientCapacityError, ProviderError
+from corral.errors import ConflictError, InsufficientCapacityError, ProviderError
 from corral.plan import ClusterPlan
 
 
@@ -292,6 +292,29 @@ class Provider(Protocol):
         Default: None."""
         ...
 
+    def live_update_kinds(self) -> frozenset[str]:
+        """The kinds of change (``corral.plan.live.LIVE_KINDS``) update-cluster applies with the
+        compute fleet running beyond what pcluster's update policies allow. Default: none
+        (pcluster's verdicts exactly)."""
+        ...
+
+    def update(
+        self, old: ClusterPlan, new: ClusterPlan, *, on_event: EventSink, rollback: bool = False
+    ) -> None:
+        """update-cluster: bring the running cluster from ``old`` to ``new`` (node set, slurm.conf,
+        storage, custom actions); jobs on kept nodes keep running. The service has judged the
+        change set and the jobs in the way, and records the lifecycle. Idempotent: converges on
+        ``new`` from wherever an interrupted update left it; the service rolls back by calling it
+        with the plans swapped and ``rollback`` True. Unless ``rollback``, runs the head node's
+        OnNodeUpdated actions last (a failing one raises ``ProviderError`` with its output's tail).
+        Default: ``ConflictError`` "not implemented yet" (nothing changed)."""
+        ...
+
+    def can_update(self) -> bool:
+        """Whether ``update`` is implemented; the service refuses an update up front otherwise.
+        Default: True exactly when the provider overrides ``update``."""
+        ...
+
 
 #: EC2 error codes ParallelCluster treats as insufficient capacity (its fast fail-over list); a
 #: ``LaunchFailure`` with one of them makes the reconciler skip the compute resource for a while.
@@ -410,6 +433,21 @@ class ProviderBase:
 
     def dry_run_summary(self, config_path: Path, cluster_name: str) -> str | None:
         return None
+
+    def live_update_kinds(self) -> frozenset[str]:
+        return frozenset()
+
+    def update(
+        self, old: ClusterPlan, new: ClusterPlan, *, on_event: EventSink, rollback: bool = False
+    ) -> None:
+        raise ConflictError(
+            f"update-cluster is not implemented yet for the {getattr(self, 'name', '?')} provider",
+            hint="delete the cluster and create it again with the new config",
+        )
+
+    def can_update(self) -> bool:
+        """Whether ``update`` is implemented (the service refuses an update up front otherwise)."""
+        return type(self).update is not ProviderBase.update
 
 
 __all__ = [

@@ -48,6 +48,8 @@ class FakeFailures:
     delete: bool = False
     commands: bool = False  # run_on_head returns a non-zero status
     create_delay_s: float = 0.0  # sleep between the head node and the static nodes
+    update: bool = False  # update fails after applying the new plan (as a failing OnNodeUpdated)
+    update_delay_s: float = 0.0  # sleep in the middle of each update
     #: most compute nodes running at once, per instance type, or "total": (("c5.xlarge", 2),)
     capacity: tuple[tuple[str, int], ...] = ()
     #: nodes whose launch fails with this error code: (("q-dy-cr-1", "InsufficientHostCapacity"),)
@@ -62,6 +64,8 @@ class FakeFailures:
             delete="delete" in words,
             commands="commands" in words,
             create_delay_s=float(os.environ.get("CORRAL_FAKE_DELAY", "0") or 0),
+            update="update" in words,
+            update_delay_s=float(os.environ.get("CORRAL_FAKE_UPDATE_DELAY", "0") or 0),
             capacity=tuple(
                 (k.strip(), int(v))
                 for k, _, v in (
@@ -135,6 +139,47 @@ class FakeProvider(ProviderBase):
             on_event(node.name, "static node up")
         self._store(plan.cluster_name, cluster)
         return head
+
+    def live_update_kinds(self) -> frozenset[str]:
+        """``ClusterUpdater``: the fake applies every kind the local provider does."""
+        from corral.plan.live import LIVE_KINDS
+
+        return LIVE_KINDS
+
+    def update(
+        self, old: ClusterPlan, new: ClusterPlan, *, on_event: EventSink, rollback: bool = False
+    ) -> None:
+        """``ClusterUpdater.update``: the node set and partitions become ``new``'s; nodes that go
+        are terminated, new static nodes start. ``FakeFailures.update`` fails afterwards."""
+        cluster = self._require(new.cluster_name)
+        keep = {n.name for n in new.nodes}
+        cluster.instances = [i for i in cluster.instances if i.role is NodeRole.HEAD or i.node_name in keep]
+        cluster.nodes = {n.name: (n.queue, n.compute_resource, n.shape.instance_type) for n in new.nodes}
+        cluster.static = [n.name for n in new.static_nodes]
+        cluster.partitions = {p.name: cluster.partitions.get(p.name, "UP") for p in new.partitions}
+        running = {i.node_name for i in cluster.instances}
+        cluster.powered_down = [n.name for n in new.dynamic_nodes if n.name not in running]
+        if self.failures.update_delay_s:
+            time.sleep(self.failures.update_delay_s)
+        for node in new.static_nodes:
+            if node.name not in running:
+                cluster.instances.append(
+                    self._instance(
+                        NodeRole.COMPUTE,
+                        node.shape.instance_type,
+                        node.name,
+                        node.queue,
+                        node.compute_resource,
+                    )
+                )
+                on_event(node.name, "static node up")
+        self._store(new.cluster_name, cluster)
+        on_event("ComputeFleet", f"{len(new.nodes)} node(s) in {len(new.partitions)} queue(s)")
+        if self.failures.update and not rollback:
+            raise ProviderError(
+                "OnNodeUpdated failed on the head node: the fake provider was told to fail updating",
+                hint="unset CORRAL_FAKE_FAIL=update",
+            )
 
     def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
         if self.failures.delete:

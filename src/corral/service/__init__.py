@@ -2,7 +2,8 @@
 
 Public surface:
 
-- ``ClusterService(store, provider_factory)``: create/run_create, delete/run_delete, describe, list_clusters,
+- ``ClusterService(store, provider_factory)``: create/run_create, update/run_update, delete/run_delete,
+  describe, list_clusters,
   instances, delete_instances, describe/update/wait_compute_fleet, stack_events, events_after,
   log_streams, log_events, export_logs,
   ssh_argv, version, hand_over.
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         ProviderFactory,
         version_info,
     )
+    from corral.service._update import UpdateAccepted
     from corral.service._validate import (
         INVALID_CLUSTER_CONFIG,
         INVALID_IMAGE_CONFIG,
@@ -108,6 +110,7 @@ _LAZY = {
     "StackEventRecord": "corral.state",
     "provider_names": "corral.service._open",
     "paged_doc": "corral.service._paging",
+    "UpdateAccepted": "corral.service._update",
 }
 
 
@@ -138,6 +141,7 @@ __all__ = [
     "ProviderFactory",
     "StackEventRecord",
     "StackEvents",
+    "UpdateAccepted",
     "check_cluster",
     "check_image",
     "check_name",

@@ -37,6 +37,12 @@ _VERB = {
 }
 
 
+_CODE = {
+    StackStatus.UPDATE_IN_PROGRESS: "ClusterUpdateFailure",
+    StackStatus.UPDATE_ROLLBACK_IN_PROGRESS: "ClusterUpdateFailure",
+}
+
+
 def worker_log(store: StateStore, cluster_name: str) -> Path:
     """Where a background worker for ``cluster_name`` writes its output."""
     return store.state_dir / "logs" / f"{cluster_name}.log"
@@ -68,7 +74,8 @@ def settle(
                     record,
                     stack_status=target,
                     owner=None,
-                    failure_code=record.failure_code or "ClusterCreationFailure",
+                    failure_code=record.failure_code
+                    or _CODE.get(record.stack_status, "ClusterCreationFailure"),
                     failure_reason=f"{previous}; {reason}" if previous else reason,
                 ),
             )

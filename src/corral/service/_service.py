@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corral import PCLUSTER_COMPAT_VERSION, __version__
 from corral.config.findings import Finding, Level
@@ -50,6 +51,9 @@ from corral.state import (
     duplicate_cluster,
     utc_now,
 )
+
+if TYPE_CHECKING:
+    from corral.service._update import UpdateAccepted
 
 ProviderFactory = Callable[[str], Provider]
 EventCallback = Callable[[StackEventRecord], None]
@@ -318,6 +322,53 @@ class ClusterService:
         self.store.remove(current)
         self._config_snapshot(current).unlink(missing_ok=True)
         return None
+
+    # -- update (the judging and applying live in ``_update``) -------------------------------
+
+    def update(
+        self,
+        cluster_name: str,
+        config_path: str | Path,
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        suppress: Sequence[str] = (),
+        failure_level: Level = Level.ERROR,
+    ) -> UpdateAccepted:
+        """Judge the new config against the applied one; with ``dry_run`` only report the change
+        set; else record UPDATE_IN_PROGRESS owned by this process (``run_update`` applies it).
+        Refusals raise: ``NotFoundError``, ``ConfigError``, ``BadRequestError`` (no changes),
+        ``UpdateRefusedError`` (blocked changes, jobs in the way), ``ConflictError`` (another
+        operation in progress, or a provider that cannot update)."""
+        from corral.service import _update
+
+        record = self.get(cluster_name)
+        prov = self.provider(record.provider)
+        request = _update.prepare(
+            record, prov, config_path, suppress=suppress, failure_level=failure_level, force=force
+        )
+        _update.check_jobs(request, prov)
+        if dry_run:
+            return _update.UpdateAccepted(record, request.changes, request.findings, dry_run=True)
+        updating = _update.accept(self.store, request)
+        return _update.UpdateAccepted(updating, request.changes, request.findings)
+
+    def run_update(self, cluster_name: str, *, on_event: EventCallback | None = None) -> ClusterRecord:
+        """Apply the recorded update: UPDATE_COMPLETE, or rolled back (UPDATE_ROLLBACK_COMPLETE /
+        UPDATE_ROLLBACK_FAILED) with the cause in the failure reason and the events."""
+        from corral.service import _update
+
+        record = self._set_owner(cluster_name, ProcessIdentity.current())
+        run = _update.UpdateRun(
+            self.store,
+            self.provider(record.provider),
+            lambda r, status: self._sink(r, status, on_event),
+            lambda r: self._notify(on_event, r),
+        )
+        done = run.run(cluster_name)
+        if done.stack_status is StackStatus.UPDATE_COMPLETE:
+            self._write_config_snapshot(done)
+        return done
 
     # -- reads ------------------------------------------------------------------------------
 

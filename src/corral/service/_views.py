@@ -144,6 +144,13 @@ class ClusterDescription:
                     "failureReason": r.failure_reason or "Failed to create the cluster.",
                 }
             ]
+        elif r.cluster_status == "UPDATE_FAILED" or (r.failure_reason and "UPDATE" in r.cluster_status):
+            out["failures"] = [
+                {
+                    "failureCode": r.failure_code or "ClusterUpdateFailure",
+                    "failureReason": r.failure_reason or "Failed to update the cluster.",
+                }
+            ]
         return out
 
 

@@ -56,6 +56,14 @@ STACK_TRANSITIONS: dict[tuple[StackStatus, StackStatus], str] = {
     (S.CREATE_COMPLETE, S.UPDATE_IN_PROGRESS): "the user updates a running cluster",
     (S.UPDATE_COMPLETE, S.UPDATE_IN_PROGRESS): "the user updates a cluster again",
     (S.UPDATE_ROLLBACK_COMPLETE, S.UPDATE_IN_PROGRESS): "the user retries an update that was rolled back",
+    (
+        S.UPDATE_FAILED,
+        S.UPDATE_IN_PROGRESS,
+    ): "the user retries an update that was interrupted (the record still holds the applied config)",
+    (
+        S.UPDATE_ROLLBACK_FAILED,
+        S.UPDATE_IN_PROGRESS,
+    ): "the user converges a cluster whose rollback failed on a config again",
     (S.UPDATE_IN_PROGRESS, S.UPDATE_COMPLETE): "the update was applied",
     (S.UPDATE_IN_PROGRESS, S.UPDATE_FAILED): "the update failed and could not be rolled back",
     (S.UPDATE_IN_PROGRESS, S.UPDATE_ROLLBACK_IN_PROGRESS): "the update failed; the old config is restored",
