@@ -1,6 +1,7 @@
 """Detached background workers: ``create-cluster``, ``update-cluster`` and ``delete-cluster``
 without ``--wait`` return at once, like pcluster, and a worker process (its own session, output in
-the state dir's log) does the work. The worker is recorded as the cluster's owner, so its death is visible in describe-cluster."""
+the state dir's log) does the work. The worker is recorded as the cluster's owner, so its death is
+visible in describe-cluster."""
 
 from __future__ import annotations
 
