@@ -31,8 +31,32 @@ def run(name: str, **kwargs: Any) -> None:
     """Run command ``name`` with click's parsed ``kwargs``."""
     if kwargs.pop("debug", False):
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-    kwargs.pop("region", None)
+    region = kwargs.pop("region", None)
+    if region is not None:
+        _use_region(name, region, kwargs)
     COMMANDS[name](**kwargs)
+
+
+def _use_region(name: str, region: str, kwargs: dict[str, Any]) -> None:
+    """``-r``, as pcluster: checked against the supported regions, exported as AWS_DEFAULT_REGION
+    (AWS calls use it), and a cluster recorded in another region is not found there."""
+    from corral.config.regions import check_region
+    from corral.errors import NotFoundError
+
+    os.environ["AWS_DEFAULT_REGION"] = check_region(region)
+    if name in ("create_cluster", "list_clusters", "describe_cluster_instances"):
+        kwargs["region"] = region  # these verbs apply it themselves
+        return
+    cluster_name = kwargs.get("cluster_name")
+    if cluster_name is None:
+        return
+    record = make_service().store.find(cluster_name)
+    if record is None or record.region == region:
+        return
+    raise NotFoundError(
+        f"Cluster '{cluster_name}' does not exist.",
+        hint=f"it is in {record.region}: use -r {record.region}, or leave -r out",
+    )
 
 
 def _show_findings(findings: Sequence[Finding]) -> None:
@@ -70,6 +94,7 @@ def create_cluster(
     wait: bool,
     output: str,
     query: str | None,
+    region: str | None = None,
 ) -> None:
     from corral.config.findings import Level
 
@@ -77,6 +102,7 @@ def create_cluster(
         _create(
             cluster_name,
             path,
+            region=region,
             suppress=suppress_validators,
             level=Level[validation_failure_level],
             dryrun=dryrun,
@@ -92,6 +118,7 @@ def _create(
     cluster_name: str,
     path: str,
     *,
+    region: str | None,
     suppress: tuple[str, ...],
     level: Any,
     dryrun: bool,
@@ -104,7 +131,12 @@ def _create(
     service = make_service()
     if dryrun:
         result = service.dry_run_create(
-            path, cluster_name=cluster_name, provider=provider, suppress=suppress, failure_level=level
+            path,
+            cluster_name=cluster_name,
+            provider=provider,
+            suppress=suppress,
+            failure_level=level,
+            region=region,
         )
         _show_findings(result.validation_messages)
         if result.summary:  # what would be deployed; stdout keeps pcluster's dry-run message
@@ -118,6 +150,7 @@ def _create(
         rollback_on_failure=rollback_on_failure,
         suppress=suppress,
         failure_level=level,
+        region=region,
     )
     _show_findings(accepted.validation_messages)
     if wait:
@@ -219,11 +252,18 @@ def describe_cluster(*, cluster_name: str, output: str, query: str | None) -> No
 
 
 def list_clusters(
-    *, cluster_status: tuple[str, ...], next_token: str | None, output: str, query: str | None
+    *,
+    cluster_status: tuple[str, ...],
+    next_token: str | None,
+    output: str,
+    query: str | None,
+    region: str | None = None,
 ) -> None:
     from corral.service import paged_doc
 
     doc = make_service().list_clusters(cluster_status).to_json()
+    if region:  # as pcluster, the clusters of one region
+        doc["clusters"] = [c for c in doc["clusters"] if c.get("region") == region]
     emit(paged_doc(doc, "clusters", "clusterName", next_token, "clusters"), output=output, query=query)
 
 
@@ -235,12 +275,15 @@ def describe_cluster_instances(
     next_token: str | None,
     output: str,
     query: str | None,
+    region: str | None = None,
 ) -> None:
     from corral.errors import NotFoundError
     from corral.service import paged_doc
 
     service = make_service()
     try:
+        if region and service.get(cluster_name).region != region:
+            raise NotFoundError(f"Cluster '{cluster_name}' does not exist.")  # not in that region
         if node_type == "LoginNode":  # Corral has no login nodes yet: an empty, well-formed answer
             service.get(cluster_name)
             doc: dict[str, Any] = {"instances": []}

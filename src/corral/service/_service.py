@@ -84,12 +84,16 @@ class ClusterService:
         suppress: Sequence[str] = (),
         failure_level: Level = Level.ERROR,
         expires_at: str | None = None,
+        region: str | None = None,
     ) -> CreateAccepted:
         """Validate, check the provider's prerequisites, plan, and record CREATE_IN_PROGRESS owned by
         this process. ``ConfigError`` for a bad config, ``ConflictError`` for a taken name,
         ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet.
         The provider's ``cloud_findings`` (aws: its cloud validators) are gated with the rest.
-        ``expires_at`` (ISO 8601): the cluster deletes itself then (``corral run --ttl``)."""
+        ``expires_at`` (ISO 8601): the cluster deletes itself then (``corral run --ttl``).
+        ``region`` (``-r``) must agree with the config's ``Region`` and is the cluster's when the
+        config names none (``BadRequestError`` otherwise, as pcluster)."""
+        region = _create_region(config_path, region)
         prov = self.provider(provider)
         checked = check_cluster(
             config_path,
@@ -111,8 +115,9 @@ class ClusterService:
             )
         from corral.plan import build_plan
 
+        plan = build_plan(checked.config, cluster_name=cluster_name)
         return self.create_planned(
-            replace(build_plan(checked.config, cluster_name=cluster_name), expires_at=expires_at),
+            replace(plan, expires_at=expires_at, region=plan.region or region),
             provider=provider,
             config_text=Path(config_path).read_text(encoding="utf-8"),
             config_path=str(Path(config_path).resolve()),
@@ -128,9 +133,12 @@ class ClusterService:
         provider: str,
         suppress: Sequence[str] = (),
         failure_level: Level = Level.ERROR,
+        region: str | None = None,
     ) -> DryRunResult:
         """``create-cluster --dryrun true``: validate for ``provider`` (its validation target and
-        cloud validators) and add its summary of what would be deployed. Nothing is recorded."""
+        cloud validators) and add its summary of what would be deployed. Nothing is recorded.
+        ``region`` is checked as in ``create``."""
+        _create_region(config_path, region)
         prov = self.provider(provider)
         checked = check_cluster(
             config_path,
@@ -645,3 +653,11 @@ def version_info() -> dict[str, str]:
 
 
 __all__ = ["ClusterService", "EventCallback", "ProviderFactory", "version_info"]
+
+
+def _create_region(config_path: str | Path, given: str | None) -> str | None:
+    """The region of a create (``-r`` or the config's ``Region``), checked as pcluster does before
+    anything else: a conflict or an unsupported region is a Bad Request."""
+    from corral.config.regions import config_region, resolve_region
+
+    return resolve_region(given, config_region(config_path))
