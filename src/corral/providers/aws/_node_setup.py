@@ -34,6 +34,7 @@ from typing import Any
 
 from corral.node.agent import BootstrapSpec
 from corral.plan import ClusterPlan
+from corral.providers.aws._cloudwatch import agent_steps, shipping_enabled
 from corral.providers.aws._storage_setup import StorageFacts, storage_steps
 from corral.slurm.conf import SlurmRuntime, render_slurm_conf
 
@@ -68,6 +69,7 @@ class NodeContext:
     head_private_ip: str = ""
     artefact_bucket: str = ""
     stack_name: str = ""  # the node's own stack: the root stack for the head node
+    log_group: str = ""  # the cluster's CloudWatch log group
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> NodeContext:
@@ -79,6 +81,7 @@ class NodeContext:
             head_private_ip=str(data.get("head_private_ip") or ""),
             artefact_bucket=str(data.get("artefact_bucket") or ""),
             stack_name=str(data.get("stack_name") or ""),
+            log_group=str(data.get("log_group") or ""),
         )
 
     @property
@@ -161,6 +164,17 @@ def program_env(plan: ClusterPlan, context: NodeContext) -> dict[str, str]:
     }
 
 
+def log_shipping(
+    plan: ClusterPlan, context: NodeContext
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, ...]]]:
+    """The CloudWatch agent's config file and start (``_cloudwatch``), first of the node's services
+    so the bootstrap's own log is shipped; nothing with ``Monitoring/Logs/CloudWatch/Enabled: false``."""
+    if not context.log_group or not shipping_enabled(plan):
+        return [], []
+    config, start = agent_steps(context.log_group, head=context.is_head)
+    return [config], [start]
+
+
 def imds_guard() -> tuple[str, ...]:
     """``HeadNode/Imds/Secured`` (default true), as pcluster: iptables lets only root (slurmctld, its
     Resume/Suspend programs and the reconciler run as root) reach the instance metadata service, so
@@ -237,6 +251,7 @@ def head_setup(
     mounts, skipped = storage_steps(plan, context.region, facts, head=True, head_address=address)
     config = plan.config
     guard = [imds_guard()] if config is None or config.head_node.imds.secured else []
+    log_files, shipping = log_shipping(plan, context)
     files = (
         (SLURM_CONF, conf, 0o644),
         (
@@ -245,11 +260,12 @@ def head_setup(
             0o755,
         ),
         (f"{LIBEXEC}/suspend", wrapper("suspend", "corral.daemons.suspend", env), 0o755),
+        *log_files,
     )
     return NodeSetup(
         directories=_directories(plan, "slurmctld"),
         files=files,
-        services=(*guard, *mounts, _munged(), ("slurmctld",), _reconciler(plan)),
+        services=(*shipping, *guard, *mounts, _munged(), ("slurmctld",), _reconciler(plan)),
         service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmctld.pid", f"{RUN_DIR}/reconciler.pid"),
         env=tuple(env.items()),
         skipped=tuple(skipped),
@@ -266,10 +282,11 @@ def compute_setup(
         plan, context.region, storage or StorageFacts(), head=False, head_address=context.head_private_ip
     )
     slurmd = ("slurmd", "-N", node_name, "--conf-server", f"{context.head_private_ip}:{SLURMCTLD_PORT}")
+    log_files, shipping = log_shipping(plan, context)
     return NodeSetup(
         directories=_directories(plan, "slurmd"),
-        files=(),
-        services=(*mounts, _munged(), slurmd),
+        files=tuple(log_files),
+        services=(*shipping, *mounts, _munged(), slurmd),
         service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmd-{node_name}.pid"),
         env=tuple((k, v) for k, v in env.items() if k != "SLURM_CONF"),  # configless: no local file
         skipped=tuple(skipped),

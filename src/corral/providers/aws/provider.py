@@ -383,8 +383,16 @@ class AwsProvider(ProviderBase):
         return ["ssh", "-t", f"{login}@{head.public_ip or head.private_ip}", *argv]
 
     def log_sources(self, cluster_name: str) -> list[LogSource]:
-        """None locally: an AWS cluster's logs are in CloudWatch Logs (see ``log_group_name``)."""
-        return []
+        """The streams of the cluster's CloudWatch log group, each read from CloudWatch Logs
+        (``_cloudwatch``); none when the cluster has no log group."""
+        from corral.providers.aws import _cloudwatch
+
+        group = self.log_group_name(cluster_name)
+        if group is None:
+            return []
+        clients = self._clients_of(cluster_name)
+        head = self._head(clients, cluster_name)
+        return _cloudwatch.log_sources(clients, group, head.instance_id if head else None)
 
     def log_group_name(self, cluster_name: str) -> str | None:
         """The cluster's CloudWatch log group (the stack's ``LogGroupName`` output,

@@ -171,11 +171,12 @@ def test_user_data_files_feed_the_node_program(
         )
         resume = (root / "opt/corral/libexec/resume").read_text()
         assert "CORRAL_PROVIDER=aws" in resume and "-m corral.daemons.resume" in resume
-        # the IMDS guard, the storage steps (the /home export to the VPC), munge, Slurm, the reconciler
+        # the CloudWatch agent, the IMDS guard, the storage steps (the /home export to the VPC),
+        # munge, Slurm, the reconciler
         names = [s[0] for s in head.services]
-        assert names[0] == "/bin/sh" and names[-3:] == ["munged", "slurmctld", "setsid"]
-        assert set(names[1:-3]) == {PYTHON}
-        assert head.services[1][-3:] == ("export", "/home", "10.0.0.0/16")
+        assert "fetch-config" in head.services[0][2] and head.services[1][:2] == ("/bin/sh", "-ec")
+        assert names[-3:] == ["munged", "slurmctld", "setsid"] and set(names[2:-3]) == {PYTHON}
+        assert head.services[2][-3:] == ("export", "/home", "10.0.0.0/16")
         assert "corral.daemons.reconciler" in head.services[-1][-1]
         assert ("SLURM_CONF", "/etc/slurm/slurm.conf") in head.env
         nested_key = next(
