@@ -44,11 +44,28 @@ def located_lines(exc: ConfigError) -> list[str]:
     return lines
 
 
+#: Top-level module -> the extra of pyproject.toml that installs it.
+EXTRAS = {"fastapi": "api", "uvicorn": "api", "httpx": "api", "troposphere": "aws", "cfnlint": "aws"}
+
+
+def missing_extra(exc: BaseException) -> str | None:
+    """The extra to install when ``exc`` is the import of a module an extra provides."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    return EXTRAS.get(exc.name.partition(".")[0])
+
+
 def report(exc: BaseException, *, debug: bool) -> int:
     """Print ``exc`` for a person and a script; returns the exit status."""
     if isinstance(exc, KeyboardInterrupt):
         print("corral: interrupted", file=sys.stderr)
         return 130
+    extra = missing_extra(exc)
+    if extra is not None:
+        message = f"this needs Corral's '{extra}' extra (no module {exc.name}): pip install 'corral[{extra}]'"
+        print(json.dumps({"message": message}, indent=2))
+        print(f"corral: error: {message}", file=sys.stderr)
+        return 1
     if isinstance(exc, CorralError):
         print(json.dumps(error_json(exc), indent=2))
         if isinstance(exc, ConfigError):
