@@ -62,7 +62,8 @@ def report(exc: BaseException, *, debug: bool) -> int:
         return 130
     extra = missing_extra(exc)
     if extra is not None:
-        message = f"this needs Corral's '{extra}' extra (no module {exc.name}): pip install 'corral[{extra}]'"
+        module = getattr(exc, "name", "")
+        message = f"this needs Corral's '{extra}' extra (no module {module}): pip install 'corral[{extra}]'"
         print(json.dumps({"message": message}, indent=2))
         print(f"corral: error: {message}", file=sys.stderr)
         return 1
