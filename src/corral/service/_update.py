@@ -286,7 +286,8 @@ class UpdateRun:
         if record.stack_status is not StackStatus.UPDATE_IN_PROGRESS:
             raise ConflictError(f"cluster {name!r} is {record.stack_status}, not UPDATE_IN_PROGRESS")
         pending = read_pending(self.store, name)
-        old, new = plan_from_json(pending["old_plan"]), plan_from_json(pending["new_plan"])
+        old = _with_config(plan_from_json(pending["old_plan"]), record.config_text)
+        new = _with_config(plan_from_json(pending["new_plan"]), pending["config_text"])
         try:
             self.provider.update(old, new, on_event=self.sink(record, StackStatus.UPDATE_IN_PROGRESS))
         except CorralError as exc:
@@ -359,6 +360,17 @@ class UpdateRun:
         pending_path(self.store, name).unlink(missing_ok=True)
         self.notify(done)
         return done
+
+
+def _with_config(plan: ClusterPlan, config_text: str) -> ClusterPlan:
+    """The stored plan with the validated config it was built from (providers render files from
+    it, e.g. the cluster-config.yaml every node gets)."""
+    from corral.config.loader import load_cluster_config_text
+
+    try:
+        return replace(plan, config=load_cluster_config_text(config_text, "cluster config").config)
+    except CorralError:
+        return plan
 
 
 def accept(store: StateStore, request: UpdateRequest) -> ClusterRecord:

@@ -111,6 +111,25 @@ class LocalProvider(ProviderBase):
     def create(self, plan: ClusterPlan, *, on_event: EventSink) -> Instance:
         return self.create_owned(plan, on_event=on_event, cluster_id="")
 
+    def live_update_kinds(self) -> frozenset[str]:
+        """Every kind of change ``corral.plan.live`` names is applied with the fleet running."""
+        from corral.plan.live import LIVE_KINDS
+
+        return LIVE_KINDS
+
+    def update(
+        self, old: ClusterPlan, new: ClusterPlan, *, on_event: EventSink, rollback: bool = False
+    ) -> None:
+        """Converge the running cluster on ``new`` (``_update``); the running cluster's own files,
+        not ``old``, say where it starts from."""
+        from corral.providers.local import _update
+
+        self.check_prerequisites()
+        try:
+            _update.update(self.layout(new.cluster_name), new, on_event, rollback=rollback)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ProviderError(f"updating local cluster {new.cluster_name!r} failed: {exc}") from exc
+
     def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
         self.delete_owned(cluster_name, cluster_id="", retain_storage=retain_storage)
 

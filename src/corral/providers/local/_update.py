@@ -1,0 +1,295 @@
+"""update-cluster on a local cluster: converge the running cluster on a new plan, live.
+
+The cluster's own files say what runs now (the descriptor), so an update converges from wherever an
+earlier, interrupted one stopped; a rollback is the same walk towards the old plan. In order:
+
+1. decide everything before touching anything: the new descriptor (kept nodes keep their address;
+   new nodes take free ones), new custom action scripts fetched, new storage directories;
+2. nodes that go (removed queues and compute resources, past a lower MaxCount, dynamic nodes that
+   became static) are powered down through Slurm (``POWER_DOWN_FORCE``: the service refused the
+   update when they held jobs, unless QueueUpdateStrategy is TERMINATE, which requeues them), then
+   terminated;
+3. the descriptor, /etc/hosts (rewritten in place: nodes bind-mount it), slurm.conf, gres.conf and
+   the program wrappers are rewritten;
+4. Slurm takes the new config: ``scontrol reconfigure`` when the node set is the same, else a
+   slurmctld restart (Slurm 22.05 cannot add or remove nodes on reconfigure; jobs survive in
+   StateSaveLocation), with the head's supervisor paused so that it does not race the restart;
+5. nodes whose instance type changed are replaced per QueueUpdateStrategy: DRAIN powers them down as
+   their jobs end (``POWER_DOWN_ASAP``), TERMINATE now (``POWER_DOWN_FORCE``, jobs requeued);
+6. storage added or removed is mounted into, or unmounted from, every running node and the head;
+7. new static nodes are powered up and waited for;
+8. the head node runs its OnNodeUpdated actions (not on a rollback).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from corral.errors import ProviderError
+from corral.node.fetch import FetchError
+from corral.node.supervisor import revive
+from corral.plan import ClusterPlan
+from corral.providers.local import (
+    _bootfiles,
+    _cluster,
+    _daemons,
+    _files,
+    _logs,
+    _net,
+    _nodes,
+    _proc,
+    _storage,
+)
+from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord, StorageRecord
+from corral.slurm import hostlist
+
+Report = Callable[[str, str], None]
+#: How long nodes that go may take to power down through Slurm before they are terminated directly.
+POWER_DOWN_WAIT_S = 20.0
+
+
+def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback: bool) -> None:
+    """Converge the local cluster at ``layout`` on ``new`` (see the module docstring)."""
+    current = ClusterDescriptor.load(layout.descriptor)
+    holder = _nodes.holder_pid(layout.head_dir)
+    if holder is None:
+        raise ProviderError(f"the head node of cluster {layout.name!r} is not running")
+    descriptor = new_descriptor(layout, current, new)
+    going = [n.name for n in current.nodes if _gone(n, descriptor)]
+    if going:
+        _power_down(layout, current, going, report)
+    layout.descriptor.write_text(descriptor.dump())
+    _logs.write_policy(new, layout)
+    try:
+        _cluster.write_files(new, layout, descriptor)
+    except FetchError as exc:
+        raise ProviderError(exc.message, exc.hint) from exc
+    if {n.name for n in current.nodes} != {n.name for n in descriptor.nodes}:
+        restart_slurmctld(layout, holder)
+        report("HeadNode", "slurmctld restarted with the new node set")
+    _reconfigure(layout)
+    report("HeadNode", "slurm.conf applied")
+    _replace_reshaped(layout, current, descriptor, new.slurm.queue_update_strategy, report)
+    _apply_storage(layout, current, descriptor, holder, report)
+    _start_static(new, layout, current, report)
+    if not rollback:
+        try:
+            _cluster.run_head_agent(layout, descriptor, holder, "updated")
+        except ProviderError as exc:
+            detail = exc.message.removeprefix("head node bootstrap failed: ")
+            raise ProviderError(f"OnNodeUpdated failed on the head node: {detail}", exc.hint) from exc
+        if any(a.event == "OnNodeUpdated" for a in descriptor.head_actions):
+            report("HeadNode", "OnNodeUpdated actions done")
+
+
+def _gone(node: NodeRecord, descriptor: ClusterDescriptor) -> bool:
+    """A node of the running cluster that ``descriptor`` drops, or turns from dynamic to static
+    (its Slurm state must start over as a static node)."""
+    kept = descriptor.node(node.name)
+    return kept is None or kept.kind != node.kind
+
+
+def new_descriptor(layout: ClusterLayout, current: ClusterDescriptor, new: ClusterPlan) -> ClusterDescriptor:
+    """The descriptor for ``new``: the running cluster's subnet, environment and settings; kept
+    nodes keep their address, new ones take the lowest free index; storage that stays keeps its
+    record (and the mount root Corral created)."""
+    import ipaddress
+
+    try:
+        actions = _cluster.fetch_actions(new, layout)
+    except FetchError as exc:
+        raise ProviderError(exc.message, exc.hint) from exc
+    subnet = ipaddress.IPv4Network(current.subnet)
+    taken = {n.name: n.index for n in current.nodes}
+    used = set(taken.values())
+    nodes = []
+    free = (i for i in range(10**6) if i not in used)
+    for spec in new.nodes:
+        index = taken[spec.name] if spec.name in taken else next(free)
+        nodes.append(
+            NodeRecord(
+                name=spec.name,
+                index=index,
+                address=str(_net.node_address(subnet, index)),
+                queue=spec.queue,
+                compute_resource=spec.compute_resource,
+                instance_type=spec.shape.instance_type,
+                kind=spec.kind.value,
+            )
+        )
+    storage = _storage_records(layout, current, new)
+    fresh = _files.build_descriptor(
+        new,
+        subnet,
+        python=current.python,
+        storage=storage,
+        actions=actions,
+        env=dict(current.env),
+        cluster_config=_bootfiles.render_cluster_config(new.config),
+    )
+    return replace(fresh, nodes=tuple(nodes), extra=current.extra)
+
+
+def _storage_records(
+    layout: ClusterLayout, current: ClusterDescriptor, new: ClusterPlan
+) -> tuple[StorageRecord, ...]:
+    kept = {s.name: s for s in current.storage}
+    records = []
+    for spec in _storage.storage_with_home(new):
+        if spec.name in kept:
+            records.append(kept[spec.name])
+            continue
+        missing = _cluster._first_missing_ancestor(Path(spec.mount_dir))
+        Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)
+        Path(spec.mount_dir).mkdir(parents=True, exist_ok=True)
+        records.append(_storage.storage_record(layout, spec, str(missing) if missing else ""))
+    return tuple(records)
+
+
+def _scontrol(layout: ClusterLayout, *args: str) -> None:
+    result = _daemons.scontrol(layout, *args)
+    if result.returncode != 0:
+        raise ProviderError(f"scontrol {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def _power_down(layout: ClusterLayout, current: ClusterDescriptor, names: list[str], report: Report) -> None:
+    """Power the nodes down through Slurm (their jobs requeued), wait for their instances to go,
+    and terminate any that remain."""
+    known = {n.name for n in _daemons.node_states(layout)}
+    in_slurm = [n for n in names if n in known]
+    if in_slurm:
+        reason = "Corral update-cluster: node removed"
+        _scontrol(
+            layout,
+            "update",
+            f"NodeName={hostlist.compress(in_slurm)}",
+            "State=POWER_DOWN_FORCE",
+            f"Reason={reason}",
+        )
+    deadline = time.monotonic() + POWER_DOWN_WAIT_S
+    while time.monotonic() < deadline and _running(layout, names):
+        time.sleep(0.2)
+    _nodes.terminate_nodes(layout, current, names)
+    report("ComputeFleet", f"removed {len(names)} node(s): {hostlist.compress(names)}")
+
+
+def _running(layout: ClusterLayout, names: Sequence[str]) -> list[str]:
+    return [n for n in names if _nodes.holder_pid(layout.node_dir(n)) is not None]
+
+
+def restart_slurmctld(layout: ClusterLayout, holder: int) -> None:
+    """Restart slurmctld on the new slurm.conf (it recovers its jobs from StateSaveLocation), with
+    the head's supervisor stopped meanwhile so that it does not start a second one; the supervisor
+    is started again afterwards (it adopts the new slurmctld)."""
+    spec = _daemons.supervisor_spec_file(layout)
+    parked = spec.with_name(spec.name + ".update")
+    if spec.exists():
+        spec.replace(parked)  # the supervisor exits when its spec is gone
+    try:
+        _wait_supervisor_gone(layout)
+        _daemons.stop_slurmctld(layout)
+        _kill_slurmctld(layout)
+        _daemons.start_slurmctld(layout, holder)
+        _daemons.wait_for_slurmctld(layout, 30.0)
+    finally:
+        if parked.exists():
+            parked.replace(spec)
+            revive(spec)
+
+
+def _wait_supervisor_gone(layout: ClusterLayout) -> None:
+    pid = _proc.read_pid(_daemons.supervisor_pid_file(layout))
+    deadline = time.monotonic() + 3.0
+    while pid and _proc.alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _kill_slurmctld(layout: ClusterLayout) -> None:
+    pid = _proc.read_pid(layout.run_dir / "slurmctld.pid")
+    if pid and _proc.alive(pid) and "slurmctld" in " ".join(_proc.cmdline(pid)):
+        _proc.kill_pids([pid])
+
+
+def _reconfigure(layout: ClusterLayout) -> None:
+    """slurmctld and every slurmd read slurm.conf again (retried while a restarted slurmctld settles)."""
+    for attempt in range(20):
+        result = _daemons.scontrol(layout, "reconfigure")
+        if result.returncode == 0:
+            return
+        if attempt == 19:
+            raise ProviderError(f"scontrol reconfigure failed: {result.stderr.strip()}")
+        time.sleep(0.25)
+
+
+def _replace_reshaped(
+    layout: ClusterLayout, current: ClusterDescriptor, new: ClusterDescriptor, strategy: str, report: Report
+) -> None:
+    """Nodes whose instance type changed and that run now are replaced: after their jobs (DRAIN) or
+    at once, their jobs requeued (TERMINATE)."""
+    reshaped = [
+        n.name
+        for n in new.nodes
+        if (old := current.node(n.name)) is not None
+        and old.instance_type != n.instance_type
+        and _nodes.holder_pid(layout.node_dir(n.name)) is not None
+    ]
+    if not reshaped:
+        return
+    state = "POWER_DOWN_FORCE" if strategy == "TERMINATE" else "POWER_DOWN_ASAP"
+    reason = "Corral update-cluster: new instance type"
+    _scontrol(
+        layout, "update", f"NodeName={hostlist.compress(reshaped)}", f"State={state}", f"Reason={reason}"
+    )
+    how = "now, jobs requeued" if state == "POWER_DOWN_FORCE" else "as their jobs end"
+    report("ComputeFleet", f"replacing {hostlist.compress(reshaped)} with the new instance type {how}")
+
+
+def _apply_storage(
+    layout: ClusterLayout, current: ClusterDescriptor, new: ClusterDescriptor, holder: int, report: Report
+) -> None:
+    """Mount added storage into every running machine and unmount removed storage; removed storage
+    then follows its DeletionPolicy."""
+    before = {s.name: s for s in current.storage}
+    after = {s.name: s for s in new.storage}
+    added = [s for name, s in after.items() if name not in before]
+    removed = [s for name, s in before.items() if name not in after]
+    if not added and not removed:
+        return
+    pids = [holder, *(p for n in new.nodes if (p := _nodes.holder_pid(layout.node_dir(n.name))) is not None)]
+    for pid in pids:
+        for record in added:
+            _in_mount_ns(pid, ["mkdir", "-p", record.mount_dir])
+            _in_mount_ns(pid, ["mount", "--bind", record.data_dir, record.mount_dir])
+        for record in removed:
+            _in_mount_ns(pid, ["umount", "-l", record.mount_dir], check=False)
+    if removed:
+        _cluster.remove_storage(layout, replace(current, storage=tuple(removed)), retain_storage=True)
+    for record in added:
+        report(record.name, f"mounted at {record.mount_dir} on {len(pids)} machine(s)")
+    for record in removed:
+        report(record.name, f"unmounted from {record.mount_dir} ({record.deletion_policy})")
+
+
+def _in_mount_ns(pid: int, argv: list[str], *, check: bool = True) -> None:
+    result = subprocess.run(
+        ["nsenter", "-t", str(pid), "--mount", "--", *argv], capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise ProviderError(f"{' '.join(argv)} failed in the machine of pid {pid}: {result.stderr.strip()}")
+
+
+def _start_static(
+    new: ClusterPlan, layout: ClusterLayout, current: ClusterDescriptor, report: Report
+) -> None:
+    """Power up the static nodes that do not run yet and wait until they are idle."""
+    waiting = [n for n in new.static_nodes if _nodes.holder_pid(layout.node_dir(n.name)) is None]
+    if not waiting:
+        return
+    _cluster.bring_up_static(replace(new, nodes=tuple(waiting)), layout, report)
+
+
+__all__ = ["new_descriptor", "restart_slurmctld", "update"]

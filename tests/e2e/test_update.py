@@ -1,0 +1,167 @@
+"""update-cluster on a real local cluster: every kind of live update with a job running across it,
+a queued job staying queued and /home keeping its data, then a failing OnNodeUpdated rolled back
+to the previous config, slurm.conf and node set."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from corral.errors import UpdateRefusedError
+from corral.providers.local import LocalProvider
+from corral.service import ClusterService
+from corral.state import StackStatus, StateStore
+
+from .conftest import delete_and_check, unique_name, wait_until
+
+pytestmark = pytest.mark.e2e
+
+BASE: dict[str, Any] = {
+    "Region": "us-east-1",
+    "Image": {"Os": "alinux2023"},
+    "HeadNode": {"InstanceType": "c5.large", "Networking": {"SubnetId": "subnet-0123456789abcdef0"}},
+    "Scheduling": {
+        "Scheduler": "slurm",
+        "SlurmSettings": {"ScaledownIdletime": 10},
+        "SlurmQueues": [
+            {
+                "Name": "q1",
+                "ComputeResources": [
+                    {"Name": "c1", "InstanceType": "c5.large", "MinCount": 1, "MaxCount": 2}
+                ],
+                "Networking": {"SubnetIds": ["subnet-0123456789abcdef0"]},
+            }
+        ],
+    },
+}
+
+
+class Cluster:
+    def __init__(self, provider: LocalProvider, tmp: Path) -> None:
+        self.provider, self.tmp = provider, tmp
+        self.service = ClusterService(StateStore(provider.state_dir), lambda _name: provider)
+        self.name = unique_name("up")
+        self.count = 0
+
+    def config(self, doc: dict[str, Any]) -> Path:
+        self.count += 1
+        path = self.tmp / f"update-{self.count}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    def head(self, *argv: str) -> str:
+        result = self.provider.run_on_head(self.name, list(argv), timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def update(self, doc: dict[str, Any]) -> StackStatus:
+        self.service.update(self.name, self.config(doc), suppress=["ALL"])
+        return self.service.run_update(self.name).stack_status
+
+    def job_state(self, job_id: str) -> str:
+        return self.head("squeue", "-h", "-j", job_id, "-o", "%T").strip()
+
+
+@pytest.fixture(scope="module")
+def cluster(provider: LocalProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(provider, tmp_path_factory.mktemp("update"))
+    script = c.tmp / "updated.sh"
+    script.write_text('#!/bin/sh\necho "OnNodeUpdated ran on $(hostname) for $CORRAL_EVENT"\n')
+    script.chmod(0o755)
+    c.script = script  # type: ignore[attr-defined]
+    c.service.create(c.name, c.config(BASE), provider="local", suppress=["ALL"])
+    try:
+        assert c.service.run_create(c.name).stack_status is StackStatus.CREATE_COMPLETE
+        yield c
+    finally:
+        delete_and_check(provider, c.name)
+
+
+def with_changes(**edits: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(BASE)
+    queues = doc["Scheduling"]["SlurmQueues"]
+    settings = doc["Scheduling"]["SlurmSettings"]
+    if "max_count" in edits:
+        queues[0]["ComputeResources"][0]["MaxCount"] = edits["max_count"]
+    if edits.get("q2"):
+        q2 = copy.deepcopy(queues[0])
+        q2["Name"] = "q2"
+        q2["ComputeResources"][0].update(Name="c2", MinCount=0, MaxCount=2)
+        queues.append(q2)
+    if "slurm" in edits:
+        settings["CustomSlurmSettings"] = edits["slurm"]
+    if "idle" in edits:
+        settings["ScaledownIdletime"] = edits["idle"]
+    if "updated" in edits:
+        doc["HeadNode"]["CustomActions"] = {"OnNodeUpdated": {"Script": str(edits["updated"])}}
+    if "storage" in edits:
+        doc["SharedStorage"] = edits["storage"]
+    return doc
+
+
+def test_live_updates_keep_jobs_running_and_a_failing_one_rolls_back(cluster: Cluster) -> None:
+    c = cluster
+    c.head("sh", "-c", "mkdir -p /home/up && echo kept > /home/up/data")
+    running = c.head("sbatch", "--parsable", "-p", "q1", "--wrap", "sleep 900").strip()
+    queued = c.head("sbatch", "--parsable", "-p", "q1", "--begin=now+3600", "--wrap", "true").strip()
+    wait_until(lambda: c.job_state(running) == "RUNNING", 60, f"job {running} to run")
+
+    # 1. add a queue, raise MaxCount, cluster CustomSlurmSettings, ScaledownIdletime, OnNodeUpdated
+    grown = with_changes(q2=True, max_count=4, slurm=[{"MaxJobCount": 7000}], idle=5, updated=c.script)  # type: ignore[attr-defined]
+    assert c.update(grown) is StackStatus.UPDATE_COMPLETE
+    assert "MaxJobCount             = 7000" in c.head("scontrol", "show", "config")
+    partitions = c.head("sinfo", "-h", "-o", "%P %D")
+    assert "q2 2" in partitions and "q1* 4" in partitions
+    logs = list((c.provider.layout(c.name).log / "actions" / "HeadNode").glob("*OnNodeUpdated*"))
+    assert logs and "OnNodeUpdated ran on head" in logs[0].read_text()
+    assert c.job_state(running) == "RUNNING" and c.job_state(queued) == "PENDING"
+    # the new queue's nodes launch and run a two-node job
+    out = c.head("srun", "-p", "q2", "-N", "2", "hostname")
+    assert sorted(out.split()) == ["q2-dy-c2-1", "q2-dy-c2-2"]
+
+    # 2. a queue that runs a job is not removed behind its back: refused with the job id
+    other = c.head("sbatch", "--parsable", "-p", "q2", "--wrap", "sleep 900").strip()
+    wait_until(lambda: c.job_state(other) == "RUNNING", 60, f"job {other} to run")
+    storage = [{"Name": "extra", "MountDir": "/extra-up", "StorageType": "Efs", "EfsSettings": {}}]
+    shrunk = with_changes(max_count=2, updated=c.script, storage=storage)  # type: ignore[attr-defined]
+    with pytest.raises(UpdateRefusedError) as refused:
+        c.service.update(c.name, c.config(shrunk), suppress=["ALL"])
+    assert refused.value.update_errors[0]["parameter"] == "Scheduling.SlurmQueues[q2]"
+    assert other in str(refused.value.update_errors[0]["message"])
+    assert c.service.get(c.name).stack_status is StackStatus.UPDATE_COMPLETE
+    c.head("scancel", other)
+
+    # 3. remove the queue and lower MaxCount again; add shared storage, mounted into running nodes
+    assert c.update(shrunk) is StackStatus.UPDATE_COMPLETE
+    assert "q2" not in c.head("sinfo", "-h", "-o", "%P")
+    c.head("sh", "-c", "echo from-head > /extra-up/file")
+    seen = c.head("srun", "-p", "q1", "-w", "q1-st-c1-1", "cat", "/extra-up/file")
+    assert seen.strip() == "from-head"
+    assert c.job_state(running) == "RUNNING" and c.job_state(queued) == "PENDING"
+
+    # 4. a failing OnNodeUpdated rolls the update back: config, slurm.conf and node set
+    failing = c.tmp / "failing.sh"
+    failing.write_text("#!/bin/sh\necho boom-from-onnodeupdated\nexit 3\n")
+    failing.chmod(0o755)
+    before = c.service.get(c.name).config_text
+    assert (
+        c.update(with_changes(q2=True, updated=failing, storage=storage))
+        is StackStatus.UPDATE_ROLLBACK_COMPLETE
+    )
+    record = c.service.get(c.name)
+    assert record.config_text == before
+    assert "q2" not in c.head("sinfo", "-h", "-o", "%P")
+    desc = c.service.describe(c.name).to_json()
+    assert desc["clusterStatus"] == "UPDATE_FAILED"
+    assert "boom-from-onnodeupdated" in desc["failures"][0]["failureReason"]
+    events = c.service.stack_events(c.name).to_json()["events"]
+    statuses = [e["resourceStatus"] for e in events if e["logicalResourceId"] == c.name]
+    assert statuses[:3] == ["UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS"]
+    assert c.job_state(running) == "RUNNING" and c.job_state(queued) == "PENDING"
+    assert c.head("cat", "/home/up/data").strip() == "kept"
+    c.head("scancel", running, queued)
