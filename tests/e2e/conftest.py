@@ -57,6 +57,34 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, inter
         time.sleep(interval)
 
 
+def slurm_timer(provider: LocalProvider, name: str, key: str) -> float:
+    """A timer of the cluster's Slurm (``ResumeTimeout``, ``SuspendTimeout``...), in seconds, as
+    ``scontrol show config`` reports it: tests wait as long as Slurm itself would, not a guess."""
+    out = provider.run_on_head(name, ["scontrol", "show", "config"]).stdout
+    for line in out.splitlines():
+        field, _, value = line.partition("=")
+        if field.strip() == key:
+            return float(value.strip().split()[0])
+    raise AssertionError(f"{key} not in scontrol show config")
+
+
+def reconciler_passes(provider: LocalProvider, name: str, count: int) -> None:
+    """Wait until the reconciler finished ``count`` more passes (its heartbeat changed that many
+    times), failing only if a pass takes longer than the heartbeat's staleness threshold: the
+    time after which the ResumeProgram itself would consider the reconciler dead."""
+    from corral.runtime.heartbeat import heartbeat_path, stale_after_s
+
+    path = heartbeat_path(provider.layout(name).slurm_state)
+    last = path.read_text() if path.exists() else ""
+    for n in range(count):
+
+        def moved(before: str = last) -> bool:
+            return path.exists() and path.read_text() != before
+
+        wait_until(moved, stale_after_s(), f"reconciler pass {n + 1} of {count}", 0.1)
+        last = path.read_text()
+
+
 def leftovers(provider: LocalProvider, name: str) -> list[str]:
     """Everything of cluster ``name`` still on the machine: namespaces, processes, mounts, files."""
     layout = provider.layout(name)

@@ -16,7 +16,7 @@ from corral.providers.local import LocalProvider
 from corral.providers.local._daemons import PROTECTED_FAILURE_COUNT_ENV
 from corral.slurm import status
 
-from .conftest import unique_name, wait_until
+from .conftest import reconciler_passes, slurm_timer, unique_name, wait_until
 from .plans import plan
 
 pytestmark = pytest.mark.e2e
@@ -130,24 +130,28 @@ def test_a_queue_whose_nodes_always_fail_to_bootstrap_is_protected(
     layout = provider.layout(name)
     started = time.monotonic()
     log = layout.log / "reconciler.log"
+    # Waits follow the cluster's own timers: a node must boot (or fail) within Slurm's
+    # ResumeTimeout, and a power down takes SuspendTimeout plus a reconciler pass.
+    boot = slurm_timer(provider, name, "ResumeTimeout")
+    power_down = slurm_timer(provider, name, "SuspendTimeout") + boot
     job = _sbatch(provider, name, "bad")
     try:
-        wait_until(lambda: "queue bad: 1 consecutive" in log.read_text(), 30, "a first failure", 0.2)
-        wait_until(lambda: _release(provider, name, job), 20, "the job requeued and the node reset", 0.2)
+        wait_until(lambda: "queue bad: 1 consecutive" in log.read_text(), boot, "a first failure", 0.2)
+        wait_until(lambda: _release(provider, name, job), power_down, "the job requeued, the node reset", 0.2)
 
         def protected() -> bool:
             _release(provider, name, job)  # in case Slurm requeued it once more
             return _partition_state(provider, name, "bad") == "INACTIVE"
 
-        wait_until(protected, 30, "queue bad protected", 0.2)
+        wait_until(protected, boot + power_down, "queue bad protected", 0.2)
         protected_after = time.monotonic() - started
         # The node that failed last is reset; then a new job launches nothing.
-        wait_until(lambda: _powered_down(provider, name, BAD), 20, f"{BAD} powered down", 0.2)
+        wait_until(lambda: _powered_down(provider, name, BAD), power_down, f"{BAD} powered down", 0.2)
         assert _instance_of(provider, name, BAD) is None
         launches = _launches(provider, name, BAD)
         refused = provider.run_on_head(name, ["sbatch", "-p", "bad", "--wrap", "true"])
         assert refused.returncode != 0 and "inactive" in refused.stderr
-        time.sleep(6)  # three reconciler cycles
+        reconciler_passes(provider, name, 3)  # three passes that could have launched it
         assert _launches(provider, name, BAD) == launches == 2
         assert _instance_of(provider, name, BAD) is None
     except BaseException:

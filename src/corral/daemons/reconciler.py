@@ -16,6 +16,8 @@ Rules, only while the fleet is running (partitions UP):
 - a node an administrator drained (DRAIN with a reason not set by Corral) is never touched;
 - a node being powered up is left alone while its instance is younger than the boot grace
   (ResumeTimeout, the compute node bootstrap timeout); Slurm marks it DOWN when it times out;
+  but one whose agent already reported a bootstrap failure (DOWN, ``bootstrap failure: ...``,
+  possible before slurmd registers) is replaced at once;
 - a node being powered down is left alone;
 - a node that is DOWN, whose instance is gone, or that has not responded for longer than the
   unresponsive grace, is replaced (static and dynamic alike, as ``clustermgtd`` does);
@@ -41,7 +43,7 @@ from corral.daemons.capacity import (
     compute_resource_of,
     outages,
 )
-from corral.daemons.protection import Protection, queue_of
+from corral.daemons.protection import Protection, bootstrap_failed, queue_of
 from corral.plan import ClusterPlan, NodeKind
 from corral.slurm import hostlist
 from corral.slurm.status import NodeState
@@ -258,6 +260,14 @@ def _decide_node_health(
     if admin_drained(node) or node.flags & STOPPING_FLAGS:
         return []
     if node.flags & BOOTING_FLAGS:
+        if bootstrap_failed(node):
+            # The agent reported the failure before slurmd registered (a busy machine): Slurm would
+            # keep the node POWERING_UP until ResumeTimeout, so the failure is acted on now.
+            why = f"down: {node.reason}"
+            return [
+                Action(ActionKind.TERMINATE, node.name, why),
+                Action(ActionKind.POWER_DOWN, node.name, why),
+            ]
         if instance is not None and _age_s(instance.launch_time, now) > spec.boot_grace_s:
             reason = f"still booting after {spec.boot_grace_s:.0f} s"
             return [

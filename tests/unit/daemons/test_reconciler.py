@@ -142,6 +142,18 @@ def test_a_dynamic_node_with_a_bootstrap_failure_is_reset_not_powered_up() -> No
     assert not actions.nodes(ActionKind.POWER_UP)
 
 
+def test_a_booting_node_whose_agent_reported_a_bootstrap_failure_is_replaced_at_once() -> None:
+    """On a busy machine the agent may set the node DOWN before slurmd registers: Slurm keeps it
+    POWERING_UP until ResumeTimeout, so waiting for the boot grace would leave it for 30 minutes."""
+    reason = "bootstrap failure: OnNodeConfigured script /x.sh exited with 9"
+    booting = node(DY, "DOWN+CLOUD+NOT_RESPONDING+POWERING_UP", reason)
+    actions = decide(booting, instances={DY: instance(age_s=2)})
+    assert kinds(actions) == replaced(DY)
+    assert reason in actions.items[1].reason
+    other = node(DY, "DOWN+CLOUD+NOT_RESPONDING+POWERING_UP", "Not responding")
+    assert not decide(other, instances={DY: instance(age_s=2)})  # not the agent's: the grace applies
+
+
 def test_a_down_powered_down_node_is_reset_by_a_power_down() -> None:
     # Slurm's ResumeTimeout leaves the node DOWN and powered down; a power-down makes it IDLE again.
     for name in (ST, DY):
