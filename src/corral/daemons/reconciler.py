@@ -263,10 +263,10 @@ def _decide_node_health(
         if bootstrap_failed(node):
             # The agent reported the failure before slurmd registered (a busy machine): Slurm would
             # keep the node POWERING_UP until ResumeTimeout, so the failure is acted on now.
-            why = f"down: {node.reason}"
+            failure = f"down: {node.reason}"
             return [
-                Action(ActionKind.TERMINATE, node.name, why),
-                Action(ActionKind.POWER_DOWN, node.name, why),
+                Action(ActionKind.TERMINATE, node.name, failure),
+                Action(ActionKind.POWER_DOWN, node.name, failure),
             ]
         if instance is not None and _age_s(instance.launch_time, now) > spec.boot_grace_s:
             reason = f"still booting after {spec.boot_grace_s:.0f} s"
