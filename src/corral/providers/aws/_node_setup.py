@@ -16,7 +16,8 @@ The head node runs:
    ResumeProgram/SuspendProgram wrappers ``/opt/corral/libexec/{resume,suspend}``, which run the
    provider-neutral ``python -m corral.daemons.resume`` (``CORRAL_PROVIDER=aws``) and
    ``python -m corral.daemons.suspend`` in a clean environment (slurmctld gives its
-   programs none);
+   programs none), and the PrologSlurmctld ``/opt/corral/libexec/prolog``
+   (``corral.providers.aws.prolog``: a batch job starts as soon as its nodes are up);
 4. the reconciler loop ``python -m corral.daemons.reconcilerd /var/lib/corral <cluster> --provider aws``,
    detached (``setsid -f``), with its heartbeat where the ResumeProgram looks for it.
 
@@ -118,6 +119,7 @@ def slurm_runtime(
         head_addr=head_addr,
         resume_program=f"{LIBEXEC}/resume",
         suspend_program=f"{LIBEXEC}/suspend",
+        prolog_slurmctld=f"{LIBEXEC}/prolog",
         slurmctld_port=SLURMCTLD_PORT,
     )
 
@@ -260,6 +262,16 @@ def head_setup(
             0o755,
         ),
         (f"{LIBEXEC}/suspend", wrapper("suspend", "corral.daemons.suspend", env), 0o755),
+        (
+            f"{LIBEXEC}/prolog",
+            wrapper(
+                "prolog",
+                "corral.providers.aws.prolog",
+                env,
+                'SLURM_JOB_ID="$SLURM_JOB_ID" SLURM_JOB_NODELIST="$SLURM_JOB_NODELIST"',
+            ),
+            0o755,
+        ),
         *log_files,
     )
     return NodeSetup(

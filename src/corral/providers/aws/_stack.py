@@ -246,6 +246,8 @@ def tree_outputs(clients: AwsClients, name: str, need: Iterable[str] = ()) -> di
             merged.setdefault("NodeStateTableName", physical)
         elif kind == "AWS::Logs::LogGroup" and physical:
             merged.setdefault("LogGroupName", physical)
+        elif kind == "AWS::Route53::HostedZone" and physical:
+            merged.setdefault("HostedZoneId", physical)
     merged.update(root.outputs)
     return merged
 

@@ -309,6 +309,9 @@ class AwsProvider(ProviderBase):
         tag_nodes(clients, cluster_name, [(node, iid, *place[node]) for node, iid in assigned])
         by_id = {i.instance_id: i for i in describe_ids(clients, [iid for _, iid in assigned])}
         instances = [by_id[iid] for _, iid in assigned if iid in by_id]
+        self._register_dns(
+            clients, cluster_name, outputs, [(i.node_name or "", i.private_ip) for i in instances]
+        )
         table = outputs.get(TABLE_OUTPUT)
         if table:
             _table.put(
@@ -332,12 +335,17 @@ class AwsProvider(ProviderBase):
         """TerminateInstances for the nodes' instances (found by tag and in the table). Idempotent."""
         clients = self._clients_of(cluster_name)
         wanted = set(node_names)
-        ids = {i.instance_id for i in cluster_instances(clients, cluster_name) if i.node_name in wanted}
-        table = self._outputs(clients, cluster_name).get(TABLE_OUTPUT)
+        found = [i for i in cluster_instances(clients, cluster_name) if i.node_name in wanted]
+        ids = {i.instance_id for i in found}
+        outputs = self._outputs(clients, cluster_name)
+        table = outputs.get(TABLE_OUTPUT)
         if table:
             ids |= {r.instance_id for r in _table.get(clients, table, list(wanted)).values()}
         if ids:
             _fleet.terminate(clients, sorted(ids))
+        self._register_dns(
+            clients, cluster_name, outputs, [(i.node_name or "", i.private_ip) for i in found], remove=True
+        )
         if table:
             _table.remove(clients, table, list(wanted))
 
@@ -419,7 +427,11 @@ class AwsProvider(ProviderBase):
         from corral.providers.aws.template import launch_template_output_key
 
         plan = self.plan(cluster_name)
+        from corral.providers.aws import _dns
+
         need = {TABLE_OUTPUT, *(launch_template_output_key(n.queue, n.compute_resource) for n in plan.nodes)}
+        if _dns.writes_records(plan):
+            need.add(_dns.ZONE_OUTPUT)
         outputs = _stack.tree_outputs(clients, cluster_name, need)
         if not outputs and _stack.describe(clients, cluster_name) is None:
             raise ProviderError(
@@ -427,6 +439,27 @@ class AwsProvider(ProviderBase):
                 hint="create it first (`corral create-cluster --provider aws ...`)",
             )
         return outputs
+
+    def _register_dns(
+        self,
+        clients: AwsClients,
+        cluster_name: str,
+        outputs: dict[str, str],
+        nodes: list[tuple[str, str]],
+        *,
+        remove: bool = False,
+    ) -> None:
+        """Write (or, with ``remove``, delete) the nodes' records in the cluster's hosted zone
+        (``_dns``)."""
+        from corral.providers.aws import _dns
+
+        plan = self.plan(cluster_name)
+        zone = outputs.get(_dns.ZONE_OUTPUT)
+        if not nodes or not zone or not _dns.writes_records(plan):
+            return
+        given = plan.config is not None and plan.config.scheduling.slurm_settings.dns.hosted_zone_id
+        domain = _dns.domain(plan, _dns.zone_name(clients, zone) if given else None)
+        (_dns.remove if remove else _dns.upsert)(clients, zone, domain, nodes)
 
     def _head(self, clients: AwsClients, cluster_name: str) -> Instance | None:
         return next((i for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.HEAD), None)

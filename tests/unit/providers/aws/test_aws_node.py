@@ -476,6 +476,12 @@ for _ in range(100):
 print("STATE", state)
 print("ADDR", slurm("scontrol", "show", "node", "compute-st-c5-1").split("NodeAddr=")[1].split()[0])
 print("NODES", slurm("sinfo", "-h", "-N", "-o", "%N").replace(chr(10), ","))
+started = time.monotonic()
+prolog = subprocess.run([sys.executable, "-m", "corral.providers.aws.prolog"], timeout=60,
+                        env={**env, "SLURM_JOB_NODELIST": "compute-st-c5-1", "SLURM_JOB_ID": "1"})
+print("PROLOG", prolog.returncode, round(time.monotonic() - started, 1))
+config = [line.split("=", 1) for line in slurm("scontrol", "show", "config").splitlines() if "=" in line]
+print("PROLOGCONF", dict((k.strip(), v.strip()) for k, v in config).get("PrologSlurmctld"))
 """
 
 
@@ -510,6 +516,8 @@ def test_head_bootstrap_runs_munge_and_slurmctld_and_a_configless_slurmd_registe
     assert out["SLURMD"] == "0"
     assert out["STATE"] == "idle" and out["ADDR"] == "10.0.0.10"
     assert "highmem-dy-r5-2" in out["NODES"].split(",")
+    code, seconds = out["PROLOG"].split()  # the PrologSlurmctld returns as soon as the node is up
+    assert code == "0" and float(seconds) < 10 and out["PROLOGCONF"] == "/opt/corral/libexec/prolog"
 
 
 def test_dry_run_keeps_pclusters_message_and_summarises_the_templates_on_stderr(tmp_path: Path) -> None:

@@ -136,7 +136,11 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
         statements.append(
             _statement(
                 "ClusterDnsRecords",
-                ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+                [
+                    "route53:ChangeResourceRecordSets",
+                    "route53:GetHostedZone",
+                    "route53:ListResourceRecordSets",
+                ],
                 [Sub("arn:${AWS::Partition}:route53:::hostedzone/${Zone}", Zone=hosted_zone)],
             )
         )

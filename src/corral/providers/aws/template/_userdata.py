@@ -132,9 +132,11 @@ def node_user_data(
         "stack_name": "${AWS::StackName}",
         "table_name": "${TableName}",
     }
+    ec2_names = cluster.config.scheduling.slurm_settings.dns.use_ec2_hostnames
     spec = {
         "node_name": "$NODE_NAME",
-        "hostname": "$NODE_NAME",
+        # UseEc2Hostnames: the node keeps EC2's host name (Slurm still knows it by its node name)
+        "hostname": "$(hostname -s)" if ec2_names and role == "Compute" else "$NODE_NAME",
         "status_file": "/var/lib/corral/status.json",
         "mounts": [],
         "actions": [],
