@@ -445,6 +445,13 @@ def list_official_images(
     emit(official(os=os_name, architecture=architecture), output=output, query=query)
 
 
+def repair_state(*, output: str, query: str | None) -> None:
+    report = make_service().repair_state()
+    for line in report.skipped:
+        print(f"corral: not rebuilt: {line}", file=sys.stderr)
+    emit(report.to_json(), output=output, query=query)
+
+
 def version() -> None:
     from corral.service import version_info
 
@@ -468,6 +475,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "ssh": ssh,
     "build_image": build_image,
     "list_official_images": list_official_images,
+    "repair_state": repair_state,
     "version": version,
 }
 

@@ -8,9 +8,7 @@ Corral's bug: a short line and the path of a log holding the traceback (shown wi
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 
@@ -79,18 +77,24 @@ def report(exc: BaseException, *, debug: bool) -> int:
     log = _write_log(exc)
     print(json.dumps({"message": f"Unexpected error: {type(exc).__name__}: {exc}"}, indent=2))
     print(f"corral: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
-    if debug:
+    if debug or log is None:
         traceback.print_exception(exc, file=sys.stderr)
     else:
         print(f"  the traceback is in {log}; run again with --debug to see it here", file=sys.stderr)
     return 1
 
 
-def _write_log(exc: BaseException) -> Path:
-    directory = Path(tempfile.gettempdir()) / f"corral-{os.getuid()}"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    path = directory / "last-error.log"
-    path.write_text("".join(traceback.format_exception(exc)))
+def _write_log(exc: BaseException) -> Path | None:
+    """The traceback in the state directory's ``logs/last-error.log``; None when it cannot be
+    written there (a full or read-only state disk): the caller prints it instead."""
+    from corral.service import error_log_path
+
+    path = error_log_path()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.write_text("".join(traceback.format_exception(exc)))
+    except OSError:
+        return None
     return path
 
 

@@ -450,6 +450,14 @@ def list_official_images(**kwargs: Any) -> None:
     _run("list_official_images", **kwargs)
 
 
+@cli.command("repair-state")
+@common
+def repair_state(**kwargs: Any) -> None:
+    """Corral: rebuild the state database's records from the clusters' own directories (a damaged
+    database is kept aside, never deleted; running clusters are not touched)."""
+    _run("repair_state", **kwargs)
+
+
 @cli.command("version")
 @click.option("--debug", is_flag=True, help="Turn on debug logging.")
 def version(**kwargs: Any) -> None:

@@ -166,6 +166,19 @@ EventSink = Callable[[str, str], None]
 """``sink(resource, message)``: a provider reports progress (``("HeadNode", "slurmctld started")``)."""
 
 
+@dataclass(frozen=True)
+class RecoveredCluster:
+    """A cluster found on the provider's side: enough to rebuild its record."""
+
+    name: str
+    cluster_id: str
+    config_text: str
+    created_at: datetime
+    #: where it was found (shown to the user)
+    location: str
+    head_running: bool
+
+
 class Provider(Protocol):
     """What every provider implements. Idempotent where the name says so. Capabilities that not
     every provider has are methods too, with a neutral default in ``ProviderBase``; ``traits``
@@ -207,6 +220,11 @@ class Provider(Protocol):
 
     def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
         """Whether anything of that create is still present."""
+        ...
+
+    def recoverable_clusters(self) -> list[RecoveredCluster]:
+        """The clusters this provider finds on its own side (for ``corral repair-state``, which
+        rebuilds the records a damaged or lost state database no longer has)."""
         ...
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
@@ -418,6 +436,9 @@ class ProviderBase:
     def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
         return cast("Provider", self).exists(cluster_name)
 
+    def recoverable_clusters(self) -> list[RecoveredCluster]:
+        return []
+
     def expire(self, cluster_name: str) -> None:
         raise ProviderError(
             f"cluster {cluster_name!r} passed its time-to-live, but this provider cannot delete a"
@@ -468,5 +489,6 @@ __all__ = [
     "ProviderBase",
     "ProviderError",
     "ProviderTraits",
+    "RecoveredCluster",
     "launch_nodes",
 ]

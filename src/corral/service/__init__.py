@@ -35,11 +35,13 @@ if TYPE_CHECKING:
         LogStreamList,
     )
     from corral.service._open import (
+        error_log_path,
         open_service,
         provider_names,
         worker_files,
     )
     from corral.service._paging import paged_doc
+    from corral.service._repair import RepairReport
     from corral.service._service import (
         ClusterService,
         EventCallback,
@@ -106,11 +108,13 @@ _LAZY = {
     "iso": "corral.service._views",
     "stack_event": "corral.service._views",
     "open_service": "corral.service._open",
+    "error_log_path": "corral.service._open",
     "worker_files": "corral.service._open",
     "StackEventRecord": "corral.state",
     "provider_names": "corral.service._open",
     "paged_doc": "corral.service._paging",
     "UpdateAccepted": "corral.service._update",
+    "RepairReport": "corral.service._repair",
 }
 
 
@@ -139,6 +143,7 @@ __all__ = [
     "LogEventList",
     "LogStreamList",
     "ProviderFactory",
+    "RepairReport",
     "StackEventRecord",
     "StackEvents",
     "UpdateAccepted",
@@ -148,6 +153,7 @@ __all__ = [
     "config_errors_json",
     "dry_run_build_image",
     "dry_run_create",
+    "error_log_path",
     "iso",
     "list_official_images",
     "open_service",

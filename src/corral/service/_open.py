@@ -23,6 +23,14 @@ def open_service(state_dir: Path | None = None) -> ClusterService:
     return ClusterService(StateStore(directory), lambda name: get_provider(name, directory))
 
 
+def error_log_path() -> Path:
+    """Where the CLI keeps the traceback of its last unexpected error: inside the state directory
+    (``logs/last-error.log``), like every file Corral writes."""
+    from corral.state import default_state_dir
+
+    return default_state_dir() / "logs" / "last-error.log"
+
+
 def provider_names() -> tuple[str, ...]:
     """The registered providers' names, the default first (the CLI's ``--provider`` choices)."""
     return PROVIDERS
@@ -36,4 +44,4 @@ def worker_files(service: ClusterService, cluster_name: str) -> tuple[Path, Path
     return service.store.state_dir, worker_log(service.store, cluster_name)
 
 
-__all__ = ["DEFAULT_PROVIDER", "open_service", "provider_names", "worker_files"]
+__all__ = ["DEFAULT_PROVIDER", "error_log_path", "open_service", "provider_names", "worker_files"]

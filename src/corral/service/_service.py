@@ -28,6 +28,7 @@ from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
 from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
 from corral.service._ownership import set_owner, settle, stop_process
+from corral.service._repair import RepairReport, repair
 from corral.service._validate import check_cluster, check_name
 from corral.service._views import (
     ClusterDescription,
@@ -276,6 +277,21 @@ class ClusterService:
         self._stack_event(done, status, reason)
         self._notify(on_event, done)
         return done
+
+    # -- repair -----------------------------------------------------------------------------
+
+    def repair_state(self) -> RepairReport:
+        """``corral repair-state`` (see ``_repair``): keep a damaged database aside and rebuild the
+        records of the clusters the providers still find. Touches no cluster."""
+        from corral.providers import PROVIDERS
+
+        found = {}
+        for name in PROVIDERS:
+            try:
+                found[name] = self.provider(name).recoverable_clusters()
+            except CorralError:
+                continue  # a provider that cannot run here has nothing of ours to find
+        return repair(self.store, found)
 
     # -- delete -----------------------------------------------------------------------------
 

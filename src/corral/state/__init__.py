@@ -6,6 +6,7 @@ Public surface: ``StateStore`` (clusters with versioned writes, stack events), `
 ``default_state_dir()``.
 """
 
+from corral.state._health import StateStoreError, header_problem
 from corral.state._lifecycle import (
     FLEET_TRANSITIONS,
     IN_PROGRESS,
@@ -44,12 +45,14 @@ __all__ = [
     "StackStatus",
     "StaleWriteError",
     "StateStore",
+    "StateStoreError",
     "allowed_stack_transitions",
     "check_fleet_transition",
     "check_stack_transition",
     "cluster_status",
     "default_state_dir",
     "duplicate_cluster",
+    "header_problem",
     "process_start_ticks",
     "unknown_cluster",
     "utc_now",

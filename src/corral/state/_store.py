@@ -9,6 +9,7 @@ against the lifecycle tables, so a stale writer or an invalid status change is r
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import random
@@ -20,8 +21,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
-from corral.errors import ConflictError, CorralError, NotFoundError, PrerequisiteError
+from corral.errors import ConflictError, NotFoundError, PrerequisiteError
+from corral.state._health import corrupt, header_problem, translate
 from corral.state._lifecycle import (
     FleetStatus,
     StackStatus,
@@ -98,6 +101,9 @@ _COLUMNS = (
 )
 
 DB_FILE = "corral.db"
+#: How long a command waits for another process's write lock before saying who holds it. Writes
+#: are single statements (milliseconds); a longer wait means something is wrong.
+BUSY_TIMEOUT_S = 5.0
 
 
 class StaleWriteError(ConflictError):
@@ -117,6 +123,23 @@ def default_state_dir() -> Path:
     return base / "corral"
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(method: _F) -> _F:
+    """Turn any SQLite or OS error of a store method into a ``StateStoreError`` with its cause."""
+
+    @functools.wraps(method)
+    def guarded(self: StateStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise translate(self.path, exc) from None
+
+    return cast(_F, guarded)
+
+
 class StateStore:
     """The clusters and events of one state directory. Thread-safe; share one per process."""
 
@@ -127,10 +150,13 @@ class StateStore:
         self.path = self.state_dir / DB_FILE
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._file_id: tuple[int, int] | None = None
 
     @property
     def _db(self) -> sqlite3.Connection:
         with self._lock:
+            if self._conn is not None and self._file_id is not None and self._file_id != _file_id(self.path):
+                self.close()  # repair-state replaced the file: a long-lived process follows it
             if self._conn is None:
                 self._conn = self._open()
             return self._conn
@@ -138,23 +164,25 @@ class StateStore:
     def _open(self) -> sqlite3.Connection:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            self._conn = conn
-            _retry_locked(self._init_schema)
         except OSError as exc:
-            self._conn = None
             raise PrerequisiteError(
                 f"cannot use the state directory {self.state_dir}: {exc.strerror or exc}",
                 hint="set CORRAL_STATE_DIR to a directory you can write (the default is "
                 "/var/lib/corral for root, ~/.local/state/corral otherwise)",
             ) from None
-        except sqlite3.DatabaseError as exc:
-            self._conn = None
-            raise CorralError(
-                f"the state database {self.path} cannot be used: {exc}",
-                hint="if it is corrupt, move it away (Corral then starts with no clusters recorded)",
-            ) from None
+        damage = header_problem(self.path)
+        if damage is not None:  # before SQLite reads it: a damaged file must not hang a lock
+            raise corrupt(self.path, damage)
+        try:
+            timeout = BUSY_TIMEOUT_S
+            conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._conn, self._file_id = conn, None
+            _retry_locked(self._init_schema)
+            self._file_id = _file_id(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise translate(self.path, exc) from None
         return conn
 
     def _init_schema(self) -> None:
@@ -172,7 +200,7 @@ class StateStore:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
-                self._conn = None
+                self._conn, self._file_id = None, None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -189,6 +217,7 @@ class StateStore:
 
     # -- clusters ---------------------------------------------------------------------------
 
+    @_guarded
     def insert(self, record: ClusterRecord) -> ClusterRecord:
         """Add a new cluster at version 1. ``ConflictError`` if the name is taken (the insert decides
         the race: of two concurrent inserts exactly one succeeds)."""
@@ -206,6 +235,7 @@ class StateStore:
         """True while no database exists: reads answer "nothing" without creating one."""
         return self._conn is None and not self.path.exists()
 
+    @_guarded
     def find(self, name: str) -> ClusterRecord | None:
         if self._empty():
             return None
@@ -221,12 +251,14 @@ class StateStore:
             raise unknown_cluster(name, self.names())
         return record
 
+    @_guarded
     def names(self) -> list[str]:
         if self._empty():
             return []
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT name FROM clusters ORDER BY name")]
 
+    @_guarded
     def all(self) -> list[ClusterRecord]:
         """Every cluster, ordered by creation time."""
         if self._empty():
@@ -237,6 +269,7 @@ class StateStore:
             ).fetchall()
         return [_from_row(r) for r in rows]
 
+    @_guarded
     def save(self, old: ClusterRecord, new: ClusterRecord) -> ClusterRecord:
         """Replace ``old`` by ``new`` if nobody saved the cluster since ``old`` was read.
 
@@ -263,6 +296,7 @@ class StateStore:
                 self._raise_stale(db, old)
         return stored
 
+    @_guarded
     def remove(self, old: ClusterRecord) -> None:
         """Delete the cluster's row and events: its DELETE_IN_PROGRESS reached DELETE_COMPLETE."""
         check_stack_transition(old.name, old.stack_status, StackStatus.DELETE_COMPLETE)
@@ -284,6 +318,7 @@ class StateStore:
 
     # -- events -----------------------------------------------------------------------------
 
+    @_guarded
     def add_event(self, event: StackEventRecord) -> StackEventRecord:
         """Append an event; returns it with its ``event_id``."""
         with self._write() as db:
@@ -304,6 +339,7 @@ class StateStore:
             )
         return replace(event, event_id=int(cur.lastrowid or 0))
 
+    @_guarded
     def events(self, stack_id: str, *, after_id: int = 0) -> list[StackEventRecord]:
         """Events of one stack with ``event_id > after_id``, oldest first."""
         if self._empty():
@@ -331,14 +367,24 @@ class StateStore:
         ]
 
 
-def _retry_locked(action: Callable[[], None], attempts: int = 200) -> None:
-    """Run ``action``, retrying for about 30 s while SQLite says the database is locked or busy."""
-    for attempt in range(attempts):
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _retry_locked(action: Callable[[], None], budget_s: float = BUSY_TIMEOUT_S) -> None:
+    """Run ``action``, retrying for up to ``budget_s`` while SQLite says the database is locked or
+    busy (then the caller says who holds it: never a silent wait of minutes)."""
+    deadline = time.monotonic() + budget_s
+    while True:
         try:
             action()
             return
         except sqlite3.OperationalError as exc:
-            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05 + random.random() * 0.1)
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from corral.providers.base import (
     NodeRole,
     ProviderBase,
     ProviderTraits,
+    RecoveredCluster,
 )
 from corral.providers.local import (
     _capacity,
@@ -177,6 +179,28 @@ class LocalProvider(ProviderBase):
     def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
         """Whether that create's cluster is still here."""
         return _owner.owned_by(self.layout(cluster_name).root, cluster_id)
+
+    def recoverable_clusters(self) -> list[RecoveredCluster]:
+        """Every cluster directory of this state dir that has a descriptor."""
+        found = []
+        for path in sorted((self.state_dir / "clusters").glob("*/cluster.json")):
+            layout = self.layout(path.parent.name)
+            try:
+                descriptor = ClusterDescriptor.load(path)
+                created = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            found.append(
+                RecoveredCluster(
+                    name=layout.name,
+                    cluster_id=_owner.cluster_id(layout.root) or "",
+                    config_text=descriptor.cluster_config,
+                    created_at=created,
+                    location=str(layout.root),
+                    head_running=_nodes.holder_pid(layout.head_dir) is not None,
+                )
+            )
+        return found
 
     def cloud_findings(self, config: Any) -> list[Finding]:
         """What this machine makes of the config's images: an INFO naming the image its Os maps to."""
