@@ -51,7 +51,9 @@ from corral.errors import CorralError
 from corral.node.supervisor import revive
 from corral.providers import DEFAULT_PROVIDER
 from corral.providers.base import InstanceState, NodeFleet, NodeRole
+from corral.runtime.files import write_atomic
 from corral.runtime.heartbeat import write_heartbeat
+from corral.runtime.proclog import logger
 from corral.slurm.fleet import FleetStatus, fleet_status
 from corral.slurm.status import (
     SCONTROL_NODES_ARGV,
@@ -70,9 +72,7 @@ _RESUME_TIMEOUT = re.compile(r"^ResumeTimeout\s*=\s*(\d+)", re.MULTILINE)
 Log = Callable[[str], None]
 
 
-def log(message: str) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    print(f"{stamp} reconciler[{os.getpid()}] {message}", flush=True)
+log = logger("reconciler")
 
 
 def parse_resume_timeout(show_config: str) -> float | None:
@@ -135,13 +135,6 @@ def load_lifecycle(path: Path | None, log: Log) -> dict[str, lifecycle.NodeLifec
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log(f"ignoring unreadable {path}: {exc}")
         return {}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def protection_events(before: Protection, after: Protection, cluster: str, now: datetime) -> list[Event]:
@@ -258,10 +251,7 @@ class Loop:
         if status == self.written_status:
             return
         try:
-            self.status_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.status_file.with_name(self.status_file.name + ".tmp")
-            tmp.write_text(json.dumps(status, indent=2) + "\n")
-            os.replace(tmp, self.status_file)
+            write_atomic(self.status_file, json.dumps(status, indent=2) + "\n")
         except OSError as exc:
             self.log(f"cannot write {self.status_file}: {exc}")
             return
@@ -300,7 +290,7 @@ class Loop:
         self.events.write(node_event(e) for e in moved)
         if self.files.nodes is not None and (moved or before.keys() != self.lifecycle.keys()):
             try:
-                _write_atomically(self.files.nodes, lifecycle.dump_records(self.lifecycle))
+                write_atomic(self.files.nodes, lifecycle.dump_records(self.lifecycle))
             except OSError as exc:
                 self.log(f"cannot write {self.files.nodes}: {exc}")
         return moved

@@ -41,6 +41,7 @@ from corral.daemons.scaling import (
 from corral.errors import CorralError
 from corral.providers.base import NodeFleet
 from corral.runtime import heartbeat
+from corral.runtime.proclog import logger
 from corral.slurm import hostlist
 
 MarkDown = Callable[[Sequence[str], str], None]
@@ -48,9 +49,7 @@ Log = Callable[[str], None]
 STALE_REASON = f"{FAILURE_REASON} (no recent reconciler heartbeat)"
 
 
-def log(message: str) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    print(f"{stamp} resume[{os.getpid()}] {message}", flush=True)
+log = logger("resume")
 
 
 def read_request(argv_hostlist: str, resume_file: str | None, log: Log = log) -> ResumeRequest:

@@ -10,19 +10,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from corral.errors import CorralError
+from corral.runtime.proclog import logger
 from corral.slurm import hostlist
 
 #: The module Slurm's SuspendProgram wrappers run.
 SUSPEND_MODULE = "corral.daemons.suspend"
 
 
-def log(message: str) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    print(f"{stamp} suspend[{os.getpid()}] {message}", flush=True)
+log = logger("suspend")
 
 
 def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:

@@ -30,12 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from corral.node import nodefiles, procfs
 from corral.node.actions import Action, ActionFailure
 from corral.node.actions import run_action as _run_action
+from corral.runtime import codec
+from corral.runtime.files import write_atomic
 
 MS_BIND = 4096
 ON_NODE_START = "OnNodeStart"
@@ -68,30 +70,11 @@ class BootstrapSpec:
     early_mounts: tuple[tuple[str, str], ...] = ()
 
     def dump(self) -> str:
-        return json.dumps(asdict(self))
+        return codec.dumps(self)
 
     @classmethod
     def load(cls, text: str) -> BootstrapSpec:
-        raw = json.loads(text)
-        return cls(
-            node_name=raw["node_name"],
-            hostname=raw["hostname"],
-            status_file=raw["status_file"],
-            mounts=tuple((s, t) for s, t in raw["mounts"]),
-            actions=tuple(
-                Action(a["event"], a["path"], tuple(a["args"]), a["source"], a.get("log_file", ""))
-                for a in raw["actions"]
-            ),
-            services=tuple(tuple(s) for s in raw["services"]),
-            env=tuple((k, v) for k, v in raw["env"]),
-            on_failure=tuple(raw["on_failure"]),
-            service_pidfiles=tuple(raw.get("service_pidfiles", ())),
-            host_namespaces=tuple((k, v) for k, v in raw.get("host_namespaces", ())),
-            timeout_s=int(raw.get("timeout_s", 0)),
-            files=tuple((k, v) for k, v in raw.get("files", ())),
-            scratch_dir=raw.get("scratch_dir", ""),
-            early_mounts=tuple((src, dst) for src, dst in raw.get("early_mounts", ())),
-        )
+        return codec.loads(cls, text)
 
 
 class BootstrapFailure(Exception):
@@ -202,9 +185,7 @@ def stop_services(spec: BootstrapSpec) -> None:
 
 def _write_status(spec: BootstrapSpec, status: str, message: str = "") -> None:
     record = {"node": spec.node_name, "status": status, "message": message, "time": time.time()}
-    tmp = spec.status_file + ".tmp"
-    Path(tmp).write_text(json.dumps(record))
-    os.replace(tmp, spec.status_file)
+    write_atomic(spec.status_file, json.dumps(record))
 
 
 def _parents_first(mounts: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from typing import Any
 from corral.node import datarepo
 from corral.node.datarepo import Local, Remote, SyncState, Transfer
 from corral.node.fetch import s3_client, split_s3_url
+from corral.runtime.files import write_atomic
 
 DEFAULT_INTERVAL_S = 2.0
 PARTIAL_SUFFIX = ".corral-part"
@@ -157,11 +158,7 @@ def load_state(config: SyncConfig, association: Association) -> SyncState:
 
 
 def save_state(config: SyncConfig, association: Association, state: SyncState) -> None:
-    path = _state_path(config, association)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state.to_json()))
-    tmp.replace(path)
+    write_atomic(_state_path(config, association), json.dumps(state.to_json()))
 
 
 # -- passes ---------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from corral.node import procfs
+from corral.runtime import codec
+from corral.runtime.proclog import logger
 
 INITIAL_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
@@ -78,28 +80,11 @@ class SupervisorSpec:
     poll_s: float = 0.5
 
     def dump(self) -> str:
-        raw: dict[str, Any] = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        raw["services"] = [{k: getattr(s, k) for k in s.__dataclass_fields__} for s in self.services]
-        return json.dumps(raw, indent=1)
+        return codec.dumps(self, indent=1)
 
     @classmethod
     def load(cls, text: str) -> SupervisorSpec:
-        raw = json.loads(text)
-        services = tuple(
-            Service(
-                **{
-                    **s,
-                    "argv": tuple(s["argv"]),
-                    "markers": tuple(s["markers"]),
-                    "env": tuple((k, v) for k, v in s["env"]),
-                }
-            )
-            for s in raw.pop("services")
-        )
-        return cls(
-            **{**raw, "argv": tuple(raw["argv"]), "env": tuple((k, v) for k, v in raw["env"])},
-            services=services,
-        )
+        return codec.loads(cls, text)
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], log: str | None) -> int:
@@ -148,9 +133,7 @@ class Watch:
     history: list[str] = field(default_factory=list)
 
 
-def log(message: str) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    print(f"{stamp} supervisor[{os.getpid()}] {message}", flush=True)
+log = logger("supervisor")
 
 
 def _wait_for_pid_file(service: Service, old: int | None) -> int | None:

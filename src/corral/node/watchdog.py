@@ -27,6 +27,7 @@ from pathlib import Path
 
 from corral.node import procfs
 from corral.runtime.heartbeat import heartbeat_age_s
+from corral.runtime.proclog import logger
 
 #: ParallelCluster's computemgtd waits this long for clustermgtd's heartbeat before shutting down.
 DEFAULT_TIMEOUT_S = 600.0
@@ -35,9 +36,7 @@ MODULE = "corral.node.watchdog"
 PROCESS_NAME = b"corral-watchdog"
 
 
-def log(message: str) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    print(f"{stamp} watchdog[{os.getpid()}] {message}", flush=True)
+log = logger("watchdog")
 
 
 def stale_for(heartbeat: Path, now: datetime, started: datetime) -> float:

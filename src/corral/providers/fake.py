@@ -37,6 +37,8 @@ from corral.providers.base import (
     ProviderBase,
     ProviderTraits,
 )
+from corral.runtime import settings
+from corral.runtime.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -56,22 +58,24 @@ class FakeFailures:
     launch_errors: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_env(cls) -> FakeFailures:
-        words = {w.strip() for w in os.environ.get("CORRAL_FAKE_FAIL", "").split(",") if w.strip()}
+    def from_env(cls, environ: settings.Environ | None = None) -> FakeFailures:
+        """The fake provider's settings record: ``CORRAL_FAKE_FAIL`` (words), ``CORRAL_FAKE_DELAY``
+        (seconds) and ``CORRAL_FAKE_CAPACITY`` (``type=count,...``)."""
+        words = settings.words("CORRAL_FAKE_FAIL", environ=environ)
         return cls(
             prerequisites="prerequisites" in words,
             create="create" in words,
             delete="delete" in words,
             commands="commands" in words,
-            create_delay_s=float(os.environ.get("CORRAL_FAKE_DELAY", "0") or 0),
+            create_delay_s=settings.seconds("CORRAL_FAKE_DELAY", 0.0, environ=environ, allow_zero=True),
             update="update" in words,
-            update_delay_s=float(os.environ.get("CORRAL_FAKE_UPDATE_DELAY", "0") or 0),
+            update_delay_s=settings.seconds(
+                "CORRAL_FAKE_UPDATE_DELAY", 0.0, environ=environ, allow_zero=True
+            ),
             capacity=tuple(
-                (k.strip(), int(v))
-                for k, _, v in (
-                    i.partition("=") for i in os.environ.get("CORRAL_FAKE_CAPACITY", "").split(",")
-                )
-                if k.strip() and v.strip().isdigit()
+                (k, int(v))
+                for k, v in settings.pairs("CORRAL_FAKE_CAPACITY", environ=environ)
+                if k and v.isdigit()
             ),
         )
 
@@ -406,9 +410,7 @@ class FakeProvider(ProviderBase):
                 "partitions": cluster.partitions,
                 "powered_down": cluster.powered_down,
             }
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(doc))
-            tmp.replace(path)
+            write_atomic(path, json.dumps(doc))
 
     def _load(self, cluster_name: str) -> _FakeCluster | None:
         with self._lock:

@@ -16,10 +16,10 @@ Stale means older than ``stale_after_s()``: ``CORRAL_HEARTBEAT_TIMEOUT_S`` when 
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from corral.runtime import settings
 from corral.runtime.files import write_atomic
 
 #: The name of the heartbeat file under the cluster's ``state/`` directory.
@@ -60,12 +60,7 @@ def heartbeat_age_s(path: Path, now: datetime) -> float | None:
 
 def stale_after_s(environ: dict[str, str] | None = None) -> float:
     """The staleness threshold: ``CORRAL_HEARTBEAT_TIMEOUT_S`` if it is a positive number."""
-    value = (environ if environ is not None else os.environ).get(STALE_AFTER_ENV, "").strip()
-    try:
-        parsed = float(value)
-    except ValueError:
-        return DEFAULT_STALE_AFTER_S
-    return parsed if parsed > 0 else DEFAULT_STALE_AFTER_S
+    return settings.seconds(STALE_AFTER_ENV, DEFAULT_STALE_AFTER_S, environ=environ, lenient=True)
 
 
 def is_stale(path: Path, now: datetime, threshold_s: float) -> bool:

@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from corral.plan import ClusterPlan
+from corral.runtime.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,9 @@ def site_path(state_dir: Path, cluster_name: str) -> Path:
 
 
 def save_site(state_dir: Path, site: ClusterSite) -> None:
-    path = site_path(state_dir, site.cluster_name)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(site), sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(
+        site_path(state_dir, site.cluster_name), json.dumps(asdict(site), sort_keys=True), dir_mode=0o700
+    )
 
 
 def load_site(state_dir: Path, cluster_name: str) -> ClusterSite | None:

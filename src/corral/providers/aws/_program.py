@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from corral.providers.aws.provider import AwsProvider
+from corral.runtime.proclog import emit
 
 CLUSTER_FILE = Path("/etc/corral/cluster.json")
 STATE_DIR = Path("/var/lib/corral")
 
 
-def log(program: str, message: str) -> None:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    print(f"{stamp} {program}[{os.getpid()}] {message}", flush=True)
+#: ``log(program, message)``: the one process log line (``corral.runtime.proclog``)
+log = emit
 
 
 def context() -> tuple[AwsProvider, str]:

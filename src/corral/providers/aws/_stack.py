@@ -8,7 +8,6 @@ a root template may exceed CreateStack's 51,200-byte inline limit.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 from corral.errors import NotFoundError, ProviderError
 from corral.providers.aws._clients import AwsClients
 from corral.providers.aws._errors import BOTO_ERRORS, aws_call, error_code, translate
+from corral.runtime import settings
 
 #: Stack statuses at which a create has finished well or badly.
 CREATE_DONE = frozenset({"CREATE_COMPLETE"})
@@ -31,10 +31,7 @@ EventReport = Callable[[str, str], None]
 
 def poll_interval() -> float:
     """Seconds between DescribeStacks polls (``CORRAL_AWS_POLL_S``, default 5; tests use less)."""
-    try:
-        return max(0.05, float(os.environ.get("CORRAL_AWS_POLL_S", "5")))
-    except ValueError:
-        return 5.0
+    return max(0.05, settings.seconds("CORRAL_AWS_POLL_S", 5.0, lenient=True))
 
 
 def bucket_name(account: str, region: str) -> str:

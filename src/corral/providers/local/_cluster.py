@@ -31,6 +31,7 @@ from corral.providers.local import (
     _storage,
 )
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
+from corral.runtime import settings
 from corral.slurm import hostlist
 from corral.slurm.conf import gpu_device_count, render_gres_conf, render_slurm_conf
 
@@ -90,16 +91,7 @@ def datasync_config(layout: ClusterLayout, descriptor: ClusterDescriptor) -> s3s
 
 
 def _datasync_interval() -> float:
-    value = os.environ.get(DATASYNC_INTERVAL_ENV, "").strip()
-    try:
-        interval = float(value) if value else s3sync.DEFAULT_INTERVAL_S
-    except ValueError:
-        interval = -1.0
-    if interval <= 0:
-        raise ProviderError(
-            f"{DATASYNC_INTERVAL_ENV}={value!r} is not a positive number of seconds", hint="e.g. 2"
-        )
-    return interval
+    return settings.seconds(DATASYNC_INTERVAL_ENV, s3sync.DEFAULT_INTERVAL_S, error=ProviderError)
 
 
 def start_data_repositories(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> None:
@@ -125,12 +117,7 @@ def start_data_repositories(layout: ClusterLayout, descriptor: ClusterDescriptor
 
 
 def _scaledown_override() -> int | None:
-    value = os.environ.get(SCALEDOWN_ENV, "").strip()
-    if not value:
-        return None
-    if not value.lstrip("-").isdigit():
-        raise ProviderError(f"{SCALEDOWN_ENV}={value!r} is not a number of seconds", hint="e.g. 5")
-    return int(value)
+    return settings.integer(SCALEDOWN_ENV, error=ProviderError)
 
 
 def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor) -> None:

@@ -30,6 +30,7 @@ from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
 from corral.providers.local import _cgroups, _net, _proc
 from corral.providers.local._layout import EXPIRES_AT_KEY, ClusterDescriptor, ClusterLayout
+from corral.runtime import settings
 from corral.runtime.heartbeat import heartbeat_path, write_heartbeat
 from corral.slurm.status import SCONTROL_NODES_ARGV, NodeState, parse_nodes
 
@@ -107,16 +108,7 @@ WATCHDOG_KEY = "watchdog_timeout_s"
 
 
 def _seconds(env: str, default: float) -> float:
-    value = os.environ.get(env, "").strip()
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise ProviderError(f"{env}={value!r} is not a positive number of seconds", hint="e.g. 5")
-    return seconds
+    return settings.seconds(env, default, error=ProviderError)
 
 
 def record_settings(layout: ClusterLayout, descriptor: ClusterDescriptor) -> ClusterDescriptor:
@@ -172,14 +164,7 @@ def events_file(layout: ClusterLayout) -> Path:
 
 def protected_failure_count_override() -> int | None:
     """``CORRAL_LOCAL_PROTECTED_FAILURE_COUNT`` (read at create), or None to keep the default."""
-    value = os.environ.get(PROTECTED_FAILURE_COUNT_ENV, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ProviderError(
-            f"{PROTECTED_FAILURE_COUNT_ENV}={value!r} is not a positive number of failures", hint="e.g. 2"
-        )
-    return int(value)
+    return settings.count(PROTECTED_FAILURE_COUNT_ENV, error=ProviderError)
 
 
 def protected_status_file(layout: ClusterLayout) -> Path:
@@ -226,16 +211,10 @@ def reconciler_argv(
         argv += ["--protected-failure-count", str(protected_failure_count)]
     if expires_at:
         argv += ["--expires-at", expires_at]
-    ice_timeout = os.environ.get(INSUFFICIENT_CAPACITY_TIMEOUT_ENV, "").strip()  # read at create
-    if ice_timeout:
-        try:
-            float(ice_timeout)
-        except ValueError:
-            raise ProviderError(
-                f"{INSUFFICIENT_CAPACITY_TIMEOUT_ENV}={ice_timeout!r} is not a number of seconds",
-                hint="e.g. 30 (0 turns the insufficient-capacity fail-over off)",
-            ) from None
-        argv += ["--insufficient-capacity-timeout", ice_timeout]
+    # read at create; 0 or less turns the insufficient-capacity fail-over off
+    ice_timeout = settings.number(INSUFFICIENT_CAPACITY_TIMEOUT_ENV, error=ProviderError)
+    if ice_timeout is not None:
+        argv += ["--insufficient-capacity-timeout", settings.raw(INSUFFICIENT_CAPACITY_TIMEOUT_ENV)]
     return argv
 
 

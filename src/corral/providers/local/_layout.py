@@ -15,9 +15,10 @@ every cluster that names the id and never deleted by a cluster delete. Each cust
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from corral.runtime import codec
 
 RUN_ROOT = Path("/run/corral")
 #: ``ClusterDescriptor.extra`` key: when the cluster deletes itself (``ClusterPlan.expires_at``, ISO
@@ -215,34 +216,8 @@ class ClusterDescriptor:
         return dict(self.queue_actions).get(queue, ())
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        return codec.dumps(self, indent=1)
 
     @classmethod
     def load(cls, path: Path) -> ClusterDescriptor:
-        raw = json.loads(path.read_text())
-        actions = lambda items: tuple(ActionRecord(**{**a, "args": tuple(a["args"])}) for a in items)  # noqa: E731
-        return cls(
-            name=raw["name"],
-            subnet=raw["subnet"],
-            head_address=raw["head_address"],
-            head_hostname=raw["head_hostname"],
-            head_instance_type=raw["head_instance_type"],
-            python=raw["python"],
-            nodes=tuple(NodeRecord(**n) for n in raw["nodes"]),
-            storage=tuple(StorageRecord(**s) for s in raw["storage"]),
-            head_actions=actions(raw["head_actions"]),
-            queue_actions=tuple((q, actions(items)) for q, items in raw["queue_actions"]),
-            env=tuple((k, v) for k, v in raw["env"]),
-            extra=dict(raw.get("extra", {})),
-            data_repositories=tuple(
-                DataRepositoryRecord(
-                    **{**r, "auto_import": tuple(r["auto_import"]), "auto_export": tuple(r["auto_export"])}
-                )
-                for r in raw.get("data_repositories", ())
-            ),
-            region=raw.get("region", ""),
-            os=raw.get("os", ""),
-            cluster_config=raw.get("cluster_config", ""),
-            head_timeout_s=int(raw.get("head_timeout_s", 1800)),
-            compute_timeout_s=int(raw.get("compute_timeout_s", 1800)),
-        )
+        return codec.loads(cls, path.read_text())

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 from corral.providers.local.provider import LocalProvider
+from corral.runtime.proclog import emit
 
-
-def log(program: str, message: str) -> None:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    print(f"{stamp}.{int(time.time() * 1000) % 1000:03d} {program}[{os.getpid()}] {message}", flush=True)
+#: ``log(program, message)``: the one process log line (``corral.runtime.proclog``)
+log = emit
 
 
 def context() -> tuple[LocalProvider, str]:
