@@ -135,6 +135,7 @@ def test_live_updates_keep_jobs_running_and_a_failing_one_rolls_back(cluster: Cl
     assert other in str(refused.value.update_errors[0]["message"])
     assert c.service.get(c.name).stack_status is StackStatus.UPDATE_COMPLETE
     c.head("scancel", other)
+    wait_until(lambda: c.job_state(other) == "", 60, f"job {other} to leave the queue")
 
     # 3. remove the queue and lower MaxCount again; add shared storage, mounted into running nodes
     assert c.update(shrunk) is StackStatus.UPDATE_COMPLETE
@@ -165,3 +166,48 @@ def test_live_updates_keep_jobs_running_and_a_failing_one_rolls_back(cluster: Cl
     assert c.job_state(running) == "RUNNING" and c.job_state(queued) == "PENDING"
     assert c.head("cat", "/home/up/data").strip() == "kept"
     c.head("scancel", running, queued)
+
+
+def instances(c: Cluster) -> dict[str, str]:
+    return {i.node_name: i.instance_id for i in c.provider.instances(c.name) if i.node_name}
+
+
+def test_capacity_settings_and_instance_types_change_live(cluster: Cluster) -> None:
+    c = cluster
+    running = c.head("sbatch", "--parsable", "-p", "q1", "-w", "q1-st-c1-1", "--wrap", "sleep 900").strip()
+    wait_until(lambda: c.job_state(running) == "RUNNING", 60, f"job {running} to run")
+
+    # MinCount up (a static node starts), queue and compute-resource Slurm settings, node weights
+    doc = with_changes(max_count=3)
+    queue = doc["Scheduling"]["SlurmQueues"][0]
+    queue["CustomSlurmSettings"] = {"MaxTime": "100"}
+    queue["ComputeResources"][0].update(MinCount=2, StaticNodePriority=7)
+    assert c.update(doc) is StackStatus.UPDATE_COMPLETE
+    assert "MaxTime=01:40:00" in c.head("scontrol", "show", "partition", "q1")
+    assert "q1-st-c1-2" in instances(c)
+    assert "Weight=" in c.head("scontrol", "show", "node", "q1-st-c1-2")
+    assert c.job_state(running) == "RUNNING"
+
+    # a new instance type with QueueUpdateStrategy DRAIN: the busy node keeps its job (drained),
+    # the idle static node is replaced now
+    doc["Scheduling"]["SlurmSettings"]["QueueUpdateStrategy"] = "DRAIN"
+    queue["ComputeResources"][0]["InstanceType"] = "c5.xlarge"
+    before = instances(c)
+    assert c.update(doc) is StackStatus.UPDATE_COMPLETE
+    assert c.job_state(running) == "RUNNING"
+    assert "DRAIN" in c.head("scontrol", "show", "node", "q1-st-c1-1")
+    wait_until(
+        lambda: instances(c).get("q1-st-c1-2") not in (None, before["q1-st-c1-2"]),
+        120,
+        "the idle static node to be replaced",
+    )
+    assert "CPUTot=4" in c.head("scontrol", "show", "node", "q1-st-c1-2")
+
+    # TERMINATE: replaced now, the job requeued (not lost)
+    doc["Scheduling"]["SlurmSettings"]["QueueUpdateStrategy"] = "TERMINATE"
+    queue["ComputeResources"][0]["InstanceType"] = "c5.2xlarge"
+    assert c.update(doc) is StackStatus.UPDATE_COMPLETE
+    assert c.job_state(running) in ("PENDING", "CONFIGURING", "RUNNING")
+    restarts = c.head("scontrol", "show", "job", running)
+    assert "Restarts=1" in restarts or "Requeue" in restarts
+    c.head("scancel", running)
