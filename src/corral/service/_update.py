@@ -153,7 +153,7 @@ def prepare(
                 change_set=tuple(changes.to_change_set()),
             )
         forced = tuple(c.parameter for c in changes.blocked)
-    old_plan = plan_from_json(record.plan_json)
+    old_plan = build_plan(old_config, cluster_name=record.name)  # as stored, without the codec's cost
     new_plan = build_plan(new_config, cluster_name=record.name)
     return UpdateRequest(
         record=record,
@@ -286,8 +286,8 @@ class UpdateRun:
         if record.stack_status is not StackStatus.UPDATE_IN_PROGRESS:
             raise ConflictError(f"cluster {name!r} is {record.stack_status}, not UPDATE_IN_PROGRESS")
         pending = read_pending(self.store, name)
-        old = _with_config(plan_from_json(pending["old_plan"]), record.config_text)
-        new = _with_config(plan_from_json(pending["new_plan"]), pending["config_text"])
+        old = _planned(record.config_text, name, pending["old_plan"])
+        new = _planned(pending["config_text"], name, pending["new_plan"])
         try:
             self.provider.update(old, new, on_event=self.sink(record, StackStatus.UPDATE_IN_PROGRESS))
         except CorralError as exc:
@@ -362,15 +362,18 @@ class UpdateRun:
         return done
 
 
-def _with_config(plan: ClusterPlan, config_text: str) -> ClusterPlan:
-    """The stored plan with the validated config it was built from (providers render files from
-    it, e.g. the cluster-config.yaml every node gets)."""
+def _planned(config_text: str, name: str, stored: str) -> ClusterPlan:
+    """The plan of ``config_text`` with its validated config attached (providers render files from
+    it, e.g. the cluster-config.yaml every node gets): built again, which is deterministic and much
+    cheaper than decoding the stored JSON; the stored plan when the text no longer loads."""
     from corral.config.loader import load_cluster_config_text
+    from corral.plan import build_plan
 
     try:
-        return replace(plan, config=load_cluster_config_text(config_text, "cluster config").config)
+        config = load_cluster_config_text(config_text, "cluster config").config
     except CorralError:
-        return plan
+        return plan_from_json(stored)
+    return build_plan(config, cluster_name=name)
 
 
 def accept(store: StateStore, request: UpdateRequest) -> ClusterRecord:
