@@ -51,9 +51,10 @@ class ChangeSet:
         return tuple(c for c in self.changes if not c.allowed)
 
     def to_change_set(self) -> list[dict[str, Any]]:
-        """pcluster's ``changeSet`` items: ``{parameter, currentValue, requestedValue}``."""
+        """pcluster's ``changeSet`` items: ``{parameter, currentValue, requestedValue}``, the values
+        as pcluster's API writes them (strings, ``-`` for an absent value)."""
         return [
-            {"parameter": c.parameter, "currentValue": c.old, "requestedValue": c.new}
+            {"parameter": c.parameter, "currentValue": _text(c.old), "requestedValue": _text(c.new)}
             for c in self.changes
             if c.policy is not UpdatePolicy.IGNORED
         ]
@@ -63,12 +64,17 @@ class ChangeSet:
         return [
             {
                 "parameter": c.parameter,
-                "currentValue": c.old,
-                "requestedValue": c.new,
+                "currentValue": _text(c.old),
+                "requestedValue": _text(c.new),
                 "message": f"{c.reason}. {c.remedy[:1].upper()}{c.remedy[1:]}." if c.remedy else c.reason,
             }
             for c in self.blocked
         ]
+
+
+def _text(value: Any) -> str:
+    """A change's value as pcluster's API reports it: ``str()`` of the value, ``-`` when absent."""
+    return "-" if value is None else str(value)
 
 
 def diff(

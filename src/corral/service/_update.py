@@ -100,8 +100,13 @@ def check_status(record: ClusterRecord) -> None:
     """``ConflictError`` unless the cluster is in a status an update may start from."""
     if record.stack_status in UPDATABLE:
         return
+    if "IN_PROGRESS" in record.stack_status.value:  # pcluster's own words
+        raise ConflictError(
+            f"Cannot execute update while stack is in {record.stack_status} status.",
+            hint=f"wait until `corral describe-cluster -n {record.name}` shows the operation has ended",
+        )
     raise ConflictError(
-        f"Cluster '{record.name}' is in {record.stack_status}; it cannot be updated now",
+        f"Cluster '{record.name}' is in {record.stack_status}; it cannot be updated",
         hint="wait for the operation in progress to end (`corral describe-cluster -n "
         f"{record.name}`), or delete and re-create a cluster whose creation failed",
     )
@@ -171,7 +176,7 @@ def _refusal_hint(changes: ChangeSet, name: str) -> str:
     unsupported = [
         c for c in changes.blocked if c.policy.value in ("UNSUPPORTED", "READ_ONLY_RESOURCE_BUCKET")
     ]
-    if unsupported and len(unsupported) * 2 >= len(changes.to_change_set()):
+    if len(unsupported) >= 3 and len(unsupported) * 2 >= len(changes.to_change_set()):
         return (
             f"most changes can never be applied to a cluster: is this the config of another cluster? "
             f"`corral describe-cluster -n {name}` links the config {name} runs"
@@ -222,8 +227,8 @@ def _job_errors(request: UpdateRequest, jobs: list[Job], delta: NodeDelta) -> li
         errors.append(
             {
                 "parameter": f"Scheduling.SlurmQueues[{queue}]",
-                "currentValue": None,
-                "requestedValue": None,
+                "currentValue": "-",
+                "requestedValue": "-",
                 "message": f"Queue {queue} {what} but has jobs running or queued on what goes: {ids}. Wait"
                 f" for them to end, cancel them (scancel {ids.replace(',', '')}), or set"
                 " Scheduling/SlurmSettings/QueueUpdateStrategy: TERMINATE to requeue them",

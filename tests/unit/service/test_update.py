@@ -78,8 +78,8 @@ def test_dry_run_shows_the_change_set_and_changes_nothing(env: Env) -> None:
     doc = result.to_json()
     assert doc["message"] == "Request would have succeeded, but DryRun flag is set."
     params = {c["parameter"]: c for c in doc["changeSet"]}
-    assert params["Scheduling.SlurmQueues[compute].ComputeResources[c5].MaxCount"]["requestedValue"] == 8
-    assert params["Scheduling.SlurmQueues[extra]"]["currentValue"] is None
+    assert params["Scheduling.SlurmQueues[compute].ComputeResources[c5].MaxCount"]["requestedValue"] == "8"
+    assert params["Scheduling.SlurmQueues[extra]"]["currentValue"] == "-"
     assert env.store.get("demo") == before
     assert not (env.store.state_dir / "updates" / "demo.json").exists()
 
@@ -186,7 +186,7 @@ def test_bad_input_changes_nothing(env: Env) -> None:
 def test_an_update_is_refused_while_another_operation_runs(env: Env) -> None:
     env.create()
     env.service.update("demo", env.config(changed(max_count=8)))
-    with pytest.raises(ConflictError, match="UPDATE_IN_PROGRESS"):
+    with pytest.raises(ConflictError, match="Cannot execute update while stack is in UPDATE_IN_PROGRESS"):
         env.service.update("demo", env.config(changed(max_count=9)))
     env.service.run_update("demo")
     env.service.delete("demo")
@@ -209,3 +209,16 @@ def test_an_interrupted_update_is_settled_truthfully_and_retriable(env: Env) -> 
     assert "update was interrupted" in desc["failures"][0]["failureReason"]
     env.service.update("demo", env.config(changed(max_count=8)))
     assert env.service.run_update("demo").stack_status is StackStatus.UPDATE_COMPLETE
+
+
+def test_a_config_for_another_cluster_is_refused_with_a_hint(env: Env) -> None:
+    env.create()
+    other = copy.deepcopy(DEMO)
+    other["Region"] = "eu-west-1"
+    other["HeadNode"]["InstanceType"] = "m5.large"
+    other["HeadNode"]["Networking"]["SubnetId"] = "subnet-0fedcba9876543210"
+    other["Image"]["Os"] = "ubuntu2204"
+    with pytest.raises(UpdateRefusedError) as refused:
+        env.service.update("demo", env.config(other))
+    assert "config of another cluster" in refused.value.hint
+    assert len(refused.value.update_errors) >= 3

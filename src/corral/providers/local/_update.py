@@ -62,6 +62,7 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
     going = [n.name for n in current.nodes if _gone(n, descriptor)]
     if going:
         _power_down(layout, current, going, report)
+    before = _restart_settings(layout)
     layout.descriptor.write_text(descriptor.dump())
     _logs.write_policy(new, layout)
     try:
@@ -71,6 +72,9 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
     if {n.name for n in current.nodes} != {n.name for n in descriptor.nodes}:
         restart_slurmctld(layout, holder)
         report("HeadNode", "slurmctld restarted with the new node set")
+    elif _restart_settings(layout) != before:
+        restart_slurmctld(layout, holder)
+        report("HeadNode", "slurmctld restarted: SelectType settings changed")
     _reconfigure(layout)
     report("HeadNode", "slurm.conf applied")
     _replace_reshaped(layout, current, descriptor, new.slurm.queue_update_strategy, report)
@@ -84,6 +88,18 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
             raise ProviderError(f"OnNodeUpdated failed on the head node: {detail}", exc.hint) from exc
         if any(a.event == "OnNodeUpdated" for a in descriptor.head_actions):
             report("HeadNode", "OnNodeUpdated actions done")
+
+
+#: slurm.conf keys that Slurm 22.05 reads only when slurmctld starts (reconfigure ignores them).
+RESTART_KEYS = ("SelectType=", "SelectTypeParameters=")
+
+
+def _restart_settings(layout: ClusterLayout) -> list[str]:
+    try:
+        lines = layout.slurm_conf.read_text().splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if line.startswith(RESTART_KEYS)]
 
 
 def _gone(node: NodeRecord, descriptor: ClusterDescriptor) -> bool:
