@@ -67,6 +67,7 @@ class NodeContext:
     node_role: str  # HeadNode or Compute
     region: str
     queue: str = ""
+    compute_resource: str = ""
     head_private_ip: str = ""
     artefact_bucket: str = ""
     stack_name: str = ""  # the node's own stack: the root stack for the head node
@@ -79,6 +80,7 @@ class NodeContext:
             node_role=str(data.get("node_role") or ""),
             region=str(data.get("region") or ""),
             queue=str(data.get("queue") or ""),
+            compute_resource=str(data.get("compute_resource") or ""),
             head_private_ip=str(data.get("head_private_ip") or ""),
             artefact_bucket=str(data.get("artefact_bucket") or ""),
             stack_name=str(data.get("stack_name") or ""),
@@ -175,6 +177,38 @@ def log_shipping(
         return [], []
     config, start = agent_steps(context.log_group, head=context.is_head)
     return [config], [start]
+
+
+#: Simultaneous multithreading off, on a node whose type the launch template cannot set CpuOptions for.
+SMT_OFF = (
+    "/bin/sh",
+    "-c",
+    "[ ! -e /sys/devices/system/cpu/smt/control ] || echo off > /sys/devices/system/cpu/smt/control",
+)
+
+
+def smt_off(plan: ClusterPlan, context: NodeContext) -> list[tuple[str, ...]]:
+    """``DisableSimultaneousMultithreading`` on a compute resource with several instance types:
+    one CpuOptions cannot fit them all (the single-type case is the launch template's), so the node
+    turns SMT off itself, as pcluster's cookbook does."""
+    if plan.config is None:
+        return []
+    for queue in plan.config.scheduling.slurm_queues:
+        for cr in queue.compute_resources if queue.name == context.queue else ():
+            if cr.name == context.compute_resource and cr.disable_simultaneous_multithreading:
+                return [SMT_OFF] if len(cr.instance_types) > 1 else []
+    return []
+
+
+def search_domain(plan: ClusterPlan) -> list[tuple[str, ...]]:
+    """The step that makes ``<cluster>.pcluster`` a DNS search domain (``node_search``), so node
+    names resolve through the records the ResumeProgram writes (``_dns``); none when no records
+    are written (``DisableManagedDns``, ``UseEc2Hostnames``) or the zone is one you gave (its
+    domain is then yours to search)."""
+    dns = plan.config.scheduling.slurm_settings.dns if plan.config is not None else None
+    if dns is not None and (dns.disable_managed_dns or dns.use_ec2_hostnames or dns.hosted_zone_id):
+        return []
+    return [(PYTHON, "-m", "corral.providers.aws.node_search", f"{plan.cluster_name.lower()}.pcluster")]
 
 
 def imds_guard() -> tuple[str, ...]:
@@ -277,7 +311,15 @@ def head_setup(
     return NodeSetup(
         directories=_directories(plan, "slurmctld"),
         files=files,
-        services=(*shipping, *guard, *mounts, _munged(), ("slurmctld",), _reconciler(plan)),
+        services=(
+            *shipping,
+            *guard,
+            *search_domain(plan),
+            *mounts,
+            _munged(),
+            ("slurmctld",),
+            _reconciler(plan),
+        ),
         service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmctld.pid", f"{RUN_DIR}/reconciler.pid"),
         env=tuple(env.items()),
         skipped=tuple(skipped),
@@ -298,7 +340,7 @@ def compute_setup(
     return NodeSetup(
         directories=_directories(plan, "slurmd"),
         files=tuple(log_files),
-        services=(*shipping, *mounts, _munged(), slurmd),
+        services=(*shipping, *smt_off(plan, context), *search_domain(plan), *mounts, _munged(), slurmd),
         service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmd-{node_name}.pid"),
         env=tuple((k, v) for k, v in env.items() if k != "SLURM_CONF"),  # configless: no local file
         skipped=tuple(skipped),

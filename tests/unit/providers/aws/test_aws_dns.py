@@ -113,3 +113,29 @@ def test_use_ec2_hostnames_user_data_keeps_the_ec2_host_name() -> None:
     ]
     script = lts[0]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
     assert '"hostname": "$(hostname -s)"' in script and '"node_name": "$NODE_NAME"' in script
+
+
+def test_the_clusters_domain_becomes_the_first_search_domain(tmp_path: Path) -> None:
+    from corral.providers.aws._node_setup import NodeContext, compute_setup, search_domain
+    from corral.providers.aws.node_search import add_search_domain, with_search_domain
+
+    assert (
+        with_search_domain("nameserver 10.0.0.2\n", "c.pcluster")
+        == "search c.pcluster\nnameserver 10.0.0.2\n"
+    )
+    assert (
+        with_search_domain("search ec2.internal c.pcluster\nnameserver 10.0.0.2\n", "c.pcluster.")
+        == "search c.pcluster ec2.internal\nnameserver 10.0.0.2\n"
+    )
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("domain ec2.internal\nnameserver 10.0.0.2\n")
+    add_search_domain("awsdns.pcluster", resolv)
+    add_search_domain("awsdns.pcluster", resolv)  # idempotent
+    assert resolv.read_text() == "search awsdns.pcluster ec2.internal\nnameserver 10.0.0.2\n"
+    golden = Path(__file__).parent / "golden" / "small.yaml"
+    from corral.config import load_cluster_config_text
+
+    plan = build_plan(load_cluster_config_text(golden.read_text(), "s.yaml").config, cluster_name="Small")
+    context = NodeContext.of({"cluster_name": "Small", "node_role": "Compute", "head_private_ip": "10.0.0.5"})
+    assert search_domain(plan)[0] in compute_setup(plan, context, node_name="n").services
+    assert search_domain(plan)[0][-1] == "small.pcluster"

@@ -284,3 +284,27 @@ def test_the_mapped_templates_pass_cfn_lint() -> None:
             assert not errors
             problems += [f"{m.rule.id} {m.message}" for m in runner.validate_template(template)]
     assert problems == []
+
+
+def test_smt_off_with_several_instance_types_is_done_by_the_node() -> None:
+    from corral.providers.aws._node_setup import SMT_OFF, NodeContext, compute_setup
+
+    flex = (
+        "        - Name: flex\n          Instances: [{InstanceType: c5.2xlarge}, {InstanceType: c5a.2xlarge}]\n"
+        "          MaxCount: 2\n          DisableSimultaneousMultithreading: true"
+    )
+    plan = plan_of(cr=flex)
+    ts = build_templates(plan)
+    lts = [
+        r["Properties"]["LaunchTemplateData"]
+        for body in ts.nested.values()
+        for r in body["Resources"].values()
+        if r["Type"] == "AWS::EC2::LaunchTemplate"
+    ]
+    assert all("CpuOptions" not in lt for lt in lts)
+    node = {"cluster_name": "mapped", "node_role": "Compute", "queue": "q", "head_private_ip": "10.0.0.5"}
+    flexible = compute_setup(
+        plan, NodeContext.of({**node, "compute_resource": "flex"}), node_name="q-dy-flex-1"
+    )
+    single = compute_setup(plan, NodeContext.of({**node, "compute_resource": "cr"}), node_name="q-dy-cr-1")
+    assert SMT_OFF in flexible.services and SMT_OFF not in single.services

@@ -176,7 +176,8 @@ def test_user_data_files_feed_the_node_program(
         names = [s[0] for s in head.services]
         assert "fetch-config" in head.services[0][2] and head.services[1][:2] == ("/bin/sh", "-ec")
         assert names[-3:] == ["munged", "slurmctld", "setsid"] and set(names[2:-3]) == {PYTHON}
-        assert head.services[2][-3:] == ("export", "/home", "10.0.0.0/16")
+        assert head.services[2][-1] == f"{name}.pcluster"  # node names resolve: the search domain
+        assert head.services[3][-3:] == ("export", "/home", "10.0.0.0/16")
         assert "corral.daemons.reconciler" in head.services[-1][-1]
         assert ("SLURM_CONF", "/etc/slurm/slurm.conf") in head.env
         nested_key = next(
@@ -345,7 +346,7 @@ def test_head_setup_mounts_efs_it_knows_and_says_what_it_does_not_mount() -> Non
     ]
     # the IMDS guard, the storage (OnNodeConfigured scripts see it), then munge before Slurm
     assert [s[0] for s in setup.services][-3:] == ["munged", "slurmctld", "setsid"]
-    assert setup.services[0][0] == "/bin/sh" and len(setup.services) == 9
+    assert setup.services[0][0] == "/bin/sh" and len(setup.services) == 10
     assert setup.skipped == ("existing-fsx (/fsx): its FsxLustre id or DNS name is not known on this node",)
     assert {"/efs", "/data", "/run/corral", "/var/spool/corral/slurmctld"} <= set(setup.directories)
     files = {path: (content, mode) for path, content, mode in setup.files}
