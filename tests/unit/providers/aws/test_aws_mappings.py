@@ -290,7 +290,8 @@ def test_smt_off_with_several_instance_types_is_done_by_the_node() -> None:
     from corral.providers.aws._node_setup import SMT_OFF, NodeContext, compute_setup
 
     flex = (
-        "        - Name: flex\n          Instances: [{InstanceType: c5.2xlarge}, {InstanceType: c5a.2xlarge}]\n"
+        "        - Name: flex\n"
+        "          Instances: [{InstanceType: c5.2xlarge}, {InstanceType: c5a.2xlarge}]\n"
         "          MaxCount: 2\n          DisableSimultaneousMultithreading: true"
     )
     plan = plan_of(cr=flex)
