@@ -17,7 +17,7 @@ class Progress:
     def __init__(self, title: str) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = Console(stderr=True, highlight=False, emoji=False)  # ":secret:" in an ARN is text
         if not self.console.is_terminal:
             self.console.soft_wrap = True  # one event per line in logs and pipes
         self.title = title

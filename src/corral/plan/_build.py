@@ -46,6 +46,12 @@ _EVENTS = (
 )
 
 
+def default_database_name(cluster_name: str) -> str:
+    """pcluster's default ``Database/DatabaseName``: the cluster's name as a MySQL database name
+    (lower case, '-' as '_')."""
+    return cluster_name.lower().replace("-", "_")
+
+
 def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
     """Decide the whole cluster: head node, node inventory, partitions, storage, Slurm settings."""
     scheduling = config.scheduling
@@ -78,7 +84,15 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
             custom_settings=tuple(slurm.custom_slurm_settings),
             custom_settings_include_file=slurm.custom_slurm_settings_include_file,
             database_uri=slurm.database.uri if slurm.database else None,
-            database_name=slurm.database.database_name if slurm.database else None,
+            database_name=(
+                (slurm.database.database_name or default_database_name(cluster_name))
+                if slurm.database
+                else None
+            ),
+            database_user=slurm.database.user_name if slurm.database else None,
+            database_password_secret_arn=slurm.database.password_secret_arn if slurm.database else None,
+            external_slurmdbd_host=slurm.external_slurmdbd.host if slurm.external_slurmdbd else None,
+            external_slurmdbd_port=slurm.external_slurmdbd.port if slurm.external_slurmdbd else 6819,
         ),
         queue_custom_actions=tuple(queue_actions),
         tags=tuple((tag.key, tag.value) for tag in config.tags),

@@ -117,8 +117,27 @@ class SlurmPlan:
     #: Cluster-level CustomSlurmSettings, in order (slurm.conf key=value lines).
     custom_settings: tuple[tuple[str, str], ...] = ()
     custom_settings_include_file: str | None = None  # path, https:// or s3:// URL
-    database_uri: str | None = None
+    database_uri: str | None = None  # Database/Uri, host[:port]
+    #: Database/DatabaseName, defaulted as pcluster does (the cluster name, '-' as '_'); None without
+    #: a Database section
     database_name: str | None = None
+    database_user: str | None = None
+    database_password_secret_arn: str | None = None
+    #: ExternalSlurmdbd/Host and Port: the slurmdbd the cluster's slurmctld reports to
+    external_slurmdbd_host: str | None = None
+    external_slurmdbd_port: int = 6819
+
+    @property
+    def accounting(self) -> bool:
+        """Whether jobs are accounted (slurmdbd on the head node, or an external one)."""
+        return bool(self.database_uri or self.external_slurmdbd_host)
+
+    def database_endpoint(self) -> tuple[str, int]:
+        """Database/Uri as (host, port); MySQL's 3306 when the Uri has no port."""
+        host, _, port = (self.database_uri or "").rpartition(":")
+        if host and port.isdigit():
+            return host, int(port)
+        return self.database_uri or "", 3306
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from corral.node import s3sync
 from corral.node.fetch import FetchError, fetch, fetch_all
 from corral.plan import ClusterPlan, CustomActionSpec
 from corral.providers.local import (
+    _accounting,
     _bootfiles,
     _cgroups,
     _daemons,
@@ -233,6 +234,9 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     run_head_agent(layout, descriptor, holder, "start")
     _daemons.start_munged(layout)
     report("HeadNode", "munged started")
+    if _accounting.DATABASE_KEY in descriptor.extra:
+        _accounting.connect(layout, descriptor)
+        _accounting.start_slurmdbd(layout, descriptor, holder, report)
     _daemons.start_slurmctld(layout, holder)
     _daemons.wait_for_slurmctld(layout, 30.0)
     report("HeadNode", "slurmctld is up")

@@ -102,7 +102,8 @@ RECONCILE_INTERVAL_ENV = "CORRAL_LOCAL_RECONCILE_INTERVAL"
 WATCHDOG_TIMEOUT_ENV = "CORRAL_LOCAL_WATCHDOG_TIMEOUT"
 DEFAULT_RECONCILE_INTERVAL_S = 2.0
 DEFAULT_WATCHDOG_TIMEOUT_S = 600.0
-#: descriptor.extra keys
+#: descriptor.extra keys (the accounting stand-in's key is set by ``_accounting``, which imports this module)
+ACCOUNTING_DATABASE_KEY = "accounting_database"
 INTERVAL_KEY = "reconcile_interval_s"
 WATCHDOG_KEY = "watchdog_timeout_s"
 
@@ -124,6 +125,15 @@ def record_settings(layout: ClusterLayout, descriptor: ClusterDescriptor) -> Clu
     layout.descriptor.write_text(descriptor.dump())
     layout.slurm_state.mkdir(parents=True, exist_ok=True)
     write_heartbeat(heartbeat_file(layout), datetime.now(UTC))
+    return descriptor
+
+
+def record_extra(
+    layout: ClusterLayout, descriptor: ClusterDescriptor, extra: dict[str, str]
+) -> ClusterDescriptor:
+    """The descriptor with ``extra`` added, rewritten on disk."""
+    descriptor = replace(descriptor, extra={**descriptor.extra, **extra})
+    layout.descriptor.write_text(descriptor.dump())
     return descriptor
 
 
@@ -225,10 +235,23 @@ def supervisor_spec(
     interval_s: float,
     protected_failure_count: int | None,
     expires_at: str | None = None,
+    slurmdbd: bool = False,
 ) -> SupervisorSpec:
     """What the head's supervisor keeps running: munged, slurmctld (restarted without ``-c``, so
     it recovers its jobs from StateSaveLocation) and the reconciler."""
     env = tuple(sorted(slurm_env(layout).items()))
+    dbd = (
+        Service(
+            "slurmdbd",
+            ("slurmdbd",),
+            str(layout.run_dir / "slurmdbd.pid"),
+            program="slurmdbd",
+            same_netns=True,
+            daemonizes=True,
+            env=env,
+            log=str(layout.log / "slurmdbd.stdout"),
+        ),
+    )
     services = (
         Service(
             "munged",
@@ -249,6 +272,7 @@ def supervisor_spec(
             env=env,
             log=str(layout.log / "slurmctld.stdout"),
         ),
+        *(dbd if slurmdbd else ()),
         Service(
             "reconciler",
             tuple(reconciler_argv(layout, python, interval_s, protected_failure_count, expires_at)),
@@ -279,7 +303,15 @@ def start_supervisor(
     namespaces); it adopts munged and slurmctld and starts the reconciler."""
     interval = float(descriptor.extra.get(INTERVAL_KEY, DEFAULT_RECONCILE_INTERVAL_S))
     expires_at = descriptor.extra.get(EXPIRES_AT_KEY)
-    spec = supervisor_spec(layout, holder, descriptor.python, interval, protected_failure_count, expires_at)
+    spec = supervisor_spec(
+        layout,
+        holder,
+        descriptor.python,
+        interval,
+        protected_failure_count,
+        expires_at,
+        slurmdbd=ACCOUNTING_DATABASE_KEY in descriptor.extra,
+    )
     supervisor_spec_file(layout).write_text(spec.dump())
     argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *spec.argv]
     pid = _proc.spawn_detached(argv, env=dict(spec.env), log_path=Path(spec.log))

@@ -188,6 +188,17 @@ def _ip(*args: str) -> None:
         raise ProviderError(f"`ip {' '.join(args)}` failed: {exc.stderr.strip()}") from exc
 
 
+def ip(*args: str) -> None:
+    """``ip ARGS``; ``ProviderError`` with ip's own message when it fails."""
+    _ip(*args)
+
+
+def create_netns(name: str) -> None:
+    """A bare network namespace with loopback up."""
+    _ip("netns", "add", name)
+    _ip("-n", name, "link", "set", "lo", "up")
+
+
 def create_head_network(cluster: str, subnet: ipaddress.IPv4Network) -> None:
     """The head netns with loopback up and the bridge holding the head's address."""
     ns = head_netns(cluster)

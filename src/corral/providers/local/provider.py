@@ -29,6 +29,7 @@ from corral.providers.base import (
     RecoveredCluster,
 )
 from corral.providers.local import (
+    _accounting,
     _capacity,
     _cgroups,
     _cluster,
@@ -159,6 +160,9 @@ class LocalProvider(ProviderBase):
         try:
             _cgroups.create_cluster(layout.root, f"{plan.cluster_name}-{cluster_id}")
             descriptor = _daemons.record_settings(layout, _cluster.prepare(plan, layout))
+            if plan.slurm.database_uri:
+                key = _accounting.prepare(plan, layout, descriptor, on_event)
+                descriptor = _daemons.record_extra(layout, descriptor, {_accounting.DATABASE_KEY: key})
             _capacity.record_limits(layout)
             on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}, id {cluster_id}")
             holder = _cluster.start_head(layout, descriptor, on_event)
