@@ -452,6 +452,14 @@ def repair_state(*, output: str, query: str | None) -> None:
     emit(report.to_json(), output=output, query=query)
 
 
+def list_databases(*, provider: str, output: str, query: str | None) -> None:
+    emit(make_service().databases(provider), output=output, query=query)
+
+
+def delete_database(*, uri: str, force: bool, provider: str, output: str, query: str | None) -> None:
+    emit(make_service().delete_database(uri, provider=provider, force=force), output=output, query=query)
+
+
 def version() -> None:
     from corral.service import version_info
 
@@ -477,6 +485,8 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "list_official_images": list_official_images,
     "repair_state": repair_state,
     "version": version,
+    "list_databases": list_databases,
+    "delete_database": delete_database,
 }
 
 __all__ = ["COMMANDS", "make_service", "run"]

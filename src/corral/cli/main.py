@@ -458,6 +458,24 @@ def repair_state(**kwargs: Any) -> None:
     _run("repair_state", **kwargs)
 
 
+@cli.command("list-databases")
+@provider_option
+@common
+def list_databases(**kwargs: Any) -> None:
+    """Corral: the accounting database stand-ins (one per Database/Uri; they outlive clusters)."""
+    _run("list_databases", **kwargs)
+
+
+@cli.command("delete-database")
+@click.option("--uri", required=True, help="The Database/Uri whose stand-in to remove, with its data.")
+@click.option("--force", type=BOOL, default=False, help="Also while clusters use it (true|false).")
+@provider_option
+@common
+def delete_database(**kwargs: Any) -> None:
+    """Corral: stop and remove an accounting database stand-in and its data."""
+    _run("delete_database", **kwargs)
+
+
 @cli.command("version")
 @click.option("--debug", is_flag=True, help="Turn on debug logging.")
 def version(**kwargs: Any) -> None:

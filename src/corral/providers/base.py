@@ -60,6 +60,24 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class DatabaseStandin:
+    """A stand-in for an accounting database (``Database/Uri``) that outlives clusters."""
+
+    uri: str
+    running: bool
+    path: str
+    used_by: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "uri": self.uri,
+            "status": "RUNNING" if self.running else "STOPPED",
+            "path": self.path,
+            "usedBy": list(self.used_by),
+        }
+
+
+@dataclass(frozen=True)
 class CommandResult:
     returncode: int
     stdout: str
@@ -304,6 +322,16 @@ class Provider(Protocol):
         finding when it cannot run). Default: none."""
         ...
 
+    def databases(self) -> list[DatabaseStandin]:
+        """The accounting database stand-ins this provider runs for ``Database/Uri`` (local: a
+        MariaDB server per Uri, kept after the clusters using it are deleted). Default: none."""
+        ...
+
+    def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
+        """Stop and remove the stand-in for ``uri`` and its data; ``ConflictError`` while a cluster
+        uses it, unless ``force``; ``NotFoundError`` when there is none. Default: none exist."""
+        ...
+
     def dry_run_summary(self, config_path: Path, cluster_name: str) -> str | None:
         """What a create would deploy, for ``create-cluster --dryrun true`` (aws: the templates'
         stacks, resources and bytes), printed on stderr; None when there is nothing to add.
@@ -470,10 +498,19 @@ class ProviderBase:
         """Whether ``update`` is implemented (the service refuses an update up front otherwise)."""
         return type(self).update is not ProviderBase.update
 
+    def databases(self) -> list[DatabaseStandin]:
+        return []
+
+    def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
+        from corral.errors import NotFoundError
+
+        raise NotFoundError(f"no database stand-in for {uri!r}", hint="`corral list-databases` lists them")
+
 
 __all__ = [
     "INSUFFICIENT_CAPACITY_CODES",
     "CommandResult",
+    "DatabaseStandin",
     "EventSink",
     "FileLogReader",
     "Instance",

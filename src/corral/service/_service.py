@@ -604,6 +604,14 @@ class ClusterService:
     def version(self) -> dict[str, str]:
         return version_info()
 
+    def databases(self, provider: str) -> dict[str, object]:
+        """The provider's accounting database stand-ins (``Database/Uri``), which outlive clusters."""
+        return {"databases": [d.to_json() for d in self.provider(provider).databases()]}
+
+    def delete_database(self, uri: str, *, provider: str, force: bool = False) -> dict[str, object]:
+        deleted = self.provider(provider).delete_database(uri, force=force)
+        return {"message": f"Deleted the database stand-in for {deleted.uri}.", "database": deleted.to_json()}
+
     # -- internals --------------------------------------------------------------------------
 
     def _instances(self, record: ClusterRecord) -> list[Instance]:

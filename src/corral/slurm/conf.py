@@ -40,6 +40,9 @@ class SlurmRuntime:
     slurm_user: str = "root"
     #: where slurmdbd listens when the head node runs it (Database)
     slurmdbd_port: int = 6819
+    #: the provider runs accounting as the plan asks (a provider that does not yet keeps
+    #: AccountingStorageType=none rather than pointing slurmctld at a slurmdbd that is not there)
+    accounting: bool = False
 
 
 def _merge(defaults: Sequence[tuple[str, str]], custom: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -183,7 +186,7 @@ def _partition_line(partition: PartitionSpec) -> str:
 
 def _accounting_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str, str]]:
     """Job accounting: to the head node's slurmdbd (Database) or an ExternalSlurmdbd; none without."""
-    if not plan.slurm.accounting:
+    if not (plan.slurm.accounting and runtime.accounting):
         return [
             ("JobAcctGatherType", "jobacct_gather/none"),
             ("AccountingStorageType", "accounting_storage/none"),

@@ -241,7 +241,9 @@ def test_billion_laughs_stops_quickly() -> None:
         lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
     start = time.perf_counter()
     findings = errors_of("\n".join(lines) + "\n")
-    assert time.perf_counter() - start < 0.5
+    # expanded, the document has 9**9 (387 million) nodes: the alias budget stops it in milliseconds;
+    # the bound is loose so that a busy machine cannot fail it (timings belong in bench/)
+    assert time.perf_counter() - start < 20
     assert any("more than" in f.message for f in findings)
 
 

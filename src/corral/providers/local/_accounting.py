@@ -33,6 +33,7 @@ from pathlib import Path
 
 from corral.errors import ProviderError
 from corral.plan import ClusterPlan
+from corral.providers.base import DatabaseStandin
 from corral.providers.local import _net, _proc
 from corral.providers.local._daemons import ACCOUNTING_DATABASE_KEY, log_tail, slurm_env
 from corral.providers.local._layout import RUN_ROOT, ClusterDescriptor, ClusterLayout
@@ -324,3 +325,64 @@ def start_slurmdbd(layout: ClusterLayout, descriptor: ClusterDescriptor, holder:
         if added.returncode != 0 and "already exists" not in added.stdout + added.stderr:
             raise ProviderError(f"sacctmgr add cluster {name} failed: {added.stderr.strip() or added.stdout}")
     report("HeadNode", "slurmdbd is up; the cluster is registered for accounting")
+
+
+# -- listing and removing stand-ins ------------------------------------------------------------
+
+
+def _users(state_dir: Path) -> dict[str, list[str]]:
+    """stand-in key -> the clusters of this state directory that use it."""
+    import json
+
+    users: dict[str, list[str]] = {}
+    for descriptor in sorted((state_dir / "clusters").glob("*/cluster.json")):
+        try:
+            key = json.loads(descriptor.read_text()).get("extra", {}).get(DATABASE_KEY)
+        except (OSError, ValueError):
+            continue
+        if key:
+            users.setdefault(key, []).append(descriptor.parent.name)
+    return users
+
+
+def _load(directory: Path) -> Standin | None:
+    try:
+        uri = (directory / "uri").read_text().strip()
+    except OSError:
+        return None
+    _, _, port = uri.rpartition(":")
+    return Standin(directory.name, uri, directory, int(port) if port.isdigit() else 3306)
+
+
+def standins(state_dir: Path) -> list[DatabaseStandin]:
+    """Every stand-in of the state directory, with whether it runs and who uses it."""
+    users = _users(state_dir)
+    found = []
+    for directory in sorted(databases_dir(state_dir).glob("*")):
+        standin = _load(directory)
+        if standin is None:
+            continue
+        pid = _proc.read_pid(standin.safe_pid_file)
+        running = bool(pid and _proc.alive(pid))
+        found.append(DatabaseStandin(standin.uri, running, str(directory), tuple(users.get(standin.key, ()))))
+    return found
+
+
+def delete_standin(state_dir: Path, uri: str, *, force: bool) -> DatabaseStandin:
+    """Stop the stand-in for ``uri`` and remove it with its data."""
+    from corral.errors import ConflictError, NotFoundError
+
+    for listed in standins(state_dir):
+        if listed.uri != uri:
+            continue
+        if listed.used_by and not force:
+            raise ConflictError(
+                f"database stand-in for {uri} is used by cluster(s) {', '.join(listed.used_by)}",
+                hint="delete those clusters first, or pass --force true (their accounting stops)",
+            )
+        standin = _load(Path(listed.path))
+        if standin is not None:
+            stop_standin(standin)
+        shutil.rmtree(listed.path)
+        return listed
+    raise NotFoundError(f"no database stand-in for {uri!r}", hint="`corral list-databases` lists them")

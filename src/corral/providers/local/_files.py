@@ -13,6 +13,7 @@ from corral.node.agent import ON_NODE_CONFIGURED, ON_NODE_START, ON_NODE_UPDATED
 from corral.plan import ClusterPlan
 from corral.providers.local import _bootfiles, _net, _scaling, _storage
 from corral.providers.local._layout import (
+    DATABASE_URI_KEY,
     EXPIRES_AT_KEY,
     ActionRecord,
     ClusterDescriptor,
@@ -99,6 +100,8 @@ def slurm_runtime(
         node_addrs=tuple((n.name, n.address) for n in descriptor.nodes),
         suspend_time_s=suspend_time_s,
         include_file=include_file,
+        # Database: slurmdbd on the head against a MariaDB stand-in; ExternalSlurmdbd is not reachable here
+        accounting=DATABASE_URI_KEY in descriptor.extra,
     )
 
 
@@ -149,7 +152,11 @@ def build_descriptor(
         cluster_config=cluster_config,
         head_timeout_s=plan.head_node_bootstrap_timeout_s,
         compute_timeout_s=plan.compute_node_bootstrap_timeout_s,
-        extra={EXPIRES_AT_KEY: plan.expires_at} if plan.expires_at else {},
+        extra={
+            key: value
+            for key, value in ((EXPIRES_AT_KEY, plan.expires_at), (DATABASE_URI_KEY, plan.slurm.database_uri))
+            if value
+        },
     )
 
 

@@ -24,6 +24,8 @@ RUN_ROOT = Path("/run/corral")
 #: ``ClusterDescriptor.extra`` key: when the cluster deletes itself (``ClusterPlan.expires_at``, ISO
 #: 8601), passed to the head's reconciler.
 EXPIRES_AT_KEY = "expires_at"
+#: ``ClusterDescriptor.extra`` key: ``Database/Uri`` (slurmdbd on the head against its stand-in).
+DATABASE_URI_KEY = "database_uri"
 
 
 @dataclass(frozen=True)

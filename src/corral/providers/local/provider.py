@@ -18,6 +18,7 @@ from corral.images import os_findings
 from corral.plan import ClusterPlan
 from corral.providers.base import (
     CommandResult,
+    DatabaseStandin,
     EventSink,
     Instance,
     InstanceState,
@@ -244,6 +245,12 @@ class LocalProvider(ProviderBase):
             if instance is not None:
                 found.append(instance)
         return found
+
+    def databases(self) -> list[DatabaseStandin]:
+        return _accounting.standins(self.state_dir)
+
+    def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
+        return _accounting.delete_standin(self.state_dir, uri, force=force)
 
     def expire(self, cluster_name: str) -> None:
         """Start ``corral delete-cluster --wait`` detached, outside the cluster's cgroups (it must

@@ -1,0 +1,233 @@
+"""Slurm accounting end to end: Database/Uri served by a real MariaDB stand-in and slurmdbd on the head
+node; records survive the cluster, are kept apart per cluster, and survive the database's and
+slurmdbd's deaths. Clusters are created through the CLI, each test with its own state directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corral.providers.local import LocalProvider
+from corral.providers.local._proc import read_pid
+from e2e.conftest import leftovers, unique_name, wait_until
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+URI = "acct-db.cluster-abc123.us-east-1.rds.amazonaws.com:3306"
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slurmdb-AbCdEf"
+CONFIG = """\
+Region: us-east-1
+Image: {{Os: alinux2023}}
+HeadNode:
+  InstanceType: c5.xlarge
+  Networking: {{SubnetId: subnet-0123456789abcdef0}}
+Scheduling:
+  Scheduler: slurm
+  SlurmSettings:
+    Database:
+      Uri: {uri}
+      UserName: slurm_admin
+      PasswordSecretArn: {arn}
+  SlurmQueues:
+    - Name: cpu
+      ComputeResources:
+        - {{Name: c5, InstanceType: c5.xlarge, MinCount: 1, MaxCount: 2}}
+      Networking: {{SubnetIds: [subnet-0123456789abcdef0]}}
+"""
+
+
+class Cli:
+    def __init__(self, state: Path, tmp: Path, env: dict[str, str] | None = None) -> None:
+        self.state, self.tmp = state, tmp
+        self.env = {**os.environ, "CORRAL_STATE_DIR": str(state), **(env or {})}
+        for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
+            if env is None or key not in env:
+                self.env.pop(key, None)
+        self.env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp / "no-credentials")
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "corral.cli.main", *args]
+        done = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=600)
+        if check:
+            assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+        return done
+
+    def create(self, name: str, uri: str = URI, arn: str = ARN, check: bool = True) -> dict[str, object]:
+        config = self.tmp / f"{name}.yaml"
+        config.write_text(CONFIG.format(uri=uri, arn=arn))
+        done = self("create-cluster", "-c", str(config), "-n", name, "--wait", check=check)
+        doc: dict[str, object] = json.loads(done.stdout)
+        return doc
+
+    def head(self, name: str, *argv: str) -> str:
+        return self("ssh", "-n", name, "--", *argv).stdout
+
+
+@pytest.fixture
+def cli(prerequisites: None, tmp_path: Path) -> Iterator[Cli]:
+    state = tmp_path / "state"
+    yield Cli(state, tmp_path)
+    teardown(state)
+
+
+def teardown(state: Path) -> None:
+    """Delete what a test left (clusters, then stand-ins) and check nothing of them remains."""
+    provider = LocalProvider(state)
+    for cluster in sorted((state / "clusters").glob("*")) if (state / "clusters").exists() else []:
+        provider.delete(cluster.name)
+        assert leftovers(provider, cluster.name) == []
+    for standin in provider.databases():
+        provider.delete_database(standin.uri, force=True)
+    assert provider.databases() == []
+    assert not [ns for ns in os.listdir("/run/netns") if ns.startswith("corraldb-")] or all(
+        not (state / "databases" / ns.removeprefix("corraldb-")).exists()
+        for ns in os.listdir("/run/netns")
+        if ns.startswith("corraldb-")
+    )
+
+
+def sacct(cli: Cli, name: str, job: str) -> dict[str, str]:
+    """The job's accounting record (from the database, through slurmdbd), once it has ended."""
+    fields = "JobID,User,Account,Partition,NodeList,Elapsed,ExitCode,State,AllocTRES"
+    out = cli.head(name, "sacct", "-a", "-X", "-n", "-P", "-j", job, "-o", fields, "-S", "2000-01-01")
+    for line in out.splitlines():
+        values = dict(zip(fields.split(","), line.split("|"), strict=True))
+        if values["JobID"] == job:
+            return values
+    return {}
+
+
+def finished_record(cli: Cli, name: str, job: str) -> dict[str, str]:
+    found = wait_until(
+        # slurmctld sends the job's start and end separately: wait for the end, with its partition
+        lambda: (
+            (r := sacct(cli, name, job)) and r["State"] not in ("PENDING", "RUNNING") and r["Partition"] and r
+        ),
+        120,
+        f"job {job}'s final accounting record",
+        interval=0.5,
+    )
+    assert isinstance(found, dict)
+    return found
+
+
+def submit(cli: Cli, name: str, command: str) -> str:
+    return cli.head(name, "sbatch", "--parsable", "-p", "cpu", "--wrap", command).strip()
+
+
+def test_jobs_are_accounted_and_outlive_the_cluster(cli: Cli) -> None:
+    name = unique_name("acc")
+    assert cli.create(name)["clusterStatus"] == "CREATE_COMPLETE"
+    job = submit(cli, name, "echo accounted; exit 3")
+    record = finished_record(cli, name, job)
+    assert record["User"] == "root" and record["Account"] == "root" and record["Partition"] == "cpu"
+    assert record["NodeList"].startswith("cpu-") and record["ExitCode"] == "3:0"
+    assert record["State"] == "FAILED" and "cpu=" in record["AllocTRES"] and record["Elapsed"]
+    assert "root" in cli.head(name, "sshare", "-a", "-n", "-P")  # fair share from the usage
+    assert name in cli.head(name, "sacctmgr", "-n", "-P", "show", "cluster", "format=cluster")
+    assert "Cluster" in cli.head(name, "sreport", "cluster", "utilization")
+
+    cli("delete-cluster", "-n", name, "--wait")
+    listed = json.loads(cli("list-databases").stdout)["databases"]
+    assert [(d["uri"], d["status"], d["usedBy"]) for d in listed] == [(URI, "RUNNING", [])]
+
+    assert cli.create(name)["clusterStatus"] == "CREATE_COMPLETE"  # the same Database again
+    assert finished_record(cli, name, job)["ExitCode"] == "3:0"  # the deleted cluster's job is still there
+
+
+def test_two_clusters_sharing_a_uri_keep_their_own_records(cli: Cli) -> None:
+    first, second = unique_name("acca"), unique_name("accb")
+    cli.create(first)
+    cli.create(second)
+    job_a = submit(cli, first, "true")
+    job_b = submit(cli, second, "true")
+    finished_record(cli, first, job_a)
+    finished_record(cli, second, job_b)
+    listed = json.loads(cli("list-databases").stdout)["databases"]
+    assert len(listed) == 1 and sorted(listed[0]["usedBy"]) == sorted([first, second])
+    clusters = cli.head(first, "sacctmgr", "-n", "-P", "show", "cluster", "format=cluster").split()
+    assert first in clusters and second in clusters
+    # each cluster's sacct shows its own cluster's records only
+    mine = cli.head(first, "sacct", "-a", "-X", "-n", "-P", "-o", "Cluster", "-S", "2000-01-01").split()
+    assert set(mine) == {first}
+
+
+def test_records_survive_the_database_and_slurmdbd_dying(cli: Cli) -> None:
+    name = unique_name("accf")
+    cli.create(name)
+    standin = Path(json.loads(cli("list-databases").stdout)["databases"][0]["path"])
+    key = standin.name
+    server_pid = read_pid(Path(f"/run/corral/db-{key}/mysqld.pid"))
+    assert server_pid
+    job = submit(cli, name, "sleep 3")
+    os.kill(server_pid, signal.SIGKILL)  # the database dies while the job runs
+    wait_until(
+        lambda: (p := read_pid(Path(f"/run/corral/db-{key}/mysqld.pid"))) and p != server_pid,
+        120,
+        "mysqld_safe to restart the database",
+    )
+    assert finished_record(cli, name, job)["State"] == "COMPLETED"
+
+    cluster = LocalProvider(cli.state).layout(name)
+    dbd_pid = read_pid(cluster.run_dir / "slurmdbd.pid")
+    assert dbd_pid
+    job2 = submit(cli, name, "sleep 2")
+    os.kill(dbd_pid, signal.SIGKILL)  # slurmdbd dies: the head's supervisor restarts it
+    wait_until(
+        lambda: (
+            (p := read_pid(cluster.run_dir / "slurmdbd.pid"))
+            and p != dbd_pid
+            and os.path.exists(f"/proc/{p}")
+        ),
+        120,
+        "the supervisor to restart slurmdbd",
+    )
+    assert finished_record(cli, name, job2)["State"] == "COMPLETED"  # slurmctld kept and sent it
+
+
+def test_secrets_manager_passwords_and_bad_secrets(prerequisites: None, tmp_path: Path) -> None:
+    import boto3
+    from moto import server as moto_server
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    state = tmp_path / "state"
+    try:
+        host, port = server.get_host_and_port()
+        aws = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        sm = boto3.client("secretsmanager", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        good = sm.create_secret(Name="good", SecretString="s3cret-one")["ARN"]
+        wrong = sm.create_secret(Name="wrong", SecretString="not-the-password")["ARN"]
+        empty = sm.create_secret(Name="empty", SecretString=" ")["ARN"]
+        cli = Cli(state, tmp_path, aws)
+        first = unique_name("accs")
+        assert cli.create(first, arn=good)["clusterStatus"] == "CREATE_COMPLETE"
+
+        refused = cli.create(unique_name("accw"), arn=wrong, check=False)
+        assert refused["clusterStatus"] == "CREATE_FAILED"
+        reason = json.dumps(refused["failures"])
+        assert "slurmdbd did not come up" in reason and "Access denied" in reason
+
+        missing = cli.create(unique_name("accm"), arn=good + "-gone", check=False)
+        assert "ResourceNotFoundException" in json.dumps(missing["failures"])
+        blank = cli.create(unique_name("acce"), arn=empty, check=False)
+        assert "is empty" in json.dumps(blank["failures"])
+    finally:
+        try:
+            teardown(state)
+        finally:
+            server.stop()
