@@ -15,7 +15,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# mariadb-server and slurmdbd: Slurm accounting (a MariaDB stand-in per Database/Uri, slurmdbd on the head)
 apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps iptables debootstrap)
+apt_packages+=(mariadb-server slurmdbd)
 command -v python3 >/dev/null || apt_packages+=(python3)
 command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 missing=()
@@ -25,7 +27,14 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   apt-get update -qq
+  # Corral starts the daemons it needs itself, inside clusters: keep the packages' own services
+  # (the machine-wide MariaDB, slurmdbd, munge) from starting while they install.
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 if [ ! -x .venv/bin/python ]; then

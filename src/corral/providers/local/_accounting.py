@@ -42,6 +42,7 @@ from corral.slurm.conf import SlurmdbdSettings, render_slurmdbd_conf
 #: ``ClusterDescriptor.extra`` keys: the stand-in's key, and whether the head runs slurmdbd.
 DATABASE_KEY = ACCOUNTING_DATABASE_KEY
 HEAD_VETH = "acctdb"
+ACCOUNTING_PROGRAMS = ("mariadb-install-db", "mysqld_safe", "mariadb", "slurmdbd", "sacctmgr")
 SLURMDBD_READY_TIMEOUT_S = 60.0
 DATABASE_READY_TIMEOUT_S = 60.0
 
@@ -254,6 +255,14 @@ def stop_standin(standin: Standin) -> None:
 def prepare(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> str:
     """Before the head starts: the stand-in up with the user, slurmdbd.conf written, the Uri's host
     in the cluster's hosts file. Returns the stand-in's key (for ``descriptor.extra``)."""
+    missing = [p for p in ACCOUNTING_PROGRAMS if shutil.which(p, path=_proc.SAFE_PATH) is None]
+    if missing:
+        from corral.errors import PrerequisiteError
+
+        raise PrerequisiteError(
+            f"Scheduling/SlurmSettings/Database needs {', '.join(missing)}, not installed here",
+            hint="run `bash scripts/setup.sh`, or `apt-get install -y mariadb-server slurmdbd` (as root)",
+        )
     host, port = plan.slurm.database_endpoint()
     standin = standin_for(layout.state_dir, plan.slurm.database_uri or "", port)
     password = database_password(plan, standin, report)
