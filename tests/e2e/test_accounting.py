@@ -153,11 +153,18 @@ def test_two_clusters_sharing_a_uri_keep_their_own_records(cli: Cli) -> None:
     finished_record(cli, second, job_b)
     listed = json.loads(cli("list-databases").stdout)["databases"]
     assert len(listed) == 1 and sorted(listed[0]["usedBy"]) == sorted([first, second])
-    clusters = cli.head(first, "sacctmgr", "-n", "-P", "show", "cluster", "format=cluster").split()
-    assert first in clusters and second in clusters
-    # each cluster's sacct shows its own cluster's records only
-    mine = cli.head(first, "sacct", "-a", "-X", "-n", "-P", "-o", "Cluster", "-S", "2000-01-01").split()
-    assert set(mine) == {first}
+    # one server, a database each (DatabaseName defaults to the cluster's name), records apart
+    key = Path(listed[0]["path"]).name
+    databases = subprocess.run(
+        ["mariadb", "--no-defaults", f"--socket=/run/corral/db-{key}/mysqld.sock", "-uroot", "-N", "-e",
+         "SHOW DATABASES"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert first.replace("-", "_") in databases and second.replace("-", "_") in databases
+    for name, job in ((first, job_a), (second, job_b)):
+        assert cli.head(name, "sacctmgr", "-n", "-P", "show", "cluster", "format=cluster").split() == [name]
+        mine = cli.head(name, "sacct", "-a", "-X", "-n", "-P", "-o", "Cluster,JobID", "-S", "2000-01-01")
+        assert f"{name}|{job}" in mine.split() and all(line.startswith(name + "|") for line in mine.split())
 
 
 def test_records_survive_the_database_and_slurmdbd_dying(cli: Cli) -> None:
