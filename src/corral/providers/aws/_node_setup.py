@@ -36,6 +36,7 @@ from typing import Any
 from corral.node.agent import BootstrapSpec
 from corral.plan import ClusterPlan
 from corral.providers.aws._cloudwatch import agent_steps, shipping_enabled
+from corral.providers.aws._node_failure import CLIENT_CONF, failure_command, head_label
 from corral.providers.aws._storage_setup import StorageFacts, storage_steps
 from corral.slurm.conf import SlurmRuntime, render_slurm_conf
 
@@ -103,6 +104,8 @@ class NodeSetup:
     env: tuple[tuple[str, str], ...]
     #: storage the node does not mount, each with why (reported in the node's log)
     skipped: tuple[str, ...] = ()
+    #: what the agent runs when the bootstrap fails (``_node_failure``), the reason appended
+    on_failure: tuple[str, ...] = ()
 
 
 def slurm_runtime(
@@ -337,9 +340,12 @@ def compute_setup(
     )
     slurmd = ("slurmd", "-N", node_name, "--conf-server", f"{context.head_private_ip}:{SLURMCTLD_PORT}")
     log_files, shipping = log_shipping(plan, context)
+    head = context.head_private_ip
+    client = aws_slurm_conf(plan, slurm_runtime(plan, head_label(head), head))
     return NodeSetup(
         directories=_directories(plan, "slurmd"),
-        files=tuple(log_files),
+        files=(*log_files, (CLIENT_CONF, client, 0o644)),
+        on_failure=failure_command(node_name, _munged()),
         services=(*shipping, *smt_off(plan, context), *search_domain(plan), *mounts, _munged(), slurmd),
         service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmd-{node_name}.pid"),
         env=tuple((k, v) for k, v in env.items() if k != "SLURM_CONF"),  # configless: no local file
@@ -361,6 +367,7 @@ def apply_setup(base: BootstrapSpec, setup: NodeSetup) -> BootstrapSpec:
         services=base.services + setup.services,
         service_pidfiles=base.service_pidfiles + setup.service_pidfiles,
         env=tuple(env.items()),
+        on_failure=setup.on_failure or base.on_failure,
     )
 
 

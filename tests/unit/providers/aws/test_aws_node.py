@@ -372,7 +372,9 @@ def test_compute_setup_is_configless_slurmd_under_its_own_name() -> None:
         }
     )
     setup = compute_setup(plan, context, node_name="compute-dy-c5-1")
-    assert setup.files == ()  # configless: slurmd fetches slurm.conf from slurmctld
+    # configless: slurmd fetches slurm.conf from slurmctld; the node's own copy is only for the
+    # client command that reports a failed bootstrap (it has no SLURM_CONF in its environment)
+    assert [path for path, _, _ in setup.files] == ["/etc/corral/slurm-client.conf"]
     assert setup.services[-2:] == (
         _munged(),
         ("slurmd", "-N", "compute-dy-c5-1", "--conf-server", "10.0.0.5:6817"),
@@ -483,6 +485,15 @@ prolog = subprocess.run([sys.executable, "-m", "corral.providers.aws.prolog"], t
 print("PROLOG", prolog.returncode, round(time.monotonic() - started, 1))
 config = [line.split("=", 1) for line in slurm("scontrol", "show", "config").splitlines() if "=" in line]
 print("PROLOGCONF", dict((k.strip(), v.strip()) for k, v in config).get("PrologSlurmctld"))
+# the compute node's client slurm.conf, under /run here (the host's /etc stays untouched)
+client = dict((path, content) for path, content, _ in node.files)["/etc/corral/slurm-client.conf"]
+Path("/run/corral/slurm-client.conf").write_text(client)
+on_failure = [a.replace("/etc/corral/", "/run/corral/") for a in node.on_failure]
+failed = subprocess.run([*on_failure, "Reason=bootstrap failure: mount of /shared failed"],
+                        env={"PATH": os.environ["PATH"]})
+shown = slurm("scontrol", "show", "node", "compute-st-c5-1")
+print("FAILED", failed.returncode, "DOWN" in shown.split("State=")[1].split()[0])
+print("REASON", shown.split("Reason=")[1].split(" [")[0] if "Reason=" in shown else "")
 """
 
 
@@ -519,6 +530,9 @@ def test_head_bootstrap_runs_munge_and_slurmctld_and_a_configless_slurmd_registe
     assert "highmem-dy-r5-2" in out["NODES"].split(",")
     code, seconds = out["PROLOG"].split()  # the PrologSlurmctld returns as soon as the node is up
     assert code == "0" and float(seconds) < 10 and out["PROLOGCONF"] == "/opt/corral/libexec/prolog"
+    # a compute node whose bootstrap failed sets itself DOWN with the failure as Slurm's reason
+    assert out["FAILED"] == "0 True"
+    assert out["REASON"] == "bootstrap failure: mount of /shared failed"
 
 
 def test_dry_run_keeps_pclusters_message_and_summarises_the_templates_on_stderr(tmp_path: Path) -> None:
