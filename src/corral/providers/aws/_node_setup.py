@@ -73,6 +73,7 @@ class NodeContext:
     artefact_bucket: str = ""
     stack_name: str = ""  # the node's own stack: the root stack for the head node
     log_group: str = ""  # the cluster's CloudWatch log group
+    table_name: str = ""  # the cluster's DynamoDB node table
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> NodeContext:
@@ -86,6 +87,7 @@ class NodeContext:
             artefact_bucket=str(data.get("artefact_bucket") or ""),
             stack_name=str(data.get("stack_name") or ""),
             log_group=str(data.get("log_group") or ""),
+            table_name=str(data.get("table_name") or ""),
         )
 
     @property

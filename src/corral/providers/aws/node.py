@@ -196,6 +196,27 @@ def signal_stack(context: NodeContext, *, success: bool, cfn: Any = None) -> str
     return None
 
 
+def failure_message(status_file: Path) -> str:
+    """The agent's failure message from its status file ("" when there is none)."""
+    try:
+        status = json.loads(status_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(status.get("message") or "") if status.get("status") == "failed" else ""
+
+
+def report_head_failure(context: NodeContext, message: str, clients: Any = None) -> None:
+    """Keep why the head's bootstrap failed where ``describe-cluster`` finds it (``_head_failure``)."""
+    from corral.providers.aws import _head_failure
+    from corral.providers.aws._clients import AwsClients
+    from corral.providers.aws._program import log
+
+    if not context.table_name:
+        return
+    problem = _head_failure.record(clients or AwsClients(context.region), context.table_name, message)
+    log("node", f"head bootstrap failed: {message}" + (f" (not recorded: {problem})" if problem else ""))
+
+
 def main(argv: list[str]) -> int:
     """Complete the spec at ``argv[0]`` and run the node agent on it; the head node then signals its
     stack (compute nodes hand the process over to the agent)."""
@@ -207,14 +228,17 @@ def main(argv: list[str]) -> int:
     agent = [sys.executable, "-m", "corral.node", str(spec_path), "--phase", "all"]
     try:
         spec = prepare(spec_path, context_path)
-    except Exception:
+    except Exception as exc:
         if context.is_head:
+            report_head_failure(context, f"preparing the head node failed: {exc}")
             signal_stack(context, success=False)  # fail the stack now, not at the timeout
         raise
     log("node", f"{len(spec.actions)} custom action(s); starting the node agent")
     if not context.is_head:
         os.execv(sys.executable, agent)
     code = subprocess.run(agent, check=False).returncode
+    if code != 0:
+        report_head_failure(context, failure_message(Path(spec.status_file)) or f"node agent exited {code}")
     problem = signal_stack(context, success=code == 0)
     log("node", f"agent exited {code}; stack signalled" + (f" failed: {problem}" if problem else ""))
     return code

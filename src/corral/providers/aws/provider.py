@@ -169,7 +169,13 @@ class AwsProvider(ProviderBase):
         tags = {"corral:cluster-name": name, **dict(plan.tags)}
         _stack.create(clients, name, main_url, tags=tags, parameters=parameters, rollback=False)
         on_event("CloudFormation", f"stack {name} CREATE_IN_PROGRESS in {clients.region}")
-        _stack.wait(clients, name, done=_stack.CREATE_DONE, failed=_stack.CREATE_FAILED, report=on_event)
+        try:
+            _stack.wait(clients, name, done=_stack.CREATE_DONE, failed=_stack.CREATE_FAILED, report=on_event)
+        except ProviderError as exc:
+            reason = self.head_bootstrap_failure(name)
+            if reason is None:
+                raise
+            raise ProviderError(f"{exc}; head node bootstrap: {reason}", hint=exc.hint) from exc
         self._plans[name] = plan
         head = self._head(clients, name)
         if head is None:
@@ -233,6 +239,14 @@ class AwsProvider(ProviderBase):
         _stack.delete_prefix(clients, site.bucket, site.prefix)
         forget_site(self.state_dir, cluster_name)
         self._plans.pop(cluster_name, None)
+
+    def head_bootstrap_failure(self, cluster_name: str) -> str | None:
+        """Why the head node's bootstrap failed, as its node program recorded it, or None."""
+        from corral.providers.aws import _head_failure
+
+        clients = self._clients_of(cluster_name)
+        table = _stack.tree_outputs(clients, cluster_name, [TABLE_OUTPUT]).get(TABLE_OUTPUT)
+        return _head_failure.read(clients, table) if table else None
 
     def exists(self, cluster_name: str) -> bool:
         clients = self._clients_of(cluster_name)

@@ -575,3 +575,41 @@ def test_munge_key_secret_becomes_the_clusters_key(moto: Moto, tmp_path: Path) -
         assert provider.munge_key(name) == b"k" * 64
     finally:
         provider.delete(name)
+
+
+def test_a_failed_head_bootstrap_leaves_its_reason_for_describe_cluster(moto: Moto, tmp_path: Path) -> None:
+    """The head's node program records the agent's failure message in the node table (the stack's
+    FAILURE signal carries none); the provider reads it back for the create's error."""
+    from corral.providers.aws import AwsProvider
+    from corral.providers.aws._node_setup import NodeContext
+    from corral.providers.aws.node import failure_message, report_head_failure
+
+    name = "awsnode-headfail"
+    config = moto.tmp / f"{name}.yaml"
+    config.write_text(rewrite_ids(SIMPLE.read_text(), moto.net))
+    report = check_cluster_config(config, cluster_name=name, target="aws")
+    assert report.config is not None
+    provider = AwsProvider(tmp_path / "state")
+    provider.create(build_plan(report.config, cluster_name=name), on_event=lambda r, m: None)
+    try:
+        assert provider.head_bootstrap_failure(name) is None
+        status = tmp_path / "status.json"
+        status.write_text(
+            json.dumps({"status": "failed", "message": "storage ebs failed: `mount` failed: bad"})
+        )
+        message = failure_message(status)
+        assert message == "storage ebs failed: `mount` failed: bad"
+        outputs = provider._outputs(provider.clients("us-east-1"), name)
+        context = NodeContext.of(
+            {
+                "cluster_name": name,
+                "node_role": "HeadNode",
+                "region": "us-east-1",
+                "table_name": outputs["NodeStateTableName"],
+            }
+        )
+        report_head_failure(context, message)
+        assert provider.head_bootstrap_failure(name) == message
+        assert provider.instances(name)  # the table's extra item is no node
+    finally:
+        provider.delete(name)
