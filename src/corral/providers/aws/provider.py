@@ -186,9 +186,10 @@ class AwsProvider(ProviderBase):
         return head
 
     def _upload_templates(
-        self, clients: AwsClients, site: ClusterSite, plan: ClusterPlan
+        self, clients: AwsClients, site: ClusterSite, plan: ClusterPlan, *, munge_key: bool = True
     ) -> tuple[str, dict[str, str]]:
-        """Upload cluster.json and the templates; the root template's URL and its parameters."""
+        """Upload cluster.json and the templates (and a new munge key, unless ``munge_key`` is
+        False: an update keeps the cluster's); the root template's URL and its parameters."""
         from corral.providers.aws.template import build_templates
 
         subnets = subnet_facts(clients, plan)
@@ -196,9 +197,10 @@ class AwsProvider(ProviderBase):
         head_subnet = plan.config.head_node.networking.subnet_id if plan.config is not None else ""
         parameters = {"VpcId": subnets[head_subnet][0]} if head_subnet in subnets else {}
         _stack.upload(clients, site.bucket, site.prefix + "cluster.json", cluster_document(plan))
-        _stack.upload(
-            clients, site.bucket, site.prefix + MUNGE_KEY_OBJECT, self._new_munge_key(clients, plan)
-        )
+        if munge_key:
+            _stack.upload(
+                clients, site.bucket, site.prefix + MUNGE_KEY_OBJECT, self._new_munge_key(clients, plan)
+            )
         templates = build_templates(plan, subnet_availability_zones=zones)
         if templates.nested:
             urls = {
@@ -222,6 +224,23 @@ class AwsProvider(ProviderBase):
             )
             return str(secret["SecretString"]).strip()
         return base64.b64encode(os.urandom(128)).decode()
+
+    def update(
+        self, old: ClusterPlan, new: ClusterPlan, *, on_event: EventSink, rollback: bool = False
+    ) -> None:
+        """update-cluster (``_update``): new artefacts, a change set on the root stack, then the
+        head node applies the config and runs OnNodeUpdated. pcluster's verdicts apply as they are
+        (``live_update_kinds`` keeps the default: none)."""
+        from corral.providers.aws import _update
+
+        name = new.cluster_name
+        site = load_site(self.state_dir, name) or self.site(name)
+        clients = self.clients(site.region)
+        on_event("CloudFormation", f"uploading the new templates to s3://{site.bucket}/{site.prefix}")
+        url, parameters = self._upload_templates(clients, site, new, munge_key=False)
+        self._plans[name] = new
+        _update.update_stack(clients, name, url, parameters, on_event)
+        _update.apply_on_head(self.run_on_head, name, new, on_event, rollback=rollback)
 
     def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
         """Terminate compute instances, DeleteStack and wait; remove the artefacts. Idempotent.
