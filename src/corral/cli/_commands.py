@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corral.cli._output import emit
-from corral.errors import BadRequestError
+from corral.errors import BadRequestError, NotFoundError
 
 if TYPE_CHECKING:
     from corral.config.findings import Finding
@@ -154,7 +155,10 @@ def _create(
     )
     _show_findings(accepted.validation_messages)
     if wait:
-        _create_and_wait(service, cluster_name, provider, output=output, query=query)
+        from corral.cli._signals import rollback_on_signals
+
+        with rollback_on_signals("create"):
+            _create_and_wait(service, cluster_name, provider, output=output, query=query)
         return
     from corral.cli import _worker
 
@@ -189,7 +193,8 @@ def delete_cluster(*, cluster_name: str, wait: bool, output: str, query: str | N
     from corral.cli._progress import Progress
 
     with Progress(f"Deleting cluster {cluster_name}") as progress:
-        progress.replay(service.events_after(cluster_name, 0)[-1:])
+        with contextlib.suppress(NotFoundError):  # a concurrent delete may finish first
+            progress.replay(service.events_after(cluster_name, 0)[-1:])
         left = service.run_delete(cluster_name, on_event=progress.event)
     if left is None:
         emit({"message": f"Successfully deleted cluster '{cluster_name}'."}, output=output, query=query)

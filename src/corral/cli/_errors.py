@@ -55,6 +55,10 @@ def missing_extra(exc: BaseException) -> str | None:
 
 def report(exc: BaseException, *, debug: bool) -> int:
     """Print ``exc`` for a person and a script; returns the exit status."""
+    signum = getattr(exc, "signum", None)
+    if signum is not None:  # cli._signals.Terminated
+        print(f"corral: terminated by {exc}", file=sys.stderr)
+        return 128 + int(signum)
     if isinstance(exc, KeyboardInterrupt):
         print("corral: interrupted", file=sys.stderr)
         return 130

@@ -48,7 +48,10 @@ def run_worker(operation: str, cluster_name: str) -> None:
     service = open_service()
     print(f"{datetime.now().isoformat()} worker pid {os.getpid()}: {operation} {cluster_name}", flush=True)
     if operation == "create":
-        record = service.run_create(cluster_name, on_event=_log_event)
+        from corral.cli._signals import rollback_on_signals
+
+        with rollback_on_signals("create"):
+            record = service.run_create(cluster_name, on_event=_log_event)
         print(f"{datetime.now().isoformat()} done: {record.stack_status}", flush=True)
         sys.exit(0 if record.cluster_status == "CREATE_COMPLETE" else 1)
     if operation == "update":

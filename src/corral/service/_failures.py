@@ -21,6 +21,8 @@ def failure_from(exc: BaseException) -> tuple[str, str]:
     """``(failureCode, failureReason)`` for ``exc``: the reason is its message (plus hint)."""
     if isinstance(exc, CorralError):
         reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    elif getattr(exc, "signum", None):  # cli._signals.Terminated: SIGTERM, SIGHUP
+        reason = f"create was interrupted ({exc})"
     elif isinstance(exc, KeyboardInterrupt):
         reason = "create was interrupted (Ctrl-C)"
     else:

@@ -131,6 +131,35 @@ def set_owner(store: StateStore, name: str, owner: ProcessIdentity) -> ClusterRe
     raise ConflictError(f"cluster {name!r} keeps changing; could not take it over")  # pragma: no cover
 
 
+def _stop_reason_file(store: StateStore, name: str) -> Path:
+    return store.state_dir / "logs" / f"{name}.stopped-by"
+
+
+def request_stop(store: StateStore, name: str, owner: ProcessIdentity, reason: str) -> None:
+    """Tell the process working on ``name`` why it is stopped (it reads ``take_stop_reason``), then
+    stop it."""
+    path = _stop_reason_file(store, name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(f"{owner.pid} {reason}\n")
+    except OSError:
+        pass  # the stop still happens; only its reason is lost
+    stop_process(owner)
+
+
+def take_stop_reason(store: StateStore, name: str) -> str | None:
+    """Why this process was stopped by another command (read once), or None."""
+    path = _stop_reason_file(store, name)
+    try:
+        pid, _, reason = path.read_text().strip().partition(" ")
+    except OSError:
+        return None
+    if pid != str(os.getpid()):
+        return None
+    path.unlink(missing_ok=True)
+    return reason
+
+
 def stop_process(owner: ProcessIdentity, timeout: float = 10.0) -> None:
     """SIGTERM, then SIGKILL, the process ``owner`` (and only it: pid and start time are checked)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):

@@ -10,6 +10,7 @@ left in progress by a dead process is reported as interrupted, never as still ru
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,15 +20,15 @@ from typing import TYPE_CHECKING
 
 from corral import PCLUSTER_COMPAT_VERSION, __version__
 from corral.config.findings import Finding, Level
-from corral.errors import BadRequestError, ConflictError, CorralError
+from corral.errors import BadRequestError, ConflictError, CorralError, NotFoundError
 from corral.plan import ClusterPlan
-from corral.providers.base import Instance, LogSource, NodeRole, Provider
+from corral.providers.base import Instance, InstanceState, LogSource, NodeRole, Provider
 from corral.service import _identity
 from corral.service._codec import plan_from_json, plan_to_json
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
 from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
-from corral.service._ownership import set_owner, settle, stop_process
+from corral.service._ownership import request_stop, set_owner, settle, take_stop_reason
 from corral.service._repair import RepairReport, repair
 from corral.service._validate import check_cluster, check_name
 from corral.service._views import (
@@ -42,6 +43,7 @@ from corral.service._views import (
 )
 from corral.state import (
     IN_PROGRESS,
+    WORKING,
     ClusterRecord,
     FleetStatus,
     ProcessIdentity,
@@ -231,6 +233,9 @@ class ClusterService:
 
     def _fail_create(self, name: str, exc: BaseException, on_event: EventCallback | None) -> ClusterRecord:
         code, reason = failure_from(exc)
+        interrupted = isinstance(exc, KeyboardInterrupt) or getattr(exc, "signum", None)
+        stopped = take_stop_reason(self.store, name) if interrupted else None
+        reason = stopped or reason
         current = self.store.get(name)
         if not current.rollback_on_failure:
             failed = self.store.save(
@@ -304,7 +309,9 @@ class ClusterService:
         # A machine that cannot run the provider (not root, ...) must not mark the cluster DELETE_FAILED.
         self.provider(record.provider).check_prerequisites()
         if record.stack_status in IN_PROGRESS and record.owner is not None and record.owner.is_alive():
-            stop_process(record.owner)
+            verb = record.stack_status.value.split("_")[0].lower()
+            why = f"{verb} stopped by delete-cluster (pid {os.getpid()})"
+            request_stop(self.store, cluster_name, record.owner, why)
         for _ in range(5):
             # a stopped creator/rollback leaves an in-progress status: settle it to its failed form first
             current = self._settle(self.store.get(cluster_name))
@@ -326,7 +333,12 @@ class ClusterService:
     def run_delete(self, cluster_name: str, *, on_event: EventCallback | None = None) -> ClusterRecord | None:
         """Remove the cluster's infrastructure, then its record. Returns None when it is gone, or the
         DELETE_FAILED record (with the reason) when the provider could not remove everything."""
-        record = self._set_owner(cluster_name, ProcessIdentity.current())
+        try:
+            if self._wait_for_other_delete(cluster_name):
+                return None  # the delete that was already running removed it
+            record = self._set_owner(cluster_name, ProcessIdentity.current())
+        except NotFoundError:
+            return None  # removed by a concurrent delete between the two reads
         if record.stack_status is not StackStatus.DELETE_IN_PROGRESS:
             raise ConflictError(f"cluster {cluster_name!r} is {record.stack_status}, not DELETE_IN_PROGRESS")
         prov = self.provider(record.provider)
@@ -394,6 +406,22 @@ class ClusterService:
             self._write_config_snapshot(done)
         return done
 
+    def _wait_for_other_delete(self, cluster_name: str) -> bool:
+        """While another living process runs this cluster's delete, wait for it instead of racing
+        it. True when it removed the cluster; False when it is ours to do (again)."""
+        me = ProcessIdentity.current()
+        while True:
+            record = self.store.find(cluster_name)
+            if record is None:
+                return True
+            owner = record.owner
+            running = owner is not None and owner != me and owner.is_alive()
+            if record.stack_status is not StackStatus.DELETE_IN_PROGRESS or not running:
+                if record.stack_status is StackStatus.DELETE_FAILED:
+                    self.delete(cluster_name)  # it failed: this delete tries again
+                return False
+            time.sleep(0.2)
+
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, cluster_name: str) -> ClusterRecord:
@@ -405,7 +433,17 @@ class ClusterService:
         head = None
         if record.stack_status not in (StackStatus.ROLLBACK_COMPLETE, StackStatus.DELETE_IN_PROGRESS):
             head = next((i for i in self._instances(record) if i.role is NodeRole.HEAD), None)
-        return ClusterDescription(record, head, self._config_snapshot(record).as_uri())
+        down = record.stack_status in WORKING and (head is None or head.state is not InstanceState.RUNNING)
+        return ClusterDescription(record, head, self._config_snapshot(record).as_uri(), fleet_unknown=down)
+
+    def _head_down(self, record: ClusterRecord) -> str | None:
+        """Why the head node of a working cluster is not running (None while it runs)."""
+        if record.stack_status not in WORKING:
+            return None
+        head = next((i for i in self._instances(record) if i.role is NodeRole.HEAD), None)
+        if head is None:
+            return "gone"
+        return None if head.state is InstanceState.RUNNING else head.state.value
 
     def list_clusters(self, statuses: Sequence[str] = ()) -> ClusterList:
         """Every cluster, optionally only those whose ``clusterStatus`` is in ``statuses``."""
@@ -570,6 +608,8 @@ class ClusterService:
         from corral.service import _fleet
 
         record = self.get(cluster_name)
+        if self._head_down(record) is not None:
+            return FleetView(FleetStatus.UNKNOWN, utc_now())
         return _fleet.describe(self.store, self.provider(record.provider), record)
 
     def update_compute_fleet(self, cluster_name: str, status: str) -> FleetView:
@@ -577,6 +617,13 @@ class ClusterService:
         from corral.service import _fleet
 
         record = self.get(cluster_name)
+        down = self._head_down(record)
+        if down is not None:
+            raise ConflictError(
+                f"Cannot change the compute fleet of cluster {cluster_name!r}: its head node is {down}",
+                hint="the host may have restarted or the head node died; "
+                f"`corral describe-cluster -n {cluster_name}` shows its state (nothing was changed)",
+            )
         return _fleet.update(self.store, self.provider(record.provider), record, status)
 
     def wait_compute_fleet(

@@ -118,6 +118,8 @@ class ClusterDescription:
     record: ClusterRecord
     head_node: Instance | None
     config_url: str
+    #: the head node is not running: nothing can vouch for the fleet (pcluster's UNKNOWN)
+    fleet_unknown: bool = False
 
     def to_json(self) -> JSON:
         r = self.record
@@ -132,7 +134,7 @@ class ClusterDescription:
             "creationTime": iso(r.created_at),
             "lastUpdatedTime": iso(r.updated_at),
             "clusterConfiguration": {"url": self.config_url},
-            "computeFleetStatus": r.fleet_status.value,
+            "computeFleetStatus": "UNKNOWN" if self.fleet_unknown else r.fleet_status.value,
             "tags": [{"key": k, "value": v} for k, v in r.tags],
         }
         if self.head_node is not None:
@@ -142,6 +144,13 @@ class ClusterDescription:
                 {
                     "failureCode": r.failure_code or "ClusterCreationFailure",
                     "failureReason": r.failure_reason or "Failed to create the cluster.",
+                }
+            ]
+        elif r.cluster_status == "DELETE_FAILED":
+            out["failures"] = [
+                {
+                    "failureCode": "ClusterDeletionFailure",
+                    "failureReason": r.failure_reason.lstrip("; ") or "Failed to delete the cluster.",
                 }
             ]
         elif r.cluster_status == "UPDATE_FAILED" or (r.failure_reason and "UPDATE" in r.cluster_status):

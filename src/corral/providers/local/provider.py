@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -238,8 +238,10 @@ class LocalProvider(ProviderBase):
         descriptor = self._descriptor(cluster_name)
         found: list[Instance] = []
         head = self._head_instance(layout, descriptor)
-        if _nodes.holder_pid(layout.head_dir) is not None:
-            found.append(head)
+        # A head whose holder is gone (the host restarted, or it died) is a stopped instance.
+        found.append(
+            head if _nodes.holder_pid(layout.head_dir) else replace(head, state=InstanceState.STOPPED)
+        )
         for node in descriptor.nodes:
             instance = _nodes.node_instance(layout, descriptor, node)
             if instance is not None:
