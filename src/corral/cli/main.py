@@ -483,6 +483,64 @@ def version(**kwargs: Any) -> None:
     _run("version", **kwargs)
 
 
+@cli.group("api")
+def api() -> None:
+    """Corral: the REST API server (pcluster's /v3 operations) and its tokens."""
+
+
+@api.command("serve")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default)."
+)
+@click.option("--port", default=8080, show_default=True, type=int, help="TCP port.")
+@click.option("--tls-cert", help="PEM certificate: serve HTTPS (with --tls-key).")
+@click.option("--tls-key", help="PEM private key of --tls-cert.")
+@click.option(
+    "--allow-insecure-remote",
+    is_flag=True,
+    help="Serve plain HTTP on a non-loopback address (only behind a TLS proxy).",
+)
+@click.option("--cors-origin", multiple=True, help="Allow this browser origin (CORS); none by default.")
+@provider_option
+def api_serve(**kwargs: Any) -> None:
+    """Serve the /v3 API (and the spec at /v3/openapi.json) until interrupted."""
+    from corral.cli import _api
+
+    _api.serve(**kwargs)
+
+
+@api.group("token")
+def api_token() -> None:
+    """API tokens: each is printed once at creation; only its hash is kept."""
+
+
+@api_token.command("create")
+@click.option("--name", required=True, help="Who or what the token is for.")
+@click.option("--read-only", is_flag=True, help="The token can read but not change anything.")
+def api_token_create(**kwargs: Any) -> None:
+    """Create a token and print it (the only time it is shown)."""
+    from corral.cli import _api
+
+    _api.token_create(**kwargs)
+
+
+@api_token.command("list")
+def api_token_list() -> None:
+    """List the tokens (names, read-only, created, revoked; never the secrets)."""
+    from corral.cli import _api
+
+    _api.token_list()
+
+
+@api_token.command("revoke")
+@click.option("--name", required=True, help="Name of the token to revoke.")
+def api_token_revoke(**kwargs: Any) -> None:
+    """Revoke a token: the server refuses it from the next request on."""
+    from corral.cli import _api
+
+    _api.token_revoke(**kwargs)
+
+
 @cli.command("_worker", hidden=True)
 @click.argument("operation", type=click.Choice(["create", "delete", "update"]))
 @click.argument("cluster_name")

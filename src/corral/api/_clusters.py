@@ -1,0 +1,139 @@
+"""``/v3/clusters``: list, create (and its dry run), describe, update, delete."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from corral.api._context import ApiContext, config_file, context
+from corral.errors import BadRequestError
+
+NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9-]+$"
+VALIDATOR_PATTERN = r"^(ALL|type:[A-Za-z0-9]+)$"
+
+router = APIRouter(prefix="/v3/clusters")
+Ctx = Annotated[ApiContext, Depends(context)]
+ClusterName = Annotated[str, Path(alias="clusterName", pattern=NAME_PATTERN)]
+Region = Annotated[str | None, Query()]
+
+
+class ClusterStatusFilter(StrEnum):
+    CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
+    CREATE_FAILED = "CREATE_FAILED"
+    CREATE_COMPLETE = "CREATE_COMPLETE"
+    DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+    DELETE_FAILED = "DELETE_FAILED"
+    UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+    UPDATE_COMPLETE = "UPDATE_COMPLETE"
+    UPDATE_FAILED = "UPDATE_FAILED"
+
+
+class ValidationLevel(StrEnum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class CreateClusterRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    clusterName: str = Field(pattern=NAME_PATTERN)
+    clusterConfiguration: str
+
+
+class UpdateClusterRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    clusterConfiguration: str
+
+
+Suppress = Annotated[
+    list[Annotated[str, Field(pattern=VALIDATOR_PATTERN)]] | None, Query(alias="suppressValidators")
+]
+Level = Annotated[ValidationLevel, Query(alias="validationFailureLevel")]
+
+
+@router.get("")
+def list_clusters(
+    ctx: Ctx,
+    region: Region = None,
+    next_token: Annotated[str | None, Query(alias="nextToken")] = None,
+    cluster_status: Annotated[list[ClusterStatusFilter] | None, Query(alias="clusterStatus")] = None,
+) -> dict[str, Any]:
+    from corral.service import paged_doc
+
+    statuses = [s.value for s in cluster_status or ()]
+    doc = ctx.service.list_clusters(statuses).to_json()
+    return paged_doc(doc, "clusters", "clusterName", next_token, "clusters")
+
+
+@router.post("", status_code=202)
+def create_cluster(
+    ctx: Ctx,
+    body: CreateClusterRequest,
+    region: Region = None,
+    suppress: Suppress = None,
+    level: Level = ValidationLevel.ERROR,
+    dryrun: bool = False,
+    rollback: Annotated[bool, Query(alias="rollbackOnFailure")] = True,
+) -> Any:
+    from corral.config.findings import Level as FindingLevel
+
+    failure_level = FindingLevel[level.value]
+    with config_file(body.clusterConfiguration, body.clusterName) as path:
+        if dryrun:
+            result = ctx.service.dry_run_create(
+                path,
+                cluster_name=body.clusterName,
+                provider=ctx.provider,
+                suppress=tuple(suppress or ()),
+                failure_level=failure_level,
+            )
+            return JSONResponse(result.to_json(), status_code=412)
+        accepted = ctx.service.create(
+            body.clusterName,
+            path,
+            provider=ctx.provider,
+            rollback_on_failure=rollback,
+            suppress=tuple(suppress or ()),
+            failure_level=failure_level,
+        )
+    owner = accepted.record.owner
+    ctx.hand_off("create", body.clusterName, owner.pid if owner else None)
+    return accepted.to_json()
+
+
+@router.get("/{clusterName}")
+def describe_cluster(ctx: Ctx, name: ClusterName, region: Region = None) -> dict[str, Any]:
+    return ctx.service.describe(name).to_json()
+
+
+@router.delete("/{clusterName}", status_code=202)
+def delete_cluster(ctx: Ctx, name: ClusterName, region: Region = None) -> dict[str, Any]:
+    accepted = ctx.service.delete(name)
+    owner = accepted.record.owner
+    ctx.hand_off("delete", name, owner.pid if owner else None)
+    return accepted.to_json()
+
+
+@router.put("/{clusterName}", status_code=202)
+def update_cluster(
+    ctx: Ctx,
+    name: ClusterName,
+    body: UpdateClusterRequest,
+    suppress: Suppress = None,
+    level: Level = ValidationLevel.ERROR,
+    region: Region = None,
+    dryrun: bool = False,
+    force_update: Annotated[bool, Query(alias="forceUpdate")] = False,
+) -> Any:
+    ctx.service.get(name)  # an unknown cluster is a 404 first
+    raise BadRequestError(
+        "Bad Request: update-cluster is not implemented in Corral yet",
+        hint=f"delete and re-create the cluster, or stop its fleet and wait for update support ({name})",
+    )
+
+
+__all__ = ["router"]
