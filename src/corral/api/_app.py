@@ -5,15 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from corral.api import _errors
 from corral.api._context import ApiContext, Spawner, spawn_worker
 from corral.api._guard import DEFAULT_BODY_LIMIT, AuditLog, Guard
 from corral.api._tokens import TokenStore
+from corral.errors import BadRequestError
 
 if TYPE_CHECKING:
     from corral.service import ClusterService
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the operation does not take is a 400, not silently ignored (a typo such
+    as ``dryRun=true`` would otherwise create the cluster)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = {p.alias for p in dependant.query_params}
+    for dep in dependant.dependencies:
+        allowed |= {p.alias for p in dep.query_params}
+    unknown = sorted({key for key in request.query_params if key not in allowed})
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise BadRequestError(f"Bad Request: unknown query parameter(s) {unknown} (accepted: {accepted})")
 
 
 def create_app(
@@ -31,6 +48,7 @@ def create_app(
     from corral.api._spec import served_json, served_yaml
 
     app = FastAPI(
+        dependencies=[Depends(reject_unknown_query)],
         title="Corral (ParallelCluster 3.16 API)",
         docs_url=None,
         redoc_url=None,

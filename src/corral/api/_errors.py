@@ -66,6 +66,20 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "Bad Request: " + "; ".join(parts)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods |= set(route_methods)
+    methods.discard("HEAD")
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into the spec's shape."""
 
@@ -82,9 +96,14 @@ def install(app: FastAPI) -> None:
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"Not Found: no operation at {request.url.path!r} (the API lives under /v3)"
-        elif exc.status_code == 405:
-            message = f"Method Not Allowed: {request.method} {request.url.path}"
-        return JSONResponse({"message": message}, status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = (
+                f"Method Not Allowed: {request.method} {request.url.path} (allowed: {', '.join(allowed)})"
+            )
+        return JSONResponse({"message": message}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

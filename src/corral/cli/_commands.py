@@ -32,6 +32,12 @@ def run(name: str, **kwargs: Any) -> None:
     """Run command ``name`` with click's parsed ``kwargs``."""
     if kwargs.pop("debug", False):
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    if os.environ.get("CORRAL_API_URL") and name != "version":
+        kwargs.pop("region", None)
+        from corral.cli import _remote
+
+        _remote.run(name, **kwargs)
+        return
     region = kwargs.pop("region", None)
     if region is not None:
         _use_region(name, region, kwargs)

@@ -188,9 +188,16 @@ def wait_option(func: Callable[..., Any]) -> Callable[..., Any]:
     callback=_print_version,
     help="Show Corral's version and exit.",
 )
-def cli() -> None:
+@click.option(
+    "--endpoint",
+    envvar="CORRAL_API_URL",
+    help="Corral: talk to the Corral server at this URL (token in $CORRAL_API_TOKEN) instead of local state.",
+)
+def cli(endpoint: str | None) -> None:
     """Corral builds real Slurm clusters from AWS ParallelCluster 3.16 config files: on this machine
     (Linux namespaces, the default) or on AWS. Verbs, flags and JSON follow `pcluster`."""
+    if endpoint:
+        os.environ["CORRAL_API_URL"] = endpoint
 
 
 def _run(name: str, **kwargs: Any) -> None:

@@ -167,3 +167,15 @@ def test_no_cors_headers_by_default(api: Api) -> None:
         headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "DELETE"},
     )
     assert "access-control-allow-origin" not in {k.lower() for k in answer.headers}
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(api: Api) -> None:
+    answer = api.client.post(
+        "/v3/clusters",
+        params={"dryRun": "true"},
+        json={"clusterName": "demo", "clusterConfiguration": DEMO},
+        headers=api.headers(),
+    )
+    assert answer.status_code == 400
+    assert "dryRun" in answer.json()["message"] and "dryrun" in answer.json()["message"]
+    assert api.client.get("/v3/clusters", headers=api.headers()).json()["clusters"] == []
