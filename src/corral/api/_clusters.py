@@ -55,6 +55,14 @@ Suppress = Annotated[
 Level = Annotated[ValidationLevel, Query(alias="validationFailureLevel")]
 
 
+def unique(values: list[Any] | None, name: str) -> list[Any]:
+    """The spec's ``uniqueItems`` for an array query parameter: a repeated value is a 400."""
+    values = list(values or ())
+    if len(set(values)) != len(values):
+        raise BadRequestError(f"Bad Request: query parameter {name!r} repeats a value ({values})")
+    return values
+
+
 @router.get("")
 def list_clusters(
     ctx: Ctx,
@@ -64,7 +72,7 @@ def list_clusters(
 ) -> dict[str, Any]:
     from corral.service import paged_doc
 
-    statuses = [s.value for s in cluster_status or ()]
+    statuses = [s.value for s in unique(cluster_status, "clusterStatus")]
     doc = ctx.service.list_clusters(statuses).to_json()
     return paged_doc(doc, "clusters", "clusterName", next_token, "clusters")
 
@@ -88,7 +96,7 @@ def create_cluster(
                 path,
                 cluster_name=body.clusterName,
                 provider=ctx.provider,
-                suppress=tuple(suppress or ()),
+                suppress=tuple(unique(suppress, "suppressValidators")),
                 failure_level=failure_level,
             )
             return JSONResponse(result.to_json(), status_code=412)
@@ -97,7 +105,7 @@ def create_cluster(
             path,
             provider=ctx.provider,
             rollback_on_failure=rollback,
-            suppress=tuple(suppress or ()),
+            suppress=tuple(unique(suppress, "suppressValidators")),
             failure_level=failure_level,
         )
     owner = accepted.record.owner

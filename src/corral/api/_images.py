@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from corral.api._clusters import NAME_PATTERN, Region, Suppress, ValidationLevel
+from corral.api._clusters import NAME_PATTERN, Region, Suppress, ValidationLevel, unique
 from corral.api._context import config_file
 from corral.errors import BadRequestError
 
@@ -63,7 +63,10 @@ def build_image(
         not_yet("build-image")
     with config_file(body.imageConfiguration, body.imageId) as path:
         result = dry_run_build_image(
-            path, image_id=body.imageId, suppress=tuple(suppress or ()), failure_level=Level[level.value]
+            path,
+            image_id=body.imageId,
+            suppress=tuple(unique(suppress, "suppressValidators")),
+            failure_level=Level[level.value],
         )
     return JSONResponse(result.to_json(), status_code=412)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from corral.api._clusters import ClusterName, Ctx, Region
+from corral.api._clusters import ClusterName, Ctx, Region, unique
 from corral.errors import NotFoundError
 
 router = APIRouter(prefix="/v3/clusters/{clusterName}")
@@ -87,7 +87,7 @@ def list_cluster_log_streams(
     next_token: NextToken = None,
 ) -> dict[str, Any]:
     # spaceDelimited: 'Name=a,Values=1 Name=b,Values=2' in one value, or the parameter repeated
-    split = [part for value in filters or () for part in value.split(" ") if part]
+    split = [part for value in unique(filters, "filters") for part in value.split(" ") if part]
     found = ctx.service.log_streams(name, filters=split, next_token=next_token, provider=ctx.provider)
     return found.to_json()
 
