@@ -6,13 +6,26 @@ they load only once their placeholders are filled, as ParallelCluster's own test
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jinja2
+import pytest
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CLUSTER_FILES = sorted((CORPUS / "cluster-configs").glob("*.yaml"))
 IMAGE_FILES = sorted((CORPUS / "image-configs").glob("*.yaml"))
+
+#: Skip marker for tests that read the corpus: they run wherever ../shared exists (CI has it).
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is absent (CI has ../shared)")
+
+#: The cluster corpus files ParallelCluster 3.16.1 itself rejects, with the validators that reject
+#: them (checked against pcluster's own validators by bench/pcluster_verdicts.py); Corral must give
+#: the same verdict on every provider. Every other file is accepted.
+REJECTIONS_FILE = Path(__file__).resolve().parent / "corpus_rejections.json"
+REJECTIONS: dict[str, frozenset[str]] = {
+    name: frozenset(codes) for name, codes in json.loads(REJECTIONS_FILE.read_text())["rejections"].items()
+}
 
 #: Values for the placeholders of ParallelCluster's integration-test templates.
 TEMPLATE_VALUES = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from corral.config.findings import Finding, Level
@@ -100,8 +100,9 @@ def check_cluster_config(
 ) -> ValidationReport:
     """Load ``path`` as a cluster config and run every offline cluster validator.
 
-    ``target`` is the provider the config is checked for: ``local`` (default) reports AWS-only limits
-    (``AWS_SCOPED_CODES``) as WARNINGs, ``aws`` as ERRORs, as pcluster does.
+    ``target`` is the provider the config is checked for (``local`` or ``aws``): every validator has
+    pcluster's level on both, so a config the local provider accepts deploys to AWS unchanged;
+    the target only decides which keys the provider does not apply (``corral.config.key_support``).
     """
     from corral.config.loader import load_cluster_config
     from corral.config.validators import CLUSTER_VALIDATORS, ClusterContext
@@ -191,7 +192,7 @@ def _check(
         key_findings(loaded.written_paths(), kind=kind, provider=target, value=loaded.written_value)
     )
     unsuppressed = [f for f in results if not suppression.suppresses(f.code)]
-    located = [_scope(_locate(f, loaded), target) for f in unsuppressed]
+    located = [_locate(f, loaded) for f in unsuppressed]
     located.sort(key=lambda f: (f.line or 0, f.column or 0))
     return ValidationReport(loaded.config, loaded, tuple(located), level)
 
@@ -200,19 +201,6 @@ def _target(value: str) -> str:
     if value not in TARGETS:
         raise BadRequestError(f"unknown provider {value!r}", hint="use one of: " + ", ".join(TARGETS))
     return value
-
-
-def _scope(finding: Finding, target: str) -> Finding:
-    """For the local provider, an AWS-only ERROR becomes a WARNING that says so."""
-    from corral.config.validators import AWS_SCOPED_CODES, AwsScopedFinding
-
-    if target == "aws" or finding.level < Level.ERROR:
-        return finding
-    if not (isinstance(finding, AwsScopedFinding) or finding.code in AWS_SCOPED_CODES):
-        return finding
-    note = "an AWS limit: the local provider emulates it, --provider aws rejects it"
-    hint = f"{finding.hint}; {note}" if finding.hint else note
-    return replace(finding, level=Level.WARNING, hint=hint)
 
 
 def _run(validator: Callable[[Any], Iterable[Finding]], ctx: Any) -> list[Finding]:

@@ -18,7 +18,7 @@ from corral.cli import main as cli_main
 from corral.providers.fake import FakeProvider
 from corral.service import ClusterService
 from corral.state import StateStore
-from support.corpus import CLUSTER_FILES, CORPUS, IMAGE_FILES, render_to
+from support.corpus import CLUSTER_FILES, CORPUS, IMAGE_FILES, REJECTIONS, needs_corpus, render_to
 
 from .openapi import validate
 
@@ -165,25 +165,36 @@ def test_multi_value_flags_are_expanded() -> None:
 # -- dry runs ------------------------------------------------------------------------------------
 
 
+@needs_corpus
 @pytest.mark.parametrize("config", CLUSTER_CONFIGS, ids=lambda p: p.name[:60])
-def test_every_corpus_cluster_config_dry_runs_ok(config: Path) -> None:
+def test_every_corpus_cluster_config_dry_runs_as_pcluster_decides(config: Path) -> None:
     result = invoke(["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config)])
-    assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    validate("DryrunOperationExceptionResponseContent", doc)
-    assert doc["message"] == "Request would have succeeded, but DryRun flag is set."
+    rejected_by = REJECTIONS.get(config.name)
+    if rejected_by is None:
+        assert result.exit_code == 0, result.output
+        validate("DryrunOperationExceptionResponseContent", doc)
+        assert doc["message"] == "Request would have succeeded, but DryRun flag is set."
+    else:  # pcluster itself rejects the file (tests/support/corpus_rejections.json)
+        assert result.exit_code == 1, result.output
+        validate("CreateClusterBadRequestExceptionResponseContent", doc)
+        errors = {e["type"] for e in doc["configurationValidationErrors"] if e["level"] == "ERROR"}
+        assert errors == rejected_by
 
 
-def test_dry_run_applies_aws_limits_only_for_the_aws_provider() -> None:
-    # An EFA-enabled compute resource whose instance type has no EFA: EC2 refuses it; locally it warns.
+@needs_corpus
+@pytest.mark.parametrize("provider", ["local", "aws"])
+def test_dry_run_rejects_efa_on_a_type_without_efa_on_every_provider(provider: str) -> None:
+    # An EFA-enabled compute resource whose instance type has no EFA: pcluster refuses it, so a local
+    # cluster must not accept what AWS would then refuse.
     config = CORPUS / "cluster-configs" / "integ__efa__test_efa__test_efa__pcluster.config.yaml"
-    local = invoke(["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config)])
-    assert local.exit_code == 0, local.output
-    assert any(m["type"] == "InstancesEFAValidator" for m in json.loads(local.stdout)["validationMessages"])
-    aws = invoke(["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config), "--provider", "aws"])
-    assert aws.exit_code == 1, aws.output
-    errors = json.loads(aws.stdout)["configurationValidationErrors"]
+    result = invoke(
+        ["create-cluster", "--dryrun", "true", "-n", "demo", "-c", str(config), "--provider", provider]
+    )
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["configurationValidationErrors"]
     assert {e["type"] for e in errors if e["level"] == "ERROR"} == {"InstancesEFAValidator"}
+    assert not any("emulates" in e["message"] for e in errors)
 
 
 @pytest.mark.parametrize("config", IMAGE_CONFIGS, ids=lambda p: p.name[:60])

@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - corpus file names are long
 """check_cluster_config / check_image_config: suppression, failure levels, never raising for bad
 files, the validator registry against ParallelCluster's list, and the corpus."""
 
@@ -24,11 +23,11 @@ from corral.config.validators import (
     ABSTRACT_VALIDATORS,
     AWS_ONLY_VALIDATORS,
     AWS_REMAINDER,
-    AWS_SCOPED_CODES,
     CLUSTER_VALIDATORS,
     IMAGE_VALIDATORS,
 )
 from corral.errors import BadRequestError
+from support.corpus import REJECTIONS, needs_corpus
 
 from ._broken_base import BASE, sub
 
@@ -178,10 +177,6 @@ def test_every_pcluster_validator_is_offline_or_aws_only() -> None:
     assert all(reason.strip() for reason in AWS_ONLY_VALIDATORS.values())
 
 
-def test_scoped_codes_are_real_codes() -> None:
-    assert implemented_codes() >= AWS_SCOPED_CODES
-
-
 def test_validators_are_plain_functions_returning_findings(tmp_path: Path) -> None:
     from corral.config.loader import load_cluster_config
     from corral.config.validators import ClusterContext
@@ -198,157 +193,38 @@ def test_validators_are_plain_functions_returning_findings(tmp_path: Path) -> No
 
 # ------------------------------------------------------------------ corpus
 
-#: Corpus files that ParallelCluster itself would reject when deploying to AWS: they come from its
-#: unit tests, which mock the cloud and skip these validators. Corral accepts them for the local
-#: provider (the rules are AWS limits, reported as WARNINGs) and rejects them for --provider aws.
-AWS_REJECTIONS = {
-    "conv__test_pcluster3_config_converter__test_pcluster3_config_converter__sit_full.yaml": {
-        "EfaPlacementGroupValidator",
-        "EfaValidator",
-    },
-    "integ__efa__test_efa__test_efa__pcluster.config.yaml": {"InstancesEFAValidator"},
-    "integ__networking__test_security_groups__test_overwrite_sg__pcluster.config.yaml": {
-        "DuplicateNameValidator"
-    },
-    "integ__scaling__test_scaling__test_job_level_scaling__pcluster.config.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "MaxCountValidator",
-    },
-    "integ__schedulers__test_custom_munge_key__test_custom_munge_key__pcluster.roll_back.config.yaml": {
-        "ArnServiceAndResourceValidator"
-    },
-    "integ__schedulers__test_custom_munge_key__test_custom_munge_key__pcluster.stop_login.config.yaml": {
-        "ArnServiceAndResourceValidator"
-    },
-    "integ__update__test_update__test_dynamic_file_systems_update_rollback__pcluster.config.update_rollback.yaml": {
-        "DuplicateNameValidator"
-    },
-    "unit__cli__configure__test_pcluster_configure__test_efa_not_supported__pcluster.config.yaml": {
-        "HeadNodeMemorySizeValidator"
-    },
-    "unit__cli__configure__test_pcluster_configure__test_enabled_efa_existing_placement_group__pcluster.config.yaml": {
-        "HeadNodeMemorySizeValidator"
-    },
-    "unit__cli__configure__test_pcluster_configure__test_subnet_automation_no_awsbatch_no_errors_empty_vpc__pcluster.config.yaml": {
-        "HeadNodeMemorySizeValidator"
-    },
-    "unit__cli__configure__test_pcluster_configure__test_with_region_arg__pcluster.config.yaml": {
-        "HeadNodeMemorySizeValidator"
-    },
-    "unit__schemas__test_cluster_schema__test_scheduler_constraints_for_custom_actions__slurm.on_node_configured.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__schemas__test_cluster_schema__test_scheduler_constraints_for_custom_actions__slurm.on_node_updated.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_capacity_reservation__test_capacity_reservation_id_permissions__config.yaml": {
-        "NameValidator"
-    },
-    "unit__templates__test_cdk_builder_utils__test_iam_resource_prefix_build_in_cdk__resourcePrefix.both_path_n_role_prefix.yaml": {
-        "InstanceTypeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_cdk_builder_utils__test_iam_resource_prefix_build_in_cdk__resourcePrefix.only_path_prefix.yaml": {
-        "InstanceTypeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_cdk_builder_utils__test_iam_resource_prefix_build_in_cdk__resourcePrefix.only_role_prefix.yaml": {
-        "InstanceTypeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_cluster_stack__test_compute_launch_template_properties__cluster-using-flexible-instance-types.yaml": {
-        "InstancesCPUValidator"
-    },
-    "unit__templates__test_cluster_stack__test_custom_munge_key_iam_policy__config.yaml": {"NameValidator"},
-    "unit__templates__test_cluster_stack__test_custom_munge_key_iam_policy__config_with_login_nodes.yaml": {
-        "NameValidator"
-    },
-    "unit__templates__test_cluster_stack__test_head_node_dna_json__default-user-local-home.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_cluster_stack__test_head_node_dna_json__slurm-headnode-hooks-full.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_cluster_stack__test_head_node_dna_json__slurm-imds-secured-false.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_cluster_stack__test_head_node_security_group__config.yaml": {"NameValidator"},
-    "unit__templates__test_cluster_stack__test_no_security_groups_created_from_configuration_file__config.yaml": {
-        "DuplicateNameValidator",
-        "EbsVolumeIopsValidator",
-        "HeadNodeMemorySizeValidator",
-    },
-    "unit__templates__test_cluster_stack__test_security_group_with_restricted_ssh_access__config_restricted_ssh_prefix_list.yaml": {
-        "NameValidator"
-    },
-    "unit__templates__test_cw_dashboard_builder__test_cw_dashboard_builder__ubuntu20.slurm.simple.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_dev_settings__test_custom_cookbook__config.yaml": {"NameValidator"},
-    "unit__templates__test_directory_service__test_head_node_permissions__config-ssm.yaml": {"NameValidator"},
-    "unit__templates__test_directory_service__test_head_node_permissions__config.yaml": {"NameValidator"},
-    "unit__templates__test_scheduling__test_head_node_base_pass_role__config.yaml": {"NameValidator"},
-    "unit__templates__test_scheduling__test_head_node_custom_pass_role__config.yaml": {"NameValidator"},
-    "unit__templates__test_scheduling__test_head_node_mixed_pass_role__config.yaml": {
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__templates__test_shared_storage__test_non_happy_storage__file_cache_config.yaml": {"NameValidator"},
-    "unit__templates__test_shared_storage__test_shared_storage_ebs__config.yaml": {"NameValidator"},
-    "unit__templates__test_shared_storage__test_shared_storage_fsx__config-custom-sg.yaml": {
-        "NameValidator",
-        "NumberOfStorageValidator",
-    },
-    "unit__templates__test_shared_storage__test_shared_storage_fsx__config.yaml": {
-        "NameValidator",
-        "NumberOfStorageValidator",
-    },
-    "unit__templates__test_shared_storage__test_unmanaged_shared_storage_fsx__unmanaged_config.yaml": {
-        "DuplicateNameValidator",
-        "NameValidator",
-    },
-    "unit__validators__test_all_validators__test_slurm_all_validators_are_called__slurm_2.yaml": {
-        "DuplicateNameValidator",
-        "HeadNodeMemorySizeValidator",
-        "NameValidator",
-    },
-    "unit__validators__test_all_validators__test_slurm_validators_are_called_with_correct_argument__slurm.yaml": {
-        "CapacityTypeValidator",
-        "FsxStorageCapacityValidator",
-        "NameValidator",
-    },
-}
 CLUSTER_FILES = sorted(CORPUS.glob("*.yaml"))
 
 
+@needs_corpus
+@pytest.mark.parametrize("target", ["local", "aws"])
 @pytest.mark.parametrize("path", CLUSTER_FILES, ids=lambda p: p.name[:90])
-def test_corpus_cluster_config_is_accepted(path: Path) -> None:
-    report = check_cluster_config(path, cluster_name="corpus-cluster")
-    assert report.config is not None
-    assert not report.blocking, [f.location() for f in report.at_least(Level.ERROR)]
+def test_corpus_verdict_is_pclusters_on_every_provider(path: Path, target: str) -> None:
+    report = check_cluster_config(path, cluster_name="corpus-cluster", target=target)
+    assert report.config is not None  # every corpus file passes the schema
     assert CRASH_CODE not in report.codes()
+    errors = {f.code for f in report.at_least(Level.ERROR)}
+    assert errors == REJECTIONS.get(path.name, frozenset()), [
+        f.location() for f in report.at_least(Level.ERROR)
+    ]
     for finding in report.findings:
         if finding.path:
             assert finding.line is not None, finding.location()
 
 
-def test_corpus_aws_rejections_are_exactly_the_known_ones() -> None:
-    rejected: dict[str, set[str]] = {}
-    for path in CLUSTER_FILES:
-        report = check_cluster_config(path, cluster_name="corpus-cluster", target="aws")
-        codes = {f.code for f in report.at_least(Level.ERROR)}
-        if codes:
-            rejected[path.name] = codes
-    assert rejected == AWS_REJECTIONS
-    # Every one of them is an AWS-only rule: NameValidator here is "_" in a compute resource name,
-    # DuplicateNameValidator a storage name or id used twice; both fine for local Slurm nodes;
-    # InstanceTypeValidator the placeholder head node type "String", which Slurm never sees.
-    per_finding = {"NameValidator", "DuplicateNameValidator", "InstanceTypeValidator"}
-    for codes in rejected.values():
-        assert codes <= AWS_SCOPED_CODES | per_finding
+@needs_corpus
+def test_every_pinned_rejection_is_a_corpus_file() -> None:
+    assert len(CLUSTER_FILES) >= 100
+    assert set(REJECTIONS) <= {p.name for p in CLUSTER_FILES}
+    assert 0 < len(REJECTIONS) < len(CLUSTER_FILES) / 2
+
+
+def test_no_validator_is_downgraded_for_the_local_provider(tmp_path: Path) -> None:
+    # 51 queues: pcluster's MaxCountValidator is an ERROR; the local provider says the same.
+    gpu = BASE[BASE.index("    - Name: gpu") : BASE.index("SharedStorage:")]
+    many = BASE.replace(gpu, "".join(gpu.replace("Name: gpu", f"Name: gpu{i}", 1) for i in range(50)))
+    for target in ("local", "aws"):
+        report = check_cluster_config(write(tmp_path, many), cluster_name="c", target=target)
+        found = [f for f in report.findings if f.code == "MaxCountValidator"]
+        assert found and all(f.level is Level.ERROR for f in found), target
+        assert not any("emulates" in f.location() for f in found) and report.blocking

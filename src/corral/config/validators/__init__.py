@@ -1,11 +1,10 @@
 """Offline validators: plain functions ``(ctx) -> Iterable[Finding]``, one area per module."""
 
-from corral.config.validators._base import AwsScopedFinding, ClusterContext, ImageContext
+from corral.config.validators._base import ClusterContext, ImageContext
 from corral.config.validators._registry import (
     ABSTRACT_VALIDATORS,
     AWS_ONLY_VALIDATORS,
     AWS_REMAINDER,
-    AWS_SCOPED_CODES,
     CLUSTER_VALIDATORS,
     IMAGE_VALIDATORS,
 )
@@ -14,10 +13,8 @@ __all__ = [
     "ABSTRACT_VALIDATORS",
     "AWS_ONLY_VALIDATORS",
     "AWS_REMAINDER",
-    "AWS_SCOPED_CODES",
     "CLUSTER_VALIDATORS",
     "IMAGE_VALIDATORS",
-    "AwsScopedFinding",
     "ClusterContext",
     "ImageContext",
 ]

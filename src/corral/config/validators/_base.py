@@ -74,17 +74,6 @@ def error(code: str, path: str, message: str, hint: str = "") -> Finding:
     return Finding(Level.ERROR, code, path, message, hint)
 
 
-@dataclass(frozen=True)
-class AwsScopedFinding(Finding):
-    """A finding that protects an AWS deployment only (a service limit or capability the local
-    provider emulates): an ERROR when the target is AWS, a WARNING for the local provider."""
-
-
-def aws_error(code: str, path: str, message: str, hint: str = "") -> Finding:
-    """An ERROR on AWS that the local provider reports as a WARNING (see :class:`AwsScopedFinding`)."""
-    return AwsScopedFinding(Level.ERROR, code, path, message, hint)
-
-
 def warning(code: str, path: str, message: str, hint: str = "") -> Finding:
     return Finding(Level.WARNING, code, path, message, hint)
 

@@ -104,39 +104,6 @@ AWS_REMAINDER: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: Rules that protect an AWS deployment only (service quotas, EC2/EBS/FSx API constraints, EC2
-#: capabilities such as EFA); the local provider emulates what they guard, so for the local target
-#: their ERRORs are reported as WARNINGs. ``check_*(..., target="aws")`` keeps them ERRORs.
-AWS_SCOPED_CODES = frozenset(
-    {
-        "ArnServiceAndResourceValidator",
-        "CapacityTypeValidator",
-        "EbsVolumeIopsValidator",
-        "EbsVolumeThroughputIopsValidator",
-        "EbsVolumeThroughputValidator",
-        "EbsVolumeTypeSizeValidator",
-        "EfaMultiAzValidator",
-        "EfaPlacementGroupValidator",
-        "EfaValidator",
-        "FsxBackupOptionsValidator",
-        "FsxPersistentOptionsValidator",
-        "FsxStorageCapacityValidator",
-        "FsxStorageTypeOptionsValidator",
-        "HeadNodeMemorySizeValidator",
-        "InstanceTypePlacementGroupValidator",
-        "InstancesAcceleratorsValidator",
-        "InstancesAllocationStrategyValidator",
-        "InstancesCPUValidator",
-        "InstancesEFAValidator",
-        "ManagedFsxMultiAzValidator",
-        "MaxCountValidator",
-        "MultiAzPlacementGroupValidator",
-        "MultiNetworkInterfacesInstancesValidator",
-        "NumberOfStorageValidator",
-        "SingleInstanceTypeSubnetValidator",
-    }
-)
-
 #: Listed by ParallelCluster but not validators of a config: abstract bases.
 ABSTRACT_VALIDATORS = frozenset({"AsyncValidator", "_LaunchTemplateValidator"})
 
@@ -144,7 +111,6 @@ __all__ = [
     "ABSTRACT_VALIDATORS",
     "AWS_ONLY_VALIDATORS",
     "AWS_REMAINDER",
-    "AWS_SCOPED_CODES",
     "CLUSTER_VALIDATORS",
     "IMAGE_VALIDATORS",
 ]

@@ -18,9 +18,7 @@ from corral.config import catalog
 from corral.config.catalog import InstanceTypeInfo
 from corral.config.findings import Finding
 from corral.config.validators._base import (
-    QUEUES,
     ClusterContext,
-    aws_error,
     compute_resources,
     cr_instance_types,
     enum_value,
@@ -65,8 +63,7 @@ def instance_type_exists(ctx: ClusterContext) -> Iterator[Finding]:
             close = catalog.suggest(name)
             hint = f"did you mean {close[0]!r}?" if close else "use an EC2 instance type such as 'c5.xlarge'"
             message = f"the instance type {name!r} is not supported"
-            report = error if path.startswith(QUEUES) else aws_error
-            yield report("InstanceTypeValidator", path, message, hint)
+            yield error("InstanceTypeValidator", path, message, hint)
 
 
 def architecture_compatibility(ctx: ClusterContext) -> Iterator[Finding]:

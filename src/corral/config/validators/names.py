@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator
 from corral.config.findings import Finding
 from corral.config.validators._base import (
     ClusterContext,
-    aws_error,
     compute_resources,
     error,
     g,
@@ -28,7 +27,6 @@ CLUSTER_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
 CLUSTER_NAME_MAX = 60
 CLUSTER_NAME_MAX_ACCOUNTING = 40
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-SLURM_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 NAME_MAX = 25
 SHARED_STORAGE_NAME_MAX = 30
 TAG_VALUE_RE = re.compile(r"^[\w+\-=._:@/]{0,256}$")
@@ -59,9 +57,7 @@ def _name_findings(path: str, name: str | None) -> Iterator[Finding]:
     if name is None:
         return
     if not NAME_RE.match(name):
-        # Upper case and '_' still make valid local Slurm node names; AWS DNS names reject them.
-        make = aws_error if SLURM_NAME_RE.match(name) else error
-        yield make(
+        yield error(
             "NameValidator",
             path,
             f"invalid name {name!r}: it must begin with a letter and contain only lowercase letters, "
@@ -124,13 +120,13 @@ def duplicate_names(ctx: ClusterContext) -> Iterator[Finding]:
         yield from _duplicates("Compute resource", entries)
     # Storage names become AWS tags and ids name AWS resources; locally each entry is its own directory.
     yield from _duplicates(
-        "Shared Storage", ((f"{p}/Name", g(s, "name")) for p, s in storages(cfg)), make=aws_error
+        "Shared Storage", ((f"{p}/Name", g(s, "name")) for p, s in storages(cfg)), make=error
     )
     yield from _duplicates(
         "Shared Storage ID",
         _existing_storage_ids(cfg),
         "mount each existing file system or volume only once",
-        aws_error,
+        error,
     )
     yield from _duplicates("Pool", ((f"{p}/Name", g(pool, "name")) for p, pool in login_pools(cfg)))
 
