@@ -137,11 +137,22 @@ def update_cluster(
     dryrun: bool = False,
     force_update: Annotated[bool, Query(alias="forceUpdate")] = False,
 ) -> Any:
-    ctx.service.get(name)  # an unknown cluster is a 404 first
-    raise BadRequestError(
-        "Bad Request: update-cluster is not implemented in Corral yet",
-        hint=f"delete and re-create the cluster, or stop its fleet and wait for update support ({name})",
-    )
+    from corral.config.findings import Level as FindingLevel
+
+    with config_file(body.clusterConfiguration, name) as path:
+        accepted = ctx.service.update(
+            name,
+            path,
+            dry_run=dryrun,
+            force=force_update,
+            suppress=tuple(unique(suppress, "suppressValidators")),
+            failure_level=FindingLevel[level.value],
+        )
+    if dryrun:
+        return JSONResponse(accepted.to_json(), status_code=412)
+    owner = accepted.record.owner
+    ctx.hand_off("update", name, owner.pid if owner else None)
+    return accepted.to_json()
 
 
 __all__ = ["router"]

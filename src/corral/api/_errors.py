@@ -18,6 +18,7 @@ from corral.errors import (
     CorralError,
     LimitExceededError,
     NotFoundError,
+    UpdateRefusedError,
 )
 
 log = logging.getLogger("corral.api")
@@ -47,6 +48,11 @@ def error_body(exc: CorralError) -> dict[str, Any]:
 
         body: dict[str, Any] = config_errors_json(exc.message, exc.findings)
         return body
+    if isinstance(exc, UpdateRefusedError):  # UpdateClusterBadRequestExceptionResponseContent
+        refused: dict[str, Any] = {"message": exc.message, "changeSet": list(exc.change_set)}
+        if exc.update_errors:
+            refused["updateValidationErrors"] = list(exc.update_errors)
+        return refused
     # the spec's error bodies have one field: the hint (the fix) goes into the message
     return {"message": f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message}
 

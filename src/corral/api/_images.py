@@ -1,5 +1,6 @@
-"""``/v3/images``: Corral validates image configs (the build dry run) but cannot build, list or
-describe images yet; those operations answer the spec's BadRequest shape saying so."""
+"""``/v3/images``: the official images and the build dry run; building, listing and describing
+custom images are not in Corral yet, and those operations answer the spec's BadRequest shape
+saying so."""
 
 from __future__ import annotations
 
@@ -111,7 +112,9 @@ def list_official_images(
     os: Annotated[str | None, Query()] = None,
     architecture: Annotated[str | None, Query()] = None,
 ) -> Any:
-    not_yet("list-official-images")
+    from corral.service import list_official_images as official
+
+    return official(os=os, architecture=architecture)
 
 
 __all__ = ["router"]

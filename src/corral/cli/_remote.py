@@ -65,6 +65,8 @@ def fail(answer: Any) -> NoReturn:
     print(json.dumps(body, indent=2))
     for err in body.get("configurationValidationErrors", []) if isinstance(body, dict) else []:
         print(f"{err.get('level', 'ERROR')}: {err.get('message', '')}", file=sys.stderr)
+    for err in body.get("updateValidationErrors", []) if isinstance(body, dict) else []:
+        print(f"UPDATE: {err.get('parameter', '')}: {err.get('message', '')}", file=sys.stderr)
     print(f"corral: error: {body.get('message', '') if isinstance(body, dict) else body}", file=sys.stderr)
     sys.exit(1)
 
@@ -106,6 +108,27 @@ def create_cluster(remote: Remote, **kw: Any) -> None:
         doc = _wait(remote, kw["cluster_name"])
         emit(doc, output=kw["output"], query=kw["query"])
         if doc["clusterStatus"] != "CREATE_COMPLETE":
+            sys.exit(1)
+        return
+    emit(doc, output=kw["output"], query=kw["query"])
+
+
+def update_cluster(remote: Remote, **kw: Any) -> None:
+    text = Path(kw["cluster_configuration"]).read_text(encoding="utf-8")
+    params = _params(
+        suppressValidators=list(kw["suppress_validators"]) or None,
+        validationFailureLevel=kw["validation_failure_level"],
+        dryrun=kw["dryrun"],
+        forceUpdate=kw["force_update"],
+    )
+    name = kw["cluster_name"]
+    doc = remote.call(
+        "PUT", f"/v3/clusters/{name}", ok=(202, 412), params=params, json={"clusterConfiguration": text}
+    )
+    if kw["wait"] and not kw["dryrun"]:
+        doc = _wait(remote, name)
+        emit(doc, output=kw["output"], query=kw["query"])
+        if doc["clusterStatus"] != "UPDATE_COMPLETE":
             sys.exit(1)
         return
     emit(doc, output=kw["output"], query=kw["query"])
@@ -191,6 +214,7 @@ def local_only(verb: str) -> Callable[..., None]:
 COMMANDS: dict[str, Callable[..., None]] = {
     "create_cluster": create_cluster,
     "delete_cluster": delete_cluster,
+    "update_cluster": update_cluster,
     "describe_cluster": _get("/v3/clusters/{cluster_name}"),
     "list_clusters": _get("/v3/clusters", clusterStatus="cluster_status", nextToken="next_token"),
     "describe_cluster_instances": _get(
@@ -208,6 +232,10 @@ COMMANDS: dict[str, Callable[..., None]] = {
     ),
     "get_cluster_log_events": get_cluster_log_events,
     "build_image": build_image,
+    "list_official_images": _get("/v3/images/official", os="os_name", architecture="architecture"),
+    "repair_state": local_only("repair-state"),
+    "list_databases": local_only("list-databases"),
+    "delete_database": local_only("delete-database"),
     "export_cluster_logs": local_only("export-cluster-logs"),
     "ssh": local_only("ssh"),
 }

@@ -139,13 +139,40 @@ def test_logs_of_a_cluster(api: Api) -> None:
     api.client.delete("/v3/clusters/demo", headers=api.headers())
 
 
-def test_update_and_images_say_not_implemented_without_a_500(api: Api) -> None:
+def test_update_dry_run_change_set_then_update(api: Api) -> None:
     assert create(api).status_code == 202
     wait_status(api, "demo", "CREATE_COMPLETE")
-    update = api.client.put("/v3/clusters/demo", json={"clusterConfiguration": DEMO}, headers=api.headers())
-    assert update.status_code == 400 and "not implemented" in update.json()["message"]
+    same = api.client.put("/v3/clusters/demo", json={"clusterConfiguration": DEMO}, headers=api.headers())
+    assert same.status_code == 400, same.text  # no changes: pcluster's BadRequest
+    changed = DEMO.replace("ScaledownIdletime: 5", "ScaledownIdletime: 6")
+    assert changed != DEMO, "examples/demo.yaml changed: pick another live-updatable key"
+    dry = api.client.put(
+        "/v3/clusters/demo",
+        params={"dryrun": "true"},
+        json={"clusterConfiguration": changed},
+        headers=api.headers(),
+    )
+    assert dry.status_code == 412, dry.text
+    validate("DryrunOperationExceptionResponseContent", dry.json())
+    assert [c["parameter"] for c in dry.json()["changeSet"]] == ["Scheduling.SlurmSettings.ScaledownIdletime"]
+    applied = api.client.put(
+        "/v3/clusters/demo", json={"clusterConfiguration": changed}, headers=api.headers()
+    )
+    assert applied.status_code == 202, applied.text
+    validate("UpdateClusterResponseContent", applied.json())
+    assert wait_status(api, "demo", "UPDATE_COMPLETE")["clusterStatus"] == "UPDATE_COMPLETE"
     unknown = api.client.put("/v3/clusters/nope", json={"clusterConfiguration": DEMO}, headers=api.headers())
     assert unknown.status_code == 404
+    api.client.delete("/v3/clusters/demo", headers=api.headers())
+
+
+def test_official_images(api: Api) -> None:
+    answer = api.client.get("/v3/images/official", headers=api.headers())
+    assert answer.status_code == 200, answer.text
+    validate("ListOfficialImagesResponseContent", answer.json())
+
+
+def test_custom_images_say_not_implemented_without_a_500(api: Api) -> None:
     for method, path, params in (
         ("GET", "/v3/images/custom", {"imageStatus": "AVAILABLE"}),
         ("GET", "/v3/images/custom/img-1", {}),
@@ -153,7 +180,6 @@ def test_update_and_images_say_not_implemented_without_a_500(api: Api) -> None:
         ("GET", "/v3/images/custom/img-1/logstreams", {}),
         ("GET", "/v3/images/custom/img-1/logstreams/s", {}),
         ("GET", "/v3/images/custom/img-1/stackevents", {}),
-        ("GET", "/v3/images/official", {}),
     ):
         answer = api.client.request(method, path, params=params, headers=api.headers())
         assert answer.status_code == 400, (path, answer.text)
