@@ -152,8 +152,19 @@ def export(directory: str, cidrs: Sequence[str], exports: Path = EXPORTS) -> str
     present = exports.read_text(encoding="utf-8").splitlines() if exports.exists() else []
     if line not in present:
         exports.write_text("\n".join([*present, line]) + "\n", encoding="utf-8")
+    _start_nfs_server()
     _must(["exportfs", "-ra"])
     return f"{directory} exported to {', '.join(cidrs)}"
+
+
+def _start_nfs_server() -> None:
+    """Start the NFS server under systemd when there is one (its unit is nfs-server on Amazon
+    Linux and RHEL, nfs-kernel-server on Ubuntu); ``exportfs`` says if it is not running."""
+    if not Path("/run/systemd/system").is_dir():
+        return
+    for unit in ("nfs-server", "nfs-kernel-server"):
+        if _run(["systemctl", "enable", "--now", unit]).returncode == 0:
+            return
 
 
 def mount(kind: str, source: str, directory: str, options: str = "", retry_s: float = MOUNT_RETRY_S) -> str:

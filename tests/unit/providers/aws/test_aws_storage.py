@@ -288,3 +288,35 @@ def test_a_failed_mount_fails_the_bootstrap_with_the_mounts_error(loop_device: s
     assert ("mount", "nfs", "10.0.0.5:/shared", "/shared", NFS_OPTIONS) in [
         s[len(STORAGE_PROGRAM) :] for s in compute.services
     ]
+
+
+def test_user_data_installs_the_tools_the_storage_steps_run() -> None:
+    from corral.providers.aws.template import build_templates
+
+    plan = plan_of(
+        LUSTRE + "\n  - {Name: r, MountDir: /r, StorageType: Ebs, EbsSettings: {Raid: {Type: 0}}}\n"
+        "  - {Name: e, MountDir: /e, StorageType: Efs, EfsSettings: {FileSystemId: fs-0123456789abcdef1,"
+        " EncryptionInTransit: true}}"
+    )
+    ts = build_templates(plan)
+    head = ts.main["Resources"]["HeadNode"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    (lt,) = [
+        r
+        for b in ts.nested.values()
+        for r in b["Resources"].values()
+        if r["Type"] == "AWS::EC2::LaunchTemplate"
+    ]
+    compute = lt["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+
+    def checked(script: str) -> set[str]:
+        return {
+            line.split()[2]
+            for line in script.splitlines()
+            if line.startswith("command -v mount")
+            or "command -v exportfs" in line
+            or "command -v mdadm" in line
+        }
+
+    assert checked(head) == {"mount.nfs", "exportfs", "mdadm", "mount.efs", "mount.lustre"}
+    assert checked(compute) == {"mount.nfs", "mount.efs", "mount.lustre"}
+    assert "dnf install -y -q amazon-efs-utils" in head and "dnf install -y -q lustre-client" in compute

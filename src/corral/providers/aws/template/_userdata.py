@@ -50,7 +50,7 @@ mkdir -p /etc/corral /var/lib/corral
 CORRAL_CLUSTER
 {node_name}
 {packages}
-python3 -m venv /opt/corral
+{storage}python3 -m venv /opt/corral
 /opt/corral/bin/pip install --quiet '{package}'
 cat > /etc/corral/bootstrap.json <<CORRAL_SPEC
 {spec}
@@ -80,6 +80,48 @@ if ! command -v iptables >/dev/null; then
     dnf install -y -q iptables-nft || true
   fi
 fi"""
+
+
+#: What the storage steps need, per kind: (a command that shows it is there, apt package, dnf package).
+_NFS_CLIENT = ("mount.nfs", "nfs-common", "nfs-utils")
+_NFS_SERVER = ("exportfs", "nfs-kernel-server", "nfs-utils")
+_MDADM = ("mdadm", "mdadm", "mdadm")
+_EFS_UTILS = ("mount.efs", "", "amazon-efs-utils")  # not in Ubuntu's archive: build it, or use a CustomAmi
+_LUSTRE = ("mount.lustre", "lustre-client-modules-$(uname -r)", "lustre-client")
+
+
+def _storage_tools(cluster: Cluster, role: str) -> list[tuple[str, str, str]]:
+    """The tools this node's storage steps run (``_storage_setup``): NFS everywhere (``/home``), the
+    NFS server and mdadm on the head, efs-utils for TLS/IAM EFS, the Lustre client for FSx Lustre
+    and File Cache."""
+    tools = [_NFS_CLIENT] + ([_NFS_SERVER] if role == "HeadNode" else [])
+    for entry in cluster.config.shared_storage:
+        efs, ebs = entry.efs_settings, entry.ebs_settings
+        if role == "HeadNode" and ebs is not None and ebs.raid is not None:
+            tools.append(_MDADM)
+        if efs is not None and (efs.encryption_in_transit or efs.iam_authorization or efs.access_point_id):
+            tools.append(_EFS_UTILS)
+        if entry.storage_type in ("FsxLustre", "FileCache"):
+            tools.append(_LUSTRE)
+    return list(dict.fromkeys(tools))
+
+
+def _storage_packages(cluster: Cluster, role: str) -> str:
+    """Install the missing storage tools from the OS's repositories (a failure is reported by the
+    storage step that needs the tool)."""
+    lines = []
+    for check, apt, dnf in _storage_tools(cluster, role):
+        apt_install = (
+            f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {apt}"
+            if apt
+            else f"echo 'corral: no apt package for {check}'"
+        )
+        lines.append(
+            f"command -v {check} >/dev/null || {{ if command -v apt-get >/dev/null; then "
+            f"{{ apt-get update -q && {apt_install}; }} || true; "
+            f"elif command -v dnf >/dev/null; then dnf install -y -q {dnf} || true; fi; }}"
+        )
+    return "".join(line + "\n" for line in lines)
 
 
 def _package(cluster: Cluster) -> str:
@@ -150,6 +192,7 @@ def node_user_data(
         node_name=_NAME_FROM_TAG if role == "Compute" else "NODE_NAME=$(hostname -s)",
         package=_literal(_package(cluster)),
         packages=_PACKAGES,
+        storage=_literal(_storage_packages(cluster, role)),
         proxy=_literal(_proxy(_proxy_address(cluster, queue))),
         spec=json.dumps(spec),
     )
