@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from corral.errors import UpdateRefusedError
+from corral.errors import BadRequestError, UpdateRefusedError
 from corral.providers.local import LocalProvider
 from corral.service import ClusterService
 from corral.state import StackStatus, StateStore
@@ -210,4 +210,64 @@ def test_capacity_settings_and_instance_types_change_live(cluster: Cluster) -> N
     assert c.job_state(running) in ("PENDING", "CONFIGURING", "RUNNING")
     restarts = c.head("scontrol", "show", "job", running)
     assert "Restarts=1" in restarts or "Requeue" in restarts
+    c.head("scancel", running)
+
+
+def test_settings_scripts_storage_tags_and_retention_change_live(cluster: Cluster) -> None:
+    c = cluster
+    reset = with_changes()  # back to the base shape whatever ran before (instance types: DRAIN)
+    reset["Scheduling"]["SlurmSettings"]["QueueUpdateStrategy"] = "DRAIN"
+    try:
+        c.service.update(c.name, c.config(reset), suppress=["ALL"])
+    except BadRequestError as exc:  # this test ran first: the cluster has the base shape already
+        assert "No changes found" in exc.message
+    else:
+        assert c.service.run_update(c.name).stack_status is StackStatus.UPDATE_COMPLETE
+    running = c.head("sbatch", "--parsable", "-p", "q1", "-w", "q1-st-c1-1", "--wrap", "sleep 900").strip()
+    wait_until(lambda: c.job_state(running) == "RUNNING", 180, f"job {running} to run")
+    include = c.tmp / "include.conf"
+    include.write_text("MaxArraySize=777\n")
+    start = c.tmp / "start.sh"
+    start.write_text('#!/bin/sh\necho "new OnNodeStart on $(hostname)"\n')
+    start.chmod(0o755)
+    keep = [
+        {
+            "Name": "kept",
+            "MountDir": "/kept-up",
+            "StorageType": "Efs",
+            "EfsSettings": {"DeletionPolicy": "Retain"},
+        }
+    ]
+
+    # a second compute resource, the include file, memory-based scheduling (slurmctld restarted),
+    # a queue OnNodeStart script, tags, log retention, shared storage with DeletionPolicy Retain
+    doc = with_changes(storage=keep)
+    doc["Scheduling"]["SlurmSettings"].update(
+        CustomSlurmSettingsIncludeFile=str(include), EnableMemoryBasedScheduling=True
+    )
+    queue = doc["Scheduling"]["SlurmQueues"][0]
+    queue["ComputeResources"].append({"Name": "c2", "InstanceType": "c5.large", "MinCount": 0, "MaxCount": 1})
+    queue["CustomActions"] = {"OnNodeStart": {"Script": str(start)}}
+    queue["ComputeResources"][0]["Tags"] = [{"Key": "team", "Value": "hpc"}]
+    doc["Tags"] = [{"Key": "project", "Value": "corral"}]
+    doc["Monitoring"] = {"Logs": {"CloudWatch": {"RetentionInDays": 3}}}
+    assert c.update(doc) is StackStatus.UPDATE_COMPLETE
+    config = c.head("scontrol", "show", "config")
+    assert "MaxArraySize            = 777" in config and "CR_CPU_MEMORY" in config.upper()
+    assert c.head("srun", "-p", "q1", "-w", "q1-dy-c2-1", "hostname").strip() == "q1-dy-c2-1"
+    logs = list((c.provider.layout(c.name).log / "actions" / "q1-dy-c2-1").glob("*OnNodeStart*"))
+    assert logs and "new OnNodeStart on q1-dy-c2-1" in logs[0].read_text()
+    assert c.service.describe(c.name).to_json()["tags"] == [{"key": "project", "value": "corral"}]
+    policy = (c.provider.layout(c.name).root / "logs.json").read_text()
+    assert '"retention_in_days": 3' in policy
+    c.head("sh", "-c", "echo retained > /kept-up/data")
+    assert c.job_state(running) == "RUNNING"
+
+    # the compute resource and the storage go again: the storage's data is retained, unmounted
+    assert c.update(with_changes()) is StackStatus.UPDATE_COMPLETE
+    assert "q1-dy-c2-1" not in c.head("sinfo", "-h", "-N", "-o", "%N")
+    assert c.head("sh", "-c", "test -e /kept-up/data && echo still || echo gone").strip() == "gone"
+    retained = list((c.provider.state_dir / "retained").rglob("data"))
+    assert any(p.read_text().strip() == "retained" for p in retained)
+    assert c.job_state(running) == "RUNNING"
     c.head("scancel", running)
