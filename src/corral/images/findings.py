@@ -25,7 +25,7 @@ def os_findings(config: Any, *, nodes_boot_from_images: bool) -> list[Finding]:
     else:
         message = (
             f"{os} is not applicable locally: nodes run on this machine's own root file system and Slurm "
-            f"(booting nodes from the official {OFFICIAL_OS} image {ami} is not implemented yet)"
+            f"(CORRAL_LOCAL_NODE_ROOT=image boots them from the official {OFFICIAL_OS} image {ami})"
         )
     hint = f"software that needs {os} itself must be installed by a custom action"
     return [Finding(Level.INFO, OS_CODE, "Image/Os", message, hint)]

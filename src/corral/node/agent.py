@@ -68,6 +68,8 @@ class BootstrapSpec:
     scratch_dir: str = ""
     #: (source, target) bind mounts made before OnNodeStart; ``mounts`` come after it
     early_mounts: tuple[tuple[str, str], ...] = ()
+    #: the node's root is its own (booted from an image): files are written in place, no overlay
+    private_root: bool = False
 
     def dump(self) -> str:
         return codec.dumps(self)
@@ -215,7 +217,10 @@ def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
         socket.sethostname(spec.hostname)
         if spec.files:
             try:
-                nodefiles.install(spec.files, spec.scratch_dir)
+                if spec.private_root:
+                    nodefiles.write(spec.files)
+                else:
+                    nodefiles.install(spec.files, spec.scratch_dir)
             except (nodefiles.MountError, OSError) as exc:
                 raise BootstrapFailure(f"placing the node's files failed: {exc}") from exc
         for source, target in _parents_first(spec.early_mounts):

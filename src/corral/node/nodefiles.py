@@ -43,6 +43,14 @@ def group_by_top(files: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, 
     return groups
 
 
+def write(files: Sequence[tuple[str, str]]) -> None:
+    """Write each ``(path, content)`` in place: only on a node whose root is its own (an image's
+    private layer), never on one that shares the host's root."""
+    for path, content in files:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(content)
+
+
 def install(files: Sequence[tuple[str, str]], scratch: str) -> None:
     """Make each ``(path, content)`` appear at ``path`` in this mount namespace only. ``scratch``
     is an existing, empty directory that the private tmpfs is mounted on."""

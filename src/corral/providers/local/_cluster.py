@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 
 from corral.errors import ProviderError
@@ -23,13 +24,16 @@ from corral.providers.local import (
     _cgroups,
     _daemons,
     _files,
+    _imageroot,
     _logs,
     _net,
     _nodes,
     _owner,
     _proc,
+    _rootfs,
     _scaling,
     _storage,
+    images,
 )
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
 from corral.runtime import settings
@@ -147,10 +151,18 @@ def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDes
     (layout.conf_dir / "gres.conf").write_text(render_gres_conf(plan, str(layout.root / "dev")))
     (layout.conf_dir / "gres.conf").chmod(0o644)
     make_gpu_devices(layout.root / "dev", gpu_device_count(plan))
+    image = _imageroot.image_root(descriptor) is not None
+    if image:
+        _imageroot.write_slurm_wrappers(layout)
+        _imageroot.write_cgroup_conf(layout)
     for program in _files.PROGRAMS:
         path = layout.bin / program
-        extra = _scaling.resume_environment(plan, layout) if program == "resume" else None
-        path.write_text(_files.render_wrapper(layout, descriptor.python, program, extra))
+        extra = dict(_scaling.resume_environment(plan, layout)) if program == "resume" else {}
+        leave = ""
+        if image:
+            extra["PATH"] = f"{_imageroot.slurm_wrappers_dir(layout)}:{_proc.SAFE_PATH}"
+            leave = _imageroot.leave_head(layout)
+        path.write_text(_files.render_wrapper(layout, descriptor.python, program, extra, leave=leave))
         path.chmod(0o755)
 
 
@@ -184,6 +196,8 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
         env=env,
         cluster_config=_bootfiles.render_cluster_config(plan.config),
     )
+    if _imageroot.requested():
+        descriptor = with_image(descriptor)
     # Written before any namespace exists: delete() finds every namespace name through it.
     layout.descriptor.write_text(descriptor.dump())
     _logs.write_policy(plan, layout)
@@ -194,21 +208,36 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
     return descriptor
 
 
+def with_image(descriptor: ClusterDescriptor) -> ClusterDescriptor:
+    """The descriptor of a cluster whose machines boot from the official image (built if needed)."""
+    manifest = images.ensure_official()
+    extra = {
+        **descriptor.extra,
+        _imageroot.IMAGE_ID_KEY: manifest.ami_id,
+        _imageroot.IMAGE_ROOT_KEY: str(images.rootfs(manifest.ami_id)),
+    }
+    return replace(descriptor, extra=extra)
+
+
 def run_head_agent(layout: ClusterLayout, descriptor: ClusterDescriptor, holder: int, phase: str) -> None:
     spec = _files.bootstrap_spec(layout, descriptor, None)
     spec_path = layout.head_dir / "bootstrap.json"
     spec_path.write_text(spec.dump())
+    env = _files.node_environment(layout, descriptor)
+    enter, python = _nodes.enter_argv(holder), descriptor.python
+    if _imageroot.image_root(descriptor) is not None:
+        enter, python = _rootfs.enter_argv(holder, pid_namespace=False), _imageroot.IMAGE_PYTHON
+        env = _imageroot.agent_env(env)
     argv = [
         *_cgroups.enter_argv(layout.root, _cgroups.HEAD),
-        *_nodes.enter_argv(holder),
-        descriptor.python,
+        *enter,
+        python,
         "-m",
         "corral.node",
         str(spec_path),
         "--phase",
         phase,
     ]
-    env = _files.node_environment(layout, descriptor)
     log = layout.log / "head-agent.log"
     with log.open("a") as out:
         result = subprocess.run(argv, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
@@ -229,7 +258,23 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
     _nodes.write_identity(layout.head_dir)
     cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
-    holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
+    image = _imageroot.image_root(descriptor)
+    if image is None:
+        holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
+    else:
+        binds = _imageroot.machine_binds(layout)
+        env = _daemons.slurm_env(layout)
+        _imageroot.start_anchor(layout, head, cgroup)
+        holder = _rootfs.start_machine(
+            head,
+            layout.head_dir,
+            image,
+            binds,
+            descriptor.head_hostname,
+            env,
+            cgroup=cgroup,
+            pid_namespace=False,
+        )
     report("HeadNode", f"namespaces ready ({descriptor.head_hostname}, {descriptor.head_address})")
     run_head_agent(layout, descriptor, holder, "start")
     _daemons.start_munged(layout)

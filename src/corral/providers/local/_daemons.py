@@ -28,16 +28,33 @@ from pathlib import Path
 from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
-from corral.providers.local import _cgroups, _net, _proc
+from corral.providers.local import _cgroups, _imageroot, _net, _proc, _rootfs
 from corral.providers.local._layout import EXPIRES_AT_KEY, ClusterDescriptor, ClusterLayout
 from corral.runtime import settings
 from corral.runtime.heartbeat import heartbeat_path, write_heartbeat
 from corral.slurm.status import SCONTROL_NODES_ARGV, NodeState, parse_nodes
 
 
+def image_cluster(layout: ClusterLayout) -> bool:
+    """Whether the cluster's machines boot from an image (``_imageroot``): its Slurm wrappers exist."""
+    return _imageroot.slurm_wrappers_dir(layout).is_dir()
+
+
 def slurm_env(layout: ClusterLayout) -> dict[str, str]:
-    """Always export SLURM_CONF: without it clients try a DNS SRV lookup for a config server."""
-    return {"PATH": _proc.SAFE_PATH, "SLURM_CONF": str(layout.slurm_conf), "LANG": "C.UTF-8", "HOME": "/root"}
+    """Always export SLURM_CONF: without it clients try a DNS SRV lookup for a config server. An
+    image cluster's Slurm commands are its head's (``bin/slurm`` first in PATH)."""
+    path = _proc.SAFE_PATH
+    if image_cluster(layout):
+        path = f"{_imageroot.slurm_wrappers_dir(layout)}:{path}"
+    return {"PATH": path, "SLURM_CONF": str(layout.slurm_conf), "LANG": "C.UTF-8", "HOME": "/root"}
+
+
+def slurmctld_argv(layout: ClusterLayout, holder: int) -> list[str]:
+    """slurmctld as the supervisor (re)starts it: the host's, or in an image cluster the image's,
+    inside the head's root."""
+    if image_cluster(layout):
+        return [*_rootfs.enter_argv(holder, pid_namespace=False), "slurmctld"]
+    return ["slurmctld"]
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -93,6 +110,8 @@ def start_slurmctld(layout: ClusterLayout, holder: int) -> None:
     head = _net.head_netns(layout.name)
     argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), "nsenter", f"--net=/run/netns/{head}"]
     argv += [f"--uts=/proc/{holder}/ns/uts", "--", "slurmctld"]
+    if image_cluster(layout):
+        argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *slurmctld_argv(layout, holder)]
     _proc.spawn_detached(argv, env=slurm_env(layout), log_path=layout.log / "slurmctld.stdout")
 
 
@@ -146,14 +165,16 @@ def heartbeat_file(layout: ClusterLayout) -> Path:
 WATCHDOG_MODULE = "corral.node.watchdog"
 
 
-def with_watchdog(layout: ClusterLayout, descriptor: ClusterDescriptor, spec: BootstrapSpec) -> BootstrapSpec:
+def with_watchdog(
+    layout: ClusterLayout, descriptor: ClusterDescriptor, spec: BootstrapSpec, *, python: str = ""
+) -> BootstrapSpec:
     """A compute node's bootstrap spec with its watchdog (``corral.node.watchdog``) as its first
     service: the node shuts itself down when the head's heartbeat stays stale."""
     timeout = descriptor.extra.get(WATCHDOG_KEY, str(DEFAULT_WATCHDOG_TIMEOUT_S))
     node = spec.node_name
     pid_file = str(layout.run_dir / f"watchdog-{node}.pid")
     argv: tuple[str, ...] = (
-        descriptor.python,
+        python or descriptor.python,
         "-m",
         WATCHDOG_MODULE,
         "--heartbeat",
@@ -264,7 +285,7 @@ def supervisor_spec(
         ),
         Service(
             "slurmctld",
-            ("slurmctld",),
+            tuple(slurmctld_argv(layout, holder)),
             str(layout.run_dir / "slurmctld.pid"),
             program="slurmctld",
             same_netns=True,

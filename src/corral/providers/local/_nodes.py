@@ -19,7 +19,7 @@ from pathlib import Path
 
 from corral.errors import ConflictError, ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
-from corral.providers.local import _cgroups, _logs, _net, _owner, _proc
+from corral.providers.local import _cgroups, _imageroot, _logs, _net, _owner, _proc, _rootfs
 from corral.providers.local._daemons import with_watchdog
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
@@ -52,7 +52,9 @@ def read_identity(directory: Path) -> tuple[str, datetime] | None:
 def holder_pid(directory: Path) -> int | None:
     """The pid of the live holder of a machine's namespaces, if it is alive."""
     pid = _proc.read_pid(directory / "holder.pid")
-    if pid is None or not _proc.alive(pid) or _proc.cmdline(pid)[:1] != ["sleep"]:
+    if pid is None or not _proc.alive(pid):
+        return None
+    if _proc.cmdline(pid)[:1] != ["sleep"] and not _rootfs.is_machine_init(pid):
         return None
     return pid
 
@@ -101,11 +103,18 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
     )
     env = node_environment(layout, descriptor)
     cgroup = _cgroups.enter_argv(layout.root, node.name)
-    pid = start_holder(netns, directory, env, cgroup=cgroup)
+    image = _imageroot.image_root(descriptor)
+    python, enter = descriptor.python, enter_argv
+    if image is None:
+        pid = start_holder(netns, directory, env, cgroup=cgroup)
+    else:
+        binds = _imageroot.machine_binds(layout)
+        pid = _rootfs.start_machine(netns, directory, image, binds, node.name, env, cgroup=cgroup)
+        python, enter, env = _imageroot.IMAGE_PYTHON, _rootfs.enter_argv, _imageroot.agent_env(env)
     spec_path = directory / "bootstrap.json"
-    spec = with_watchdog(layout, descriptor, bootstrap_spec(layout, descriptor, node))
+    spec = with_watchdog(layout, descriptor, bootstrap_spec(layout, descriptor, node), python=python)
     spec_path.write_text(spec.dump())
-    agent = [*cgroup, *enter_argv(pid), descriptor.python, "-m", "corral.node", str(spec_path)]
+    agent = [*cgroup, *enter(pid), python, "-m", "corral.node", str(spec_path)]
     _proc.spawn_detached(agent, env=env, log_path=layout.log / f"node-{node.name}.log")
     return _instance(node, instance_id, launched, InstanceState.PENDING)
 

@@ -15,7 +15,6 @@ namespaces and its root.
 
 from __future__ import annotations
 
-import os
 import shlex
 import time
 from collections.abc import Mapping, Sequence
@@ -92,19 +91,25 @@ def start_machine(
     binds: Sequence[Bind],
     hostname: str,
     env: Mapping[str, str],
+    *,
+    cgroup: Sequence[str] = (),
+    pid_namespace: bool = True,
 ) -> int:
-    """Boot the machine and return the host pid of its PID 1 (recorded in ``holder.pid``)."""
+    """Boot the machine and return the host pid of its init (recorded in ``holder.pid``). ``cgroup``
+    is the machine's ``_cgroups.enter_argv`` prefix; without ``pid_namespace`` the machine shares the
+    host's PID namespace (the head: its Slurm programs leave its root through ``nsenter -t 1``)."""
     for path in machine_paths(directory).values():
         path.mkdir(parents=True, exist_ok=True)
     script = directory / "boot.sh"
     script.write_text(boot_script(image_root, directory, binds, hostname))
-    argv = ["nsenter", f"--net=/run/netns/{netns}", "--", "unshare", "--uts", "--mount", "--pid", "--fork"]
+    argv = [*cgroup, "nsenter", f"--net=/run/netns/{netns}", "--", "unshare", "--uts", "--mount"]
+    argv += ["--pid", "--fork"] if pid_namespace else []
     argv += ["--propagation", "slave", "--", "sh", str(script)]
     log = directory / "boot.log"
     launcher = _proc.spawn_detached(argv, env={"PATH": _proc.SAFE_PATH, **env}, log_path=log)
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     while time.monotonic() < deadline:
-        pid = _init_of(launcher)
+        pid = _init_of(launcher) if pid_namespace else (launcher if is_machine_init(launcher) else None)
         if pid is not None:
             (directory / "holder.pid").write_text(f"{pid}\n")
             return pid
@@ -132,13 +137,10 @@ def is_machine_init(pid: int) -> bool:
     return INIT_MARKER in _proc.cmdline(pid)
 
 
-def enter_argv(pid: int) -> list[str]:
-    """Run a command inside the machine: its namespaces, its root, its PID 1's working dir."""
-    return ["nsenter", "-t", str(pid), "--net", "--uts", "--mount", "--pid", "--root", "--wd", "--"]
-
-
-def host_pid_namespace() -> str:
-    return os.readlink("/proc/self/ns/pid")
+def enter_argv(pid: int, *, pid_namespace: bool = True) -> list[str]:
+    """Run a command inside the machine: its namespaces, its root, its init's working dir."""
+    own_pids = ["--pid"] if pid_namespace else []
+    return ["nsenter", "-t", str(pid), "--net", "--uts", "--mount", *own_pids, "--root", "--wd", "--"]
 
 
 __all__ = ["Bind", "boot_script", "enter_argv", "is_machine_init", "machine_paths", "start_machine"]

@@ -35,12 +35,14 @@ from corral.providers.local import (
     _cgroups,
     _cluster,
     _daemons,
+    _imageroot,
     _launch,
     _logs,
     _net,
     _nodes,
     _owner,
     _proc,
+    _rootfs,
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 
@@ -209,7 +211,11 @@ class LocalProvider(ProviderBase):
 
     def cloud_findings(self, config: Any) -> list[Finding]:
         """What this machine makes of the config's images: an INFO naming the image its Os maps to."""
-        return os_findings(config, nodes_boot_from_images=False)
+        try:
+            boots = _imageroot.requested()
+        except ProviderError:
+            boots = False  # the create reports the bad value
+        return os_findings(config, nodes_boot_from_images=boots)
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
         """All of these nodes or none: ``InsufficientCapacityError`` when the cluster's capacity
@@ -338,7 +344,10 @@ class LocalProvider(ProviderBase):
         become = ["runuser", "-u", user, "--"] if user and user != "root" else []
         login = 'cd "$HOME" 2>/dev/null || cd /; exec "$@"'
         env = ["env", f"SLURM_CONF={conf}", f"PATH={_proc.SAFE_PATH}"]
-        return [*_nodes.enter_argv(holder), *become, *env, "sh", "-c", login, "sh", *argv]
+        enter = _nodes.enter_argv(holder)
+        if _daemons.image_cluster(self.layout(cluster_name)):
+            enter = _rootfs.enter_argv(holder, pid_namespace=False)  # the image's Slurm, in its root
+        return [*enter, *become, *env, "sh", "-c", login, "sh", *argv]
 
     def _head_instance(self, layout: ClusterLayout, descriptor: ClusterDescriptor) -> Instance:
         identity = _nodes.read_identity(layout.head_dir)
