@@ -184,6 +184,25 @@ def log_sources(clients: AwsClients, group: str, head_instance_id: str | None) -
     return sources
 
 
+def retained_group(clients: AwsClients, cluster_name: str) -> str | None:
+    """The newest log group a deleted cluster of this name kept (``/aws/corral/<cluster>-<8 hex>``)."""
+    pattern = re.compile(rf"/aws/corral/{re.escape(cluster_name)}-[0-9a-f]{{8}}")
+    logs = clients.client("logs")
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"logGroupNamePrefix": f"/aws/corral/{cluster_name}-"}
+        page = aws_call(
+            "DescribeLogGroups", logs.describe_log_groups, **kwargs, **({"nextToken": token} if token else {})
+        )
+        found += [g for g in page.get("logGroups", []) if pattern.fullmatch(g["logGroupName"])]
+        token = page.get("nextToken")
+        if not token:
+            break
+    newest = max(found, key=lambda g: g.get("creationTime", 0), default=None)
+    return str(newest["logGroupName"]) if newest else None
+
+
 def put_events(clients: AwsClients, group: str, stream: str, events: list[tuple[datetime, str]]) -> None:
     """Write ``events`` to ``stream`` (created when missing): what a node's agent does."""
     logs = clients.client("logs")
@@ -202,5 +221,6 @@ __all__ = [
     "agent_steps",
     "log_sources",
     "put_events",
+    "retained_group",
     "shipping_enabled",
 ]

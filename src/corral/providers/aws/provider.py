@@ -425,13 +425,14 @@ class AwsProvider(ProviderBase):
 
     def log_sources(self, cluster_name: str) -> list[LogSource]:
         """The streams of the cluster's CloudWatch log group, each read from CloudWatch Logs
-        (``_cloudwatch``); none when the cluster has no log group."""
+        (``_cloudwatch``); after a delete, the newest group kept (``DeletionPolicy: Retain``);
+        none when there is no group."""
         from corral.providers.aws import _cloudwatch
 
-        group = self.log_group_name(cluster_name)
+        clients = self._clients_of(cluster_name)
+        group = self.log_group_name(cluster_name) or _cloudwatch.retained_group(clients, cluster_name)
         if group is None:
             return []
-        clients = self._clients_of(cluster_name)
         head = self._head(clients, cluster_name)
         return _cloudwatch.log_sources(clients, group, head.instance_id if head else None)
 

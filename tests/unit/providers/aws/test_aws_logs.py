@@ -161,3 +161,25 @@ def test_log_verbs_read_the_events_put_into_cloudwatch(
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert any(n.endswith(slurmctld) or slurmctld in n for n in names), names
+
+
+def test_logs_kept_after_delete_are_still_read(cluster: tuple[ClusterService, AwsProvider, str]) -> None:
+    """DeletionPolicy Retain (the default): after delete-cluster the log verbs still read the group."""
+    service, provider, tmp = cluster
+    config = Path(tmp) / "awslogs.yaml"
+    service.create("awslogs-kept", config, provider="aws")
+    record = service.run_create("awslogs-kept")
+    assert record.stack_status is StackStatus.CREATE_COMPLETE, record.failure_reason
+    group = provider.log_group_name("awslogs-kept")
+    assert group is not None
+    put_events(
+        AwsClients("us-east-1"), group, "ip-10-0-0-9.i-0123456789abcdef1.slurmctld", [(T0, "kept line")]
+    )
+    service.delete("awslogs-kept")
+    assert service.run_delete("awslogs-kept") is None
+    listed = service.log_streams("awslogs-kept", provider="aws").to_json()["logStreams"]
+    assert [s["logStreamName"] for s in listed] == ["ip-10-0-0-9.i-0123456789abcdef1.slurmctld"]
+    (event,) = service.log_events(
+        "awslogs-kept", "ip-10-0-0-9.i-0123456789abcdef1.slurmctld", provider="aws"
+    ).to_json()["events"]
+    assert event["message"].endswith("kept line")
