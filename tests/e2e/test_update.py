@@ -271,3 +271,23 @@ def test_settings_scripts_storage_tags_and_retention_change_live(cluster: Cluste
     assert any(p.read_text().strip() == "retained" for p in retained)
     assert c.job_state(running) == "RUNNING"
     c.head("scancel", running)
+
+
+def test_a_stopped_fleet_stays_stopped_and_a_parked_supervisor_is_restored(cluster: Cluster) -> None:
+    c = cluster
+    layout = c.provider.layout(c.name)
+    spec = layout.head_dir / "supervisor.json"
+    assert spec.exists()
+    c.service.update_compute_fleet(c.name, "STOP_REQUESTED")
+    assert c.service.wait_compute_fleet(c.name, timeout=120).status.value == "STOPPED"
+    # as an update killed in the middle of a slurmctld restart leaves it
+    spec.replace(spec.with_name(spec.name + ".update"))
+    doc = with_changes(q2=True, max_count=3)
+    doc["Scheduling"]["SlurmSettings"]["QueueUpdateStrategy"] = "DRAIN"
+    assert c.update(doc) is StackStatus.UPDATE_COMPLETE
+    assert spec.exists() and not spec.with_name(spec.name + ".update").exists()
+    states = dict(line.split() for line in c.head("sinfo", "-h", "-o", "%R %a").splitlines())
+    assert states == {"q1": "inactive", "q2": "inactive"}
+    assert c.service.describe_compute_fleet(c.name).status.value == "STOPPED"
+    c.service.update_compute_fleet(c.name, "START_REQUESTED")
+    assert c.service.wait_compute_fleet(c.name, timeout=180).status.value == "RUNNING"

@@ -46,6 +46,7 @@ from corral.providers.local import (
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord, StorageRecord
 from corral.slurm import hostlist
+from corral.slurm.status import SCONTROL_PARTITIONS_ARGV, parse_partitions
 
 Report = Callable[[str, str], None]
 #: How long nodes that go may take to power down through Slurm before they are terminated directly.
@@ -58,7 +59,10 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
     holder = _nodes.holder_pid(layout.head_dir)
     if holder is None:
         raise ProviderError(f"the head node of cluster {layout.name!r} is not running")
+    _unpark_supervisor(layout)
     descriptor = new_descriptor(layout, current, new)
+    partitions = _partition_states(layout)
+    stopped = bool(partitions) and all(state == "INACTIVE" for state in partitions.values())
     going = [n.name for n in current.nodes if _gone(n, descriptor)]
     if going:
         _power_down(layout, current, going, report)
@@ -76,10 +80,12 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
         restart_slurmctld(layout, holder)
         report("HeadNode", "slurmctld restarted: SelectType settings changed")
     _reconfigure(layout)
+    _keep_partition_states(layout, new, partitions, stopped)
     report("HeadNode", "slurm.conf applied")
     _replace_reshaped(layout, current, descriptor, new.slurm.queue_update_strategy, report)
     _apply_storage(layout, current, descriptor, holder, report)
-    _start_static(new, layout, current, report)
+    if not stopped:  # a stopped fleet stays stopped: its static nodes start with the fleet
+        _start_static(new, layout, current, report)
     if not rollback:
         try:
             _cluster.run_head_agent(layout, descriptor, holder, "updated")
@@ -100,6 +106,35 @@ def _restart_settings(layout: ClusterLayout) -> list[str]:
     except OSError:
         return []
     return [line for line in lines if line.startswith(RESTART_KEYS)]
+
+
+def _partition_states(layout: ClusterLayout) -> dict[str, str]:
+    result = _daemons.scontrol(layout, *SCONTROL_PARTITIONS_ARGV[1:])
+    if result.returncode != 0:
+        raise ProviderError(f"cannot read the partitions: {result.stderr.strip()}")
+    return {p.name: p.state for p in parse_partitions(result.stdout)}
+
+
+def _keep_partition_states(
+    layout: ClusterLayout, new: ClusterPlan, before: dict[str, str], stopped: bool
+) -> None:
+    """slurm.conf says State=UP; a partition that was INACTIVE/DOWN/DRAIN (a stopped fleet, an
+    administrator's choice, protected mode) is put back so; a new queue of a stopped fleet is
+    INACTIVE too."""
+    for partition in new.partitions:
+        state = before.get(partition.name, "INACTIVE" if stopped else "UP")
+        if state != "UP":
+            _scontrol(layout, "update", f"PartitionName={partition.name}", f"State={state}")
+
+
+def _unpark_supervisor(layout: ClusterLayout) -> None:
+    """An update killed during a slurmctld restart leaves the supervisor's spec parked: put it back
+    and start the supervisor, before anything else."""
+    spec = _daemons.supervisor_spec_file(layout)
+    parked = spec.with_name(spec.name + ".update")
+    if parked.exists() and not spec.exists():
+        parked.replace(spec)
+        revive(spec)
 
 
 def _gone(node: NodeRecord, descriptor: ClusterDescriptor) -> bool:
