@@ -18,6 +18,8 @@ fi
 # mariadb-server and slurmdbd: Slurm accounting (a MariaDB stand-in per Database/Uri, slurmdbd on the head)
 apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps iptables debootstrap)
 apt_packages+=(mariadb-server slurmdbd)
+# the web UI's end-to-end tests: Debian's chromium, driven by Playwright (no browser download)
+apt_packages+=(chromium)
 command -v python3 >/dev/null || apt_packages+=(python3)
 command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 missing=()

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from corral.api._context import ApiContext, config_file, context
+from corral.api._errors import located
 from corral.errors import BadRequestError
 
 NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9-]+$"
@@ -55,6 +56,13 @@ Suppress = Annotated[
 Level = Annotated[ValidationLevel, Query(alias="validationFailureLevel")]
 
 
+def dry_run_json(doc: dict[str, Any], findings: tuple[Any, ...]) -> dict[str, Any]:
+    """A dry run's answer with each validation message located (``line``/``column``)."""
+    if "validationMessages" in doc:
+        doc = {**doc, "validationMessages": located(findings)}
+    return doc
+
+
 def unique(values: list[Any] | None, name: str) -> list[Any]:
     """The spec's ``uniqueItems`` for an array query parameter: a repeated value is a 400."""
     values = list(values or ())
@@ -63,8 +71,11 @@ def unique(values: list[Any] | None, name: str) -> list[Any]:
     return values
 
 
+# describe and list are the hot reads (dashboards poll them): they read the state database and the
+# provider's small state files, well under a millisecond, so they run on the event loop itself
+# instead of paying a thread hand-off per request (bench/bench_api.py).
 @router.get("")
-def list_clusters(
+async def list_clusters(
     ctx: Ctx,
     region: Region = None,
     next_token: Annotated[str | None, Query(alias="nextToken")] = None,
@@ -99,7 +110,7 @@ def create_cluster(
                 suppress=tuple(unique(suppress, "suppressValidators")),
                 failure_level=failure_level,
             )
-            return JSONResponse(result.to_json(), status_code=412)
+            return JSONResponse(dry_run_json(result.to_json(), result.validation_messages), status_code=412)
         accepted = ctx.service.create(
             body.clusterName,
             path,
@@ -114,7 +125,7 @@ def create_cluster(
 
 
 @router.get("/{clusterName}")
-def describe_cluster(ctx: Ctx, name: ClusterName, region: Region = None) -> dict[str, Any]:
+async def describe_cluster(ctx: Ctx, name: ClusterName, region: Region = None) -> dict[str, Any]:
     return ctx.service.describe(name).to_json()
 
 
@@ -149,7 +160,7 @@ def update_cluster(
             failure_level=FindingLevel[level.value],
         )
     if dryrun:
-        return JSONResponse(accepted.to_json(), status_code=412)
+        return JSONResponse(dry_run_json(accepted.to_json(), accepted.validation_messages), status_code=412)
     owner = accepted.record.owner
     ctx.hand_off("update", name, owner.pid if owner else None)
     return accepted.to_json()

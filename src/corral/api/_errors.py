@@ -47,6 +47,8 @@ def error_body(exc: CorralError) -> dict[str, Any]:
         from corral.service import config_errors_json
 
         body: dict[str, Any] = config_errors_json(exc.message, exc.findings)
+        if "configurationValidationErrors" in body:
+            body["configurationValidationErrors"] = located(exc.findings)
         return body
     if isinstance(exc, UpdateRefusedError):  # UpdateClusterBadRequestExceptionResponseContent
         refused: dict[str, Any] = {"message": exc.message, "changeSet": list(exc.change_set)}
@@ -55,6 +57,24 @@ def error_body(exc: CorralError) -> dict[str, Any]:
         return refused
     # the spec's error bodies have one field: the hint (the fix) goes into the message
     return {"message": f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message}
+
+
+def located(findings: tuple[object, ...]) -> list[dict[str, Any]]:
+    """pcluster's validation messages, each with Corral's ``line``/``column`` in the submitted
+    config when known (the served spec declares them; the web UI's editor puts findings on lines)."""
+    out: list[dict[str, Any]] = []
+    for finding in findings:
+        to_message = getattr(finding, "to_validation_message", None)
+        if to_message is None:
+            continue
+        item: dict[str, Any] = dict(to_message())
+        line, column = getattr(finding, "line", None), getattr(finding, "column", None)
+        if line is not None:
+            item["line"] = line
+            if column is not None:
+                item["column"] = column
+        out.append(item)
+    return out
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -120,4 +140,4 @@ def install(app: FastAPI) -> None:
         )
 
 
-__all__ = ["error_body", "error_status", "install"]
+__all__ = ["error_body", "error_status", "install", "located"]

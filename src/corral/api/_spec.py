@@ -37,6 +37,9 @@ def served_spec() -> dict[str, Any]:
     schemes["bearerToken"] = {"type": "http", "scheme": "bearer", "description": "A Corral API token."}
     doc["security"] = [{"bearerToken": []}]
     schemas = doc["components"].setdefault("schemas", {})
+    located = schemas["ConfigValidationMessage"]["properties"]
+    located["line"] = {"type": "integer", "description": "Corral: line of the finding in the config"}
+    located["column"] = {"type": "integer", "description": "Corral: column of the finding"}
     schemas["ForbiddenResponseContent"] = _MESSAGE
     schemas["PayloadTooLargeResponseContent"] = _MESSAGE
     for item in doc["paths"].values():

@@ -6,12 +6,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.unit.cli.openapi import validate
+from tests.unit.cli.openapi import validate as pcluster_validate
 
 from .conftest import Api
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = (ROOT / "examples" / "demo.yaml").read_text()
+
+
+def validate(schema: str, doc: Any) -> None:
+    """pcluster's strict schema, after Corral's one addition: ``line``/``column`` on findings."""
+    plain = dict(doc)
+    for key in ("validationMessages", "configurationValidationErrors"):
+        if key in plain:
+            plain[key] = [{k: v for k, v in m.items() if k not in ("line", "column")} for m in plain[key]]
+    pcluster_validate(schema, plain)
 
 
 def wait_status(api: Api, name: str, wanted: str, timeout: float = 30) -> dict[str, Any]:
@@ -85,6 +94,7 @@ def test_config_with_errors_comes_back_as_pcluster_validation_errors(api: Api) -
     )
     assert answer.status_code == 400, answer.text
     body = answer.json()
+    assert any(e.get("line") for e in body["configurationValidationErrors"])  # Corral's addition
     validate("CreateClusterBadRequestExceptionResponseContent", body)
     assert body["message"] == "Invalid cluster configuration."
     assert any("InstanceTyp" in e["message"] for e in body["configurationValidationErrors"])
