@@ -52,4 +52,26 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 # Cached by its recipe: instant once built (the first build downloads ~90 MB and takes minutes).
 .venv/bin/python -m corral.providers.local.images ensure
+# Local clusters come back after a reboot: the first corral command restores the clusters it touches,
+# and at boot a oneshot unit restores those of the default state dir (/var/lib/corral) at once.
+if [ -d /run/systemd/system ]; then
+  cat > /etc/systemd/system/corral-restore.service <<UNIT
+[Unit]
+Description=Restore Corral's local clusters after a reboot
+After=local-fs.target network.target
+
+[Service]
+Type=oneshot
+Environment=CORRAL_STATE_DIR=/var/lib/corral
+ExecStart=$PWD/.venv/bin/corral restore-clusters
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl daemon-reload && systemctl enable -q corral-restore.service
+  echo "setup: corral-restore.service enabled (restores /var/lib/corral's local clusters at boot)"
+else
+  echo "setup: no systemd here: after a reboot the first corral command restores the clusters it" \
+    "touches (or run 'corral restore-clusters' from your boot scripts)"
+fi
 echo "setup: ready ($(.venv/bin/corral --version))"

@@ -471,6 +471,10 @@ def delete_database(*, uri: str, force: bool, provider: str, output: str, query:
     emit(make_service().delete_database(uri, provider=provider, force=force), output=output, query=query)
 
 
+def restore_clusters(*, output: str, query: str | None) -> None:
+    emit({"restoredClusters": make_service().restore_all()}, output=output, query=query)
+
+
 def version() -> None:
     from corral.service import version_info
 
@@ -495,6 +499,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "build_image": build_image,
     "list_official_images": list_official_images,
     "repair_state": repair_state,
+    "restore_clusters": restore_clusters,
     "version": version,
     "list_databases": list_databases,
     "delete_database": delete_database,

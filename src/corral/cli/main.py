@@ -483,6 +483,14 @@ def delete_database(**kwargs: Any) -> None:
     _run("delete_database", **kwargs)
 
 
+@cli.command("restore-clusters")
+@common
+def restore_clusters(**kwargs: Any) -> None:
+    """Corral: bring back every cluster of the state directory whose host restarted (the boot-time
+    service installed by scripts/setup.sh runs this; any command restores a cluster it touches)."""
+    _run("restore_clusters", **kwargs)
+
+
 @cli.command("version")
 @click.option("--debug", is_flag=True, help="Turn on debug logging.")
 def version(**kwargs: Any) -> None:

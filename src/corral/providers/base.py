@@ -240,6 +240,11 @@ class Provider(Protocol):
         """Whether anything of that create is still present."""
         ...
 
+    def restore(self, plan: ClusterPlan, *, cluster_id: str) -> bool:
+        """Bring the cluster back after the machine it runs on restarted (head node, static
+        nodes, Slurm's saved queue, storage as they were); False when nothing needed it."""
+        ...
+
     def recoverable_clusters(self) -> list[RecoveredCluster]:
         """The clusters this provider finds on its own side (for ``corral repair-state``, which
         rebuilds the records a damaged or lost state database no longer has)."""
@@ -463,6 +468,9 @@ class ProviderBase:
 
     def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
         return cast("Provider", self).exists(cluster_name)
+
+    def restore(self, plan: ClusterPlan, *, cluster_id: str) -> bool:
+        return False
 
     def recoverable_clusters(self) -> list[RecoveredCluster]:
         return []

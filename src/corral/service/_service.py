@@ -303,7 +303,7 @@ class ClusterService:
     def delete(self, cluster_name: str) -> DeleteAccepted:
         """Record DELETE_IN_PROGRESS owned by this process. A create still running in another process
         is stopped first (that exact process, by pid and start time). Idempotent while deleting."""
-        record = self.get(cluster_name)
+        record = self._settle(self.store.get(cluster_name))  # no restore: it is going away
         if record.stack_status is StackStatus.DELETE_IN_PROGRESS:
             return DeleteAccepted(record)
         # A machine that cannot run the provider (not root, ...) must not mark the cluster DELETE_FAILED.
@@ -425,8 +425,32 @@ class ClusterService:
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, cluster_name: str) -> ClusterRecord:
-        """The cluster's record, with an in-progress status whose process died settled first."""
-        return self._settle(self.store.get(cluster_name))
+        """The cluster's record, with an in-progress status whose process died settled first, and
+        the cluster restored first if its machine restarted since (``Provider.restore``)."""
+        return self._restore(self._settle(self.store.get(cluster_name)))
+
+    def _restore(self, record: ClusterRecord) -> ClusterRecord:
+        self._restore_cluster(record)
+        return record
+
+    def _restore_cluster(self, record: ClusterRecord) -> bool:
+        """Restore a working cluster whose host restarted; a failure is an event, not an error (the
+        command goes on, and describe-cluster shows the head node stopped)."""
+        if record.stack_status not in WORKING or (record.owner and record.owner.is_alive()):
+            return False
+        plan, cluster_id = plan_from_json(record.plan_json), _identity.cluster_id(record)
+        try:
+            restored = self.provider(record.provider).restore(plan, cluster_id=cluster_id)
+        except CorralError as exc:
+            self._stack_event(record, record.stack_status, f"restore after a restart failed: {exc.message}")
+            return False
+        if restored:
+            self._stack_event(record, record.stack_status, "restored after the host restarted")
+        return restored
+
+    def restore_all(self) -> list[str]:
+        """Restore every cluster whose host restarted (the boot-time service runs this)."""
+        return [r.name for r in self.store.all() if self._restore_cluster(self._settle(r))]
 
     def describe(self, cluster_name: str) -> ClusterDescription:
         record = self.get(cluster_name)
@@ -447,7 +471,7 @@ class ClusterService:
 
     def list_clusters(self, statuses: Sequence[str] = ()) -> ClusterList:
         """Every cluster, optionally only those whose ``clusterStatus`` is in ``statuses``."""
-        records = [self._settle(r) for r in self.store.all()]
+        records = [self._restore(self._settle(r)) for r in self.store.all()]
         wanted = set(statuses)
         return ClusterList(tuple(r for r in records if not wanted or r.cluster_status in wanted))
 

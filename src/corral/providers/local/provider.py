@@ -42,6 +42,7 @@ from corral.providers.local import (
     _nodes,
     _owner,
     _proc,
+    _restore,
     _rootfs,
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
@@ -91,7 +92,8 @@ class LocalProvider(ProviderBase):
         if pid is None:
             raise ProviderError(
                 f"the head node of cluster {cluster_name!r} is not running",
-                hint=f"delete the cluster (`corral delete-cluster -n {cluster_name}`) and create it again",
+                hint="after a restart of this machine any corral command (or `corral restore-clusters`)"
+                f" brings it back; `corral describe-cluster -n {cluster_name}` shows its head node's state",
             )
         return pid
 
@@ -186,6 +188,13 @@ class LocalProvider(ProviderBase):
     def exists_owned(self, cluster_name: str, cluster_id: str) -> bool:
         """Whether that create's cluster is still here."""
         return _owner.owned_by(self.layout(cluster_name).root, cluster_id)
+
+    def restore(self, plan: ClusterPlan, *, cluster_id: str) -> bool:
+        """Bring the cluster back if the host restarted since it was made (``_restore``)."""
+        try:
+            return _restore.restore(self.layout(plan.cluster_name), plan, cluster_id)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ProviderError(f"restoring local cluster {plan.cluster_name!r} failed: {exc}") from exc
 
     def recoverable_clusters(self) -> list[RecoveredCluster]:
         """Every cluster directory of this state dir that has a descriptor."""

@@ -1,0 +1,109 @@
+"""Bringing a local cluster back after the host restarted.
+
+A restart leaves the cluster directory whole (``/home``, storage, Slurm's StateSaveLocation with the
+saved queue, instance ids) and takes everything else: processes, namespaces, cgroups and
+``/run/corral`` (a tmpfs). The missing run dir is how a restart is recognised (a head node that
+merely died keeps it, and is reported as stopped instead). ``restore`` then makes the cgroups and
+the head's namespaces again, rewrites the run dir's files from the plan, mounts the storage and runs
+the head's OnNodeStart (the agent's start phase), starts munged and slurmctld (which recovers its
+jobs from the saved state), the static nodes and the supervisor. The head keeps its instance id,
+as an EC2 instance does across a reboot. A lock makes concurrent first commands restore once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corral.node.supervisor import SupervisorSpec
+from corral.plan import ClusterPlan
+from corral.providers.local import _cgroups, _cluster, _daemons, _launch, _net, _nodes, _owner
+from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
+from corral.runtime.heartbeat import write_heartbeat
+
+LOCK = "restore.lock"
+
+
+def needs_restore(layout: ClusterLayout, cluster_id: str) -> bool:
+    """True when this create's cluster is on disk, finished, but its run dir is gone (a restart)."""
+    return (
+        _owner.owned_by(layout.root, cluster_id)
+        and layout.descriptor.exists()
+        and _daemons.supervisor_spec_file(layout).exists()
+        and not layout.run_dir.exists()
+    )
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _protected_failure_count(layout: ClusterLayout) -> int | None:
+    """The reconciler's --protected-failure-count from the spec the create wrote, if it set one."""
+    try:
+        spec = SupervisorSpec.load(_daemons.supervisor_spec_file(layout).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for service in spec.services:
+        argv = list(service.argv)
+        if "--protected-failure-count" in argv:
+            return int(argv[argv.index("--protected-failure-count") + 1])
+    return None
+
+
+def _forget_stale(layout: ClusterLayout) -> None:
+    """What a restart leaves half-there (nothing, after a real reboot): processes still in the
+    cluster's cgroups and namespaces this cluster recorded."""
+    _cgroups.kill(layout.root)
+    _net.delete_netns(*_owner.owned_netns(layout.root))
+    for path in (layout.root / _owner.NETNS_DIR).glob("*"):
+        path.unlink(missing_ok=True)
+
+
+def restore(layout: ClusterLayout, plan: ClusterPlan, cluster_id: str) -> bool:
+    """Restore the cluster if the host restarted (see the module doc); False when it did not."""
+    if not needs_restore(layout, cluster_id):
+        return False
+    with _locked(layout.root):
+        if not needs_restore(layout, cluster_id):
+            return False  # another command restored it meanwhile
+        descriptor = ClusterDescriptor.load(layout.descriptor)
+        protected = _protected_failure_count(layout)
+        _forget_stale(layout)
+        _cgroups.create_cluster(layout.root, f"{layout.name}-{_owner.cluster_id(layout.root)}")
+        _cluster.write_files(plan, layout, descriptor)
+        holder = _start_head(layout, descriptor)
+        write_heartbeat(_daemons.heartbeat_file(layout), datetime.now(UTC))  # the head is back
+        sync_config = layout.datasync_dir / "config.json"
+        if sync_config.exists() and any(r.auto_import or r.auto_export for r in descriptor.data_repositories):
+            _daemons.start_datasync(layout, descriptor.python, sync_config)
+        static = [n.name for n in descriptor.nodes if n.kind == "static"]
+        if static:
+            _launch.launch_batch(layout, descriptor, static, all_or_nothing=False)
+        _daemons.start_supervisor(layout, holder, descriptor, protected_failure_count=protected)
+    return True
+
+
+def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
+    """The head's namespaces, mounts and OnNodeStart, munged and slurmctld (recovering its state)."""
+    import ipaddress
+
+    head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
+    _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
+    cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
+    holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
+    _cluster.run_head_agent(layout, descriptor, holder, "start")
+    _daemons.start_munged(layout)
+    _daemons.start_slurmctld(layout, holder)
+    _daemons.wait_for_slurmctld(layout, 60.0)
+    return holder

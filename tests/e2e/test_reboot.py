@@ -1,0 +1,74 @@
+"""A host restart, simulated (issue #19, point 3): every process of the cluster killed, its
+namespaces deleted and its run dir under /run/corral removed (other clusters' entries there are
+left alone: the machine is shared). The first command brings the cluster back with /home, the
+saved Slurm queue and its static node as they were."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corral.providers.local import LocalProvider, _cgroups
+
+from .conftest import leftovers, unique_name, wait_until
+from .test_state_faults import CONFIG
+
+pytestmark = pytest.mark.e2e
+
+
+def _simulate_restart(provider: LocalProvider, name: str) -> None:
+    layout = provider.layout(name)
+    assert _cgroups.kill(layout.root, grace_s=0) == set()
+    for netns in os.listdir("/run/netns"):
+        if netns.startswith(f"corral-{name}-"):
+            subprocess.run(["ip", "netns", "del", netns], check=True)
+    shutil.rmtree(layout.run_dir)
+
+
+@pytest.mark.parametrize("first_command", ["restore-clusters", "describe-cluster"])
+def test_a_cluster_comes_back_after_a_restart_with_its_queue_and_home(
+    prerequisites: None, tmp_path: Path, first_command: str
+) -> None:
+    (tmp_path / "cluster.yaml").write_text(CONFIG)
+    env = {**os.environ, "CORRAL_STATE_DIR": str(tmp_path / "state")}
+    corral = str(Path(sys.executable).with_name("corral"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([corral, *args], env=env, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, f"corral {' '.join(args)}: {result.stdout}\n{result.stderr}"
+        return result
+
+    name = unique_name("rlboot")
+    provider = LocalProvider(tmp_path / "state")
+    run("create-cluster", "-c", str(tmp_path / "cluster.yaml"), "-n", name, "--wait")
+    try:
+        run("ssh", "-n", name, "--", "sh", "-c", "echo kept > /home/before-restart")
+        job = run("ssh", "-n", name, "--", "sbatch", "--parsable", "--hold", "--wrap", "true").stdout.strip()
+        head_id = json.loads(run("describe-cluster", "-n", name).stdout)["headNode"]["instanceId"]
+        _simulate_restart(provider, name)
+        if first_command == "restore-clusters":
+            assert json.loads(run("restore-clusters").stdout)["restoredClusters"] == [name]
+        described = json.loads(run("describe-cluster", "-n", name).stdout)
+        assert described["headNode"]["state"] == "running"
+        assert described["headNode"]["instanceId"] == head_id  # as an instance keeps its id
+        assert described["computeFleetStatus"] == "RUNNING"
+        assert run("ssh", "-n", name, "--", "cat", "/home/before-restart").stdout == "kept\n"
+        queue = run("ssh", "-n", name, "--", "squeue", "-h", "-o", "%i %r").stdout.split()
+        assert queue == [job, "JobHeldUser"]
+
+        def static_idle() -> bool:
+            out = run("ssh", "-n", name, "--", "sinfo", "-h", "-N", "-o", "%N %t").stdout
+            return "q1-st-c1-1 idle\n" in out
+
+        wait_until(static_idle, 60, "the static node to be back and idle", interval=0.5)
+        events = json.loads(run("get-cluster-stack-events", "-n", name).stdout)["events"]
+        assert any("restored after the host restarted" in e.get("resourceStatusReason", "") for e in events)
+    finally:
+        run("delete-cluster", "-n", name, "--wait")
+        assert leftovers(provider, name) == []
