@@ -20,7 +20,12 @@ from pathlib import Path
 from corral.errors import ConflictError, ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
 from corral.providers.local import _cgroups, _imageroot, _logs, _net, _owner, _proc, _rootfs
-from corral.providers.local._daemons import with_watchdog
+from corral.providers.local._daemons import (
+    DEFAULT_WATCHDOG_TIMEOUT_S,
+    WATCHDOG_KEY,
+    heartbeat_file,
+    with_watchdog,
+)
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
 
@@ -105,17 +110,23 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
     cgroup = _cgroups.enter_argv(layout.root, node.name)
     image = _imageroot.image_root(descriptor)
     python, enter = descriptor.python, enter_argv
+    log = layout.log / f"node-{node.name}.log"
+    spec = bootstrap_spec(layout, descriptor, node)
     if image is None:
         pid = start_holder(netns, directory, env, cgroup=cgroup)
-    else:
-        binds = _imageroot.machine_binds(layout)
-        pid = _rootfs.start_machine(netns, directory, image, binds, node.name, env, cgroup=cgroup)
+        spec = with_watchdog(layout, descriptor, spec)
+    else:  # the watchdog is the machine's init, not a Python process per node
+        binds = [*_imageroot.machine_binds(layout), _rootfs.Bind("/run/netns", "/run/netns", recursive=True)]
+        timeout = float(descriptor.extra.get(WATCHDOG_KEY, DEFAULT_WATCHDOG_TIMEOUT_S))
+        watchdog = _rootfs.Watchdog(str(heartbeat_file(layout)), max(1, round(timeout)), node.name, netns)
+        pid = _rootfs.start_machine(
+            netns, directory, image, binds, node.name, env, cgroup=cgroup, watchdog=watchdog, log=log
+        )
         python, enter, env = _imageroot.IMAGE_PYTHON, _rootfs.enter_argv, _imageroot.agent_env(env)
     spec_path = directory / "bootstrap.json"
-    spec = with_watchdog(layout, descriptor, bootstrap_spec(layout, descriptor, node), python=python)
     spec_path.write_text(spec.dump())
     agent = [*cgroup, *enter(pid), python, "-m", "corral.node", str(spec_path)]
-    _proc.spawn_detached(agent, env=env, log_path=layout.log / f"node-{node.name}.log")
+    _proc.spawn_detached(agent, env=env, log_path=log)
     return _instance(node, instance_id, launched, InstanceState.PENDING)
 
 

@@ -29,6 +29,53 @@ BOOT_TIMEOUT_S = 10.0
 #: while it sleeps; TERM ends it, and with it every process of the machine.
 INIT = "trap 'exit 0' TERM; while :; do sleep 86400 & wait $!; done"
 INIT_MARKER = "corral-init"
+OLD_ROOT = ".corral-host-root"
+
+
+@dataclass(frozen=True)
+class Watchdog:
+    """The dead-man's switch a compute node's init runs (ParallelCluster's computemgtd, in the
+    init's bash instead of a Python process per node): when ``heartbeat`` (the reconciler's, seen
+    through the bound state dir) has not changed for ``timeout_s``, or never appeared that long
+    after boot, the node stops every process it has, deletes its network namespace (``/run/netns``
+    is bound in for this) and ends, which ends its PID namespace."""
+
+    heartbeat: str
+    timeout_s: int
+    node: str
+    netns: str
+
+    @property
+    def poll_s(self) -> int:
+        return min(max(self.timeout_s // 10, 1), 10)
+
+
+def watchdog_init(w: Watchdog) -> str:
+    """The init's script with the watchdog (bash; ``$EPOCHSECONDS`` needs bash 5)."""
+    q = shlex.quote
+    say = 'echo "$(date -u +%Y-%m-%dT%H:%M:%S) watchdog[1] node ' + w.node + ': $1"'
+    return "\n".join(
+        [
+            "trap 'exit 0' TERM",
+            f"say() {{ {say}; }}",
+            f"hb={q(w.heartbeat)}; limit={w.timeout_s}; start=$EPOCHSECONDS",
+            # never earlier than the timeout after boot: a node launched while the create is
+            # still starting the reconciler sees an old first heartbeat
+            'say "watching $hb (shut down after $limit s of silence)"',
+            "while :; do",
+            f"  sleep {w.poll_s} & wait $!",
+            '  age=$((EPOCHSECONDS - start)); m=$(stat -c %Y "$hb" 2>/dev/null) && '
+            "[ $((EPOCHSECONDS - m)) -lt $age ] && age=$((EPOCHSECONDS - m))",
+            '  if [ "$age" -gt "$limit" ]; then',
+            "    say \"the head node's heartbeat is stale ($age s > $limit s): nobody can replace or"
+            ' terminate this node; shutting it down"',
+            "    kill -TERM -1 2>/dev/null; sleep 2; kill -KILL -1 2>/dev/null",
+            f"    ip netns delete {q(w.netns)} || say 'could not delete its network namespace'",
+            '    say "shut down"; exit 0',
+            "  fi",
+            "done",
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -38,6 +85,8 @@ class Bind:
     source: str
     target: str
     read_only: bool = False
+    #: with the mounts below ``source`` (``/run/netns``: each netns is a mount)
+    recursive: bool = False
 
 
 def machine_paths(directory: Path) -> dict[str, Path]:
@@ -48,13 +97,15 @@ def _bind_lines(root: str, bind: Bind) -> list[str]:
     target = shlex.quote(root + bind.target)
     source = shlex.quote(bind.source)
     make = f"[ -d {source} ] && mkdir -p {target} || {{ mkdir -p $(dirname {target}); touch {target}; }}"
-    lines = [make, f"mount --bind {source} {target}"]
+    lines = [make, f"mount {'--rbind' if bind.recursive else '--bind'} {source} {target}"]
     if bind.read_only:
         lines.append(f"mount -o remount,bind,ro {target}")
     return lines
 
 
-def boot_script(image_root: Path, directory: Path, binds: Sequence[Bind], hostname: str) -> str:
+def boot_script(
+    image_root: Path, directory: Path, binds: Sequence[Bind], hostname: str, watchdog: Watchdog | None = None
+) -> str:
     """The shell script that boots a machine (run by the host's sh inside the new namespaces).
     Pure: tested without mounting anything."""
     paths = machine_paths(directory)
@@ -80,7 +131,11 @@ def boot_script(image_root: Path, directory: Path, binds: Sequence[Bind], hostna
     ]
     for bind in binds:
         lines += _bind_lines(root, bind)
-    lines.append(f"exec chroot {q(root)} /bin/bash -c {q(INIT)} {INIT_MARKER}")
+    init = watchdog_init(watchdog) if watchdog else INIT
+    # pivot_root, then drop the host's tree: the machine's mount namespace holds only its own mounts
+    drop_host = f"umount -l /{OLD_ROOT} && rmdir /{OLD_ROOT}"
+    lines += [f"cd {q(root)}", f"mkdir -p {OLD_ROOT}", f"pivot_root . {OLD_ROOT}"]
+    lines.append(f"exec /bin/bash -c {q(drop_host + chr(10) + init)} {INIT_MARKER}")
     return "\n".join(lines) + "\n"
 
 
@@ -94,6 +149,8 @@ def start_machine(
     *,
     cgroup: Sequence[str] = (),
     pid_namespace: bool = True,
+    watchdog: Watchdog | None = None,
+    log: Path | None = None,
 ) -> int:
     """Boot the machine and return the host pid of its init (recorded in ``holder.pid``). ``cgroup``
     is the machine's ``_cgroups.enter_argv`` prefix; without ``pid_namespace`` the machine shares the
@@ -101,11 +158,11 @@ def start_machine(
     for path in machine_paths(directory).values():
         path.mkdir(parents=True, exist_ok=True)
     script = directory / "boot.sh"
-    script.write_text(boot_script(image_root, directory, binds, hostname))
+    script.write_text(boot_script(image_root, directory, binds, hostname, watchdog))
     argv = [*cgroup, "nsenter", f"--net=/run/netns/{netns}", "--", "unshare", "--uts", "--mount"]
     argv += ["--pid", "--fork"] if pid_namespace else []
     argv += ["--propagation", "slave", "--", "sh", str(script)]
-    log = directory / "boot.log"
+    log = log or directory / "boot.log"
     launcher = _proc.spawn_detached(argv, env={"PATH": _proc.SAFE_PATH, **env}, log_path=log)
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -143,4 +200,13 @@ def enter_argv(pid: int, *, pid_namespace: bool = True) -> list[str]:
     return ["nsenter", "-t", str(pid), "--net", "--uts", "--mount", *own_pids, "--root", "--wd", "--"]
 
 
-__all__ = ["Bind", "boot_script", "enter_argv", "is_machine_init", "machine_paths", "start_machine"]
+__all__ = [
+    "Bind",
+    "Watchdog",
+    "boot_script",
+    "enter_argv",
+    "is_machine_init",
+    "machine_paths",
+    "start_machine",
+    "watchdog_init",
+]

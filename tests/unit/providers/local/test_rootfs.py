@@ -25,7 +25,9 @@ def test_the_boot_script_layers_the_machine_over_its_image_then_becomes_its_init
     home = lines.index("mount --bind /state/shared/home /state/nodes/n1/root/home")
     assert home > overlay
     assert "mount -o remount,bind,ro /state/nodes/n1/root/opt/corral/lib" in lines
-    assert lines[-1].startswith("exec chroot /state/nodes/n1/root /bin/bash -c ")
+    pivot = lines.index("cd /state/nodes/n1/root")
+    assert lines[pivot + 1 : pivot + 3] == ["mkdir -p .corral-host-root", "pivot_root . .corral-host-root"]
+    assert lines[pivot + 3].startswith("exec /bin/bash -c ")
     assert lines[-1].endswith(INIT_MARKER)
 
 
@@ -33,3 +35,4 @@ def test_entering_a_machine_takes_its_pid_namespace_and_root() -> None:
     argv = enter_argv(42)
     assert argv[:3] == ["nsenter", "-t", "42"]
     assert {"--net", "--uts", "--mount", "--pid", "--root"} <= set(argv)
+    assert "--pid" not in enter_argv(42, pid_namespace=False)
