@@ -128,11 +128,7 @@ class CloudWatchLogReader:
             token = page["nextForwardToken"]
 
     def read_text(self) -> str:
-        lines = []
-        for stamp, message in self.events():
-            first = message.splitlines()[0] if message else ""
-            stamped = first.startswith("{") or OWN_TIMESTAMP.match(first)
-            lines.append(message if stamped else f"{stamp.isoformat()} {message}")
+        lines = [_stamped(stamp, message) for stamp, message in self.events()]
         return "\n".join(lines) + ("\n" if lines else "")
 
     def last_write(self) -> datetime:
@@ -142,8 +138,41 @@ class CloudWatchLogReader:
         return self.stored_bytes
 
     def edges(self, limit: int) -> tuple[list[str], list[str]]:
-        lines = self.read_text().splitlines()
-        return lines[:limit], lines[-limit:]
+        """The first and last events (one GetLogEvents call at each end, at most EDGE_EVENTS
+        events, about ``limit`` bytes), not the whole stream."""
+        head = _lines(self._end(from_head=True), limit)
+        tail = _lines(self._end(from_head=False), limit, tail=True)
+        return head, tail
+
+    def _end(self, *, from_head: bool) -> list[tuple[datetime, str]]:
+        try:
+            page = self.clients.client("logs").get_log_events(
+                logGroupName=self.group, logStreamName=self.stream, startFromHead=from_head, limit=EDGE_EVENTS
+            )
+        except BOTO_ERRORS as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return []
+            raise translate(exc, "GetLogEvents") from exc
+        return [(_time(e["timestamp"]), str(e.get("message", ""))) for e in page.get("events", [])]
+
+
+#: Events read at each end of a stream for list-cluster-log-streams' first and last timestamps.
+EDGE_EVENTS = 100
+
+
+def _stamped(stamp: datetime, message: str) -> str:
+    """``message``, with CloudWatch's time in front when its first line has none of its own."""
+    first = message.splitlines()[0] if message else ""
+    return (
+        message if first.startswith("{") or OWN_TIMESTAMP.match(first) else f"{stamp.isoformat()} {message}"
+    )
+
+
+def _lines(events: list[tuple[datetime, str]], limit: int, *, tail: bool = False) -> list[str]:
+    """The events' lines, at most ``limit`` bytes of them (the last bytes with ``tail``)."""
+    data = "\n".join(_stamped(stamp, message) for stamp, message in events).encode()
+    kept = data[-limit:] if tail else data[:limit]
+    return kept.decode(errors="ignore").splitlines()
 
 
 def _time(milliseconds: int | float) -> datetime:
