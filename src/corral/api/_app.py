@@ -44,7 +44,8 @@ def create_app(
     """The ASGI app serving pcluster's ``/v3`` operations over ``service``; clusters it creates go
     to ``provider``; ``spawn`` starts the background worker of a create or delete. Tokens and the
     audit log live in the service's state directory (``api/``). No CORS unless ``cors_origins``."""
-    from corral.api import _clusters, _images, _operations
+    from corral import web
+    from corral.api import _clusters, _corral, _images, _operations
     from corral.api._spec import served_json, served_yaml
 
     app = FastAPI(
@@ -59,6 +60,8 @@ def create_app(
     app.include_router(_clusters.router)
     app.include_router(_operations.router)
     app.include_router(_images.router)
+    app.include_router(_corral.router)
+    web.mount(app)
 
     @app.get("/v3/openapi.json", include_in_schema=False)
     def openapi_json() -> Response:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         plan_to_json,
     )
     from corral.service._images import list_official_images
+    from corral.service._jobs import cancel_job, list_jobs
     from corral.service._log_access import (
         ExportedLogs,
         LogEventList,
@@ -113,6 +114,8 @@ _LAZY = {
     "StackEventRecord": "corral.state",
     "provider_names": "corral.service._open",
     "paged_doc": "corral.service._paging",
+    "list_jobs": "corral.service._jobs",
+    "cancel_job": "corral.service._jobs",
     "UpdateAccepted": "corral.service._update",
     "RepairReport": "corral.service._repair",
 }
@@ -147,6 +150,7 @@ __all__ = [
     "StackEventRecord",
     "StackEvents",
     "UpdateAccepted",
+    "cancel_job",
     "check_cluster",
     "check_image",
     "check_name",
@@ -155,6 +159,7 @@ __all__ = [
     "dry_run_create",
     "error_log_path",
     "iso",
+    "list_jobs",
     "list_official_images",
     "open_service",
     "paged_doc",

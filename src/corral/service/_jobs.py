@@ -1,0 +1,70 @@
+"""A cluster's Slurm jobs, read on its head node: ``squeue --json`` (Slurm 22.05 and 24.11 both
+have it; 22.05 gives ``job_state`` as a string, 24.11 as a list of flags) and ``scancel``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from corral.errors import BadRequestError, ConflictError, ProviderError
+
+if TYPE_CHECKING:
+    from corral.service._service import ClusterService
+
+RUNNING_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE")
+
+
+def _text(value: Any) -> str:
+    """squeue's values: a string (22.05), a list of flags or a ``{"set", "number"}`` (24.11)."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return str(value.get("number", "")) if value.get("set", True) else ""
+    return "" if value is None else str(value)
+
+
+def job_view(job: dict[str, Any]) -> dict[str, Any]:
+    """One job of ``squeue --json`` in the UI's shape."""
+    return {
+        "jobId": job.get("job_id"),
+        "name": _text(job.get("name")),
+        "user": _text(job.get("user_name")),
+        "partition": _text(job.get("partition")),
+        "state": _text(job.get("job_state")),
+        "reason": _text(job.get("state_reason")),
+        "nodes": _text(job.get("nodes")),
+        "submitTime": _text(job.get("submit_time")),
+    }
+
+
+def _head(service: ClusterService, cluster_name: str) -> Any:
+    record = service.get(cluster_name)
+    if record.cluster_status not in RUNNING_STATUSES:
+        raise ConflictError(
+            f"cluster {cluster_name!r} is {record.cluster_status}: its head node runs no jobs"
+        )
+    return service.provider(record.provider)
+
+
+def list_jobs(service: ClusterService, cluster_name: str) -> dict[str, Any]:
+    """``{"jobs": [...]}``: every job Slurm still shows (pending with its reason, running, just ended)."""
+    result = _head(service, cluster_name).run_on_head(cluster_name, ["squeue", "--json"], timeout=30)
+    if result.returncode != 0:
+        raise ProviderError(f"squeue failed on the head node of {cluster_name!r}: {result.stderr.strip()}")
+    try:
+        doc = json.loads(result.stdout)
+    except ValueError:
+        raise ProviderError(f"squeue --json gave no JSON on the head node of {cluster_name!r}") from None
+    return {"jobs": [job_view(j) for j in doc.get("jobs", [])]}
+
+
+def cancel_job(service: ClusterService, cluster_name: str, job_id: str) -> dict[str, Any]:
+    if not job_id.isdigit() or len(job_id) > 12:
+        raise BadRequestError(f"Bad Request: job id {job_id[:40]!r} is not a number")
+    result = _head(service, cluster_name).run_on_head(cluster_name, ["scancel", job_id], timeout=30)
+    if result.returncode != 0:
+        raise BadRequestError(f"scancel {job_id}: {result.stderr.strip() or 'failed'}")
+    return {"message": f"Job {job_id} cancelled."}
+
+
+__all__ = ["cancel_job", "job_view", "list_jobs"]

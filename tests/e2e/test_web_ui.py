@@ -1,0 +1,163 @@
+"""The web UI in Debian's headless chromium (Playwright): sign in with a token, see a cluster the CLI
+created, create one from the editor after fixing a validation error, stop and start its fleet, read
+a log stream holding hostile lines (shown as text), delete with the confirmation that names the
+cluster, and a read-only token's UI that cannot change anything. Screenshots go to
+``$CORRAL_UI_SCREENSHOTS`` (``docs/ui`` in the repository when refreshing them)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.unit.api.server import CORRAL, Server, running_server
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=1</script> & "quotes"'
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)", allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (requirements.lock)"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("ui"), provider="fake") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def shots() -> Path:
+    out = Path(os.environ.get("CORRAL_UI_SCREENSHOTS", "/tmp/corral-ui-screenshots"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    env.update(CORRAL_STATE_DIR=str(server.state), CORRAL_PROVIDER="fake")
+    return subprocess.run([*CORRAL, *args], capture_output=True, text=True, env=env, timeout=180, check=True)
+
+
+def sign_in(page: object, server: Server, token: str) -> None:
+    page.goto(server.url + "/")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Clusters").wait_for()
+
+
+def test_the_console_from_sign_in_to_delete(server: Server, browser: object) -> None:
+    cli(server, "create-cluster", "-n", "from-cli", "-c", str(ROOT / "examples" / "demo.yaml"), "--wait")
+    from corral.providers.fake import from_state_dir
+
+    fake = from_state_dir(server.state)
+    head = next(i for i in fake.instances("from-cli") if i.role.value == "HeadNode")
+    fake.write_log("from-cli", head, "hostile", f"2026-12-04T10:00:00.000Z {HOSTILE}\nplain line\n")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/")
+    page.get_by_label("API token").fill("corral_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Unauthorized").wait_for()
+    sign_in(page, server, server.token)
+    assert server.token not in page.content() and server.token not in page.url
+    page.get_by_role("link", name="from-cli").wait_for()
+    page.screenshot(path=str(shots() / "clusters.png"), full_page=True)
+
+    # create from the editor: an error first, on its line, then fixed
+    page.get_by_role("link", name="Create").click()
+    page.get_by_label("Cluster name").fill("from-ui")
+    editor = page.get_by_label("Cluster configuration (YAML, ParallelCluster 3 format)")
+    good = (ROOT / "examples" / "demo.yaml").read_text()
+    editor.fill(good.replace("InstanceType", "InstanceTyp", 1))
+    finding = page.locator(".finding.error").first
+    finding.wait_for()
+    assert "InstanceTyp" in finding.inner_text() and "line" in finding.inner_text()
+    page.screenshot(path=str(shots() / "editor-finding.png"), full_page=True)
+    editor.fill(good)
+    page.get_by_text("Valid.").wait_for()
+    page.get_by_role("button", name="Create cluster").click()
+    page.get_by_role("heading", name="Cluster from-ui").wait_for()
+    page.locator("#fleet").get_by_text("RUNNING").wait_for(timeout=60_000)
+    page.screenshot(path=str(shots() / "cluster.png"), full_page=True)
+
+    page.get_by_role("button", name="Stop fleet").click()
+    page.locator("#fleet").get_by_text("STOPPED").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Start fleet").click()
+    page.locator("#fleet").get_by_text("RUNNING").wait_for(timeout=60_000)
+
+    # logs: hostile lines stay text
+    page.goto(f"{server.url}/#/logs/from-cli")
+    stream = page.locator(".streams a", has_text="hostile")
+    stream.click()
+    page.locator("#log-lines").get_by_text("plain line").wait_for()
+    assert HOSTILE in page.locator("#log-lines").inner_text()
+    assert page.locator("#log-lines img, #log-lines script").count() == 0
+    assert page.evaluate("window.pwned") is None
+    page.get_by_label("Filter").fill("plain")
+    assert HOSTILE not in page.locator("#log-lines").inner_text()
+    page.screenshot(path=str(shots() / "logs.png"), full_page=True)
+
+    # delete: the confirmation names the cluster and needs it typed
+    page.goto(f"{server.url}/#/cluster/from-ui")
+    page.get_by_role("button", name="Delete from-ui…").click()
+    confirm = page.get_by_role("button", name="Delete from-ui", exact=True)
+    assert confirm.is_disabled()
+    page.locator("#confirm-name").fill("from-u")
+    assert confirm.is_disabled()
+    page.locator("#confirm-name").fill("from-ui")
+    page.screenshot(path=str(shots() / "delete-confirm.png"), full_page=True)
+    confirm.click()
+    page.get_by_role("heading", name="Clusters").wait_for()
+    page.get_by_role("link", name="from-ui").wait_for(state="detached", timeout=60_000)
+    assert errors == []
+    page.close()
+
+
+def test_a_read_only_token_gives_a_read_only_console(server: Server, browser: object) -> None:
+    page = browser.new_page()
+    sign_in(page, server, server.reader)
+    page.get_by_text("(read-only)").wait_for()
+    page.goto(f"{server.url}/#/cluster/from-cli")
+    page.get_by_role("heading", name="Cluster from-cli").wait_for()
+    page.locator("#fleet").wait_for()
+    assert page.get_by_role("button", name="Stop fleet").count() == 0
+    assert page.get_by_role("button", name="Delete from-cli…").count() == 0
+    page.close()
+
+
+def test_the_page_loads_nothing_from_elsewhere_and_sends_a_strict_csp(
+    server: Server, browser: object
+) -> None:
+    page = browser.new_page()
+    seen: list[str] = []
+    page.on("request", lambda req: seen.append(req.url))
+    answer = page.goto(server.url + "/")
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    page.get_by_label("API token").wait_for()
+    assert all(url.startswith(server.url) for url in seen), seen
+    page.close()
