@@ -5,6 +5,7 @@
 
 const TOKEN_KEY = "corral.token";
 const IN_PROGRESS = /_IN_PROGRESS$/;
+const FINAL_JOB = /^(COMPLETED|CANCELLED|FAILED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE)/;
 let timers = [];
 let me = null;
 
@@ -342,7 +343,7 @@ function jobsView(view, name) {
       body.replaceChildren(doc.jobs.length === 0 ? el("p", { text: "No jobs." }) : table(
         ["Job", "Name", "User", "Queue", "State", "Reason", "Nodes", ""], doc.jobs.map((j) => [
           String(j.jobId), j.name, j.user, j.partition, statusBadge(j.state), j.reason || "", j.nodes || "",
-          me.readOnly || !["PENDING", "RUNNING"].includes(j.state) ? "" : el("button", { type: "button",
+          me.readOnly || FINAL_JOB.test(j.state) ? "" : el("button", { type: "button",
             text: `Cancel ${j.jobId}`, onclick: async () => {
               try { await api("DELETE", `/corral/v1/clusters/${enc(name)}/jobs/${enc(j.jobId)}`); }
               catch (err) { errorBox(body, err); }
