@@ -181,7 +181,7 @@ def test_the_resume_program_refuses_to_launch_on_a_stale_heartbeat(
     create(provider, plan(name, queues=(("q1", "c1", 0, 2),)), monkeypatch, CORRAL_HEARTBEAT_TIMEOUT_S="20")
     layout = provider.layout(name)
     local_daemons.stop_reconciler(layout)  # the reconciler dies: its heartbeat stops
-    beat = layout.slurm_state / "heartbeat"
+    beat = local_daemons.heartbeat_file(layout)
     heartbeat.write_heartbeat(beat, datetime.now(UTC) - timedelta(seconds=60))
     started = time.monotonic()
     job_id = submit(provider, name, "-N", "1")

@@ -1,9 +1,10 @@
 """The reconciler's heartbeat: a file with the time of its last pass, and how old that time is.
 
-The reconciler loop writes ``<cluster dir>/state/heartbeat`` (one ISO-8601 UTC timestamp and a
-newline, replaced atomically) on every pass. The ResumeProgram reads it and refuses to launch
-nodes while it is stale, as ParallelCluster's ResumeProgram refuses when ``clustermgtd``'s
-heartbeat is older than ``clustermgtd_timeout``: without a reconciler, nothing would replace the
+The reconciler loop writes the heartbeat file (locally ``/run/corral/<key>/heartbeat``: one
+ISO-8601 UTC timestamp and a newline, replaced atomically) on every pass. The ResumeProgram
+reads it and refuses to launch nodes while it is stale, as ParallelCluster's ResumeProgram
+refuses when ``clustermgtd``'s heartbeat is older than ``clustermgtd_timeout``: without a
+reconciler, nothing would replace the
 nodes it launches when they fail, nor reset the compute resources it marks down.
 
 It lives on the ground floor (``corral.runtime``) because three layers share the format: the

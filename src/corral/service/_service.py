@@ -214,20 +214,23 @@ class ClusterService:
         except BaseException as exc:
             self._fail_create(cluster_name, exc, on_event)
             raise
-        current = self.store.get(cluster_name)
-        done = self.store.save(
-            current,
-            replace(
+        try:  # a store that cannot record the success (a full disk) fails the create: nothing is left
+            current = self.store.get(cluster_name)
+            done = self.store.save(
                 current,
-                stack_status=StackStatus.CREATE_COMPLETE,
-                fleet_status=FleetStatus.RUNNING,
-                fleet_updated_at=utc_now(),
-                owner=None,
-            ),
-        )
-        self._stack_event(
-            done, StackStatus.CREATE_COMPLETE, f"head node {head.instance_id} at {head.private_ip}"
-        )
+                replace(
+                    current,
+                    stack_status=StackStatus.CREATE_COMPLETE,
+                    fleet_status=FleetStatus.RUNNING,
+                    fleet_updated_at=utc_now(),
+                    owner=None,
+                ),
+            )
+            self._stack_event(
+                done, StackStatus.CREATE_COMPLETE, f"head node {head.instance_id} at {head.private_ip}"
+            )
+        except CorralError as exc:
+            return self._fail_create(cluster_name, exc, on_event)
         self._notify(on_event, done)
         return done
 
@@ -251,18 +254,24 @@ class ClusterService:
             self._stack_event(failed, StackStatus.CREATE_FAILED, reason)
             self._notify(on_event, failed)
             return failed
-        rolling = self.store.save(
-            current,
-            replace(
+        try:
+            rolling = self.store.save(
                 current,
-                stack_status=StackStatus.ROLLBACK_IN_PROGRESS,
-                failure_code=code,
-                failure_reason=reason,
-            ),
-        )
-        self._stack_event(
-            rolling, StackStatus.ROLLBACK_IN_PROGRESS, f"The following resource(s) failed: {reason}"
-        )
+                replace(
+                    current,
+                    stack_status=StackStatus.ROLLBACK_IN_PROGRESS,
+                    failure_code=code,
+                    failure_reason=reason,
+                ),
+            )
+            self._stack_event(
+                rolling, StackStatus.ROLLBACK_IN_PROGRESS, f"The following resource(s) failed: {reason}"
+            )
+        except CorralError:
+            # The store cannot record it (a full disk): still take down what this create made; the
+            # record settles to CREATE_FAILED once this process is gone, and the error says why.
+            _identity.delete(self.provider(current.provider), current, retain_storage=True)
+            raise
         self._notify(on_event, rolling)
         try:
             _identity.delete(self.provider(rolling.provider), rolling, retain_storage=True)

@@ -57,7 +57,9 @@ def header_problem(path: Path) -> str | None:
     valid = header[24:28] == header[92:96]
     if page_size < 512 or page_size & (page_size - 1):
         return f"its header is damaged (page size {page_size})"
-    if valid and pages and size < pages * page_size:
+    wal = Path(f"{path}-wal")
+    pending = wal.exists() and wal.stat().st_size > 0  # pages not yet checkpointed live there
+    if valid and pages and size < pages * page_size and not pending:
         return f"it is truncated ({size} bytes, its header declares {pages} pages of {page_size} bytes)"
     return None
 
@@ -118,13 +120,14 @@ def diagnose(path: Path, error: BaseException | None = None) -> StateStoreError:
     """The precise reason ``error`` (a SQLite or OS error of the store) happened."""
     directory = path.parent
     text = str(error or "").lower()
-    problem = header_problem(path)
-    if problem is not None:
-        return corrupt(path, problem)
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return corrupt(path, str(error))
     writable = _writable(directory)
     free = free_bytes(directory)
+    if writable != "full" and not (free is not None and free < LOW_SPACE_BYTES):
+        problem = header_problem(path)
+        if problem is not None:
+            return corrupt(path, problem)
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return corrupt(path, str(error))
     if (
         writable == "full"
         or "full" in text
@@ -133,8 +136,8 @@ def diagnose(path: Path, error: BaseException | None = None) -> StateStoreError:
         shown = f"{free} bytes free" if free is not None else "no space left"
         return StateStoreError(
             f"the file system holding the state directory {directory} is full ({shown})",
-            hint=f"free some space there (`df {directory}`) and retry; nothing was lost, the command"
-            " changed nothing",
+            hint=f"free some space there (`df {directory}`) and retry; no cluster was touched, and a"
+            " create that ran out of space took down what it had made",
             cause="full",
         )
     if writable is not None or "readonly" in text or "read-only" in text:

@@ -104,6 +104,8 @@ DB_FILE = "corral.db"
 #: How long a command waits for another process's write lock before saying who holds it. Writes
 #: are single statements (milliseconds); a longer wait means something is wrong.
 BUSY_TIMEOUT_S = 5.0
+RESERVE_FILE = ".space-reserve"
+RESERVE_BYTES = 64 * 1024
 
 
 class StaleWriteError(ConflictError):
@@ -135,7 +137,14 @@ def _guarded(method: _F) -> _F:
             return method(self, *args, **kwargs)
         except (OSError, sqlite3.Error) as exc:
             self.close()
-            raise translate(self.path, exc) from None
+            error = translate(self.path, exc)
+        if getattr(error, "cause", "") == "full" and self.release_reserve():
+            try:  # the space kept in reserve lets this write (a failure's record) through
+                return method(self, *args, **kwargs)
+            except (OSError, sqlite3.Error) as exc:
+                self.close()
+                error = translate(self.path, exc)
+        raise error
 
     return cast(_F, guarded)
 
@@ -180,6 +189,7 @@ class StateStore:
             self._conn, self._file_id = conn, None
             _retry_locked(self._init_schema)
             self._file_id = _file_id(self.path)
+            self._keep_reserve()
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise translate(self.path, exc) from None
@@ -195,6 +205,28 @@ class StateStore:
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    @property
+    def reserve(self) -> Path:
+        """Space kept aside in the state directory: given up when the disk is full, so that the
+        failure itself can still be recorded (made again on a later open, when there is room)."""
+        return self.state_dir / RESERVE_FILE
+
+    def release_reserve(self) -> bool:
+        try:
+            self.reserve.unlink()
+        except OSError:
+            return False
+        return True
+
+    def _keep_reserve(self) -> None:
+        if self.reserve.exists():
+            return
+        try:
+            with open(self.reserve, "wb") as handle:
+                handle.write(b"\0" * RESERVE_BYTES)  # real blocks: a sparse file frees nothing
+        except OSError:
+            self.reserve.unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:

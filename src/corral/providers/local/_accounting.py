@@ -34,7 +34,7 @@ from pathlib import Path
 from corral.errors import ProviderError
 from corral.plan import ClusterPlan
 from corral.providers.base import DatabaseStandin
-from corral.providers.local import _net, _proc
+from corral.providers.local import _cgroups, _net, _proc
 from corral.providers.local._daemons import ACCOUNTING_DATABASE_KEY, log_tail, slurm_env
 from corral.providers.local._layout import RUN_ROOT, ClusterDescriptor, ClusterLayout
 from corral.slurm.conf import SlurmdbdSettings, render_slurmdbd_conf
@@ -311,7 +311,8 @@ def start_slurmdbd(layout: ClusterLayout, descriptor: ClusterDescriptor, holder:
     slurmctld's first records have somewhere to go). Fails with slurmdbd's own words when it
     cannot reach the database (a wrong password, say)."""
     env = slurm_env(layout)
-    _proc.spawn_detached(slurmdbd_argv(layout, holder), env=env, log_path=layout.log / "slurmdbd.stdout")
+    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *slurmdbd_argv(layout, holder)]
+    _proc.spawn_detached(argv, env=env, log_path=layout.log / "slurmdbd.stdout")
     head = ["nsenter", f"--net=/run/netns/{_net.head_netns(layout.name)}", "--"]
     name = descriptor.name
     deadline = time.monotonic() + SLURMDBD_READY_TIMEOUT_S

@@ -188,6 +188,18 @@ def set_shape(root: Path, machine: str, *, cpus: int, memory_mib: int) -> list[s
     return applied
 
 
+def shape(root: Path, machine: str, instance_type: str) -> list[str]:
+    """Give the machine its instance type's vCPUs and memory (the catalog's; Slurm is told the
+    RealMemory left after SchedulableMemory, inside this), so a job that overuses memory is killed
+    inside its node, never on the host. Unknown types stay unlimited."""
+    from corral.config import catalog
+
+    info = catalog.get(instance_type)
+    if info is None:
+        return []
+    return set_shape(root, machine, cpus=info.vcpus, memory_mib=info.memory_mib)
+
+
 def _tree(directory: Path) -> list[Path]:
     """``directory`` and its descendants, deepest first."""
     if not directory.is_dir():

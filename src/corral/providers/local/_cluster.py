@@ -257,6 +257,7 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
     _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
     _nodes.write_identity(layout.head_dir)
+    _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
     cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
     image = _imageroot.image_root(descriptor)
     if image is None:
@@ -400,7 +401,13 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "
             hint="they may be stuck in the kernel (state D); retry the delete in a minute",
         )
     remove_storage(layout, descriptor, retain_storage=retain_storage)
-    _logs.retain_or_remove(layout, retain_storage=retain_storage)  # DeletionPolicy of the logs
+    try:
+        _logs.retain_or_remove(layout, retain_storage=retain_storage)  # DeletionPolicy of the logs
+    except OSError as exc:  # the logs stay in the cluster directory, which stays too
+        raise ProviderError(
+            f"cannot keep the logs of cluster {layout.name!r} (DeletionPolicy Retain): {exc}",
+            hint="its processes and namespaces are gone; free space and delete it again",
+        ) from exc
     _net.release_subnet(layout.subnet_file)
     shutil.rmtree(layout.root, ignore_errors=True)
     shutil.rmtree(layout.run_dir, ignore_errors=True)

@@ -86,7 +86,9 @@ def start_munged(layout: ClusterLayout) -> None:
     if not layout.munge_key.exists():
         with open(os.open(layout.munge_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as key:
             key.write(os.urandom(1024))
-    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *munged_argv(layout)]
+    # Inside the head's network namespace (it needs no network: clients reach it by its socket).
+    head = ["nsenter", f"--net=/run/netns/{_net.head_netns(layout.name)}", "--"]
+    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *head, *munged_argv(layout)]
     result = _proc.run(argv, env={"PATH": _proc.SAFE_PATH}, check=False)
     if result.returncode != 0:
         raise ProviderError(
@@ -157,9 +159,9 @@ def record_extra(
 
 
 def heartbeat_file(layout: ClusterLayout) -> Path:
-    """The reconciler's heartbeat (compute nodes' watchdogs read it; the cluster dir is visible
-    in every node's mount namespace)."""
-    return heartbeat_path(layout.slurm_state)
+    """The reconciler's heartbeat (compute nodes' watchdogs read it). In the run dir, a tmpfs: a
+    full state disk must not stop the heartbeat, or every watchdog would shut its node down."""
+    return heartbeat_path(layout.run_dir)
 
 
 WATCHDOG_MODULE = "corral.node.watchdog"

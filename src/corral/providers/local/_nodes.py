@@ -107,6 +107,7 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
         layout, netns, lambda: _net.create_node_network(descriptor.name, node.name, node.index, subnet)
     )
     env = node_environment(layout, descriptor)
+    _cgroups.shape(layout.root, node.name, node.instance_type)
     cgroup = _cgroups.enter_argv(layout.root, node.name)
     image = _imageroot.image_root(descriptor)
     python, enter = descriptor.python, enter_argv

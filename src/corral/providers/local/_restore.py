@@ -100,6 +100,7 @@ def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
 
     head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
     _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
+    _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
     cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
     holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
     _cluster.run_head_agent(layout, descriptor, holder, "start")

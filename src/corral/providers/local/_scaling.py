@@ -20,7 +20,8 @@ HEARTBEAT_TIMEOUT_ENV = "CORRAL_HEARTBEAT_TIMEOUT_S"
 
 
 def heartbeat_file(layout: ClusterLayout) -> str:
-    return str(layout.slurm_state / HEARTBEAT_FILE)
+    """On the run tmpfs, as ``_daemons.heartbeat_file`` (a full state disk must not stop it)."""
+    return str(layout.run_dir / HEARTBEAT_FILE)
 
 
 def resume_environment(plan: ClusterPlan, layout: ClusterLayout) -> dict[str, str]:

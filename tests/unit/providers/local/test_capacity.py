@@ -170,7 +170,7 @@ def test_resume_environment_carries_strategy_heartbeat_and_threshold(
     assert env == {
         "CORRAL_PROVIDER": "local",
         "CORRAL_SCALING_STRATEGY": "greedy-all-or-nothing",
-        "CORRAL_HEARTBEAT_FILE": str(layout.slurm_state / "heartbeat"),
+        "CORRAL_HEARTBEAT_FILE": str(layout.run_dir / "heartbeat"),
     }
     monkeypatch.setenv(_scaling.HEARTBEAT_TIMEOUT_ENV, "42")
     assert _scaling.resume_environment(cluster, layout)[_scaling.HEARTBEAT_TIMEOUT_ENV] == "42"

@@ -1,0 +1,80 @@
+"""Node shapes and full disks (issue #19, points 2, 5 and 9): each machine's cgroup carries its
+instance type's CPUs and memory, munged runs inside the head's network namespace, the heartbeat
+lives on the run tmpfs, and a create whose state disk fills up fails with that cause and leaves no
+process, namespace or cgroup behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corral.config import catalog
+from corral.providers.local import LocalProvider, _cgroups, _daemons, _proc
+
+from . import plans
+from .conftest import delete_and_check, leftovers, unique_name
+from .test_state_faults import CONFIG
+
+pytestmark = pytest.mark.e2e
+
+
+def test_machines_get_their_shape_munged_and_heartbeat_live_inside(provider: LocalProvider) -> None:
+    name = unique_name("rlshape")
+    provider.create(plans.plan(name, queues=(("q1", "c1", 1, 0),)), on_event=lambda r, m: None)
+    try:
+        layout = provider.layout(name)
+        dirs = _cgroups.recorded(layout.root)
+        expected = catalog.get("c5.large")
+        assert expected is not None
+        for machine in ("head", "q1-st-c1-1"):
+            if "memory" in dirs:
+                limit = int((Path(dirs["memory"]) / machine / "memory.limit_in_bytes").read_text())
+                assert limit == expected.memory_mib << 20
+            if "cpu" in dirs:
+                quota = int((Path(dirs["cpu"]) / machine / "cpu.cfs_quota_us").read_text())
+                assert quota == expected.vcpus * 100_000
+            if (Path(dirs["unified"]) / machine / "memory.max").exists():
+                assert (Path(dirs["unified"]) / machine / "memory.max").read_text().strip() == str(
+                    expected.memory_mib << 20
+                )
+        munged = _proc.read_pid(layout.run_dir / "munged.pid")
+        assert munged is not None
+        head_ns = os.stat(f"/run/netns/corral-{name}-head")
+        munged_ns = os.stat(f"/proc/{munged}/ns/net")
+        assert (munged_ns.st_dev, munged_ns.st_ino) == (head_ns.st_dev, head_ns.st_ino)
+        assert _daemons.heartbeat_file(layout).parent == layout.run_dir
+    finally:
+        delete_and_check(provider, name)
+
+
+def test_a_create_that_fills_the_state_disk_fails_with_that_cause_and_leaves_no_process(
+    prerequisites: None, tmp_path: Path
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)], check=True)
+    try:
+        (tmp_path / "cluster.yaml").write_text(CONFIG)
+        env = {**os.environ, "CORRAL_STATE_DIR": str(disk / "state")}
+        name = unique_name("rlfull")
+        corral = str(Path(sys.executable).with_name("corral"))
+        result = subprocess.run(
+            [corral, "create-cluster", "-c", str(tmp_path / "cluster.yaml"), "-n", name, "--wait"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode != 0
+        assert "is full" in result.stderr, result.stdout + result.stderr
+        left = leftovers(LocalProvider(disk / "state"), name)
+        assert [item for item in left if not item.startswith("directory ")] == []
+        assert not _cgroups.recorded(disk / "state" / "clusters" / name) or not any(
+            Path(d).exists() for d in _cgroups.recorded(disk / "state" / "clusters" / name).values()
+        )
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
