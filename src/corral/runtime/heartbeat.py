@@ -4,8 +4,8 @@ The reconciler loop writes the heartbeat file (locally ``/run/corral/<key>/heart
 ISO-8601 UTC timestamp and a newline, replaced atomically) on every pass. The ResumeProgram
 reads it and refuses to launch nodes while it is stale, as ParallelCluster's ResumeProgram
 refuses when ``clustermgtd``'s heartbeat is older than ``clustermgtd_timeout``: without a
-reconciler, nothing would replace the
-nodes it launches when they fail, nor reset the compute resources it marks down.
+reconciler, nothing would replace the nodes it launches when they fail, nor reset the compute
+resources it marks down.
 
 It lives on the ground floor (``corral.runtime``) because three layers share the format: the
 daemons write and read it, the local provider writes the first one at create, and every compute
