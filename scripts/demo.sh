@@ -34,8 +34,8 @@ done
 state=$(corral ssh -n "$name" -- scontrol -o show job "$job" | grep -o 'JobState=[A-Z_]*' || true)
 echo "job $job finished: ${state:-JobState=unknown}"
 
-echo "== job output (/home/hello-$job.out on the cluster's shared home)"
-corral ssh -n "$name" -- cat "/home/hello-$job.out"
+echo "== job output (hello-$job.out in the default user's home, shared by every node)"
+corral ssh -n "$name" -- cat "hello-$job.out"
 
 echo "== describe-cluster-instances"
 corral describe-cluster-instances -n "$name" --output table

@@ -20,6 +20,10 @@ apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps ipt
 apt_packages+=(mariadb-server slurmdbd)
 # the web UI's end-to-end tests: Debian's chromium, driven by Playwright (no browser download)
 apt_packages+=(chromium)
+# openssh-server: each local cluster runs its own sshd inside its head node's namespaces (`corral ssh`);
+# the host's own ssh service is never enabled or started by this script. socat carries the SSH
+# connection from the host's ssh client into the head's network namespace (ProxyCommand).
+apt_packages+=(openssh-server openssh-client socat)
 command -v python3 >/dev/null || apt_packages+=(python3)
 command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 missing=()
@@ -37,6 +41,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -50,11 +50,11 @@ Scheduling:
 """
 
 JOB = """#!/bin/bash
-#SBATCH -N2 -p q2 -o /home/cli/%j.out
+#SBATCH -N2 -p q2 -o cli/%j.out
 srun -l hostname
 other=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | grep -v "^$(hostname)$" | head -1)
 timeout 5 bash -c "</dev/tcp/$other/6818" && echo "$(hostname) reaches $other"
-srun bash -c 'echo "from $(hostname)" > /home/cli/out-$SLURM_JOB_ID-$(hostname)'
+srun bash -c 'echo "from $(hostname)" > "$HOME/cli/out-$SLURM_JOB_ID-$(hostname)"'
 """
 
 
@@ -101,18 +101,20 @@ def test_cluster_lifecycle_through_the_cli(cli, provider: LocalProvider) -> None
         assert sorted(i["nodeType"] for i in instances) == ["ComputeNode", "HeadNode"]
         assert f"corral-{name}-head" in os.listdir("/run/netns")
 
-        # a job over two dynamic nodes, submitted through `corral ssh`
-        cli("ssh", "-n", name, "--", "mkdir", "-p", "/home/cli")
-        cli("ssh", "-n", name, "--", "sh", "-c", "cat > /home/cli/job.sh", stdin=JOB)
-        job = cli("ssh", "-n", name, "--", "sbatch", "--parsable", "/home/cli/job.sh").stdout.strip()
+        # a job over two dynamic nodes, submitted through `corral ssh` (a real SSH session as the
+        # cluster's default user, in its home: /home is every node's)
+        assert cli("ssh", "-n", name, "--", "whoami").stdout.strip() == "ec2-user"
+        cli("ssh", "-n", name, "--", "mkdir", "-p", "cli")
+        cli("ssh", "-n", name, "--", "cat > cli/job.sh", stdin=JOB)
+        job = cli("ssh", "-n", name, "--", "sbatch", "--parsable", "cli/job.sh").stdout.strip()
 
         def finished() -> bool:
             return cli("ssh", "-n", name, "--", "squeue", "-h", "-j", job).stdout.strip() == ""
 
         wait_until(finished, 60, "the CLI job to finish", interval=0.3)
-        output = cli("ssh", "-n", name, "--", "cat", f"/home/cli/{job}.out").stdout
+        output = cli("ssh", "-n", name, "--", "cat", f"cli/{job}.out").stdout
         assert "q2-dy-c2-1" in output and "q2-dy-c2-2" in output and " reaches q2-dy-c2-" in output
-        files = cli("ssh", "-n", name, "--", "ls", "/home/cli").stdout.split()
+        files = cli("ssh", "-n", name, "--", "ls", "cli").stdout.split()
         assert {f"out-{job}-q2-dy-c2-1", f"out-{job}-q2-dy-c2-2"} <= set(files)
 
         # the dynamic nodes power down after the (test-shortened) idle time

@@ -51,7 +51,7 @@ def _use_region(name: str, region: str, kwargs: dict[str, Any]) -> None:
     from corral.errors import NotFoundError
 
     os.environ["AWS_DEFAULT_REGION"] = check_region(region)
-    if name in ("create_cluster", "list_clusters", "describe_cluster_instances"):
+    if name in ("create_cluster", "list_clusters", "describe_cluster_instances", "configure"):
         kwargs["region"] = region  # these verbs apply it themselves
         return
     cluster_name = kwargs.get("cluster_name")
@@ -409,8 +409,43 @@ def export_cluster_logs(
     emit(exported.to_json(), output=output, query=query)
 
 
-def ssh(*, cluster_name: str, user: str | None, dryrun: bool, command: tuple[str, ...]) -> None:
-    argv = make_service().ssh_argv(cluster_name, list(command), user=user)
+#: ``corral ssh``'s own flags, also recognised after ssh's options (as pcluster's argparse does)
+SSH_OWN_FLAGS = {"--dryrun": "dryrun", "--user": "user", "-r": "region", "--region": "region"}
+
+
+def split_ssh_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """(Corral's own flags found among ``args`` before ``--``, the rest for ssh). click stops at the
+    first option it does not know (``-i``), so ``--dryrun true`` after it lands here."""
+    own: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in SSH_OWN_FLAGS and i + 1 < len(args):
+            own[SSH_OWN_FLAGS[arg]] = args[i + 1]
+            i += 2
+            continue
+        rest.append(arg)
+        i += 1
+    return own, rest
+
+
+def ssh(
+    *, cluster_name: str, user: str | None, dryrun: bool, ssh_args: tuple[str, ...], region: str | None = None
+) -> None:
+    """pcluster's ``ssh USER@HEAD ARGS``: run it, or with ``--dryrun true`` print it."""
+    own, args = split_ssh_args(ssh_args)
+    if "dryrun" in own:
+        if own["dryrun"].lower() not in ("true", "false"):
+            raise BadRequestError("Bad Request: Wrong type, expected 'boolean' for parameter 'dryrun'")
+        dryrun = own["dryrun"].lower() == "true"
+    user = own.get("user", user)
+    if "region" in own:
+        _use_region("ssh", own["region"], {"cluster_name": cluster_name})
+    argv = make_service().ssh_argv(cluster_name, args, user=user)
     if dryrun:
         emit({"command": shlex.join(argv)})
         return
@@ -475,6 +510,15 @@ def restore_clusters(*, output: str, query: str | None) -> None:
     emit({"restoredClusters": make_service().restore_all()}, output=output, query=query)
 
 
+def configure(*, config: str, provider: str, region: str | None = None) -> None:
+    """pcluster's wizard (``_configure``); the provider may list the account's key pairs and
+    subnets once the Region is chosen (aws), or not (offline)."""
+    from corral.cli._configure import offline_choices, run_configure
+
+    chosen = make_service().provider(provider)
+    run_configure(config, region=region, choices=offline_choices(), account=chosen.configure_choices)
+
+
 def version() -> None:
     from corral.service import version_info
 
@@ -500,6 +544,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "list_official_images": list_official_images,
     "repair_state": repair_state,
     "restore_clusters": restore_clusters,
+    "configure": configure,
     "version": version,
     "list_databases": list_databases,
     "delete_database": delete_database,

@@ -396,12 +396,16 @@ def export_cluster_logs(**kwargs: Any) -> None:
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @cluster_name_option
-@click.option("--user", help="Log in as this user (default root).")
+@click.option(
+    "--user", help="Corral: log in as this user (default: the cluster's, ec2-user/ubuntu/rocky by Image/Os)."
+)
 @click.option("--dryrun", type=BOOL, default=False, help="Print the command and exit (true|false).")
+@click.option("-r", "--region", help="AWS Region of the cluster.")
 @click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
 def ssh(**kwargs: Any) -> None:
-    """Open a shell on the head node, or run COMMAND there (`corral ssh -n demo -- sinfo`)."""
+    """SSH to the head node as the cluster's default user: `ssh USER@HEAD ARGS`. ARGS are ssh's
+    options, then the command (`corral ssh -n demo -i key.pem -- sinfo`)."""
     _run("ssh", **kwargs)
 
 
@@ -489,6 +493,18 @@ def restore_clusters(**kwargs: Any) -> None:
     """Corral: bring back every cluster of the state directory whose host restarted (the boot-time
     service installed by scripts/setup.sh runs this; any command restores a cluster it touches)."""
     _run("restore_clusters", **kwargs)
+
+
+@cli.command("configure")
+@click.option("-c", "--config", required=True, help="Path to output the generated config file.")
+@click.option("-r", "--region", help="AWS Region this operation corresponds to.")
+@provider_option
+@click.option("--debug", is_flag=True, help="Turn on debug logging.")
+def configure(**kwargs: Any) -> None:
+    """Start the configuration: pcluster's wizard writes a cluster config file (answers may be piped
+    in, one line per question). Offline unless --provider aws, which lists the account's key pairs
+    and subnets."""
+    _run("configure", **kwargs)
 
 
 @cli.command("version")

@@ -281,8 +281,8 @@ class Provider(Protocol):
     def head_shell_argv(
         self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
     ) -> list[str]:
-        """argv that runs ``argv`` (or a login shell when empty) on the head node, attached to the
-        caller's terminal; used by ``corral ssh``."""
+        """pcluster's ``ssh USER@HEAD ARGS`` for ``corral ssh``: ``argv`` are ssh's options and the
+        remote command (a login shell when there is none); ``user`` defaults to the cluster's."""
         ...
 
     def expire(self, cluster_name: str) -> None:
@@ -335,6 +335,12 @@ class Provider(Protocol):
     def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
         """Stop and remove the stand-in for ``uri`` and its data; ``ConflictError`` while a cluster
         uses it, unless ``force``; ``NotFoundError`` when there is none. Default: none exist."""
+        ...
+
+    def configure_choices(self, region: str) -> dict[str, list[str]] | None:
+        """What ``corral configure`` offers to choose from in ``region``: ``{"key_pairs": [...],
+        "subnets": [...]}`` from the account (aws), or None to ask for typed-in values (offline).
+        Default: None."""
         ...
 
     def dry_run_summary(self, config_path: Path, cluster_name: str) -> str | None:
@@ -489,6 +495,9 @@ class ProviderBase:
         return []
 
     def dry_run_summary(self, config_path: Path, cluster_name: str) -> str | None:
+        return None
+
+    def configure_choices(self, region: str) -> dict[str, list[str]] | None:
         return None
 
     def live_update_kinds(self) -> frozenset[str]:

@@ -80,6 +80,15 @@ class FakeFailures:
         )
 
 
+#: What the fake's `ssh` runs: drop USER@HEAD and ssh's options (those taking a value skip it),
+#: then run the command with /bin/sh (a login shell when there is none).
+FAKE_SSH = (
+    'shift; while [ $# -gt 0 ]; do case "$1" in --) shift; break;; '
+    "-[BbcDEeFIiJLlmOoPpQRSWw]) shift 2;; -*) shift;; *) break;; esac; done; "
+    'if [ $# -eq 0 ]; then exec /bin/sh -l; fi; exec /bin/sh -c "$*"'
+)
+
+
 @dataclass
 class _FakeCluster:
     instances: list[Instance] = field(default_factory=list)
@@ -304,8 +313,12 @@ class FakeProvider(ProviderBase):
     def head_shell_argv(
         self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
     ) -> list[str]:
-        self._require(cluster_name)
-        return ["/bin/sh", "-c", " ".join(argv) or "exec /bin/sh -l"]
+        cluster = self._require(cluster_name)
+        head = next((i for i in cluster.instances if i.role is NodeRole.HEAD), None)
+        address = head.private_ip if head is not None else "127.0.0.1"
+        # pcluster's `ssh USER@HEAD ARGS`, with a local shell standing in for ssh: it skips ssh's
+        # options and runs the command here
+        return ["/bin/sh", "-c", FAKE_SSH, "ssh", f"{user or 'ec2-user'}@{address}", *argv]
 
     def log_sources(self, cluster_name: str) -> list[LogSource]:
         """Files under ``<logs>/<cluster>/<HeadNode|Compute>/<hostname>.<instance>.<identifier>``."""

@@ -43,6 +43,9 @@ class SlurmRuntime:
     #: the provider runs accounting as the plan asks (a provider that does not yet keeps
     #: AccountingStorageType=none rather than pointing slurmctld at a slurmdbd that is not there)
     accounting: bool = False
+    #: ``LaunchParameters``; the local provider's slurmctld runs in the host's mount namespace, where
+    #: the cluster's default user does not exist: ``disable_send_gids`` lets each node look it up.
+    launch_parameters: str | None = None
 
 
 def _merge(defaults: Sequence[tuple[str, str]], custom: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -116,6 +119,8 @@ def _global_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str
         ("SuspendRate", "0"),
         ("SlurmctldParameters", "idle_on_node_suspend,power_save_interval=1,power_save_min_interval=0"),
     ]
+    if runtime.launch_parameters:
+        settings.append(("LaunchParameters", runtime.launch_parameters))
     if static:
         settings.append(("SuspendExcNodes", hostlist.compress(static)))
     if runtime.prolog_slurmctld:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -392,7 +393,38 @@ def test_describe_list_instances_events_fleet_shapes(tmp_path: Path) -> None:
 def test_ssh_dryrun_prints_the_command(tmp_path: Path) -> None:
     populate(tmp_path)
     doc = _json(run(["ssh", "-n", "demo", "--dryrun", "true", "--", "sinfo", "-N"], tmp_path))
-    assert doc["command"].endswith("'sinfo -N'")
+    assert " ssh ec2-user@10.99." in doc["command"] and doc["command"].endswith(" sinfo -N")
+
+
+def test_ssh_options_before_the_command_go_to_ssh(tmp_path: Path) -> None:
+    """pcluster's `ssh USER@HEAD ARGS`: `-i key.pem -o X=Y` reach ssh, in order, before the command;
+    Corral's own flags are found even after them, and keep pcluster's type check."""
+    populate(tmp_path)
+    args = [
+        "ssh",
+        "-n",
+        "demo",
+        "-i",
+        "key.pem",
+        "-o",
+        "ConnectTimeout=5",
+        "--dryrun",
+        "true",
+        "--",
+        "ls",
+        "-l",
+    ]
+    command = shlex.split(_json(run(args, tmp_path))["command"])
+    login = next(i for i, a in enumerate(command) if a.startswith("ec2-user@10.99."))
+    assert command[login + 1 :] == ["-i", "key.pem", "-o", "ConnectTimeout=5", "--", "ls", "-l"]
+    user = _json(run(["ssh", "-n", "demo", "--dryrun", "true", "--user", "root"], tmp_path))["command"]
+    assert " root@10.99." in user
+    ran = run(["ssh", "-n", "demo", "-o", "BatchMode=yes", "-v", "--", "echo", "ok"], tmp_path)
+    assert ran.stdout == "ok\n"
+    bad = run(["ssh", "-n", "demo", "-i", "key.pem", "--dryrun", "yes"], tmp_path)
+    assert bad.returncode == 1
+    message = "Bad Request: Wrong type, expected 'boolean' for parameter 'dryrun'"
+    assert json.loads(bad.stdout) == {"message": message}
 
 
 def test_delete_instances_prints_nothing(tmp_path: Path) -> None:

@@ -416,12 +416,13 @@ class AwsProvider(ProviderBase):
     def head_shell_argv(
         self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
     ) -> list[str]:
-        """``ssh -t user@head [argv]`` (the public IP when there is one)."""
+        """pcluster's ``ssh user@head ARGS`` (the public IP when there is one): ``argv`` are ssh's
+        options and the remote command."""
         head = self._head(self._clients_of(cluster_name), cluster_name)
         if head is None:
             raise ProviderError(f"cluster {cluster_name!r} has no running head node")
         login = user or OS_USERS.get(self.plan(cluster_name).os, "ec2-user")
-        return ["ssh", "-t", f"{login}@{head.public_ip or head.private_ip}", *argv]
+        return ["ssh", f"{login}@{head.public_ip or head.private_ip}", *argv]
 
     def log_sources(self, cluster_name: str) -> list[LogSource]:
         """The streams of the cluster's CloudWatch log group, each read from CloudWatch Logs
@@ -442,6 +443,19 @@ class AwsProvider(ProviderBase):
         off or there is no stack."""
         outputs = _stack.tree_outputs(self._clients_of(cluster_name), cluster_name, [LOG_GROUP_OUTPUT])
         return outputs.get(LOG_GROUP_OUTPUT) or None
+
+    def configure_choices(self, region: str) -> dict[str, list[str]] | None:
+        """The account's key pairs and subnets in ``region`` (EC2 DescribeKeyPairs/DescribeSubnets)."""
+        from corral.providers.aws._clients import AwsClients
+        from corral.providers.aws._errors import aws_call
+
+        ec2 = AwsClients(region).ec2
+        keys = aws_call("list the key pairs", ec2.describe_key_pairs)["KeyPairs"]
+        subnets = aws_call("list the subnets", ec2.describe_subnets)["Subnets"]
+        return {
+            "key_pairs": sorted(k["KeyName"] for k in keys),
+            "subnets": sorted(s["SubnetId"] for s in subnets),
+        }
 
     def cloud_findings(self, config: Any) -> list[Finding]:
         """The validators that need AWS APIs (``validators``), run against the configured endpoint."""

@@ -32,6 +32,7 @@ from corral.providers.local import (
     _proc,
     _rootfs,
     _scaling,
+    _sshd,
     _storage,
     images,
 )
@@ -277,6 +278,8 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
             pid_namespace=False,
         )
     report("HeadNode", f"namespaces ready ({descriptor.head_hostname}, {descriptor.head_address})")
+    if image is None:  # accounts before any agent runs (image-rooted heads: not yet, see _sshd)
+        _sshd.prepare(layout, descriptor.head_address, descriptor.os)
     run_head_agent(layout, descriptor, holder, "start")
     _daemons.start_munged(layout)
     report("HeadNode", "munged started")
@@ -286,6 +289,14 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     _daemons.start_slurmctld(layout, holder)
     _daemons.wait_for_slurmctld(layout, 30.0)
     report("HeadNode", "slurmctld is up")
+    if image is None:
+        ssh = _sshd.start(layout, _nodes.enter_argv(holder), descriptor.head_address)
+        user = ssh.user_file.read_text().strip()
+        report("HeadNode", f"sshd is up on {descriptor.head_address}:22 (user {user}, key authentication)")
+    else:
+        report(
+            "HeadNode", "WARNING: sshd on an image-rooted head is not implemented yet: `corral ssh` enters it"
+        )
     return holder
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from corral.node.actions import action_log_name
 from corral.node.agent import ON_NODE_CONFIGURED, ON_NODE_START, ON_NODE_UPDATED, Action, BootstrapSpec
 from corral.plan import ClusterPlan
-from corral.providers.local import _bootfiles, _imageroot, _net, _scaling, _storage
+from corral.providers.local import _bootfiles, _imageroot, _net, _scaling, _sshd, _storage
 from corral.providers.local._layout import (
     DATABASE_URI_KEY,
     EXPIRES_AT_KEY,
@@ -104,6 +104,7 @@ def slurm_runtime(
         resume_program=str(layout.bin / "resume"),
         suspend_program=str(layout.bin / "suspend"),
         prolog_slurmctld=str(layout.bin / "prolog"),
+        launch_parameters="disable_send_gids",
         node_addrs=tuple((n.name, n.address) for n in descriptor.nodes),
         suspend_time_s=suspend_time_s,
         include_file=include_file,
@@ -207,12 +208,15 @@ def bootstrap_spec(
     storage = tuple((s.data_dir, s.mount_dir) for s in descriptor.storage)
     # The head node's /home is its own disk (ParallelCluster exports it): there before OnNodeStart.
     early = (hosts, *(m for m in storage if node is None and m[1].rstrip("/") == "/home"))
+    home = _sshd.home_mount(layout)  # the cluster's /home (the default user's) when no storage is
+    if home is not None and not any(m[1].rstrip("/") == "/home" for m in storage):
+        early = (*early, home)
     mounts = tuple(m for m in storage if m not in early)
     records = descriptor.actions_for(node.queue if node else None)
     label = node.name if node else _bootfiles.HEAD_NODE_TYPE
     actions = node_actions(layout, records, label)
     env = {**node_environment(layout, descriptor), **_bootfiles.script_environment(descriptor, node)}
-    files = _bootfiles.node_files(descriptor, node)
+    files = (*_bootfiles.node_files(descriptor, node), *_sshd.account_files(layout))
     private_root = _imageroot.image_root(descriptor) is not None
     if node is None:
         return BootstrapSpec(

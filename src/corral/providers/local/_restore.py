@@ -21,7 +21,7 @@ from pathlib import Path
 
 from corral.node.supervisor import SupervisorSpec
 from corral.plan import ClusterPlan
-from corral.providers.local import _cgroups, _cluster, _daemons, _launch, _net, _nodes, _owner
+from corral.providers.local import _cgroups, _cluster, _daemons, _launch, _net, _nodes, _owner, _sshd
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 from corral.runtime.heartbeat import write_heartbeat
 
@@ -107,4 +107,6 @@ def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
     _daemons.start_munged(layout)
     _daemons.start_slurmctld(layout, holder)
     _daemons.wait_for_slurmctld(layout, 60.0)
+    if _sshd.ssh_files(layout).user_file.exists():  # its files survive under <cluster>/ssh
+        _sshd.start(layout, _nodes.enter_argv(holder), descriptor.head_address)
     return holder

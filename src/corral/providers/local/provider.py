@@ -44,11 +44,12 @@ from corral.providers.local import (
     _proc,
     _restore,
     _rootfs,
+    _sshd,
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 
-REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare")
-INSTALL_HINT = "run `apt-get install -y munge slurmctld slurmd slurm-client` (as root)"
+REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare", "sshd", "socat")
+INSTALL_HINT = "run `bash scripts/setup.sh` (as root; it installs munge, Slurm, openssh-server and socat)"
 LAUNCH_WORKERS = 8
 
 
@@ -312,7 +313,15 @@ class LocalProvider(ProviderBase):
     def head_shell_argv(
         self, cluster_name: str, argv: Sequence[str], *, user: str | None = None
     ) -> list[str]:
-        return self._head_argv(cluster_name, argv or ["bash", "-l"], user=user)
+        """``ssh USER@HEAD ARGS`` to the head node's sshd (pcluster's command: ``argv`` are ssh's
+        options and the remote command); ``user`` defaults to the cluster's default user."""
+        descriptor = self._descriptor(cluster_name)
+        layout = self.layout(cluster_name)
+        if not _sshd.ssh_files(layout).user_file.exists():
+            # no sshd (an image-rooted head, not yet): enter the head and run the command after `--`
+            command = list(argv)[list(argv).index("--") + 1 :] if "--" in argv else list(argv)
+            return self._head_argv(cluster_name, command or ["bash", "-l"], user=user)
+        return _sshd.client_argv(layout, descriptor.head_address, list(argv), user=user)
 
     def log_sources(self, cluster_name: str) -> list[LogSource]:
         """Every file under the cluster's ``log/`` as a stream (see ``_logs``); after a delete, the

@@ -26,7 +26,8 @@ def test_missing_packages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     ) as info:
         LocalProvider(tmp_path).check_prerequisites()
     assert info.value.hint == provider.INSTALL_HINT
-    assert "apt-get install -y munge slurmctld slurmd slurm-client" in info.value.hint
+    assert "scripts/setup.sh" in info.value.hint and "openssh-server" in info.value.hint
+    assert "sshd" in info.value.message and "socat" in info.value.message
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the namespace probe needs root")
