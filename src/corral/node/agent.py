@@ -70,6 +70,9 @@ class BootstrapSpec:
     early_mounts: tuple[tuple[str, str], ...] = ()
     #: the node's root is its own (booted from an image): files are written in place, no overlay
     private_root: bool = False
+    #: directories only this node uses (its instance store), made before the early mounts and
+    #: world-writable with the sticky bit (1777), as ParallelCluster makes the ephemeral mount point
+    private_dirs: tuple[str, ...] = ()
 
     def dump(self) -> str:
         return codec.dumps(self)
@@ -223,6 +226,9 @@ def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
                     nodefiles.install(spec.files, spec.scratch_dir)
             except (nodefiles.MountError, OSError) as exc:
                 raise BootstrapFailure(f"placing the node's files failed: {exc}") from exc
+        for directory in spec.private_dirs:
+            os.makedirs(directory, exist_ok=True)
+            os.chmod(directory, 0o1777)
         for source, target in _parents_first(spec.early_mounts):
             bind_mount(source, target)
         if any(a.event == ON_NODE_START for a in spec.actions):

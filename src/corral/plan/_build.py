@@ -17,6 +17,7 @@ from corral.config.model import (
     SlurmComputeResource,
     SlurmQueue,
 )
+from corral.config.model.head_node import DEFAULT_EPHEMERAL_DIR
 from corral.errors import ConfigError
 from corral.plan._plan import (
     ClusterPlan,
@@ -73,6 +74,7 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
         head_node=HeadNodeSpec(
             shape=_head_shape(head.instance_type, head.disable_simultaneous_multithreading),
             custom_actions=_custom_actions(head.custom_actions),
+            ephemeral_dir=_ephemeral_dir(head.local_storage.ephemeral_volume),
         ),
         nodes=tuple(nodes),
         partitions=tuple(partitions),
@@ -99,7 +101,19 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
         scaling_strategy=scheduling.scaling_strategy,
         compute_node_bootstrap_timeout_s=config.dev_settings.timeouts.compute_node_bootstrap_timeout,
         head_node_bootstrap_timeout_s=config.dev_settings.timeouts.head_node_bootstrap_timeout,
+        cloudwatch_logs=config.monitoring.logs.cloud_watch.enabled,
+        use_ec2_hostnames=slurm.dns.use_ec2_hostnames,
+        queue_ephemeral_dirs=tuple(
+            (q.name, _ephemeral_dir(q.compute_settings.local_storage.ephemeral_volume))
+            for q in scheduling.slurm_queues
+        ),
     )
+
+
+def _ephemeral_dir(volume: object) -> str:
+    """``EphemeralVolume/MountDir`` as an absolute path; ParallelCluster's ``/scratch`` when unset."""
+    mount_dir = str(getattr(volume, "mount_dir", None) or DEFAULT_EPHEMERAL_DIR)
+    return "/" + mount_dir.strip("/")
 
 
 def node_name(queue: str, compute_resource: str, kind: NodeKind, index: int) -> str:

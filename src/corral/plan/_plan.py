@@ -105,6 +105,8 @@ class CustomActionSpec:
 class HeadNodeSpec:
     shape: NodeShape
     custom_actions: tuple[CustomActionSpec, ...] = ()
+    #: HeadNode/LocalStorage/EphemeralVolume/MountDir: the node's instance-store directory.
+    ephemeral_dir: str = "/scratch"
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,13 @@ class ClusterPlan:
     scaling_strategy: str = "all-or-nothing"
     compute_node_bootstrap_timeout_s: int = 1800
     head_node_bootstrap_timeout_s: int = 1800  # DevSettings/Timeouts/HeadNodeBootstrapTimeout
+    #: queue name -> its compute nodes' EphemeralVolume/MountDir (every queue, defaults included).
+    queue_ephemeral_dirs: tuple[tuple[str, str], ...] = ()
+    #: Monitoring/Logs/CloudWatch/Enabled: False leaves the logs on the machines, with no log streams.
+    cloudwatch_logs: bool = True
+    #: Scheduling/SlurmSettings/Dns/UseEc2Hostnames: compute nodes take EC2's default host name
+    #: (``ip-10-0-0-5``), which becomes their Slurm NodeHostname; their NodeName is unchanged.
+    use_ec2_hostnames: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     #: When the cluster deletes itself (ISO 8601, UTC), enforced by its head node's reconciler; set by
     #: ``corral run --ttl`` so that a killed ``corral run`` leaves no cluster behind. None: never.

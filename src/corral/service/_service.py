@@ -536,6 +536,7 @@ class ClusterService:
         cluster Corral no longer has a record of (deleted with DeletionPolicy Retain)."""
         from corral.service import _log_access
 
+        self._require_cloudwatch_logs(cluster_name)
         region, sources = self._log_sources(cluster_name, provider)
         prefix = f"arn:corral:logs:{region}::log-group:/corral/{cluster_name}:log-stream:"
         return _log_access.list_streams(sources, filters=filters, next_token=next_token, arn_prefix=prefix)
@@ -556,6 +557,7 @@ class ClusterService:
         ``start_from_head``; ISO 8601 bounds, start inclusive, end exclusive."""
         from corral.service import _log_access
 
+        self._require_cloudwatch_logs(cluster_name)
         _, sources = self._log_sources(cluster_name, provider)
         return _log_access.get_events(
             sources,
@@ -586,6 +588,8 @@ class ClusterService:
 
         _, sources = self._log_sources(cluster_name, provider)
         record = self.store.find(cluster_name)
+        if record is not None and not _cloudwatch_logs(record.plan_json):
+            sources = []  # as pcluster: only the stack events are exported
         extra = {}
         if record is not None:
             extra[f"{cluster_name}-cfn-events"] = _log_access.stack_events_text(
@@ -603,6 +607,17 @@ class ClusterService:
             filters=filters,
             extra_files=extra,
         )
+
+    def _require_cloudwatch_logs(self, cluster_name: str) -> None:
+        """pcluster's answer for a cluster whose config has ``Monitoring/Logs/CloudWatch/Enabled:
+        false``: it keeps no log streams (the logs stay on its machines)."""
+        record = self.store.find(cluster_name)
+        if record is not None and not _cloudwatch_logs(record.plan_json):
+            raise BadRequestError(
+                f"Bad Request: CloudWatch logging is not enabled for cluster {cluster_name}.",
+                hint="set Monitoring/Logs/CloudWatch/Enabled: true to keep log streams; "
+                "`corral ssh` reaches the logs on the head node",
+            )
 
     def _log_sources(self, cluster_name: str, provider: str | None) -> tuple[str, list[LogSource]]:
         """(region, sources) of the cluster's logs: its provider's, or, without a record, the
@@ -765,3 +780,10 @@ def _create_region(config_path: str | Path, given: str | None) -> str | None:
     from corral.config.regions import config_region, resolve_region
 
     return resolve_region(given, config_region(config_path))
+
+
+def _cloudwatch_logs(plan_json: str) -> bool:
+    """Whether the recorded plan keeps log streams (``Monitoring/Logs/CloudWatch/Enabled``)."""
+    if not plan_json:
+        return True
+    return plan_from_json(plan_json).cloudwatch_logs

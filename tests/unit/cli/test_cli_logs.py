@@ -192,3 +192,26 @@ def test_table_output_shows_brackets_verbatim(state: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "[agent] bootstrap [bold]done[/bold]" in result.stdout  # data, not rich markup
+
+
+def test_cloudwatch_logs_disabled_keeps_no_streams_as_pcluster(tmp_path: Path) -> None:
+    # Monitoring/Logs/CloudWatch/Enabled: false: pcluster keeps the logs on the machines only, so
+    # the log verbs answer "not enabled" and the export holds the stack events alone.
+    config = tmp_path / "no-cloudwatch.yaml"
+    config.write_text(EXAMPLE.read_text() + "Monitoring:\n  Logs:\n    CloudWatch:\n      Enabled: false\n")
+    ok(run(tmp_path, "create-cluster", "-n", "quiet", "-c", str(config), "--wait"))
+    fake = FakeProvider(persist_dir=tmp_path / "fake-provider")
+    node = next(i for i in fake.instances("quiet") if i.role is NodeRole.COMPUTE)
+    fake.write_log("quiet", node, "slurmd", "[2026-11-22T10:00:00.000] line 0\n")
+    expected = "Bad Request: CloudWatch logging is not enabled for cluster quiet."
+    for verb in (
+        ["list-cluster-log-streams", "-n", "quiet"],
+        ["get-cluster-log-events", "-n", "quiet", "--log-stream-name", "x.i-0.slurmd"],
+    ):
+        result = run(tmp_path, *verb)
+        assert result.returncode == 1, result.stdout
+        assert json.loads(result.stdout)["message"] == expected
+    out = tmp_path / "out"
+    out.mkdir()
+    doc = ok(run(tmp_path, "export-cluster-logs", "-n", "quiet", "--output-file", str(out)))
+    assert set(_members(Path(doc["path"]).read_bytes())) == {"quiet-cfn-events"}

@@ -48,7 +48,7 @@ def render_cfnconfig(descriptor: ClusterDescriptor, node: NodeRecord | None) -> 
         "cfn_head_node_private_ip": descriptor.head_address,
         "cfn_base_os": descriptor.os,
         "cfn_shared_dirs": ",".join(shared) or "NONE",
-        "cfn_ephemeral_dir": "/scratch",
+        "cfn_ephemeral_dir": descriptor.ephemeral_dir(node.queue if node else None),
         "cfn_proxy": "NONE",
     }
     return "".join(f"{k}={v}\n" for k, v in values.items())
@@ -63,6 +63,7 @@ def render_dna(descriptor: ClusterDescriptor, node: NodeRecord | None) -> str:
         "base_os": descriptor.os,
         "head_node_private_ip": descriptor.head_address,
         "scheduler": "slurm",
+        "ephemeral_dir": descriptor.ephemeral_dir(node.queue if node else None),
     }
     if node:
         cluster["scheduler_queue_name"] = node.queue

@@ -23,6 +23,7 @@ from corral.providers.local import (
     _bootfiles,
     _cgroups,
     _daemons,
+    _ephemeral,
     _files,
     _imageroot,
     _logs,
@@ -197,6 +198,7 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
         env=env,
         cluster_config=_bootfiles.render_cluster_config(plan.config),
     )
+    descriptor = replace(descriptor, ephemeral_created=_ephemeral.prepare_mount_points(plan))
     if _imageroot.requested():
         descriptor = with_image(descriptor)
     # Written before any namespace exists: delete() finds every namespace name through it.
@@ -473,7 +475,9 @@ def _mount_dirs_in_use(layout: ClusterLayout) -> set[str]:
     for path in layout.clusters_dir.glob("*/cluster.json"):
         if path.parent.name != layout.name:
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                used.update(s.mount_dir for s in ClusterDescriptor.load(path).storage)
+                other = ClusterDescriptor.load(path)
+                used.update(s.mount_dir for s in other.storage)
+                used.update(d for _q, d in other.ephemeral_dirs)
     return used
 
 
@@ -484,7 +488,9 @@ def _remove_mount_dirs(layout: ClusterLayout, descriptor: ClusterDescriptor | No
         key=lambda r: len(Path(r.mount_dir).parts),
         reverse=True,
     )
-    in_use = _mount_dirs_in_use(layout) if records else set()
+    created = descriptor.ephemeral_created if descriptor else ()
+    in_use = _mount_dirs_in_use(layout) if records or created else set()
+    _ephemeral.remove_mount_points(created, in_use)
     for record in records:
         if not any(u == record.mount_dir or u.startswith(record.mount_dir + "/") for u in in_use):
             _remove_empty_dirs(Path(record.mount_dir), Path(record.created_mount_root), in_use)

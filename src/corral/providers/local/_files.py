@@ -25,6 +25,9 @@ from corral.providers.local._proc import SAFE_PATH
 from corral.slurm.conf import SlurmRuntime
 
 HEAD_HOSTNAME = "head"
+#: A node's instance store: this directory of its own (under its node directory), mounted at
+#: EphemeralVolume/MountDir.
+EPHEMERAL_DIR = "ephemeral"
 #: Environment variables captured at create time and handed to node agents and actions.
 PASSED_ENV = (
     "AWS_ENDPOINT_URL",
@@ -43,7 +46,12 @@ def render_hosts(descriptor: ClusterDescriptor) -> str:
     """The cluster's /etc/hosts: every node's address is known before any node starts."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     lines.append(f"{descriptor.head_address}\t{descriptor.head_hostname}")
-    lines += [f"{node.address}\t{node.name}" for node in descriptor.nodes]
+    lines += [
+        f"{node.address}\t{descriptor.hostname(node)} {node.name}"
+        if descriptor.use_ec2_hostnames
+        else f"{node.address}\t{node.name}"
+        for node in descriptor.nodes
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -106,6 +114,9 @@ def slurm_runtime(
         prolog_slurmctld=str(layout.bin / "prolog"),
         launch_parameters="disable_send_gids",
         node_addrs=tuple((n.name, n.address) for n in descriptor.nodes),
+        node_hostnames=tuple((n.name, descriptor.hostname(n)) for n in descriptor.nodes)
+        if descriptor.use_ec2_hostnames
+        else (),
         suspend_time_s=suspend_time_s,
         include_file=include_file,
         # Database: slurmdbd on the head against a MariaDB stand-in; ExternalSlurmdbd is not reachable here
@@ -160,6 +171,8 @@ def build_descriptor(
         cluster_config=cluster_config,
         head_timeout_s=plan.head_node_bootstrap_timeout_s,
         compute_timeout_s=plan.compute_node_bootstrap_timeout_s,
+        ephemeral_dirs=(("", plan.head_node.ephemeral_dir), *plan.queue_ephemeral_dirs),
+        use_ec2_hostnames=plan.use_ec2_hostnames,
         extra={
             key: value
             for key, value in ((EXPIRES_AT_KEY, plan.expires_at), (DATABASE_URI_KEY, plan.slurm.database_uri))
@@ -206,8 +219,11 @@ def bootstrap_spec(
     """The agent's instructions for the head node (``node`` None) or a compute node."""
     hosts = (str(layout.hosts_file), "/etc/hosts")
     storage = tuple((s.data_dir, s.mount_dir) for s in descriptor.storage)
+    # The node's instance store: a directory of its own, gone with the node, at EphemeralVolume/MountDir.
+    own_dir = layout.node_dir(node.name) if node else layout.head_dir
+    ephemeral = (str(own_dir / EPHEMERAL_DIR), descriptor.ephemeral_dir(node.queue if node else None))
     # The head node's /home is its own disk (ParallelCluster exports it): there before OnNodeStart.
-    early = (hosts, *(m for m in storage if node is None and m[1].rstrip("/") == "/home"))
+    early = (hosts, ephemeral, *(m for m in storage if node is None and m[1].rstrip("/") == "/home"))
     home = _sshd.home_mount(layout)  # the cluster's /home (the default user's) when no storage is
     if home is not None and not any(m[1].rstrip("/") == "/home" for m in storage):
         early = (*early, home)
@@ -232,10 +248,11 @@ def bootstrap_spec(
             files=files,
             scratch_dir=str(layout.head_dir / "rootfs"),
             private_root=private_root,
+            private_dirs=(ephemeral[0],),
         )
     return BootstrapSpec(
         node_name=node.name,
-        hostname=node.name,
+        hostname=descriptor.hostname(node),
         status_file=str(layout.node_dir(node.name) / "status.json"),
         early_mounts=early,
         mounts=mounts,
@@ -249,4 +266,5 @@ def bootstrap_spec(
         files=files,
         scratch_dir=str(layout.node_dir(node.name) / "rootfs"),
         private_root=private_root,
+        private_dirs=(ephemeral[0],),
     )

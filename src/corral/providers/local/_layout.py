@@ -143,6 +143,11 @@ class ActionRecord:
     args: tuple[str, ...] = ()
 
 
+def ec2_hostname(address: str) -> str:
+    """EC2's default host name of an address: ``10.240.0.10`` -> ``ip-10-240-0-10``."""
+    return "ip-" + address.replace(".", "-")
+
+
 @dataclass(frozen=True)
 class NodeRecord:
     name: str
@@ -205,12 +210,27 @@ class ClusterDescriptor:
     cluster_config: str = ""
     head_timeout_s: int = 1800
     compute_timeout_s: int = 1800
+    #: EphemeralVolume/MountDir of the head node ("") and of each queue's compute nodes
+    ephemeral_dirs: tuple[tuple[str, str], ...] = ()
+    #: (mount dir, first dir created) of the ephemeral mount points create made on the host
+    ephemeral_created: tuple[tuple[str, str], ...] = ()
+    #: UseEc2Hostnames: compute nodes are named ``ip-a-b-c-d`` after their address (their Slurm
+    #: NodeHostname), as EC2 names instances
+    use_ec2_hostnames: bool = False
 
     def node(self, name: str) -> NodeRecord | None:
         for node in self.nodes:
             if node.name == name:
                 return node
         return None
+
+    def hostname(self, node: NodeRecord) -> str:
+        """The host name of compute node ``node``: its node name, or EC2's with UseEc2Hostnames."""
+        return ec2_hostname(node.address) if self.use_ec2_hostnames else node.name
+
+    def ephemeral_dir(self, queue: str | None) -> str:
+        """Where the node of ``queue`` (None: the head node) has its instance-store directory."""
+        return dict(self.ephemeral_dirs).get(queue or "", "/scratch")
 
     def actions_for(self, queue: str | None) -> tuple[ActionRecord, ...]:
         if queue is None:

@@ -188,7 +188,7 @@ def live_sources(layout: ClusterLayout, descriptor: ClusterDescriptor) -> list[L
                 NodeRole.HEAD,
             )
         else:
-            hostname, address, role = node.name, node.address, NodeRole.COMPUTE
+            hostname, address, role = descriptor.hostname(node), node.address, NodeRole.COMPUTE
             instance_id = _read_id(layout.node_dir(node.name)) or recorded.get(node.name, UNKNOWN_INSTANCE)
         sources.append(
             LogSource(

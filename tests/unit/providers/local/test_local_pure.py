@@ -136,9 +136,9 @@ def test_bootstrap_specs(tmp_path: Path) -> None:
     spec = _files.bootstrap_spec(layout, descriptor, node)
     assert BootstrapSpec.load(spec.dump()) == spec
     assert spec.hostname == "q1-dy-c1-1"
-    assert (
-        spec.early_mounts == ((str(layout.hosts_file), "/etc/hosts"),) and ("/s/home", "/home") in spec.mounts
-    )
+    ephemeral = (str(layout.node_dir("q1-dy-c1-1") / "ephemeral"), "/scratch")
+    assert spec.early_mounts == ((str(layout.hosts_file), "/etc/hosts"), ephemeral)
+    assert ("/s/home", "/home") in spec.mounts
     assert spec.services == (("slurmd", "-b", "-N", "q1-dy-c1-1"),)
     assert [a.path for a in spec.actions] == ["/c/k.sh"]
     assert dict(spec.env)["SLURM_CONF"] == str(layout.slurm_conf)
