@@ -138,17 +138,29 @@ class AwsProvider(ProviderBase):
         ``SharedStorageType: Efs``), from the stack's outputs (every node role may read them; an
         unreadable stack gives none)."""
         from corral.errors import CorralError
-        from corral.providers.aws.template import storage_output_key
+        from corral.providers.aws.template import storage_output_key, storage_resource_ids
 
         plan = self.plan(cluster_name)
+        clients = self._clients_of(cluster_name)
         keys = {storage_output_key(s.name): s.name for s in plan.storage if s.storage_type != "Home"}
         try:
-            view = _stack.describe(self._clients_of(cluster_name), cluster_name)
+            view = _stack.describe(clients, cluster_name)
+            outputs = view.outputs if view is not None else {}
+            keys[INTERNAL_EFS_OUTPUT] = INTERNAL_EFS  # HeadNode/SharedStorageType: Efs, /home
+            found = {name: outputs[key] for key, name in keys.items() if outputs.get(key)}
+            if view is not None and len(found) < len(keys) - 1 and not outputs:
+                # an emulator that returns no root Outputs (moto 5.2 with nested stacks): the
+                # storage resources' own physical ids
+                physical = {
+                    r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+                    for r in _stack.resources(clients, cluster_name)
+                }
+                for name, logical in storage_resource_ids(plan).items():
+                    if physical.get(logical):
+                        found.setdefault(name, physical[logical])
         except CorralError:
             return {}
-        outputs = view.outputs if view is not None else {}
-        keys[INTERNAL_EFS_OUTPUT] = INTERNAL_EFS  # HeadNode/SharedStorageType: Efs, /home
-        return {name: outputs[key] for key, name in keys.items() if outputs.get(key)}
+        return found
 
     # -- Provider protocol -----------------------------------------------------------------
     def check_prerequisites(self) -> None:

@@ -29,6 +29,7 @@ from corral.providers.aws._storage_setup import (
     storage_steps,
 )
 from support.aws import aws_endpoint
+from support.corpus import CORPUS
 
 BASE = """
 Image: {{Os: alinux2023}}
@@ -320,3 +321,95 @@ def test_user_data_installs_the_tools_the_storage_steps_run() -> None:
     assert checked(head) == {"mount.nfs", "exportfs", "mdadm", "mount.efs", "mount.lustre"}
     assert checked(compute) == {"mount.nfs", "mount.efs", "mount.lustre"}
     assert "dnf install -y -q amazon-efs-utils" in head and "dnf install -y -q lustre-client" in compute
+
+
+SIMPLE = (
+    CORPUS / "cluster-configs" / "integ__performance_tests__test_simple__test_simple__pcluster.config.yaml"
+)
+
+_DEVICE_NAMESPACE = """
+dev=$1; vol=$2; dir=$3; shift 3
+major=$(( 0x$(stat -c %t "$dev") )); minor=$(( 0x$(stat -c %T "$dev") ))
+mount -t tmpfs -o mode=0755 devtmp /dev
+mknod -m 666 /dev/null c 1 3
+mknod "$dev" b "$major" "$minor"
+mkdir -p /dev/disk/by-id
+ln -s "$dev" "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$vol"
+"$@"
+mountpoint -q "$dir"
+"""
+
+
+@NEEDS_ROOT
+def test_the_head_node_program_formats_and_mounts_the_clusters_ebs_volume(
+    moto: str, loop_device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider creates the cluster in moto (its EBS volume among the stack's resources); the
+    head's node program learns the volume's id from the stack and plans its EBS step; the step runs
+    in a namespace where EC2's NVMe link for that volume id points at a loop device: formatted once,
+    mounted at MountDir, kept on the second boot. Its NFS export (no NFS server in this kernel)
+    and a compute node's NFS mount are checked as the steps they plan."""
+    from corral.config.check import check_cluster_config
+    from corral.node.agent import BootstrapSpec
+    from corral.providers.aws import AwsProvider
+    from corral.providers.aws.node import prepare
+    from support.aws import make_network, rewrite_ids
+
+    if not SIMPLE.exists():
+        pytest.skip("needs the shared corpus (../shared/corpus)")
+    ec2 = boto3.client("ec2")
+    ec2.delete_key_pair(KeyName="mykey")
+    net = make_network(ec2)
+    s3 = boto3.client("s3")  # the config's custom action scripts
+    s3.create_bucket(Bucket="my-test-bucket")
+    for key in ("post.head.sh", "pre.compute.sh", "post.compute.sh"):
+        s3.put_object(Bucket="my-test-bucket", Key=f"my-test-bucket/{key}", Body=b"#!/bin/sh\n")
+    name, mount_dir = "awsstor-ebs", tmp_path / "shared"
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        rewrite_ids(SIMPLE.read_text(), net).replace("MountDir: /shared", f"MountDir: {mount_dir}")
+    )
+    report = check_cluster_config(config, cluster_name=name, target="aws")
+    assert report.config is not None, report.findings
+    provider = AwsProvider(tmp_path / "client-state")
+    provider.create(build_plan(report.config, cluster_name=name), on_event=lambda r, m: None)
+    try:
+        volume = provider.storage_ids(name)["shared-ebs"]
+        assert volume.startswith("vol-")
+        context = {
+            "artefact_bucket": "corral-123456789012-us-east-1",
+            "cluster_name": name,
+            "node_role": "HeadNode",
+            "region": "us-east-1",
+            "stack_name": name,
+        }
+        (tmp_path / "cluster.json").write_text(json.dumps(context))
+        base = BootstrapSpec("ip-10-0-0-10", "ip-10-0-0-10", str(tmp_path / "status.json"))
+        (tmp_path / "bootstrap.json").write_text(base.dump())
+        monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "head-state"))
+        spec = prepare(
+            tmp_path / "bootstrap.json",
+            tmp_path / "cluster.json",
+            tmp_path / "actions",
+            root=tmp_path / "root",
+            address="10.0.0.10",
+            export_cidrs=("10.0.0.0/16",),
+        )
+        steps = [
+            s[len(STORAGE_PROGRAM) :] for s in spec.services if s[: len(STORAGE_PROGRAM)] == STORAGE_PROGRAM
+        ]
+        ebs = next(s for s in steps if s[0] == "ebs")
+        assert ebs == ("ebs", "--mount-dir", str(mount_dir), "--name", "shared-ebs", f"{volume}:/dev/sdf")
+        assert ("export", str(mount_dir), "10.0.0.0/16") in steps
+        step = [sys.executable, "-m", "corral.providers.aws.storage_node", *ebs]
+        runs = []
+        for _ in range(2):  # two boots of the head node on the same volume
+            result = in_namespace(
+                _DEVICE_NAMESPACE, loop_device, volume.replace("-", ""), str(mount_dir), *step
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            runs.append(result)
+        assert "formatted ext4 (it held no file system)" in runs[0].stdout
+        assert "file system ext4 kept" in runs[1].stdout
+    finally:
+        provider.delete(name)

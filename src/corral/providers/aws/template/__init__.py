@@ -63,7 +63,7 @@ from corral.providers.aws.template._names import (
     ROLE_TAG,
     launch_template_output_key,
 )
-from corral.providers.aws.template._storage import storage_output_key
+from corral.providers.aws.template._storage import storage_output_key, storage_resource_ids
 
 
 @dataclass(frozen=True)
@@ -132,4 +132,5 @@ __all__ = [
     "dry_run_summary",
     "launch_template_output_key",
     "storage_output_key",
+    "storage_resource_ids",
 ]

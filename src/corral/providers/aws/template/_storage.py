@@ -65,6 +65,25 @@ def storage_output_key(name: str) -> str:
     return logical_id("Storage", name)
 
 
+def storage_resource_ids(plan: Any) -> dict[str, str]:
+    """Storage name -> the logical id of the resource Corral creates for it (the first RAID member
+    for ``Raid``; ``InternalSharedEfs`` for ``SharedStorageType: Efs``)."""
+    found: dict[str, str] = {}
+    config = plan.config
+    if config is None:
+        return found
+    for entry in config.shared_storage:
+        settings = getattr(entry, _SETTINGS[entry.storage_type])
+        if entry.storage_type in _EXISTING_ONLY or getattr(settings, _ID_FIELDS[entry.storage_type], None):
+            continue
+        title = logical_id(entry.storage_type, entry.name)
+        raid = entry.storage_type == "Ebs" and settings.raid is not None
+        found[entry.name] = title + ("Member1" if raid else "")
+    if config.head_node.shared_storage_type == "Efs":
+        found["InternalSharedEfs"] = "InternalSharedEfs"
+    return found
+
+
 def cfn_deletion_policy(policy: str | None, *, snapshot_supported: bool) -> str:
     """CloudFormation's DeletionPolicy for a config ``DeletionPolicy`` (unset means Delete)."""
     if policy == "Snapshot" and not snapshot_supported:
