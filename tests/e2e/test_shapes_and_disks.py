@@ -16,7 +16,7 @@ from corral.config import catalog
 from corral.providers.local import LocalProvider, _cgroups, _daemons, _proc
 
 from . import plans
-from .conftest import delete_and_check, leftovers, unique_name
+from .conftest import delete_and_check, leftovers, unique_name, wait_until
 from .test_state_faults import CONFIG
 
 pytestmark = pytest.mark.e2e
@@ -78,3 +78,32 @@ def test_a_create_that_fills_the_state_disk_fails_with_that_cause_and_leaves_no_
         )
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_node_that_must_stop_has_its_job_requeued(
+    provider: LocalProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reconciler dies (its heartbeat stops) while slurmctld lives: the node's watchdog shuts
+    the node down, and its running job goes back to the queue instead of dying with it."""
+    monkeypatch.setenv("CORRAL_LOCAL_WATCHDOG_TIMEOUT", "20")  # longer than a create under load
+    name = unique_name("rlrq")
+    provider.create(plans.plan(name, queues=(("q1", "c1", 1, 0),)), on_event=lambda r, m: None)
+    try:
+        layout = provider.layout(name)
+        submitted = provider.run_on_head(name, ["sbatch", "--parsable", "--wrap", "sleep 600"])
+        job = submitted.stdout.strip()
+
+        def state() -> dict[str, str]:
+            out = provider.run_on_head(name, ["scontrol", "-o", "show", "job", job]).stdout
+            return dict(f.split("=", 1) for f in out.split() if "=" in f)
+
+        wait_until(lambda: state().get("JobState") == "RUNNING", 60, "the job to run")
+        _daemons.stop_reconciler(layout)  # the heartbeat stops; slurmctld stays up
+        wait_until(lambda: state().get("Restarts", "0") != "0", 120, "the job's requeue", interval=0.5)
+        assert state().get("JobState") in ("PENDING", "REQUEUED", "CONFIGURING", "RUNNING")
+        log = (layout.log / "node-q1-st-c1-1.log").read_text(errors="replace")
+        assert "marked DOWN in Slurm, its jobs requeued" in log or "jobs requeued" in str(state()), log[
+            -2000:
+        ]
+    finally:
+        delete_and_check(provider, name)

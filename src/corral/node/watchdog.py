@@ -83,6 +83,22 @@ def _signal_all(pids: list[int], sig: int, wait_s: float) -> list[int]:
     return pids
 
 
+def requeue_jobs(node: str) -> None:
+    """Mark the node DOWN in Slurm before stopping it, so slurmctld requeues its batch jobs instead
+    of losing them with the node. Best effort: a slurmctld that is gone cannot answer."""
+    reason = "Reason=shutting down: the head node's heartbeat is stale (its jobs are requeued)"
+    argv = ["scontrol", "update", f"NodeName={node}", "State=DOWN", reason]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log(f"node {node}: could not mark it DOWN in Slurm ({exc}); its jobs die with it")
+        return
+    if result.returncode == 0:
+        log(f"node {node}: marked DOWN in Slurm, its jobs requeued")
+    else:
+        log(f"node {node}: could not mark it DOWN in Slurm: {(result.stderr or result.stdout).strip()}")
+
+
 def shut_down(netns: str, service_pid_file: str | None) -> None:
     """Stop this node: its service (slurmd) first, then every other process of the node
     (jobs, the namespace holder), then delete its network namespace."""
@@ -121,6 +137,8 @@ def watch(args: argparse.Namespace) -> int:
                 f" ({silent:.0f} s > {args.timeout:.0f} s): nobody can replace or terminate this node;"
                 " shutting it down"
             )
+            if in_node(args.netns):
+                requeue_jobs(args.node)
             shut_down(args.netns, args.service_pid_file)
             log(f"node {args.node}: shut down")
             return 0
