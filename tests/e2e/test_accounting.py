@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -68,7 +69,8 @@ class Cli:
         return doc
 
     def head(self, name: str, *argv: str) -> str:
-        return self("ssh", "-n", name, "--", *argv).stdout
+        # a real SSH session joins the command's words: quote them (root: accounting's admin user)
+        return self("ssh", "-n", name, "--user", "root", "--", shlex.join(argv)).stdout
 
 
 @pytest.fixture

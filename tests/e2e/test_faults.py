@@ -27,7 +27,7 @@ from corral.providers.local import _daemons as daemons
 from corral.providers.local._net import netns_pids, node_netns
 from corral.slurm import status
 
-from .conftest import SCALEDOWN_SECONDS, leftovers, unique_name, wait_until
+from .conftest import SCALEDOWN_SECONDS, leftovers, slurm_timer, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -191,7 +191,10 @@ def test_a_dynamic_node_killed_while_its_job_runs_is_replaced_and_the_job_comple
     assert submitted.returncode == 0, submitted.stderr
     job = submitted.stdout.strip()
     marker = f"/home/faults-started-{job}-0"
-    wait_until(lambda: cluster.head("test", "-e", marker).returncode == 0, 60, "the job's script to start")
+    # Waits follow Slurm's timers (a loaded machine boots slowly): a node has ResumeTimeout to come
+    # up, a lost node is replaced and its job requeued within a boot, then the job runs 6 s.
+    boot = slurm_timer(cluster.provider, cluster.name, "ResumeTimeout")
+    wait_until(lambda: cluster.head("test", "-e", marker).returncode == 0, boot, "the job's script to start")
     node = cluster.job(job)["NodeList"]
     old = cluster.instance(node)
     started = time.monotonic()
@@ -205,16 +208,16 @@ def test_a_dynamic_node_killed_while_its_job_runs_is_replaced_and_the_job_comple
         return int(info.get("Restarts", "0")) >= 1
 
     try:
-        wait_until(requeued, 60, "the job to be requeued", interval=0.3)
-        _timed("dynamic node killed -> job requeued", started, 60)
+        wait_until(requeued, boot, "the job to be requeued", interval=0.3)
+        _timed("dynamic node killed -> job requeued", started, boot)
         wait_until(
-            lambda: cluster.job(job).get("JobState") == "COMPLETED", 90, "the job to complete", interval=0.5
+            lambda: cluster.job(job).get("JobState") == "COMPLETED", boot, "the job to complete", interval=0.5
         )
     except BaseException:
         cluster.dump()
         print(cluster.job(job))
         raise
-    _timed("dynamic node killed -> requeued job COMPLETED", started, 150)
+    _timed("dynamic node killed -> requeued job COMPLETED", started, 2 * boot)
     info = cluster.job(job)
     ran_on = info["NodeList"]
     assert ran_on != node or cluster.instance(ran_on) != old, "the job must have run on a new instance"

@@ -214,7 +214,8 @@ def test_commands_as_another_user_and_the_shell_argv(cluster: Cluster) -> None:
         cluster.name, ["srun", "-p", "q1", "-w", "q1-st-c1-1", "id", "-un"], user="nobody", timeout=60
     )
     assert out.stdout.strip() == "nobody", out.stderr
-    argv = cluster.provider.head_shell_argv(cluster.name, ["sh", "-c", 'echo "$(hostname) $SLURM_CONF"'])
+    # pcluster's `ssh USER@HEAD ARGS`: the remote command is one shell string
+    argv = cluster.provider.head_shell_argv(cluster.name, ["--", 'echo "$(hostname) $SLURM_CONF"'])
     shell = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert shell.stdout.split() == ["head", str(cluster.provider.slurm_conf_path(cluster.name))]
     # the head's mount namespace has the shared home; the host's /home is untouched

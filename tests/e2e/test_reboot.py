@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -48,8 +49,24 @@ def test_a_cluster_comes_back_after_a_restart_with_its_queue_and_home(
     provider = LocalProvider(tmp_path / "state")
     run("create-cluster", "-c", str(tmp_path / "cluster.yaml"), "-n", name, "--wait")
     try:
-        run("ssh", "-n", name, "--", "sh", "-c", "echo kept > /home/before-restart")
-        job = run("ssh", "-n", name, "--", "sbatch", "--parsable", "--hold", "--wrap", "true").stdout.strip()
+        run(
+            "ssh",
+            "-n",
+            name,
+            "--user",
+            "root",
+            "--",
+            shlex.join(["sh", "-c", "echo kept > /home/before-restart"]),
+        )
+        job = run(
+            "ssh",
+            "-n",
+            name,
+            "--user",
+            "root",
+            "--",
+            shlex.join(["sbatch", "--parsable", "--hold", "--wrap", "true"]),
+        ).stdout.strip()
         head_id = json.loads(run("describe-cluster", "-n", name).stdout)["headNode"]["instanceId"]
         _simulate_restart(provider, name)
         if first_command == "restore-clusters":
@@ -58,12 +75,19 @@ def test_a_cluster_comes_back_after_a_restart_with_its_queue_and_home(
         assert described["headNode"]["state"] == "running"
         assert described["headNode"]["instanceId"] == head_id  # as an instance keeps its id
         assert described["computeFleetStatus"] == "RUNNING"
-        assert run("ssh", "-n", name, "--", "cat", "/home/before-restart").stdout == "kept\n"
-        queue = run("ssh", "-n", name, "--", "squeue", "-h", "-o", "%i %r").stdout.split()
+        assert (
+            run("ssh", "-n", name, "--user", "root", "--", shlex.join(["cat", "/home/before-restart"])).stdout
+            == "kept\n"
+        )
+        queue = run(
+            "ssh", "-n", name, "--user", "root", "--", shlex.join(["squeue", "-h", "-o", "%i %r"])
+        ).stdout.split()
         assert queue == [job, "JobHeldUser"]
 
         def static_idle() -> bool:
-            out = run("ssh", "-n", name, "--", "sinfo", "-h", "-N", "-o", "%N %t").stdout
+            out = run(
+                "ssh", "-n", name, "--user", "root", "--", shlex.join(["sinfo", "-h", "-N", "-o", "%N %t"])
+            ).stdout
             return "q1-st-c1-1 idle\n" in out
 
         wait_until(static_idle, 60, "the static node to be back and idle", interval=0.5)

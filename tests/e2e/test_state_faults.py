@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -75,7 +76,9 @@ def cli(prerequisites: None, tmp_path: Path) -> Iterator[tuple[Run, Path, str]]:
 
 
 def _job(run: Run, name: str) -> str:
-    job = run("ssh", "-n", name, "--", "sbatch", "--parsable", "--wrap", "sleep 600").stdout.strip()
+    job = run(
+        "ssh", "-n", name, "--user", "root", "--", shlex.join(["sbatch", "--parsable", "--wrap", "sleep 600"])
+    ).stdout.strip()
     wait_until(lambda: _state(run, name, job) == "RUNNING", 60, "the job to run")
     return job
 
@@ -100,7 +103,7 @@ def test_a_damaged_store_is_named_at_once_and_repair_state_brings_the_record_bac
     run, state, name = cli
     job = _job(run, name)
     home_file = "/home/keep-me"
-    run("ssh", "-n", name, "--", "sh", "-c", f"echo data > {home_file}")
+    run("ssh", "-n", name, "--user", "root", "--", shlex.join(["sh", "-c", f"echo data > {home_file}"]))
     path = _checkpoint(state)
     if damage == "truncated":
         with path.open("r+b") as handle:
@@ -119,7 +122,7 @@ def test_a_damaged_store_is_named_at_once_and_repair_state_brings_the_record_bac
     described = json.loads(run("describe-cluster", "-n", name).stdout)
     assert described["clusterStatus"] == "CREATE_COMPLETE"
     assert _state(run, name, job) == "RUNNING"
-    assert run("ssh", "-n", name, "--", "cat", home_file).stdout == "data\n"
+    assert run("ssh", "-n", name, "--user", "root", "--", shlex.join(["cat", home_file])).stdout == "data\n"
 
 
 def test_a_create_after_the_record_was_lost_refuses_and_touches_nothing(cli: tuple[Run, Path, str]) -> None:

@@ -4,6 +4,7 @@ the browser (Debian's chromium, Playwright)."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -36,9 +37,8 @@ def test_jobs_listed_and_cancelled_from_the_browser(prerequisites: None, tmp_pat
                 "the create",
                 1,
             )
-            argv = LocalProvider(state).head_shell_argv(
-                name, ["sbatch", "-p", "q1", "-J", "<b>hostile-job</b>", "--wrap", "sleep 600"]
-            )
+            job = ["sbatch", "-p", "q1", "-J", "<b>hostile-job</b>", "--wrap", "sleep 600"]
+            argv = LocalProvider(state).head_shell_argv(name, ["--", shlex.join(job)])  # one remote string
             for _ in range(2):  # one runs on the static node, the other waits for it or a dynamic one
                 subprocess.run(argv, check=True, capture_output=True, timeout=60)
             wait_until(
