@@ -291,3 +291,35 @@ def test_a_stopped_fleet_stays_stopped_and_a_parked_supervisor_is_restored(clust
     assert c.service.describe_compute_fleet(c.name).status.value == "STOPPED"
     c.service.update_compute_fleet(c.name, "START_REQUESTED")
     assert c.service.wait_compute_fleet(c.name, timeout=180).status.value == "RUNNING"
+
+
+def test_a_killed_update_worker_is_settled_and_the_update_retried(cluster: Cluster) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    c = cluster
+    slow = c.tmp / "slow.sh"
+    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.chmod(0o755)
+    doc = with_changes(q2=True, updated=slow)
+    doc["Scheduling"]["SlurmSettings"]["QueueUpdateStrategy"] = "DRAIN"
+    env = {**os.environ, "CORRAL_STATE_DIR": str(c.provider.state_dir)}
+    argv = [sys.executable, "-m", "corral.cli.main", "update-cluster", "-n", c.name, "-c", str(c.config(doc))]
+    subprocess.run([*argv, "--suppress-validators", "ALL"], env=env, check=True, capture_output=True)
+    worker = c.service.get(c.name).owner
+    assert worker is not None and worker.pid != os.getpid()
+    # the worker reaches OnNodeUpdated (the new queue is in Slurm), then dies
+    wait_until(lambda: "q2" in c.head("sinfo", "-h", "-o", "%R"), 60, "the new queue")
+    os.kill(worker.pid, signal.SIGKILL)
+    wait_until(lambda: not worker.is_alive(), 10, "the worker to die")
+    desc = c.service.describe(c.name).to_json()
+    assert desc["clusterStatus"] == "UPDATE_FAILED" and desc["cloudFormationStackStatus"] == "UPDATE_FAILED"
+    assert "update was interrupted" in desc["failures"][0]["failureReason"]
+    # retried: converges from where the worker stopped
+    doc = with_changes(q2=True, updated=c.script)  # type: ignore[attr-defined]
+    doc["Scheduling"]["SlurmSettings"]["QueueUpdateStrategy"] = "DRAIN"
+    assert c.update(doc) is StackStatus.UPDATE_COMPLETE
+    assert "failures" not in c.service.describe(c.name).to_json()
+    assert c.head("srun", "-p", "q2", "hostname").strip() == "q2-dy-c2-1"
