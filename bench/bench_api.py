@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from tests.unit.api.server import running_server  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -158,7 +165,10 @@ def main() -> None:
         rows = []
         for path in (f"/v3/clusters/{args.cluster}", "/v3/clusters"):
             for clients in args.clients:
+                cpu = cpu_seconds(server.process.pid)
                 result = asyncio.run(load(server.url, server.token, path, clients, args.duration, args.rate))
+                used = cpu_seconds(server.process.pid) - cpu
+                result["server_cpu_ms_per_request"] = 1000 * used / max(result["requests"], 1)
                 result.update({"path": path, "clients": clients, "rss_peak_mib": watch.peak / 1024})
                 rows.append(result)
                 print(json.dumps(result), flush=True)
@@ -178,14 +188,15 @@ def main() -> None:
             if time.monotonic() > deadline:
                 break
             time.sleep(1)
-    print("| operation | clients | target rps | achieved rps | p50 | p90 | p99 | max | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| operation | clients | target rps | achieved rps | p50 | p90 | p99 | max | errors | CPU/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| GET {r['path']} | {r['clients']} | {args.rate:g} | {r['rps']:.0f} | {r['p50_ms']:.1f} ms | "
-            f"{r['p90_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['max_ms']:.0f} ms | {r['errors']} |"
+            f"{r['p90_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['max_ms']:.0f} ms | {r['errors']} | "
+            f"{r['server_cpu_ms_per_request']:.2f} ms |"
         )
-    os.system(f"rm -rf {state}")
+    shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from corral.service import ClusterService
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """A query parameter the operation does not take is a 400, not silently ignored (a typo such
     as ``dryRun=true`` would otherwise create the cluster)."""
     route = request.scope.get("route")

@@ -40,7 +40,7 @@ class ApiContext:
             self.spawn(self.service, operation, cluster_name)
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.corral
     return ctx
 

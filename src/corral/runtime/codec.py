@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import sys
 import types
@@ -63,12 +64,19 @@ def decode(cls: type[T], data: Any) -> T:
     return result
 
 
+@functools.cache
+def _type_hints(tp: type) -> dict[str, Any]:
+    """``typing.get_type_hints`` once per class: it evaluates every annotation string anew on each
+    call, which made decoding a plan (done on every describe-cluster) cost milliseconds."""
+    return typing.get_type_hints(tp)
+
+
 def _decode(tp: Any, data: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         return _decode_union(typing.get_args(tp), data)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        hints = typing.get_type_hints(tp)
+        hints = _type_hints(tp)
         kwargs = {
             f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data
         }

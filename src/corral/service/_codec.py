@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from corral.plan import ClusterPlan
 from corral.runtime.codec import decode, dumps, loads
 
@@ -12,8 +14,11 @@ def plan_to_json(plan: ClusterPlan) -> str:
     return dumps(plan)
 
 
+@functools.lru_cache(maxsize=64)
 def plan_from_json(text: str) -> ClusterPlan:
-    """The ``ClusterPlan`` that ``plan_to_json`` wrote; equal to the original."""
+    """The ``ClusterPlan`` that ``plan_to_json`` wrote; equal to the original. Plans are frozen,
+    so the same text gives the same (shared) plan: every describe-cluster decodes the recorded
+    plan, and the API serves hundreds of those a second."""
     return loads(ClusterPlan, text)
 
 
