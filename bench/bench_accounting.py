@@ -31,6 +31,7 @@ HeadNode: {{InstanceType: c5.xlarge, Networking: {{SubnetId: subnet-0123456789ab
 Scheduling:
   Scheduler: slurm
   SlurmSettings:
+    CustomSlurmSettings: [{{MaxArraySize: 100001}}]
     Database: {{Uri: bench-db.example.com:3306, UserName: bench,
                PasswordSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-x"}}
   SlurmQueues:
