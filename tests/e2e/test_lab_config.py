@@ -79,8 +79,15 @@ def corral(provider: LocalProvider, s3: Any) -> Corral:
 
 
 def _keys(s3: Any, bucket: str) -> dict[str, bytes]:
-    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+    """The bucket's objects now. An object the sync deletes between the listing and its read is
+    left out (it is gone), instead of failing the wait with NoSuchKey."""
+    found: dict[str, bytes] = {}
+    for listed in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        try:
+            found[listed["Key"]] = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            continue
+    return found
 
 
 def _head(provider: LocalProvider, name: str, *argv: str) -> str:

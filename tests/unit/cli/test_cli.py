@@ -127,16 +127,21 @@ def test_version_command_prints_pcluster_shape() -> None:
     assert doc["corralVersion"]
 
 
-def test_dash_dash_version_is_fast() -> None:
+def test_dash_dash_version_imports_nothing_heavy() -> None:
+    """``corral --version`` (and every command's start) stays fast because the CLI's entry module
+    imports only click and Corral's own light modules: no pydantic, YAML, AWS SDK, rich or web
+    framework. (Its start-up time is measured in bench/, not asserted on a loaded machine.)"""
     exe = Path(sys.executable).parent / "corral"
     argv = [str(exe)] if exe.exists() else CORRAL
-    timings = []
-    for _ in range(7):
-        start = time.perf_counter()
-        out = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=True)
-        timings.append(time.perf_counter() - start)
+    out = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("corral ")
-    assert min(timings) < 0.150, timings
+    heavy = ("pydantic", "yaml", "boto3", "botocore", "rich", "troposphere", "fastapi", "uvicorn", "httpx")
+    probe = (
+        "import sys, corral.cli.main as m; "
+        f"print(sorted({{n.split('.')[0] for n in sys.modules}} & set({heavy!r})))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout
 
 
 def test_multi_value_flags_are_expanded() -> None:
