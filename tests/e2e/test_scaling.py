@@ -207,5 +207,7 @@ def test_the_resume_program_refuses_to_launch_on_a_stale_heartbeat(
         heartbeat.write_heartbeat(beat, datetime.now(UTC))
         return job(provider, name, job_id)["JobState"] == "COMPLETED"
 
-    wait_until(completed, 40, "the job to complete")
+    # the node first finishes its forced power-down (SuspendTimeout) and powers up again: 120 s
+    # leaves room for a loaded machine (it takes about 10 s on a quiet one)
+    wait_until(completed, 120, "the job to complete")
     print(f"refused {refused:.1f} s after sbatch; ran once the heartbeat was fresh")
