@@ -17,10 +17,10 @@ loads on first use, so ``corral --version`` never pays for the model.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from corral.config.findings import Finding, Level
+from corral.runtime.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from corral.config.loader import (
@@ -48,11 +48,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'corral.config' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

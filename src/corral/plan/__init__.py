@@ -6,8 +6,7 @@ the pydantic config model and load on first use, so the Slurm programs that read
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from corral.plan._plan import (
     ClusterPlan,
@@ -21,6 +20,7 @@ from corral.plan._plan import (
     SlurmPlan,
     StorageSpec,
 )
+from corral.runtime.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from corral.plan._build import build_plan, node_name
@@ -36,11 +36,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'corral.plan' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

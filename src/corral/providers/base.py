@@ -197,10 +197,51 @@ class RecoveredCluster:
     head_running: bool
 
 
-class Provider(Protocol):
+class NodeFleet(Protocol):
+    """The slice of the contract the head node's daemons use (as small as Ray autoscaler v2's):
+    launch (per-node outcomes as data), terminate, list instances, run a command on the head,
+    and delete the cluster from its own side when its time-to-live has passed."""
+
+    def launch_batch(
+        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
+    ) -> LaunchResult:
+        """Start these compute nodes (idempotent per node name). With ``all_or_nothing`` either
+        every node starts or none does and nothing is left running (EC2's MinTargetCapacity equal
+        to the target); otherwise as many as the capacity allows, in the order given. Per-node
+        failures (capacity above all) come back in ``failed``; only a problem with the cluster
+        itself raises ``ProviderError``. Default: ``launch`` the whole batch (``launch_nodes``)."""
+        ...
+
+    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
+        """Stop these compute nodes (Slurm SuspendProgram). Idempotent per node name."""
+
+    def instances(self, cluster_name: str) -> list[Instance]:
+        """Head and compute instances that are not terminated."""
+        ...
+
+    def run_on_head(
+        self,
+        cluster_name: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        stdin: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> CommandResult:
+        """Run a command on the head node with the cluster's Slurm environment, capturing output."""
+        ...
+
+    def expire(self, cluster_name: str) -> None:
+        """Delete the cluster from its own side: its time-to-live (``ClusterPlan.expires_at``) has
+        passed. Called by the head node's reconciler, so it must not depend on the process that
+        created the cluster; it starts the delete and returns (the delete ends the caller)."""
+
+
+class Provider(NodeFleet, Protocol):
     """What every provider implements. Idempotent where the name says so. Capabilities that not
     every provider has are methods too, with a neutral default in ``ProviderBase``; ``traits``
-    says what generic layers need to know about a provider (never its name)."""
+    says what generic layers need to know about a provider (never its name). The daemons' slice,
+    ``NodeFleet``, is part of it."""
 
     name: str
     traits: ProviderTraits
@@ -254,28 +295,7 @@ class Provider(Protocol):
         """Start these compute nodes (Slurm ResumeProgram). Idempotent per node name.
 
         Raises ``InsufficientCapacityError`` (a ``ProviderError``) when the provider has no
-        capacity for them; a provider that can launch part of a request implements
-        ``BatchLauncher.launch_batch`` too, which reports per-node outcomes instead (see
-        ``launch_nodes``)."""
-        ...
-
-    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
-        """Stop these compute nodes (Slurm SuspendProgram). Idempotent per node name."""
-
-    def instances(self, cluster_name: str) -> list[Instance]:
-        """Head and compute instances that are not terminated."""
-        ...
-
-    def run_on_head(
-        self,
-        cluster_name: str,
-        argv: Sequence[str],
-        *,
-        user: str | None = None,
-        stdin: str | None = None,
-        timeout: float | None = 60.0,
-    ) -> CommandResult:
-        """Run a command on the head node with the cluster's Slurm environment, capturing output."""
+        capacity for them; ``launch_batch`` reports per-node outcomes instead."""
         ...
 
     def head_shell_argv(
@@ -285,11 +305,6 @@ class Provider(Protocol):
         remote command (a login shell when there is none); ``user`` defaults to the cluster's."""
         ...
 
-    def expire(self, cluster_name: str) -> None:
-        """Delete the cluster from its own side: its time-to-live (``ClusterPlan.expires_at``) has
-        passed. Called by the head node's reconciler, so it must not depend on the process that
-        created the cluster; it starts the delete and returns (the delete ends the caller)."""
-
     def log_sources(self, cluster_name: str) -> list[LogSource]:
         """Every log stream the cluster keeps, of live and terminated machines alike, and after a
         delete or rollback those kept by ``Monitoring/Logs/CloudWatch/DeletionPolicy: Retain``
@@ -297,16 +312,6 @@ class Provider(Protocol):
         ...
 
     # -- capabilities with a neutral default in ``ProviderBase`` ----------------------------------
-
-    def launch_batch(
-        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
-    ) -> LaunchResult:
-        """Start these compute nodes (idempotent per node name). With ``all_or_nothing`` either
-        every node starts or none does and nothing is left running (EC2's MinTargetCapacity equal
-        to the target); otherwise as many as the capacity allows, in the order given. Per-node
-        failures (capacity above all) come back in ``failed``; only a problem with the cluster
-        itself raises ``ProviderError``. Default: ``launch`` the whole batch (``launch_nodes``)."""
-        ...
 
     def default_region(self) -> str | None:
         """The region a config without ``Region`` deploys to (the service records it, so
@@ -422,31 +427,6 @@ def launch_nodes(provider: NodeLauncher, cluster_name: str, node_names: Sequence
 
 class NodeLauncher(Protocol):
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]: ...
-
-
-class NodeFleet(Protocol):
-    """The slice of the contract the head node's daemons use (as small as Ray autoscaler v2's):
-    launch (per-node outcomes as data), terminate, list instances, run a command on the head."""
-
-    def launch_batch(
-        self, cluster_name: str, node_names: Sequence[str], *, all_or_nothing: bool = False
-    ) -> LaunchResult: ...
-
-    def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None: ...
-
-    def instances(self, cluster_name: str) -> list[Instance]: ...
-
-    def run_on_head(
-        self,
-        cluster_name: str,
-        argv: Sequence[str],
-        *,
-        user: str | None = None,
-        stdin: str | None = None,
-        timeout: float | None = 60.0,
-    ) -> CommandResult: ...
-
-    def expire(self, cluster_name: str) -> None: ...
 
 
 class ProviderBase:

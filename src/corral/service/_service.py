@@ -22,22 +22,22 @@ from corral import PCLUSTER_COMPAT_VERSION, __version__
 from corral.config.findings import Finding, Level
 from corral.errors import BadRequestError, ConflictError, CorralError, NotFoundError
 from corral.plan import ClusterPlan
-from corral.providers.base import Instance, InstanceState, LogSource, NodeRole, Provider
+from corral.providers.base import Instance, InstanceState, NodeRole, Provider
 from corral.service import _identity
 from corral.service._codec import plan_from_json, plan_to_json
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
-from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
+from corral.service._fleet_verbs import FleetVerbs
+from corral.service._log_verbs import LogVerbs
 from corral.service._ownership import request_stop, set_owner, settle, take_stop_reason
 from corral.service._repair import RepairReport, repair
-from corral.service._validate import check_cluster, check_name
+from corral.service._validate import CheckedConfig, check_cluster, check_name
 from corral.service._views import (
     ClusterDescription,
     ClusterList,
     CreateAccepted,
     DeleteAccepted,
     DryRunResult,
-    FleetView,
     InstanceList,
     StackEvents,
 )
@@ -62,7 +62,7 @@ ProviderFactory = Callable[[str], Provider]
 EventCallback = Callable[[StackEventRecord], None]
 
 
-class ClusterService:
+class ClusterService(LogVerbs, FleetVerbs):
     """Create, delete, describe and operate clusters; every change is recorded in ``store``."""
 
     def __init__(self, store: StateStore, provider_factory: ProviderFactory) -> None:
@@ -97,16 +97,8 @@ class ClusterService:
         ``region`` (``-r``) must agree with the config's ``Region`` and is the cluster's when the
         config names none (``BadRequestError`` otherwise, as pcluster)."""
         region = _create_region(config_path, region)
-        prov = self.provider(provider)
-        checked = check_cluster(
-            config_path,
-            cluster_name=cluster_name,
-            suppress=suppress,
-            failure_level=failure_level,
-            target=prov.traits.validation_target,
-            cloud=prov.cloud_findings,
-        )
-        prov.check_prerequisites()
+        checked = self._check(config_path, cluster_name, provider, suppress, failure_level)
+        self.provider(provider).check_prerequisites()
         if self.store.find(cluster_name) is not None:
             raise duplicate_cluster(cluster_name)
         if self.provider(provider).exists(cluster_name):
@@ -119,7 +111,7 @@ class ClusterService:
         from corral.plan import build_plan
 
         plan = build_plan(checked.config, cluster_name=cluster_name)
-        return self.create_planned(
+        return self._record_create(
             replace(plan, expires_at=expires_at, region=plan.region or region),
             provider=provider,
             config_text=Path(config_path).read_text(encoding="utf-8"),
@@ -142,8 +134,21 @@ class ClusterService:
         cloud validators) and add its summary of what would be deployed. Nothing is recorded.
         ``region`` is checked as in ``create``."""
         _create_region(config_path, region)
+        checked = self._check(config_path, cluster_name, provider, suppress, failure_level)
+        summary = self.provider(provider).dry_run_summary(Path(config_path), cluster_name) or ""
+        return DryRunResult(checked.findings, summary=summary)
+
+    def _check(
+        self,
+        config_path: str | Path,
+        cluster_name: str,
+        provider: str,
+        suppress: Sequence[str],
+        failure_level: Level,
+    ) -> CheckedConfig:
+        """The config validated for ``provider``: its validation target and cloud validators."""
         prov = self.provider(provider)
-        checked = check_cluster(
+        return check_cluster(
             config_path,
             cluster_name=cluster_name,
             suppress=suppress,
@@ -151,8 +156,6 @@ class ClusterService:
             target=prov.traits.validation_target,
             cloud=prov.cloud_findings,
         )
-        summary = prov.dry_run_summary(Path(config_path), cluster_name) or ""
-        return DryRunResult(checked.findings, summary=summary)
 
     def create_planned(
         self,
@@ -166,9 +169,28 @@ class ClusterService:
     ) -> CreateAccepted:
         """Record CREATE_IN_PROGRESS for an already validated ``plan``, owned by this process
         (``create`` without the validation; the API, which receives config text, also uses it)."""
-        name = plan.cluster_name
-        check_name(name, "cluster-name")
+        check_name(plan.cluster_name, "cluster-name")
         self.provider(provider).check_prerequisites()
+        return self._record_create(
+            plan,
+            provider=provider,
+            config_text=config_text,
+            config_path=config_path,
+            rollback_on_failure=rollback_on_failure,
+            findings=findings,
+        )
+
+    def _record_create(
+        self,
+        plan: ClusterPlan,
+        *,
+        provider: str,
+        config_text: str,
+        config_path: str,
+        rollback_on_failure: bool,
+        findings: tuple[Finding, ...],
+    ) -> CreateAccepted:
+        name = plan.cluster_name
         now = utc_now()
         record = ClusterRecord(
             name=name,
@@ -522,114 +544,6 @@ class ClusterService:
         record = self.get(cluster_name)
         return StackEvents(tuple(self.store.events(record.stack_id)))
 
-    # -- logs (pcluster's CloudWatch verbs over the provider's log files) ----------------------
-
-    def log_streams(
-        self,
-        cluster_name: str,
-        *,
-        filters: Sequence[str] = (),
-        next_token: str | None = None,
-        provider: str | None = None,
-    ) -> LogStreamList:
-        """``list-cluster-log-streams``. ``provider`` is where to look for the retained logs of a
-        cluster Corral no longer has a record of (deleted with DeletionPolicy Retain)."""
-        from corral.service import _log_access
-
-        self._require_cloudwatch_logs(cluster_name)
-        region, sources = self._log_sources(cluster_name, provider)
-        prefix = f"arn:corral:logs:{region}::log-group:/corral/{cluster_name}:log-stream:"
-        return _log_access.list_streams(sources, filters=filters, next_token=next_token, arn_prefix=prefix)
-
-    def log_events(
-        self,
-        cluster_name: str,
-        log_stream_name: str,
-        *,
-        start_time: str | None = None,
-        end_time: str | None = None,
-        start_from_head: bool = False,
-        limit: int | None = None,
-        next_token: str | None = None,
-        provider: str | None = None,
-    ) -> LogEventList:
-        """``get-cluster-log-events``: the latest ``limit`` events, or the first with
-        ``start_from_head``; ISO 8601 bounds, start inclusive, end exclusive."""
-        from corral.service import _log_access
-
-        self._require_cloudwatch_logs(cluster_name)
-        _, sources = self._log_sources(cluster_name, provider)
-        return _log_access.get_events(
-            sources,
-            log_stream_name,
-            start_time=start_time,
-            end_time=end_time,
-            start_from_head=start_from_head,
-            limit=limit,
-            next_token=next_token,
-        )
-
-    def export_logs(
-        self,
-        cluster_name: str,
-        *,
-        output_file: str | None = None,
-        bucket: str | None = None,
-        bucket_prefix: str | None = None,
-        keep_s3_objects: bool = False,
-        start_time: str | None = None,
-        end_time: str | None = None,
-        filters: Sequence[str] = (),
-        provider: str | None = None,
-    ) -> ExportedLogs:
-        """``export-cluster-logs``: a tar.gz of the streams (and the stack events) to
-        ``output_file`` and/or ``s3://bucket/bucket_prefix/``."""
-        from corral.service import _log_access
-
-        _, sources = self._log_sources(cluster_name, provider)
-        record = self.store.find(cluster_name)
-        if record is not None and not _cloudwatch_logs(record.plan_json):
-            sources = []  # as pcluster: only the stack events are exported
-        extra = {}
-        if record is not None:
-            extra[f"{cluster_name}-cfn-events"] = _log_access.stack_events_text(
-                self.stack_events(cluster_name).to_json()["events"]
-            )
-        return _log_access.export(
-            cluster_name,
-            sources,
-            output_file=output_file,
-            bucket=bucket,
-            bucket_prefix=bucket_prefix,
-            keep_s3_objects=keep_s3_objects,
-            start_time=start_time,
-            end_time=end_time,
-            filters=filters,
-            extra_files=extra,
-        )
-
-    def _require_cloudwatch_logs(self, cluster_name: str) -> None:
-        """pcluster's answer for a cluster whose config has ``Monitoring/Logs/CloudWatch/Enabled:
-        false``: it keeps no log streams (the logs stay on its machines)."""
-        record = self.store.find(cluster_name)
-        if record is not None and not _cloudwatch_logs(record.plan_json):
-            raise BadRequestError(
-                f"Bad Request: CloudWatch logging is not enabled for cluster {cluster_name}.",
-                hint="set Monitoring/Logs/CloudWatch/Enabled: true to keep log streams; "
-                "`corral ssh` reaches the logs on the head node",
-            )
-
-    def _log_sources(self, cluster_name: str, provider: str | None) -> tuple[str, list[LogSource]]:
-        """(region, sources) of the cluster's logs: its provider's, or, without a record, the
-        retained ones ``provider`` still keeps. ``NotFoundError`` when there are none."""
-        record = self.store.find(cluster_name)
-        if record is not None:
-            return record.region, self.provider(record.provider).log_sources(cluster_name)
-        sources = self.provider(provider).log_sources(cluster_name) if provider else []
-        if not sources:
-            self.store.get(cluster_name)  # raises NotFoundError with did-you-mean
-        return provider or "", sources
-
     def events_after(self, cluster_name: str, after_id: int) -> list[StackEventRecord]:
         """Events newer than ``after_id``, oldest first (for following a cluster live)."""
         record = self.store.find(cluster_name)
@@ -650,51 +564,6 @@ class ClusterService:
                 hint=f"wait until `corral describe-cluster -n {cluster_name}` shows CREATE_COMPLETE",
             )
         return self.provider(record.provider).head_shell_argv(cluster_name, argv, user=user)
-
-    def describe_compute_fleet(self, cluster_name: str) -> FleetView:
-        """The compute fleet's status (moved on when Slurm shows a stop/start has finished)."""
-        from corral.service import _fleet
-
-        record = self.get(cluster_name)
-        if self._head_down(record) is not None:
-            return FleetView(FleetStatus.UNKNOWN, utc_now())
-        return _fleet.describe(self.store, self.provider(record.provider), record)
-
-    def update_compute_fleet(self, cluster_name: str, status: str) -> FleetView:
-        """START_REQUESTED or STOP_REQUESTED, applied through Slurm on the head node."""
-        from corral.service import _fleet
-
-        record = self.get(cluster_name)
-        down = self._head_down(record)
-        if down is not None:
-            raise ConflictError(
-                f"Cannot change the compute fleet of cluster {cluster_name!r}: its head node is {down}",
-                hint="the host may have restarted or the head node died; "
-                f"`corral describe-cluster -n {cluster_name}` shows its state (nothing was changed)",
-            )
-        return _fleet.update(self.store, self.provider(record.provider), record, status)
-
-    def wait_compute_fleet(
-        self,
-        cluster_name: str,
-        *,
-        timeout: float = 300.0,
-        poll: float = 1.0,
-        on_change: Callable[[FleetView], None] | None = None,
-    ) -> FleetView:
-        """Poll until the fleet is STOPPED or RUNNING (or ``timeout`` seconds pass); ``on_change``
-        sees every status met on the way."""
-        deadline = time.monotonic() + timeout
-        view = self.describe_compute_fleet(cluster_name)
-        if on_change is not None:
-            on_change(view)
-        while view.status not in (FleetStatus.STOPPED, FleetStatus.RUNNING) and time.monotonic() < deadline:
-            time.sleep(poll)
-            seen = self.describe_compute_fleet(cluster_name)
-            if seen.status is not view.status and on_change is not None:
-                on_change(seen)
-            view = seen
-        return view
 
     def version(self) -> dict[str, str]:
         return version_info()
@@ -780,10 +649,3 @@ def _create_region(config_path: str | Path, given: str | None) -> str | None:
     from corral.config.regions import config_region, resolve_region
 
     return resolve_region(given, config_region(config_path))
-
-
-def _cloudwatch_logs(plan_json: str) -> bool:
-    """Whether the recorded plan keeps log streams (``Monitoring/Logs/CloudWatch/Enabled``)."""
-    if not plan_json:
-        return True
-    return plan_from_json(plan_json).cloudwatch_logs

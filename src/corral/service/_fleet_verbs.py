@@ -1,0 +1,78 @@
+"""The compute fleet verbs (``describe-compute-fleet``, ``update-compute-fleet`` and waiting for
+it) of ``ClusterService``, over ``corral.service._fleet``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from corral.errors import ConflictError
+from corral.providers.base import Provider
+from corral.service._views import FleetView
+from corral.state import ClusterRecord, FleetStatus, utc_now
+
+if TYPE_CHECKING:
+    from corral.state import StateStore
+
+
+class FleetVerbs:
+    """The fleet verbs of ``ClusterService`` (which provides ``store``, ``provider``, ``get`` and
+    ``_head_down``)."""
+
+    if TYPE_CHECKING:
+        store: StateStore
+
+        def provider(self, name: str) -> Provider: ...
+
+        def get(self, cluster_name: str) -> ClusterRecord: ...
+
+        def _head_down(self, record: ClusterRecord) -> str | None: ...
+
+    def describe_compute_fleet(self, cluster_name: str) -> FleetView:
+        """The compute fleet's status (moved on when Slurm shows a stop/start has finished)."""
+        from corral.service import _fleet
+
+        record = self.get(cluster_name)
+        if self._head_down(record) is not None:
+            return FleetView(FleetStatus.UNKNOWN, utc_now())
+        return _fleet.describe(self.store, self.provider(record.provider), record)
+
+    def update_compute_fleet(self, cluster_name: str, status: str) -> FleetView:
+        """START_REQUESTED or STOP_REQUESTED, applied through Slurm on the head node."""
+        from corral.service import _fleet
+
+        record = self.get(cluster_name)
+        down = self._head_down(record)
+        if down is not None:
+            raise ConflictError(
+                f"Cannot change the compute fleet of cluster {cluster_name!r}: its head node is {down}",
+                hint="the host may have restarted or the head node died; "
+                f"`corral describe-cluster -n {cluster_name}` shows its state (nothing was changed)",
+            )
+        return _fleet.update(self.store, self.provider(record.provider), record, status)
+
+    def wait_compute_fleet(
+        self,
+        cluster_name: str,
+        *,
+        timeout: float = 300.0,
+        poll: float = 1.0,
+        on_change: Callable[[FleetView], None] | None = None,
+    ) -> FleetView:
+        """Poll until the fleet is STOPPED or RUNNING (or ``timeout`` seconds pass); ``on_change``
+        sees every status met on the way."""
+        deadline = time.monotonic() + timeout
+        view = self.describe_compute_fleet(cluster_name)
+        if on_change is not None:
+            on_change(view)
+        while view.status not in (FleetStatus.STOPPED, FleetStatus.RUNNING) and time.monotonic() < deadline:
+            time.sleep(poll)
+            seen = self.describe_compute_fleet(cluster_name)
+            if seen.status is not view.status and on_change is not None:
+                on_change(seen)
+            view = seen
+        return view
+
+
+__all__ = ["FleetVerbs"]
