@@ -1,7 +1,32 @@
-"""Corral's one error tree.
+"""Corral's one error tree: every exception class Corral defines is here.
 
 Every error a user can cause carries a stable ``code`` and a ``hint`` that names the fix. Interfaces
-(CLI, API) print ``message`` and ``hint`` and never a traceback for a ``CorralError``.
+(CLI, API) print ``message`` and ``hint`` and never a traceback for a ``CorralError``::
+
+    CorralError                       code             raised by
+    ├── BadRequestError               BadRequestException  interfaces, service, settings
+    │   ├── ConfigError               ConfigValidationError  config (carries every finding)
+    │   └── UpdateRefusedError        UpdateClusterBadRequestException  service (update-cluster)
+    ├── NotFoundError                 NotFoundException    state, service
+    ├── ConflictError                 ConflictException    state, service
+    │   └── StaleWriteError           ConflictException    state (a versioned write lost)
+    ├── PrerequisiteError             PrerequisiteError    providers (root, packages, namespaces)
+    ├── ProviderError                 ProviderError        providers
+    │   └── InsufficientCapacityError InsufficientCapacityError  providers (capacity, as data)
+    ├── LimitExceededError            LimitExceededException
+    ├── StateStoreError               StateStoreError      state (corrupt, locked, read-only, full)
+    ├── FetchError                    FetchError           node (a script or file from the config)
+    └── S3Error                       BadRequestException  providers.s3 (export to a bucket)
+
+    Exception (internal: caught where they are raised, never shown as such)
+    ├── ActionFailure                 node: a custom action failed
+    ├── BootstrapFailure              node: a node's bootstrap failed
+    ├── MountError                    node: a mount failed
+    ├── StorageError                  aws node: a storage step failed
+    ├── RunInterrupted                service: ``corral run`` got a signal
+    └── KeySupportDataError (ValueError)  config: the key-support table is malformed (a bug)
+
+A new error goes into this tree (and its drawing); modules import it from here.
 """
 
 from __future__ import annotations
@@ -113,15 +138,80 @@ class LimitExceededError(CorralError):
     code = "LimitExceededException"
 
 
+class StateStoreError(CorralError):
+    """The state database cannot be used; ``cause`` is one of corrupt, locked, read-only, full, io."""
+
+    code = "StateStoreError"
+
+    def __init__(self, message: str, *, hint: str, cause: str) -> None:
+        super().__init__(message, hint=hint)
+        self.cause = cause
+
+
+class StaleWriteError(ConflictError):
+    """A versioned write lost: the row changed since it was read. Re-read and decide again."""
+
+
+class FetchError(CorralError):
+    """A script or file named in the config could not be fetched."""
+
+    code = "FetchError"
+
+
+class S3Error(CorralError):
+    """An object store request failed (export-cluster-logs to a bucket)."""
+
+    code = "BadRequestException"
+    exit_code = 1
+
+
+class ActionFailure(Exception):
+    """A custom action exited non-zero, timed out or could not start."""
+
+
+class BootstrapFailure(Exception):
+    """A node's bootstrap failed (the agent reports it and stops the node's services)."""
+
+
+class MountError(Exception):
+    """A mount inside a node failed."""
+
+
+class StorageError(Exception):
+    """A storage step on an AWS node that cannot be done, with the reason."""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP during a run: the cluster is torn down, the run exits non-zero."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+class KeySupportDataError(ValueError):
+    """The data file is malformed (a bug in Corral, caught by the unit tests)."""
+
+
 __all__ = [
+    "ActionFailure",
     "BadRequestError",
+    "BootstrapFailure",
     "ConfigError",
     "ConflictError",
     "CorralError",
+    "FetchError",
     "InsufficientCapacityError",
+    "KeySupportDataError",
     "LimitExceededError",
+    "MountError",
     "NotFoundError",
     "PrerequisiteError",
     "ProviderError",
+    "RunInterrupted",
+    "S3Error",
+    "StaleWriteError",
+    "StateStoreError",
+    "StorageError",
     "UpdateRefusedError",
 ]

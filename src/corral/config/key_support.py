@@ -25,6 +25,7 @@ from importlib import resources
 from types import MappingProxyType
 
 from corral.config.findings import Finding, Level
+from corral.errors import KeySupportDataError
 
 NOT_APPLICABLE_CODE = "KeyNotApplicable"
 NOT_IMPLEMENTED_CODE = "KeyNotImplemented"
@@ -75,10 +76,6 @@ class KeyEntry:
 
     def on(self, provider: str) -> Treatment:
         return self.local if provider == "local" else self.aws
-
-
-class KeySupportDataError(ValueError):
-    """The data file is malformed (a bug in Corral, caught by the unit tests)."""
 
 
 @cache

@@ -21,13 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from corral.errors import ActionFailure
+
 TAIL_LINES = 10
 TAIL_CHARS = 1500
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class ActionFailure(Exception):
-    """A custom action exited non-zero, timed out or could not start."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from corral.errors import BootstrapFailure
 from corral.node import nodefiles, procfs
 from corral.node.actions import Action, ActionFailure
 from corral.node.actions import run_action as _run_action
@@ -80,10 +81,6 @@ class BootstrapSpec:
     @classmethod
     def load(cls, text: str) -> BootstrapSpec:
         return codec.loads(cls, text)
-
-
-class BootstrapFailure(Exception):
-    pass
 
 
 def bind_mount(source: str, target: str) -> None:

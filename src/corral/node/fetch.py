@@ -20,17 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from corral.errors import CorralError
+from corral.errors import FetchError
 
 ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 LEGACY_ENDPOINT_ENV = "CORRAL_S3_ENDPOINT_URL"
 FETCH_WORKERS = 16
-
-
-class FetchError(CorralError):
-    """A script or file named in the config could not be fetched."""
-
-    code = "FetchError"
 
 
 def s3_endpoint() -> str | None:

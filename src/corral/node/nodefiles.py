@@ -13,9 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-
-class MountError(Exception):
-    pass
+from corral.errors import MountError
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:

@@ -24,6 +24,7 @@ from corral.runtime.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from corral.plan._build import build_plan, node_name
+    from corral.plan._stored import plan_from_json, plan_to_json
     from corral.plan.changeset import Change, ChangeSet, diff
 
 # Lazily imported public names -> the module that defines them.
@@ -33,6 +34,8 @@ _LAZY = {
     "Change": "corral.plan.changeset",
     "ChangeSet": "corral.plan.changeset",
     "diff": "corral.plan.changeset",
+    "plan_from_json": "corral.plan._stored",
+    "plan_to_json": "corral.plan._stored",
 }
 
 
@@ -55,4 +58,6 @@ __all__ = [
     "build_plan",
     "diff",
     "node_name",
+    "plan_from_json",
+    "plan_to_json",
 ]

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corral.errors import CorralError
+from corral.errors import S3Error
 from corral.node.fetch import s3_client, s3_endpoint
 
 PRESIGNED_URL_SECONDS = 3600
-
-
-class S3Error(CorralError):
-    code = "BadRequestException"
-    exit_code = 1
 
 
 def upload(path: Path, bucket: str, key: str) -> str:

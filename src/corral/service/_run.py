@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from corral.config.findings import Level
 from corral.config.model import ClusterConfig
-from corral.errors import BadRequestError, CorralError
+from corral.errors import BadRequestError, CorralError, RunInterrupted
 from corral.service._service import ClusterService
 from corral.slurm.jobs import SCONTROL_JOB_ARGV, JobState, parse_jobs, sbatch_options, sets_option
 from corral.state import StackEventRecord
@@ -40,14 +40,6 @@ TIMEOUT_EXIT = 124
 #: An interrupted run exits 128 + the signal's number, as a shell reports a process the signal ended.
 _SIGNALS = {"SIGHUP": 1, "SIGINT": 2, "SIGTERM": 15}
 SETUP_FAILED_EXIT = 2
-
-
-class RunInterrupted(Exception):
-    """Ctrl-C, SIGTERM or SIGHUP during a run: the cluster is torn down, the run exits non-zero."""
-
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.signal_name = signal_name
 
 
 @dataclass(frozen=True)

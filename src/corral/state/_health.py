@@ -15,23 +15,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from corral.errors import CorralError
+from corral.errors import CorralError, StateStoreError
 
 MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
 #: free bytes below which a write is expected to fail
 LOW_SPACE_BYTES = 1 << 20
 REPAIR = "corral repair-state"
-
-
-class StateStoreError(CorralError):
-    """The state database cannot be used; ``cause`` is one of corrupt, locked, read-only, full, io."""
-
-    code = "StateStoreError"
-
-    def __init__(self, message: str, *, hint: str, cause: str) -> None:
-        super().__init__(message, hint=hint)
-        self.cause = cause
 
 
 def header_problem(path: Path) -> str | None:

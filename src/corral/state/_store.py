@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from corral.errors import ConflictError, NotFoundError, PrerequisiteError
+from corral.errors import ConflictError, NotFoundError, PrerequisiteError, StaleWriteError
 from corral.state._health import corrupt, header_problem, translate
 from corral.state._lifecycle import (
     FleetStatus,
@@ -106,10 +106,6 @@ DB_FILE = "corral.db"
 BUSY_TIMEOUT_S = 5.0
 RESERVE_FILE = ".space-reserve"
 RESERVE_BYTES = 64 * 1024
-
-
-class StaleWriteError(ConflictError):
-    """A versioned write lost: the row changed since it was read. Re-read and decide again."""
 
 
 def default_state_dir() -> Path:

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from corral.plan import ClusterPlan
+from corral.plan import ClusterPlan, plan_from_json, plan_to_json
 from corral.runtime.files import write_atomic
 
 
@@ -54,20 +54,15 @@ def forget_site(state_dir: Path, cluster_name: str) -> None:
 
 
 def cluster_document(plan: ClusterPlan) -> str:
-    """``cluster.json``: the cluster name and its validated config (YAML's shape, as JSON)."""
+    """``cluster.json``: the plan in its one stored form (``corral.plan.plan_to_json``)."""
     if plan.config is None:
         raise ValueError("the plan carries no config")
-    config = plan.config.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return json.dumps({"clusterName": plan.cluster_name, "config": config}, sort_keys=True)
+    return plan_to_json(plan)
 
 
 def plan_from_document(text: str) -> ClusterPlan:
-    """The ``ClusterPlan`` that ``cluster_document`` describes."""
-    from corral.config.model import ClusterConfig
-    from corral.plan import build_plan
-
-    data = json.loads(text)
-    return build_plan(ClusterConfig.model_validate(data["config"]), cluster_name=data["clusterName"])
+    """The ``ClusterPlan`` that ``cluster_document`` stored."""
+    return plan_from_json(text)
 
 
 __all__ = [

@@ -29,14 +29,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from corral.errors import StorageError
+
 EXPORTS = Path("/etc/exports.d/corral.exports")
 NFS_EXPORT_OPTIONS = "rw,sync,no_root_squash,no_subtree_check"
 DEVICE_WAIT_S = 120.0
 MOUNT_RETRY_S = 60.0
-
-
-class StorageError(Exception):
-    """A storage step that cannot be done, with the reason."""
 
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
