@@ -27,10 +27,10 @@ import pytest
 
 from corral.plan import CustomActionSpec, StorageSpec
 from corral.providers.local import LocalProvider
+from support.plans import plan
 from support.servers import s3_server
 
 from .conftest import SCALEDOWN_SECONDS, delete_and_check, unique_name, wait_until
-from .plans import plan
 
 pytestmark = pytest.mark.e2e
 

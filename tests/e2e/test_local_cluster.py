@@ -17,9 +17,9 @@ from corral.plan import CustomActionSpec, StorageSpec
 from corral.providers.base import InstanceState, NodeRole
 from corral.providers.local import LocalProvider
 from corral.slurm import fleet, status
+from support.plans import plan
 
 from .conftest import delete_and_check, leftovers, unique_name, wait_until
-from .plans import plan
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ from corral.errors import ProviderError
 from corral.plan import CustomActionSpec, StorageSpec
 from corral.providers.local import LocalProvider
 from corral.slurm import status
+from support.plans import plan
 
 from .conftest import delete_and_check, leftovers, unique_name, wait_until
-from .plans import plan
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +83,7 @@ import os, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 os.environ["CORRAL_LOCAL_SCALEDOWN_SECONDS"] = "4"
-from e2e.plans import plan
+from support.plans import plan
 from corral.providers.local import LocalProvider
 the_plan = plan({name!r}, queues=(("q1", "c1", 2, 2),))
 LocalProvider(Path({state!r})).create(the_plan, on_event=lambda r, m: None)

@@ -13,10 +13,10 @@ import pytest
 from corral.errors import ProviderError
 from corral.plan import CustomActionSpec
 from corral.providers.local import LocalProvider
+from support.plans import plan
 from support.servers import s3_server, web_server
 
 from .conftest import unique_name
-from .plans import plan
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from corral.plan import CustomActionSpec
 from corral.providers.local import LocalProvider
 from corral.providers.local._daemons import PROTECTED_FAILURE_COUNT_ENV
 from corral.slurm import status
+from support.plans import plan
 
 from .conftest import reconciler_passes, slurm_timer, unique_name, wait_until
-from .plans import plan
 
 pytestmark = pytest.mark.e2e
 

@@ -26,9 +26,9 @@ from corral.providers.local import LocalProvider
 from corral.providers.local import _daemons as local_daemons
 from corral.runtime import heartbeat
 from corral.slurm import status
+from support.plans import SHAPE, plan, queue_nodes
 
 from .conftest import unique_name, wait_until
-from .plans import SHAPE, plan, queue_nodes
 
 pytestmark = pytest.mark.e2e
 

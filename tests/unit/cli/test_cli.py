@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from service.plans import small_plan
 
 from corral.cli import main as cli_main
 from corral.providers.fake import FakeProvider
 from corral.service import ClusterService
 from corral.state import StateStore
 from support.corpus import CLUSTER_FILES, CORPUS, IMAGE_FILES, REJECTIONS, needs_corpus, render_to
+from support.plans import small_plan
 
 from .openapi import validate
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from slurm.plans import two_queue_plan
 
 from corral.daemons._loop import parse_resume_timeout
 from corral.daemons.reconciler import (
@@ -20,6 +19,7 @@ from corral.daemons.reconciler import (
 )
 from corral.plan import NodeKind
 from corral.slurm.status import NodeState, parse_nodes
+from support.plans import two_queue_plan
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ST, DY = "q1-st-c1-1", "q1-dy-c1-1"

@@ -26,7 +26,7 @@ from corral.daemons.scaling import (
 from corral.providers.base import InstanceState
 from corral.providers.fake import FakeFailures, FakeProvider
 from corral.runtime import heartbeat
-from e2e.plans import plan
+from support.plans import plan
 
 AON, GREEDY, BEST = (
     ScalingStrategy.ALL_OR_NOTHING,

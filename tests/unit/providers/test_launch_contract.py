@@ -10,7 +10,7 @@ import pytest
 from corral.errors import InsufficientCapacityError, ProviderError
 from corral.providers.base import Instance, LaunchFailure, launch_nodes
 from corral.providers.fake import FakeFailures, FakeProvider
-from e2e.plans import plan
+from support.plans import plan
 
 
 def cluster(**failures: object) -> FakeProvider:

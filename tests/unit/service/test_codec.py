@@ -3,8 +3,7 @@ from __future__ import annotations
 import json
 
 from corral.service import plan_from_json, plan_to_json
-
-from .plans import small_plan
+from support.plans import small_plan
 
 
 def test_plan_round_trips_through_json() -> None:

@@ -13,8 +13,7 @@ from corral.errors import BadRequestError, ConflictError, NotFoundError, Prerequ
 from corral.providers.fake import FakeFailures, FakeProvider
 from corral.service import ClusterService
 from corral.state import FleetStatus, ProcessIdentity, StackEventRecord, StackStatus, StateStore
-
-from .plans import small_plan
+from support.plans import small_plan
 
 
 class Env:

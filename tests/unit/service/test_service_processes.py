@@ -16,8 +16,7 @@ from corral.errors import ConflictError
 from corral.providers.fake import FakeFailures, FakeProvider
 from corral.service import ClusterService
 from corral.state import StackStatus, StateStore
-
-from .plans import small_plan
+from support.plans import small_plan
 
 
 def _service(state_dir: Path, failures: FakeFailures | None = None) -> tuple[ClusterService, FakeProvider]:
@@ -64,7 +63,7 @@ CREATOR = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from service.plans import small_plan
+    from support.plans import small_plan
     from corral.providers.fake import FakeFailures, FakeProvider
     from corral.service import ClusterService
     from corral.state import StateStore

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import pytest
 
 from corral.slurm import hostlist
 from corral.slurm.conf import SlurmRuntime, render_gres_conf, render_slurm_conf, suspend_time
-
-from .plans import rich_plan, two_queue_plan
+from support import golden
+from support.plans import rich_plan, two_queue_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -35,10 +34,10 @@ def _addrs(names: list[str]) -> tuple[tuple[str, str], ...]:
 
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
-    if os.environ.get("UPDATE_SNAPSHOT") == "1" or not path.exists():
+    if golden.updating() or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; rerun with UPDATE_SNAPSHOT=1 if intended"
+    assert text == path.read_text(), f"{name} changed; {golden.hint()}"
 
 
 @pytest.mark.parametrize("plan_name", ["two_queue", "rich"])

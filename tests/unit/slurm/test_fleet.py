@@ -3,8 +3,7 @@ from __future__ import annotations
 from corral.slurm import hostlist
 from corral.slurm.fleet import FleetStatus, fleet_status, start_fleet_commands, stop_fleet_commands
 from corral.slurm.status import NodeState, PartitionState
-
-from .plans import two_queue_plan
+from support.plans import two_queue_plan
 
 
 def test_stop_inactivates_partitions_before_powering_down_every_node() -> None:

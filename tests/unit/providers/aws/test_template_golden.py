@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from corral.config import load_cluster_config
 from corral.plan import build_plan
 from corral.providers.aws.template import build_templates
+from support import golden
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).resolve().parents[4]
@@ -35,15 +35,14 @@ def test_templates_match_golden_files(case: str) -> None:
     path, name = CASES[case]
     templates = build_templates(build_plan(load_cluster_config(path).config, cluster_name=name))
     rendered = {"main": _pretty(templates.main)} | {k: _pretty(v) for k, v in templates.nested.items()}
-    if os.environ.get("CORRAL_UPDATE_GOLDEN") == "1":
+    if golden.updating():
         for old in GOLDEN.glob(f"{case}.*.json"):
             old.unlink()
         for part, text in rendered.items():
             (GOLDEN / f"{case}.{part}.json").write_text(text)
     expected = {p.name.split(".")[1]: p.read_text() for p in GOLDEN.glob(f"{case}.*.json")}
     assert set(rendered) == set(expected), (
-        f"templates {sorted(rendered)} but golden files {sorted(expected)}; "
-        "regenerate with CORRAL_UPDATE_GOLDEN=1 if intended"
+        f"templates {sorted(rendered)} but golden files {sorted(expected)}; " + golden.hint()
     )
     for part, text in rendered.items():
         if text != expected[part]:

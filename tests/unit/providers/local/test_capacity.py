@@ -161,7 +161,7 @@ def test_resume_environment_carries_strategy_heartbeat_and_threshold(
     from dataclasses import replace
 
     from corral.providers.local import _scaling
-    from e2e.plans import plan
+    from support.plans import plan
 
     layout = ClusterLayout(tmp_path, "env")
     cluster = replace(plan("env"), scaling_strategy="greedy-all-or-nothing")

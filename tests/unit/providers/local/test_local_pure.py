@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from slurm.plans import rich_plan, two_queue_plan
 
 from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.providers.local import _files, _net
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
+from support.plans import rich_plan, two_queue_plan
 
 SUBNET = ipaddress.IPv4Network("10.240.16.0/20")
 
