@@ -5,7 +5,8 @@ the end-to-end tests, all build their plans here.
 - ``shape(...)``: a ``NodeShape``; ``SHAPE``/``GPU_SHAPE`` are the end-to-end tests' nodes.
 - ``nodes(queue, cr, static, dynamic, shape)``: a compute resource's nodes, named as pcluster does.
 - ``plan(name, queues, ...)``: queues as (name, compute resource, static count, dynamic count).
-- ``small_plan``, ``two_queue_plan``, ``rich_plan``: the fixed plans the unit tests share.
+- ``small_plan``, ``engine_plan``, ``two_queue_plan``, ``rich_plan``: the fixed plans the unit
+  tests share.
 """
 
 from __future__ import annotations
@@ -154,6 +155,27 @@ def small_plan(name: str = "demo", *, static: int = 1, dynamic: int = 2) -> Clus
     )
 
 
+def engine_plan(name: str) -> ClusterPlan:
+    """The reconciler engine tests' plan: q1 has one static and one dynamic node, q2 one dynamic
+    node (c5.xlarge, features kind and instance type); nothing else."""
+    xlarge = shape("c5.xlarge", 4, 7500, cores_per_socket=2, threads_per_core=2)
+    q1 = nodes("q1", "cr1", 1, 1, xlarge, features=lambda k, s, _cr: (k.value, s.instance_type))
+    q2 = nodes("q2", "cr2", 0, 1, xlarge, features=lambda k, s, _cr: (k.value, s.instance_type))
+    return ClusterPlan(
+        cluster_name=name,
+        os="alinux2023",
+        region="us-east-1",
+        head_node=HeadNodeSpec(shape=NodeShape("t3.medium", 2, 1, 1, 2, 3800)),
+        nodes=(*q1, *q2),
+        partitions=(
+            PartitionSpec("q1", tuple(n.name for n in q1), True),
+            PartitionSpec("q2", tuple(n.name for n in q2), False),
+        ),
+        storage=(),
+        slurm=SlurmPlan(10, False, "TERMINATE"),
+    )
+
+
 def two_queue_plan(
     name: str = "demo", *, static: int = 1, dynamic: int = 3, scaledown: int = 10
 ) -> ClusterPlan:
@@ -214,6 +236,7 @@ def rich_plan() -> ClusterPlan:
 __all__ = [
     "GPU_SHAPE",
     "SHAPE",
+    "engine_plan",
     "nodes",
     "plan",
     "queue_nodes",

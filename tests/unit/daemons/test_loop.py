@@ -14,11 +14,11 @@ from corral.daemons.events import read_events
 from corral.daemons.protection import ProtectedQueue, Protection
 from corral.daemons.reconciler import Actions
 from corral.node.supervisor import SupervisorSpec
-from corral.plan import ClusterPlan, HeadNodeSpec, NodeKind, NodeShape, NodeSpec, PartitionSpec, SlurmPlan
 from corral.providers.base import CommandResult, Instance, InstanceState, NodeRole
 from corral.providers.fake import FakeFailures, FakeProvider
 from corral.runtime.heartbeat import heartbeat_age_s
 from corral.state import ClusterRecord, FleetStatus, StackStatus, StateStore
+from support.plans import engine_plan
 
 NODES = (
     "NodeName=q1-st-c1-1 AvailableFeatures=static,c5.large State=IDLE+CLOUD Partitions=q1\n"
@@ -108,36 +108,9 @@ def test_the_loop_runs_until_its_pid_file_no_longer_names_it(tmp_path: Path) -> 
 # -- the engine against the fake provider (its fake Slurm) and a real state store ------------------
 
 
-SHAPE = NodeShape(
-    "c5.xlarge", cpus=4, sockets=1, cores_per_socket=2, threads_per_core=2, real_memory_mib=7500
-)
-
-
-def small_plan(name: str) -> ClusterPlan:
-    """q1: one static and one dynamic node; q2: one dynamic node."""
-    nodes = (
-        NodeSpec("q1-st-cr1-1", "q1", "cr1", NodeKind.STATIC, 1, SHAPE, 1, ("static", "c5.xlarge")),
-        NodeSpec("q1-dy-cr1-1", "q1", "cr1", NodeKind.DYNAMIC, 1, SHAPE, 1, ("dynamic", "c5.xlarge")),
-        NodeSpec("q2-dy-cr2-1", "q2", "cr2", NodeKind.DYNAMIC, 1, SHAPE, 1, ("dynamic", "c5.xlarge")),
-    )
-    return ClusterPlan(
-        cluster_name=name,
-        os="alinux2023",
-        region="us-east-1",
-        head_node=HeadNodeSpec(shape=NodeShape("t3.medium", 2, 1, 1, 2, 3800)),
-        nodes=nodes,
-        partitions=(
-            PartitionSpec("q1", ("q1-st-cr1-1", "q1-dy-cr1-1"), True),
-            PartitionSpec("q2", ("q2-dy-cr2-1",), False),
-        ),
-        storage=(),
-        slurm=SlurmPlan(10, False, "TERMINATE"),
-    )
-
-
 def _fake_cluster(name: str = "eng") -> FakeProvider:
     provider = FakeProvider()
-    provider.create(small_plan(name), on_event=lambda r, m: None)
+    provider.create(engine_plan(name), on_event=lambda r, m: None)
     return provider
 
 
@@ -195,7 +168,7 @@ def test_the_engine_replaces_a_lost_static_node_records_every_move_and_beats(tmp
 
 def test_the_heartbeat_is_written_even_when_slurm_cannot_be_observed(tmp_path: Path) -> None:
     provider = FakeProvider(FakeFailures(commands=True))
-    provider.create(small_plan("eng"), on_event=lambda r, m: None)
+    provider.create(engine_plan("eng"), on_event=lambda r, m: None)
     logged: list[str] = []
     assert not Loop(provider, "eng", log=logged.append, files=_files(tmp_path)).step()
     assert logged and "fake failure" in logged[0]

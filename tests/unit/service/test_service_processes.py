@@ -80,7 +80,7 @@ CREATOR = textwrap.dedent(
 
 def test_kill_9_during_create_is_reported_truthfully_and_deletes_completely(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    tests_dir = str(Path(__file__).resolve().parents[1])
+    tests_dir = str(Path(__file__).resolve().parents[2])
     proc = subprocess.Popen(
         [sys.executable, "-c", CREATOR.format(tests=tests_dir, state=str(state))],
         stdout=subprocess.PIPE,
