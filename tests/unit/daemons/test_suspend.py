@@ -6,8 +6,7 @@ from pathlib import Path
 
 from corral.daemons import suspend
 from corral.providers import get_provider
-
-from .test_loop import small_plan
+from support.plans import engine_plan as small_plan
 
 
 def test_suspend_terminates_the_hostlist_through_the_named_provider(tmp_path: Path) -> None:
