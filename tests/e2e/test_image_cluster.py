@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from corral.providers.local import LocalProvider, images
+from support.plans import plan
 
 from .conftest import delete_and_check, unique_name
-from .plans import plan
 
 pytestmark = pytest.mark.e2e
 

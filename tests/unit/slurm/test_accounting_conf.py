@@ -12,8 +12,8 @@ from corral.plan import ClusterPlan
 from corral.plan._build import default_database_name
 from corral.providers.local._accounting import addresses, standin_for
 from corral.slurm.conf import SlurmdbdSettings, render_slurm_conf, render_slurmdbd_conf
+from support.plans import two_queue_plan
 
-from .plans import two_queue_plan
 from .test_conf import RUNTIME
 
 
