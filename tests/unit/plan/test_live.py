@@ -7,7 +7,7 @@ from dataclasses import replace
 from corral.config.policies import UpdatePolicy
 from corral.plan.changeset import Change, ChangeSet
 from corral.plan.live import LIVE_KINDS, LIVE_REASON, can_apply_live, live_kind, node_delta, relax
-from unit.service.plans import small_plan
+from support.plans import small_plan
 
 Q = "Scheduling/SlurmQueues[q1]"
 CR = Q + "/ComputeResources[cr1]"
