@@ -107,3 +107,31 @@ def test_a_node_that_must_stop_has_its_job_requeued(
         ]
     finally:
         delete_and_check(provider, name)
+
+
+def test_no_job_starts_on_a_node_before_its_on_node_configured_finished(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    """A slow OnNodeConfigured on a static node: the node takes no job (slurmd does not even
+    register) before the action wrote its last line, so when create returns it is done."""
+    script = tmp_path / "slow-configure.sh"
+    script.write_text('#!/bin/bash\nsleep 4\ndate +%s.%N > "/home/configured-$(hostname)"\n')
+    script.chmod(0o755)
+    name = unique_name("rlcfg")
+    actions = (("q1", (plans.CustomActionSpec("OnNodeConfigured", str(script)),)),)
+    provider.create(
+        plans.plan(name, queues=(("q1", "c1", 1, 0),), queue_actions=actions), on_event=lambda r, m: None
+    )
+    try:
+        home = provider.layout(name).root / "shared" / "home"
+        assert (home / "configured-q1-st-c1-1").exists(), "create returned before OnNodeConfigured ended"
+        wrap = 'date +%s.%N > /home/job-started; cat "/home/configured-$(hostname)" > /home/seen-by-job'
+        job = provider.run_on_head(name, ["sbatch", "--parsable", "-p", "q1", "--wrap", wrap])
+        assert job.returncode == 0, job.stderr
+        wait_until(lambda: (home / "seen-by-job").exists(), 120, "the job to run")
+        configured = float((home / "configured-q1-st-c1-1").read_text())
+        started = float((home / "job-started").read_text())
+        assert started > configured, f"the job started {configured - started:.2f} s before configure ended"
+        assert (home / "seen-by-job").read_text().strip()
+    finally:
+        delete_and_check(provider, name)

@@ -74,6 +74,9 @@ class BootstrapSpec:
     #: directories only this node uses (its instance store), made before the early mounts and
     #: world-writable with the sticky bit (1777), as ParallelCluster makes the ephemeral mount point
     private_dirs: tuple[str, ...] = ()
+    #: daemons started only once OnNodeConfigured finished (slurmd on a local compute node: no job
+    #: may start on the node before its OnNodeConfigured actions are done)
+    late_services: tuple[tuple[str, ...], ...] = ()
 
     def dump(self) -> str:
         return codec.dumps(self)
@@ -161,7 +164,7 @@ def service_pids(spec: BootstrapSpec) -> list[int]:
     for pidfile in spec.service_pidfiles:
         with contextlib.suppress(OSError, ValueError):
             pids.add(int(Path(pidfile).read_text().strip()))
-    programs = {os.path.basename(argv[0]) for argv in spec.services if argv}
+    programs = {os.path.basename(argv[0]) for argv in (*spec.services, *spec.late_services) if argv}
     if not _in_own_net_namespace(spec):
         programs = set()  # not positively in a node of its own: never match other processes by name
     for entry in Path("/proc").iterdir():
@@ -238,6 +241,8 @@ def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
             start_service(service, env)
     if phase in ("configured", "all"):
         run_actions(spec, ON_NODE_CONFIGURED, env, deadline)
+        for service in spec.late_services:
+            start_service(service, env)
     if phase == "updated":
         run_actions(spec, ON_NODE_UPDATED, env, deadline)
 

@@ -188,7 +188,9 @@ def with_watchdog(
     # First: its start-up must not widen the window between slurmd registering and the
     # OnNodeConfigured scripts (a job can start on the node in between). Not in service_pidfiles:
     # a node whose bootstrap failed stops its services but keeps its dead-man's switch.
-    return replace(spec, services=(argv, *spec.services))
+    # slurmd (the other services) only after OnNodeConfigured: no job starts on a node before its
+    # OnNodeConfigured actions have finished.
+    return replace(spec, services=(argv,), late_services=(*spec.late_services, *spec.services))
 
 
 def events_file(layout: ClusterLayout) -> Path:
