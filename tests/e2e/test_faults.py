@@ -89,7 +89,18 @@ class Cluster:
         return ids[0] if ids else None
 
     def pid(self, name: str) -> int:
-        return int((self.layout.run_dir / name).read_text().strip())
+        """The host pid a pid file names. A node booted from an image writes the pid it has in its
+        own PID namespace: find the process of that node whose innermost pid it is."""
+        pid = int((self.layout.run_dir / name).read_text().strip())
+        if name.startswith("slurmd-"):
+            netns = node_netns(self.name, name.removeprefix("slurmd-").removesuffix(".pid"))
+            for candidate in netns_pids(netns):
+                with contextlib.suppress(OSError):
+                    status_text = Path(f"/proc/{candidate}/status").read_text()
+                    nspids = next(line for line in status_text.splitlines() if line.startswith("NSpid:"))
+                    if int(nspids.split()[-1]) == pid:
+                        return candidate
+        return pid
 
     def job(self, job: str) -> dict[str, str]:
         out = self.head("scontrol", "-o", "show", "job", job).stdout.strip()
