@@ -72,10 +72,23 @@ def upsert(clients: AwsClients, zone_id: str, domain_name: str, nodes: Sequence[
 
 
 def remove(clients: AwsClients, zone_id: str, domain_name: str, nodes: Sequence[tuple[str, str]]) -> None:
-    """Delete the nodes' records, one at a time: a record already gone (or holding another
-    address) is not an error, so the others still go."""
+    """Delete the nodes' records: one batch, or, when the batch is refused because a record is
+    already gone (or holds another address), one at a time, so the others still go."""
     route53 = clients.client("route53")
-    for change in changes("DELETE", domain_name, nodes):
+    batch = changes("DELETE", domain_name, nodes)
+    if not batch:
+        return
+    try:
+        route53.change_resource_record_sets(
+            HostedZoneId=zone_id, ChangeBatch={"Comment": "corral: nodes terminated", "Changes": batch}
+        )
+        return
+    except BOTO_ERRORS as exc:
+        if error_code(exc) == "NoSuchHostedZone":
+            return
+        if error_code(exc) != "InvalidChangeBatch":
+            raise translate(exc, "ChangeResourceRecordSets") from exc
+    for change in batch:
         try:
             route53.change_resource_record_sets(
                 HostedZoneId=zone_id, ChangeBatch={"Comment": "corral: node terminated", "Changes": [change]}
