@@ -1,5 +1,7 @@
 """A cluster's Slurm jobs, read on its head node: ``squeue --json`` (Slurm 22.05 and 24.11 both
-have it; 22.05 gives ``job_state`` as a string, 24.11 as a list of flags) and ``scancel``."""
+have it; 22.05 gives ``job_state`` as a string, 24.11 as a list of flags), and, when the cluster
+has accounting, the last day's finished jobs from ``sacct --json`` (``state.current`` a string in
+22.05, a list in 24.11); ``scancel``."""
 
 from __future__ import annotations
 
@@ -37,6 +39,35 @@ def job_view(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def finished_view(job: dict[str, Any]) -> dict[str, Any]:
+    """One job of ``sacct --json`` in the same shape."""
+    state = job.get("state") or {}
+    return {
+        "jobId": job.get("job_id"),
+        "name": _text(job.get("name")),
+        "user": _text(job.get("user")),
+        "partition": _text(job.get("partition")),
+        "state": _text(state.get("current") if isinstance(state, dict) else state),
+        "reason": _text(state.get("reason") if isinstance(state, dict) else ""),
+        "nodes": _text(job.get("nodes")),
+        "submitTime": _text((job.get("time") or {}).get("submission")),
+    }
+
+
+def _finished(prov: Any, cluster_name: str, shown: set[Any]) -> tuple[list[dict[str, Any]], str]:
+    """Jobs of the last day that squeue no longer shows, from the accounting database; or an
+    error text (accounting unreachable) instead of failing the whole listing."""
+    result = prov.run_on_head(cluster_name, ["sacct", "--json", "-a", "-S", "now-1days"], timeout=30)
+    if result.returncode != 0:
+        return [], f"sacct failed: {result.stderr.strip()[:300]}"
+    try:
+        doc = json.loads(result.stdout)
+    except ValueError:
+        return [], "sacct --json gave no JSON"
+    jobs = [finished_view(j) for j in doc.get("jobs", [])]
+    return [j for j in jobs if j["jobId"] not in shown], ""
+
+
 def _head(service: ClusterService, cluster_name: str) -> Any:
     record = service.get(cluster_name)
     if record.cluster_status not in RUNNING_STATUSES:
@@ -55,7 +86,19 @@ def list_jobs(service: ClusterService, cluster_name: str) -> dict[str, Any]:
         doc = json.loads(result.stdout)
     except ValueError:
         raise ProviderError(f"squeue --json gave no JSON on the head node of {cluster_name!r}") from None
-    return {"jobs": [job_view(j) for j in doc.get("jobs", [])]}
+    jobs = [job_view(j) for j in doc.get("jobs", [])]
+    out: dict[str, Any] = {"jobs": jobs, "accounting": False}
+    record = service.get(cluster_name)
+    from corral.service._codec import plan_from_json
+
+    if plan_from_json(record.plan_json).slurm.accounting:
+        finished, error = _finished(
+            service.provider(record.provider), cluster_name, {j["jobId"] for j in jobs}
+        )
+        out.update(accounting=True, finished=finished)
+        if error:
+            out["accountingError"] = error
+    return out
 
 
 def cancel_job(service: ClusterService, cluster_name: str, job_id: str) -> dict[str, Any]:

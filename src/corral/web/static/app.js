@@ -348,6 +348,14 @@ function jobsView(view, name) {
               try { await api("DELETE", `/corral/v1/clusters/${enc(name)}/jobs/${enc(j.jobId)}`); }
               catch (err) { errorBox(body, err); }
             } })])));
+      if (doc.accounting) {
+        body.append(el("h2", { text: "Finished in the last day (sacct)" }),
+          doc.accountingError ? el("p", { class: "error", text: doc.accountingError }) : "",
+          table(["Job", "Name", "User", "Queue", "State", "Nodes"], (doc.finished || []).map((j) => [
+            String(j.jobId), j.name, j.user, j.partition, statusBadge(j.state), j.nodes || ""])));
+      } else {
+        body.append(el("p", { class: "hint", text: "Finished jobs appear here when the cluster has accounting (SlurmSettings/Database)." }));
+      }
     } catch (err) { errorBox(body, err); }
   });
 }
