@@ -224,14 +224,15 @@ def update_cluster(
     from corral.config.findings import Level
 
     service = make_service()
-    accepted = service.update(
-        cluster_name,
-        cluster_configuration,
-        dry_run=dryrun,
-        force=force_update,
-        suppress=suppress_validators,
-        failure_level=Level[validation_failure_level],
-    )
+    with config_file(cluster_configuration) as path:  # '-', /dev/stdin and pipes too, as create
+        accepted = service.update(
+            cluster_name,
+            path,
+            dry_run=dryrun,
+            force=force_update,
+            suppress=suppress_validators,
+            failure_level=Level[validation_failure_level],
+        )
     _show_findings(accepted.validation_messages)
     if output == "table" and not query:
         from corral.cli._output import change_table

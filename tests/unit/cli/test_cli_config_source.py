@@ -108,3 +108,14 @@ def test_a_validator_error_hint_names_its_type_and_no_failure_level() -> None:
     hint = result.stderr.split("hint: ", 1)[1]
     assert "--suppress-validators type:" in hint
     assert "--validation-failure-level" not in hint  # the findings are ERRORs: no level lets them pass
+
+
+def test_update_cluster_reads_its_config_from_standard_input_too(tmp_path: Path) -> None:
+    env = {**os.environ, "CORRAL_STATE_DIR": str(tmp_path / "state")}
+    create = ["create-cluster", "-n", "demo", "-c", str(EXAMPLE), "--provider", "fake", "--wait"]
+    assert _corral(create, env=env).returncode == 0
+    changed = EXAMPLE.read_text().replace("MaxCount: 4", "MaxCount: 5", 1)
+    update = _corral(["update-cluster", "-n", "demo", "-c", "-", "--dryrun", "true"], input=changed, env=env)
+    assert "File not found" not in update.stdout
+    assert "MaxCount" in update.stdout, update.stdout + update.stderr
+    _corral(["delete-cluster", "-n", "demo", "--wait"], env=env)
