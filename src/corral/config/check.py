@@ -97,20 +97,22 @@ def check_cluster_config(
     suppress: Sequence[str] = (),
     failure_level: Level | str = Level.ERROR,
     target: str = "local",
+    source: bytes | None = None,
 ) -> ValidationReport:
     """Load ``path`` as a cluster config and run every offline cluster validator.
 
     ``target`` is the provider the config is checked for (``local`` or ``aws``): every validator has
     pcluster's level on both, so a config the local provider accepts deploys to AWS unchanged;
     the target only decides which keys the provider does not apply (``corral.config.key_support``).
+    ``source``: the file's bytes when the caller has read them already (not read again then).
     """
-    from corral.config.loader import load_cluster_config
+    from corral.config.loader import load_cluster_config, load_cluster_config_text
     from corral.config.validators import CLUSTER_VALIDATORS, ClusterContext
 
     suppression, level = parse_suppressions(suppress), parse_failure_level(failure_level)
     return _check(
         path,
-        load_cluster_config,
+        load_cluster_config if source is None else (lambda p: load_cluster_config_text(source, os.fspath(p))),
         lambda loaded: ClusterContext(loaded.config, cluster_name, loaded.raw_keys_present),
         CLUSTER_VALIDATORS,
         suppression,

@@ -63,12 +63,20 @@ def check_region(region: str) -> str:
 def config_region(path: str | os.PathLike[str]) -> str | None:
     """The ``Region`` a config file names, or None (no Region, or a file that does not parse: its
     validation reports that)."""
+    try:
+        with open(path, "rb") as handle:
+            return config_region_of(handle.read())
+    except OSError:
+        return None
+
+
+def config_region_of(source: bytes | str) -> str | None:
+    """``config_region`` of a config already read."""
     import yaml
 
     try:
-        with open(path, "rb") as handle:
-            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError, ValueError):
+        data = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, ValueError):
         return None
     region = data.get("Region") if isinstance(data, dict) else None
     return region if isinstance(region, str) else None

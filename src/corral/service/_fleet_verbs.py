@@ -1,5 +1,6 @@
-"""The compute fleet verbs (``describe-compute-fleet``, ``update-compute-fleet`` and waiting for
-it) of ``ClusterService``, over ``corral.service._fleet``."""
+"""The compute fleet verbs of ``ClusterService``: ``describe-compute-fleet``,
+``update-compute-fleet`` (and waiting for it) over ``corral.service._fleet``, and the instance
+verbs ``describe-cluster-instances`` and ``delete-cluster-instances``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from corral.errors import ConflictError
-from corral.providers.base import Provider
-from corral.service._views import FleetView
+from corral.errors import BadRequestError, ConflictError
+from corral.providers.base import Instance, NodeRole, Provider
+from corral.service._views import FleetView, InstanceList
 from corral.state import ClusterRecord, FleetStatus, utc_now
 
 if TYPE_CHECKING:
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 
 
 class FleetVerbs:
-    """The fleet verbs of ``ClusterService`` (which provides ``store``, ``provider``, ``get`` and
-    ``_head_down``)."""
+    """The fleet and instance verbs of ``ClusterService`` (which provides ``store``, ``provider``,
+    ``get``, ``_head_down`` and ``_instances``)."""
 
     if TYPE_CHECKING:
         store: StateStore
@@ -28,6 +29,8 @@ class FleetVerbs:
         def get(self, cluster_name: str) -> ClusterRecord: ...
 
         def _head_down(self, record: ClusterRecord) -> str | None: ...
+
+        def _instances(self, record: ClusterRecord) -> list[Instance]: ...
 
     def describe_compute_fleet(self, cluster_name: str) -> FleetView:
         """The compute fleet's status (moved on when Slurm shows a stop/start has finished)."""
@@ -73,6 +76,40 @@ class FleetVerbs:
                 on_change(seen)
             view = seen
         return view
+
+    def instances(
+        self, cluster_name: str, *, node_type: str | None = None, queue_name: str | None = None
+    ) -> InstanceList:
+        """Running instances; ``node_type`` is ``HeadNode`` or ``ComputeNode``."""
+        record = self.get(cluster_name)
+        found = self._instances(record)
+        if node_type is not None:
+            role = {"HeadNode": NodeRole.HEAD, "ComputeNode": NodeRole.COMPUTE}.get(node_type)
+            if role is None:
+                raise BadRequestError(f"unknown node type {node_type!r}", hint="use HeadNode or ComputeNode")
+            found = [i for i in found if i.role is role]
+        if queue_name is not None:
+            found = [i for i in found if i.queue == queue_name]
+        return InstanceList(tuple(found))
+
+    def delete_instances(
+        self, cluster_name: str, *, force: bool = False, provider: str | None = None
+    ) -> None:
+        """Terminate every compute instance. With ``force``, also when Corral has no record of the
+        cluster (``provider`` names where to look)."""
+        record = self.store.find(cluster_name)
+        if record is None:
+            if not force or provider is None:
+                self.store.get(cluster_name)  # raises NotFoundError with did-you-mean
+                return
+            prov = self.provider(provider)
+        else:
+            prov = self.provider(record.provider)
+        names = [
+            i.node_name for i in prov.instances(cluster_name) if i.role is NodeRole.COMPUTE and i.node_name
+        ]
+        if names:
+            prov.terminate(cluster_name, names)
 
 
 __all__ = ["FleetVerbs"]

@@ -12,33 +12,28 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corral import PCLUSTER_COMPAT_VERSION, __version__
-from corral.config.findings import Finding, Level
-from corral.errors import BadRequestError, ConflictError, CorralError, NotFoundError
-from corral.plan import ClusterPlan
+from corral.config.findings import Level
+from corral.errors import ConflictError, CorralError, NotFoundError
 from corral.providers.base import Instance, InstanceState, NodeRole, Provider
 from corral.service import _identity
-from corral.service._codec import plan_from_json, plan_to_json
+from corral.service._codec import plan_from_json
+from corral.service._create_verbs import CreateVerbs
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
 from corral.service._fleet_verbs import FleetVerbs
 from corral.service._log_verbs import LogVerbs
 from corral.service._ownership import request_stop, set_owner, settle, take_stop_reason
 from corral.service._repair import RepairReport, repair
-from corral.service._validate import CheckedConfig, check_cluster, check_name
 from corral.service._views import (
     ClusterDescription,
     ClusterList,
-    CreateAccepted,
     DeleteAccepted,
-    DryRunResult,
-    InstanceList,
     StackEvents,
 )
 from corral.state import (
@@ -51,7 +46,6 @@ from corral.state import (
     StackStatus,
     StaleWriteError,
     StateStore,
-    duplicate_cluster,
     utc_now,
 )
 
@@ -62,7 +56,7 @@ ProviderFactory = Callable[[str], Provider]
 EventCallback = Callable[[StackEventRecord], None]
 
 
-class ClusterService(LogVerbs, FleetVerbs):
+class ClusterService(CreateVerbs, LogVerbs, FleetVerbs):
     """Create, delete, describe and operate clusters; every change is recorded in ``store``."""
 
     def __init__(self, store: StateStore, provider_factory: ProviderFactory) -> None:
@@ -75,144 +69,7 @@ class ClusterService(LogVerbs, FleetVerbs):
             self._providers[name] = self._provider_factory(name)
         return self._providers[name]
 
-    # -- create -----------------------------------------------------------------------------
-
-    def create(
-        self,
-        cluster_name: str,
-        config_path: str | Path,
-        *,
-        provider: str,
-        rollback_on_failure: bool = True,
-        suppress: Sequence[str] = (),
-        failure_level: Level = Level.ERROR,
-        expires_at: str | None = None,
-        region: str | None = None,
-    ) -> CreateAccepted:
-        """Validate, check the provider's prerequisites, plan, and record CREATE_IN_PROGRESS owned by
-        this process. ``ConfigError`` for a bad config, ``ConflictError`` for a taken name,
-        ``PrerequisiteError`` for a machine that cannot run the provider. Nothing is built yet.
-        The provider's ``cloud_findings`` (aws: its cloud validators) are gated with the rest.
-        ``expires_at`` (ISO 8601): the cluster deletes itself then (``corral run --ttl``).
-        ``region`` (``-r``) must agree with the config's ``Region`` and is the cluster's when the
-        config names none (``BadRequestError`` otherwise, as pcluster)."""
-        region = _create_region(config_path, region)
-        checked = self._check(config_path, cluster_name, provider, suppress, failure_level)
-        self.provider(provider).check_prerequisites()
-        if self.store.find(cluster_name) is not None:
-            raise duplicate_cluster(cluster_name)
-        if self.provider(provider).exists(cluster_name):
-            raise ConflictError(
-                f"a {provider} cluster named {cluster_name!r} already exists, but the state store has no"
-                " record of it",
-                hint="if it belongs to this state directory, `corral repair-state` rebuilds its record;"
-                " otherwise it runs from another CORRAL_STATE_DIR: choose another name",
-            )
-        from corral.plan import build_plan
-
-        plan = build_plan(checked.config, cluster_name=cluster_name)
-        return self._record_create(
-            replace(plan, expires_at=expires_at, region=plan.region or region),
-            provider=provider,
-            config_text=Path(config_path).read_text(encoding="utf-8"),
-            config_path=str(Path(config_path).resolve()),
-            rollback_on_failure=rollback_on_failure,
-            findings=checked.findings,
-        )
-
-    def dry_run_create(
-        self,
-        config_path: str | Path,
-        *,
-        cluster_name: str,
-        provider: str,
-        suppress: Sequence[str] = (),
-        failure_level: Level = Level.ERROR,
-        region: str | None = None,
-    ) -> DryRunResult:
-        """``create-cluster --dryrun true``: validate for ``provider`` (its validation target and
-        cloud validators) and add its summary of what would be deployed. Nothing is recorded.
-        ``region`` is checked as in ``create``."""
-        _create_region(config_path, region)
-        checked = self._check(config_path, cluster_name, provider, suppress, failure_level)
-        summary = self.provider(provider).dry_run_summary(Path(config_path), cluster_name) or ""
-        return DryRunResult(checked.findings, summary=summary)
-
-    def _check(
-        self,
-        config_path: str | Path,
-        cluster_name: str,
-        provider: str,
-        suppress: Sequence[str],
-        failure_level: Level,
-    ) -> CheckedConfig:
-        """The config validated for ``provider``: its validation target and cloud validators."""
-        prov = self.provider(provider)
-        return check_cluster(
-            config_path,
-            cluster_name=cluster_name,
-            suppress=suppress,
-            failure_level=failure_level,
-            target=prov.traits.validation_target,
-            cloud=prov.cloud_findings,
-        )
-
-    def create_planned(
-        self,
-        plan: ClusterPlan,
-        *,
-        provider: str,
-        config_text: str,
-        config_path: str = "",
-        rollback_on_failure: bool = True,
-        findings: tuple[Finding, ...] = (),
-    ) -> CreateAccepted:
-        """Record CREATE_IN_PROGRESS for an already validated ``plan``, owned by this process
-        (``create`` without the validation; the API, which receives config text, also uses it)."""
-        check_name(plan.cluster_name, "cluster-name")
-        self.provider(provider).check_prerequisites()
-        return self._record_create(
-            plan,
-            provider=provider,
-            config_text=config_text,
-            config_path=config_path,
-            rollback_on_failure=rollback_on_failure,
-            findings=findings,
-        )
-
-    def _record_create(
-        self,
-        plan: ClusterPlan,
-        *,
-        provider: str,
-        config_text: str,
-        config_path: str,
-        rollback_on_failure: bool,
-        findings: tuple[Finding, ...],
-    ) -> CreateAccepted:
-        name = plan.cluster_name
-        now = utc_now()
-        record = ClusterRecord(
-            name=name,
-            stack_id=f"corral:{provider}:{name}/{uuid.uuid4()}",
-            stack_status=StackStatus.CREATE_IN_PROGRESS,
-            provider=provider,
-            config_text=config_text,
-            config_path=config_path,
-            region=plan.region or self.provider(provider).default_region() or provider,
-            plan_json=plan_to_json(plan),
-            corral_version=__version__,
-            pcluster_version=PCLUSTER_COMPAT_VERSION,
-            tags=plan.tags,
-            created_at=now,
-            updated_at=now,
-            owner=ProcessIdentity.current(),
-            rollback_on_failure=rollback_on_failure,
-        )
-        record = self.store.insert(record)
-        self._write_config_snapshot(record)
-        self._stack_event(record, StackStatus.CREATE_IN_PROGRESS, "User Initiated")
-        return CreateAccepted(record, findings)
+    # -- create (the request half is ``CreateVerbs``) ---------------------------------------
 
     def hand_over(self, cluster_name: str, worker: ProcessIdentity | int) -> ClusterRecord:
         """Make ``worker`` (a detached process about to run ``run_create``/``run_delete``, or its
@@ -506,40 +363,6 @@ class ClusterService(LogVerbs, FleetVerbs):
         wanted = set(statuses)
         return ClusterList(tuple(r for r in records if not wanted or r.cluster_status in wanted))
 
-    def instances(
-        self, cluster_name: str, *, node_type: str | None = None, queue_name: str | None = None
-    ) -> InstanceList:
-        """Running instances; ``node_type`` is ``HeadNode`` or ``ComputeNode``."""
-        record = self.get(cluster_name)
-        found = self._instances(record)
-        if node_type is not None:
-            role = {"HeadNode": NodeRole.HEAD, "ComputeNode": NodeRole.COMPUTE}.get(node_type)
-            if role is None:
-                raise BadRequestError(f"unknown node type {node_type!r}", hint="use HeadNode or ComputeNode")
-            found = [i for i in found if i.role is role]
-        if queue_name is not None:
-            found = [i for i in found if i.queue == queue_name]
-        return InstanceList(tuple(found))
-
-    def delete_instances(
-        self, cluster_name: str, *, force: bool = False, provider: str | None = None
-    ) -> None:
-        """Terminate every compute instance. With ``force``, also when Corral has no record of the
-        cluster (``provider`` names where to look)."""
-        record = self.store.find(cluster_name)
-        if record is None:
-            if not force or provider is None:
-                self.store.get(cluster_name)  # raises NotFoundError with did-you-mean
-                return
-            prov = self.provider(provider)
-        else:
-            prov = self.provider(record.provider)
-        names = [
-            i.node_name for i in prov.instances(cluster_name) if i.role is NodeRole.COMPUTE and i.node_name
-        ]
-        if names:
-            prov.terminate(cluster_name, names)
-
     def stack_events(self, cluster_name: str) -> StackEvents:
         record = self.get(cluster_name)
         return StackEvents(tuple(self.store.events(record.stack_id)))
@@ -641,11 +464,3 @@ def version_info() -> dict[str, str]:
 
 
 __all__ = ["ClusterService", "EventCallback", "ProviderFactory", "version_info"]
-
-
-def _create_region(config_path: str | Path, given: str | None) -> str | None:
-    """The region of a create (``-r`` or the config's ``Region``), checked as pcluster does before
-    anything else: a conflict or an unsupported region is a Bad Request."""
-    from corral.config.regions import config_region, resolve_region
-
-    return resolve_region(given, config_region(config_path))

@@ -53,6 +53,7 @@ def check_cluster(
     failure_level: Level = Level.ERROR,
     target: str = "local",
     cloud: CloudCheck | None = None,
+    source: bytes | None = None,
 ) -> CheckedConfig:
     """Load and validate a cluster config for a provider ``target`` (``ProviderTraits.validation_target``).
     ``cloud`` (a provider's ``cloud_findings``) adds the validators that need the cloud; its
@@ -63,11 +64,12 @@ def check_cluster(
 
     check_name(cluster_name, "cluster-name")
     report = check_cluster_config(
-        _existing(config_path),
+        config_path if source is not None else _existing(config_path),
         cluster_name=cluster_name,
         suppress=tuple(suppress),
         failure_level=failure_level,
         target=target,
+        source=source,
     )
     if cloud is not None and report.config is not None:
         return _gate_with_cloud(report, cloud(report.config), suppress, failure_level)
@@ -130,6 +132,25 @@ def dry_run_build_image(
         config_path, image_id=image_id, suppress=suppress, failure_level=failure_level, target=target
     )
     return DryRunResult(checked.findings)
+
+
+def read_config(path: str | Path) -> bytes | None:
+    """The config file's bytes, read once for everything a create does with it (its region, its
+    validation, its record). None when it is not a regular, readable file of at most the size
+    limit: ``check_cluster`` then reads nothing and says what is wrong, in pcluster's words."""
+    import os
+    import stat
+
+    from corral.config._yaml import MAX_FILE_BYTES
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return None
+    return raw if len(raw) <= MAX_FILE_BYTES else None
 
 
 def _existing(path: str | Path) -> Path:
