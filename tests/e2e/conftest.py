@@ -85,6 +85,22 @@ def reconciler_passes(provider: LocalProvider, name: str, count: int) -> None:
         last = path.read_text()
 
 
+def node_host_pid(cluster: str, node: str, pid: int) -> int:
+    """The host pid of the process a node's pid file names. A node booted from an image writes the
+    pid it has in its own PID namespace; a host-rooted node's is the host pid already."""
+    from corral.providers.local._net import netns_pids, node_netns
+
+    for candidate in netns_pids(node_netns(cluster, node)):
+        try:
+            status_text = Path(f"/proc/{candidate}/status").read_text()
+        except OSError:
+            continue
+        nspid = next((line for line in status_text.splitlines() if line.startswith("NSpid:")), "")
+        if nspid and int(nspid.split()[-1]) == pid:
+            return candidate
+    return pid
+
+
 def leftovers(provider: LocalProvider, name: str) -> list[str]:
     """Everything of cluster ``name`` still on the machine: namespaces, processes, mounts, files."""
     layout = provider.layout(name)

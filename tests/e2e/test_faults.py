@@ -27,7 +27,7 @@ from corral.providers.local import _daemons as daemons
 from corral.providers.local._net import netns_pids, node_netns
 from corral.slurm import status
 
-from .conftest import SCALEDOWN_SECONDS, leftovers, slurm_timer, unique_name, wait_until
+from .conftest import SCALEDOWN_SECONDS, leftovers, node_host_pid, slurm_timer, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,17 +89,10 @@ class Cluster:
         return ids[0] if ids else None
 
     def pid(self, name: str) -> int:
-        """The host pid a pid file names. A node booted from an image writes the pid it has in its
-        own PID namespace: find the process of that node whose innermost pid it is."""
+        """The host pid a pid file names (see ``node_host_pid``)."""
         pid = int((self.layout.run_dir / name).read_text().strip())
         if name.startswith("slurmd-"):
-            netns = node_netns(self.name, name.removeprefix("slurmd-").removesuffix(".pid"))
-            for candidate in netns_pids(netns):
-                with contextlib.suppress(OSError):
-                    status_text = Path(f"/proc/{candidate}/status").read_text()
-                    nspids = next(line for line in status_text.splitlines() if line.startswith("NSpid:"))
-                    if int(nspids.split()[-1]) == pid:
-                        return candidate
+            return node_host_pid(self.name, name.removeprefix("slurmd-").removesuffix(".pid"), pid)
         return pid
 
     def job(self, job: str) -> dict[str, str]:

@@ -3,6 +3,7 @@ queue whose nodes always fail to bootstrap is put in protected mode."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from corral.providers.local._daemons import PROTECTED_FAILURE_COUNT_ENV
 from corral.slurm import status
 from support.plans import plan
 
-from .conftest import reconciler_passes, slurm_timer, unique_name, wait_until
+from .conftest import node_host_pid, reconciler_passes, slurm_timer, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +53,10 @@ def test_a_static_node_whose_machine_dies_is_replaced(provider: LocalProvider, c
 
     # The machine dies: its namespace holder and its slurmd, by pid.
     started = time.monotonic()
-    for pid in (_pid(layout.node_dir(NODE) / "holder.pid"), _pid(layout.run_dir / f"slurmd-{NODE}.pid")):
-        os.kill(pid, signal.SIGKILL)
+    slurmd = node_host_pid(name, NODE, _pid(layout.run_dir / f"slurmd-{NODE}.pid"))
+    for pid in (_pid(layout.node_dir(NODE) / "holder.pid"), slurmd):
+        with contextlib.suppress(ProcessLookupError):  # an image node's init takes its processes along
+            os.kill(pid, signal.SIGKILL)
 
     def replaced() -> bool:
         new_id = _instance_id(provider, name)
