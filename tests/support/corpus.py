@@ -16,8 +16,18 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CLUSTER_FILES = sorted((CORPUS / "cluster-configs").glob("*.yaml"))
 IMAGE_FILES = sorted((CORPUS / "image-configs").glob("*.yaml"))
 
+SHARED = CORPUS.parent
 #: Skip marker for tests that read the corpus: they run wherever ../shared exists (CI has it).
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is absent (CI has ../shared)")
+#: The same for tests that read anything else of ../shared (pcluster's schema trees, openapi.yaml).
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent (CI has ../shared)")
+
+
+def skip_module_without_shared() -> None:
+    """Call at the top of a test module that reads ../shared as it is imported."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (CI has ../shared)", allow_module_level=True)
+
 
 #: The cluster corpus files ParallelCluster 3.16.1 itself rejects, with the validators that reject
 #: them (checked against pcluster's own validators by bench/pcluster_verdicts.py); Corral must give

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 OPENAPI = Path(__file__).resolve().parents[3].parent / "shared" / "pcluster-3.16" / "openapi.yaml"
@@ -41,7 +42,10 @@ def _close(schema: Any) -> None:
 
 def validate(schema_name: str, doc: Any, *, extra_enums: dict[str, list[str]] | None = None) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``doc`` matches ``schema_name``; date-time fields
-    must be pcluster's ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    must be pcluster's ``YYYY-MM-DDTHH:MM:SS.mmmZ``. Without ../shared (no openapi.yaml) the
+    calling test is skipped, with the reason: it cannot check pcluster's shapes there."""
+    if not OPENAPI.is_file():
+        pytest.skip(f"{OPENAPI} is absent (CI has ../shared)")
     components = copy.deepcopy(_components())
     for name, values in (extra_enums or {}).items():
         components[name]["enum"] = sorted(set(components[name]["enum"]) | set(values))

@@ -8,7 +8,15 @@ import pytest
 
 from corral.config.loader import load_cluster_config, load_image_config_text
 from corral.config.model import ClusterConfig, ImageBuilderConfig
-from support.corpus import CLUSTER_FILES, CORPUS, IMAGE_FILES, render_template
+from support.corpus import (
+    CLUSTER_FILES,
+    CORPUS,
+    IMAGE_FILES,
+    render_template,
+    skip_module_without_shared,
+)
+
+skip_module_without_shared()
 
 
 def test_corpus_is_there() -> None:

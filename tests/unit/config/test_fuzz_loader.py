@@ -13,6 +13,9 @@ from corral.config.findings import Finding
 from corral.config.loader import load_cluster_config_text, load_image_config_text
 from corral.config.model import ClusterConfig, ImageBuilderConfig
 from corral.errors import ConfigError
+from support.corpus import skip_module_without_shared
+
+skip_module_without_shared()
 
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "cluster-configs"
 SEEDS = [p.read_text() for p in sorted(CORPUS.glob("*.yaml"))[::4]]

@@ -12,6 +12,9 @@ from pydantic import BaseModel
 from corral.config._errors import model_at
 from corral.config.model import ClusterConfig, CustomActionScript, ImageBuilderConfig
 from corral.config.policies import UpdatePolicy, policy_of
+from support.corpus import skip_module_without_shared
+
+skip_module_without_shared()
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "pcluster-3.16"
 LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9]+)(?P<list>\[\])?: (?P<rest>.*)$")

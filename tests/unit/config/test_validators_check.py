@@ -27,7 +27,7 @@ from corral.config.validators import (
     IMAGE_VALIDATORS,
 )
 from corral.errors import BadRequestError
-from support.corpus import REJECTIONS, needs_corpus
+from support.corpus import REJECTIONS, needs_corpus, needs_shared
 
 from ._broken_base import BASE, sub
 
@@ -165,6 +165,7 @@ def implemented_codes() -> set[str]:
     return set(re.findall(r'"([A-Za-z0-9]+(?:Validator|Incompatibility|MungeKey|NotEncrypted))"', text))
 
 
+@needs_shared
 def test_every_pcluster_validator_is_offline_or_aws_only() -> None:
     names = pcluster_validator_names()
     assert len(names) == 129

@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 
 from corral.config.check import CRASH_CODE, check_cluster_config
 from corral.config.findings import Level
+from support.corpus import skip_module_without_shared
 
 from ._broken_base import BASE
+
+skip_module_without_shared()
 
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "cluster-configs"
 SEEDS = [BASE] + [p.read_text() for p in sorted(CORPUS.glob("*.yaml"))[::6]]

@@ -9,9 +9,9 @@ import pytest
 
 from corral.config.check import check_image_config
 from corral.config.findings import Level
-from support.corpus import IMAGE_FILES, render_to
+from support.corpus import CORPUS, IMAGE_FILES, needs_corpus, render_to
 
-IMAGES = IMAGE_FILES[0].parent
+IMAGES = CORPUS / "image-configs"
 INVALID = "integ__createami__test_createami__test_invalid_config__image.config.yaml"
 INVALID_WARNINGS = "integ__createami__test_createami__test_invalid_config__warnings.image.config.yaml"
 
@@ -29,6 +29,7 @@ def test_corpus_image_configs_are_accepted(path: Path, tmp_path: Path) -> None:
     assert not report.blocking, [f.location() for f in report.findings]
 
 
+@needs_corpus
 def test_invalid_config_is_rejected_for_its_arm64_parent(tmp_path: Path) -> None:
     report = check_image_config(
         render_to(IMAGES / INVALID, tmp_path, parent_image=ARM64_PARENT), image_id="bad-arch"
@@ -39,6 +40,7 @@ def test_invalid_config_is_rejected_for_its_arm64_parent(tmp_path: Path) -> None
     assert errors[0].path == "Build/InstanceType" and errors[0].line == 7
 
 
+@needs_corpus
 def test_invalid_warnings_config_is_rejected_at_warning_level_unless_suppressed(tmp_path: Path) -> None:
     config = render_to(IMAGES / INVALID_WARNINGS, tmp_path)
     warned = check_image_config(config, image_id="warn", failure_level="WARNING", suppress=[BUILD_ONLY])

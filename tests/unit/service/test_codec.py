@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from corral.service import plan_from_json, plan_to_json
+from support.corpus import needs_corpus
 from support.plans import small_plan
 
 
@@ -17,6 +18,7 @@ def test_plan_round_trips_through_json() -> None:
     assert back.slurm.custom_settings == (("MaxJobCount", "1000"),)
 
 
+@needs_corpus
 def test_the_config_travels_with_the_plan_for_every_corpus_file() -> None:
     """A background worker's plan carries the same ClusterConfig (the AWS provider reads it)."""
     from corral.config import load_cluster_config

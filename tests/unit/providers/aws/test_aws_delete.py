@@ -18,7 +18,12 @@ from corral.providers.aws import AwsProvider
 from corral.service import ClusterService
 from corral.state import StackStatus, StateStore
 from support.aws import AwsProxy, Network, aws_endpoint, make_network, rewrite_ids
-from support.corpus import CORPUS
+from support.corpus import (
+    CORPUS,
+    skip_module_without_shared,
+)
+
+skip_module_without_shared()
 
 SIMPLE = (
     CORPUS / "cluster-configs" / "integ__performance_tests__test_simple__test_simple__pcluster.config.yaml"

@@ -25,7 +25,12 @@ from corral.providers.aws._node_setup import NodeContext, compute_setup, head_se
 from corral.service import ClusterService
 from corral.state import StackStatus, StateStore
 from support.aws import aws_endpoint, make_network, rewrite_ids
-from support.corpus import CORPUS
+from support.corpus import (
+    CORPUS,
+    skip_module_without_shared,
+)
+
+skip_module_without_shared()
 
 SIMPLE = (
     CORPUS / "cluster-configs" / "integ__performance_tests__test_simple__test_simple__pcluster.config.yaml"

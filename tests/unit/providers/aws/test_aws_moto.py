@@ -33,7 +33,12 @@ from corral.providers.aws.template import launch_template_output_key
 from corral.service import ClusterService, plan_from_json
 from corral.state import ProcessIdentity, StackStatus, StateStore
 from support.aws import AwsProxy, Network, aws_endpoint, make_network, rewrite_ids
-from support.corpus import CORPUS
+from support.corpus import (
+    CORPUS,
+    skip_module_without_shared,
+)
+
+skip_module_without_shared()
 
 CONFIGS = CORPUS / "cluster-configs"
 SIMPLE = CONFIGS / "integ__performance_tests__test_simple__test_simple__pcluster.config.yaml"

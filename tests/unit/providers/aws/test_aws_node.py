@@ -26,7 +26,12 @@ from corral.config.check import check_cluster_config
 from corral.plan import build_plan
 from corral.providers.aws._node_setup import PYTHON
 from support.aws import Network, aws_endpoint, make_network, rewrite_ids
-from support.corpus import CORPUS
+from support.corpus import (
+    CORPUS,
+    skip_module_without_shared,
+)
+
+skip_module_without_shared()
 
 SIMPLE = (
     CORPUS / "cluster-configs" / "integ__performance_tests__test_simple__test_simple__pcluster.config.yaml"

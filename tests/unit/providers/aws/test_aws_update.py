@@ -15,8 +15,11 @@ from corral.providers.aws import _update
 from corral.providers.aws.node_update import base_spec, slurmctld_argv
 from corral.service import ClusterService
 from corral.state import StackStatus
+from support.corpus import skip_module_without_shared
 
 from .test_aws_moto import SIMPLE, Aws, aws, created, service  # noqa: F401 (fixtures)
+
+skip_module_without_shared()
 
 
 def test_update_creates_and_executes_a_change_set_then_the_head_applies(

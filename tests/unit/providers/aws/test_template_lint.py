@@ -29,7 +29,13 @@ from corral.config import load_cluster_config
 from corral.errors import ConfigError, CorralError
 from corral.plan import build_plan
 from corral.providers.aws.template import build_templates
-from support.corpus import CLUSTER_FILES, render_to
+from support.corpus import (
+    CLUSTER_FILES,
+    render_to,
+    skip_module_without_shared,
+)
+
+skip_module_without_shared()
 
 SHARDS = 4
 #: Reduced templates drop resources that used some parameters; whole templates get every rule.
