@@ -217,6 +217,7 @@ def test_image_corpus_dry_runs(config: Path, tmp_path: Path) -> None:
         assert doc["configurationValidationErrors"]
 
 
+@needs_corpus
 def test_unrendered_image_template_is_refused_with_locations(tmp_path: Path) -> None:
     result = invoke(["build-image", "--dryrun", "true", "-i", "img-1", "-c", str(IMAGE_CONFIGS[0])])
     assert result.exit_code == 1
@@ -226,6 +227,7 @@ def test_unrendered_image_template_is_refused_with_locations(tmp_path: Path) -> 
     assert f"{IMAGE_CONFIGS[0]}:" in result.stderr
 
 
+@needs_corpus
 def test_build_image_without_dryrun_says_not_supported(tmp_path: Path) -> None:
     result = invoke(["build-image", "-i", "img-1", "-c", str(IMAGE_CONFIGS[0])])
     assert result.exit_code == 1
@@ -248,6 +250,7 @@ def test_bad_config_gives_pcluster_bad_request_and_located_lines(tmp_path: Path)
     assert not (tmp_path / "state").exists()  # a dry run writes nothing
 
 
+@needs_corpus
 def test_suppressing_and_failure_level(tmp_path: Path) -> None:
     config = tmp_path / "cluster.yaml"
     config.write_text(BAD_CONFIG)
@@ -260,6 +263,7 @@ def test_suppressing_and_failure_level(tmp_path: Path) -> None:
     assert strict.exit_code == 0
 
 
+@needs_corpus
 def test_dry_run_needs_no_root_and_no_state(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to drop to nobody")
@@ -304,7 +308,7 @@ def test_bad_flag_value_uses_clicks_try_help() -> None:
 
 
 def test_bad_name_is_a_bad_request() -> None:
-    result = invoke(["create-cluster", "--dryrun", "true", "-n", "9lives", "-c", str(CLUSTER_CONFIGS[0])])
+    result = invoke(["create-cluster", "--dryrun", "true", "-n", "9lives", "-c", str(EXAMPLE)])
     assert result.exit_code == 1
     validate("BadRequestExceptionResponseContent", json.loads(result.stdout))
 
