@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from corral.config import targets
 from corral.config.findings import Finding, Level
 from corral.config.key_support import key_findings
 from corral.errors import BadRequestError, ConfigError
@@ -22,7 +23,7 @@ from corral.errors import BadRequestError, ConfigError
 SUPPRESS_RE = re.compile(r"^(ALL|type:[A-Za-z0-9_]+)$")
 CRASH_CODE = "ValidatorCrashed"
 FILE_CODE = "ConfigFileValidator"
-TARGETS = ("local", "aws")
+TARGETS = targets.TARGETS
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def check_cluster_config(
     cluster_name: str,
     suppress: Sequence[str] = (),
     failure_level: Level | str = Level.ERROR,
-    target: str = "local",
+    target: str = targets.LOCAL,
     source: bytes | None = None,
 ) -> ValidationReport:
     """Load ``path`` as a cluster config and run every offline cluster validator.
@@ -129,7 +130,7 @@ def check_image_config(
     image_id: str,
     suppress: Sequence[str] = (),
     failure_level: Level | str = Level.ERROR,
-    target: str = "local",
+    target: str = targets.LOCAL,
 ) -> ValidationReport:
     """Load ``path`` as an image builder config and run every offline image validator."""
     from corral.config.loader import load_image_config

@@ -24,14 +24,15 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
+from corral.config import targets
 from corral.config.findings import Finding, Level
 from corral.errors import KeySupportDataError
 
 NOT_APPLICABLE_CODE = "KeyNotApplicable"
 NOT_IMPLEMENTED_CODE = "KeyNotImplemented"
-PROVIDERS = ("local", "aws")
+PROVIDERS = targets.TARGETS
 KINDS = ("cluster", "image")
-_PROVIDER_NAMES = {"local": "the local provider", "aws": "AWS"}
+_PROVIDER_NAMES = {targets.LOCAL: "the local provider", targets.AWS: "AWS"}
 _INDEX = re.compile(r"\[\d+\]")
 _SHOWN_KEYS = 3
 
@@ -75,7 +76,7 @@ class KeyEntry:
     aws: Treatment
 
     def on(self, provider: str) -> Treatment:
-        return self.local if provider == "local" else self.aws
+        return self.local if provider == targets.LOCAL else self.aws
 
 
 @cache
@@ -190,7 +191,7 @@ def _finding(support: Support, text: str, keys: list[str], provider: str) -> Fin
     where = _PROVIDER_NAMES.get(provider, provider)
     if support is Support.NOT_APPLICABLE:
         level, code, message = Level.INFO, NOT_APPLICABLE_CODE, f"not applicable on {where}: {text}"
-        hint = "the key is kept for AWS; nothing to do" if provider == "local" else ""
+        hint = "the key is kept for AWS; nothing to do" if provider == targets.LOCAL else ""
     else:
         level, code, message = Level.WARNING, NOT_IMPLEMENTED_CODE, f"not implemented yet on {where}: {text}"
         hint = "the key is accepted but has no effect yet"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from corral.plan._plan import (
+    ACTION_EVENTS,
     ClusterPlan,
     CustomActionSpec,
     DataRepositorySpec,
@@ -19,6 +20,7 @@ from corral.plan._plan import (
     PartitionSpec,
     SlurmPlan,
     StorageSpec,
+    event_rank,
 )
 from corral.runtime.lazy import lazy_getattr
 
@@ -43,6 +45,7 @@ __getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [
+    "ACTION_EVENTS",
     "Change",
     "ChangeSet",
     "ClusterPlan",
@@ -57,6 +60,7 @@ __all__ = [
     "StorageSpec",
     "build_plan",
     "diff",
+    "event_rank",
     "node_name",
     "plan_from_json",
     "plan_to_json",

@@ -91,6 +91,15 @@ class StorageSpec:
     associations: tuple[DataRepositorySpec, ...] = ()
 
 
+#: The custom-action events, in the order a node runs them.
+ACTION_EVENTS = ("OnNodeStart", "OnNodeConfigured", "OnNodeUpdated")
+
+
+def event_rank(event: str) -> int:
+    """Where ``event`` runs among ``ACTION_EVENTS``; an unknown event runs last."""
+    return ACTION_EVENTS.index(event) if event in ACTION_EVENTS else len(ACTION_EVENTS)
+
+
 @dataclass(frozen=True)
 class CustomActionSpec:
     """A bootstrap script for one event on one kind of node."""
@@ -99,6 +108,11 @@ class CustomActionSpec:
     script: str  # s3://, https:// or a local path
     args: tuple[str, ...] = ()
     sequence_index: int = 0  # order within the event when a Sequence is given
+
+    @property
+    def run_order(self) -> tuple[int, int]:
+        """Sort key of the order a node runs its actions: by event, then by sequence."""
+        return event_rank(self.event), self.sequence_index
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from corral.config import targets
 from corral.config.findings import Finding
 from corral.errors import ConflictError, InsufficientCapacityError, ProviderError
 from corral.plan import ClusterPlan
@@ -175,7 +176,7 @@ class ProviderTraits:
 
     #: which rules of ``corral.config.check`` bind: "aws" keeps AWS's service limits ERRORs; the
     #: providers that run on this machine report them as WARNINGs ("local")
-    validation_target: str = "local"
+    validation_target: str = targets.LOCAL
     #: whether the head node deletes a cluster past its ``expires_at`` (``Provider.expire``)
     enforces_expiry: bool = False
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corral.config import targets
 from corral.config.findings import Finding, Level
 from corral.errors import BadRequestError, ConfigError
 from corral.service._views import DryRunResult
@@ -51,7 +52,7 @@ def check_cluster(
     cluster_name: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
-    target: str = "local",
+    target: str = targets.LOCAL,
     cloud: CloudCheck | None = None,
     source: bytes | None = None,
 ) -> CheckedConfig:
@@ -82,7 +83,7 @@ def check_image(
     image_id: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
-    target: str = "local",
+    target: str = targets.LOCAL,
 ) -> CheckedConfig:
     """The same gate for an image builder config."""
     from corral.config.check import check_image_config
@@ -104,7 +105,7 @@ def dry_run_create(
     cluster_name: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
-    target: str = "local",
+    target: str = targets.LOCAL,
     cloud: CloudCheck | None = None,
 ) -> DryRunResult:
     """``create-cluster --dryrun true``: validate only (with ``cloud``, the provider's cloud checks too)."""
@@ -125,7 +126,7 @@ def dry_run_build_image(
     image_id: str,
     suppress: Sequence[str] = (),
     failure_level: Level = Level.ERROR,
-    target: str = "local",
+    target: str = targets.LOCAL,
 ) -> DryRunResult:
     """``build-image --dryrun true``: validate only."""
     checked = check_image(

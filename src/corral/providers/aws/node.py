@@ -44,7 +44,6 @@ from corral.providers.aws._node_setup import (
     head_setup,
 )
 
-EVENT_ORDER = ("OnNodeStart", "OnNodeConfigured", "OnNodeUpdated")
 ACTIONS_DIR = Path("/var/lib/corral/actions")
 #: The head node's logical id in the root template (``template._head.HEAD_NODE``; not imported, so
 #: nodes need no troposphere).
@@ -57,12 +56,7 @@ SLURM_INCLUDE_DIR = "/etc/slurm/include"
 def node_actions(plan: ClusterPlan, role: str, queue: str) -> tuple[CustomActionSpec, ...]:
     """The custom actions of the head node (``role`` HeadNode) or of ``queue``'s nodes, in run order."""
     found = plan.head_node.custom_actions if role == "HeadNode" else plan.custom_actions_for(queue)
-    return tuple(
-        sorted(
-            found,
-            key=lambda a: (EVENT_ORDER.index(a.event) if a.event in EVENT_ORDER else 9, a.sequence_index),
-        )
-    )
+    return tuple(sorted(found, key=lambda a: a.run_order))
 
 
 def complete_spec(

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from corral.config import targets
 from corral.config.findings import Finding
 from corral.errors import InsufficientCapacityError, PrerequisiteError, ProviderError
 from corral.plan import ClusterPlan
@@ -75,7 +76,7 @@ class AwsProvider(ProviderBase):
     """Clusters on AWS. ``state_dir`` keeps only where each cluster lives (region, bucket)."""
 
     name = "aws"
-    traits = ProviderTraits(validation_target="aws")
+    traits = ProviderTraits(validation_target=targets.AWS)
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)

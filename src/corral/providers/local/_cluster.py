@@ -77,7 +77,7 @@ def fetch_actions(plan: ClusterPlan, layout: ClusterLayout) -> dict[str | None, 
     paths = fetch_all([a.script for specs in groups.values() for a in specs], layout.actions_dir)
     fetched: dict[str | None, tuple[ActionRecord, ...]] = {}
     for queue, specs in groups.items():
-        ordered = sorted(specs, key=lambda a: (a.event, a.sequence_index))
+        ordered = sorted(specs, key=lambda a: a.run_order)
         fetched[queue] = tuple(ActionRecord(a.event, a.script, str(paths[a.script]), a.args) for a in ordered)
     return fetched
 

@@ -9,8 +9,8 @@ import shlex
 from collections.abc import Mapping
 
 from corral.node.actions import action_log_name
-from corral.node.agent import ON_NODE_CONFIGURED, ON_NODE_START, ON_NODE_UPDATED, Action, BootstrapSpec
-from corral.plan import ClusterPlan
+from corral.node.agent import Action, BootstrapSpec
+from corral.plan import ClusterPlan, event_rank
 from corral.providers.local import _bootfiles, _imageroot, _net, _scaling, _sshd, _storage
 from corral.providers.local._layout import (
     DATABASE_URI_KEY,
@@ -127,7 +127,6 @@ def slurm_runtime(
 # Kept here for callers of the earlier API; the decisions live in ``_storage``.
 storage_with_home = _storage.storage_with_home
 storage_data_dir = _storage.storage_data_dir
-EVENT_ORDER = (ON_NODE_START, ON_NODE_CONFIGURED, ON_NODE_UPDATED)
 
 
 def build_descriptor(
@@ -203,7 +202,7 @@ def host_namespaces() -> tuple[tuple[str, str], ...]:
 def node_actions(layout: ClusterLayout, records: tuple[ActionRecord, ...], label: str) -> tuple[Action, ...]:
     """The agent's actions in run order (OnNodeStart, OnNodeConfigured, OnNodeUpdated; config order
     within each), each with its log file ``log/actions/<label>/<NN>-<Event>-<script>.log``."""
-    ordered = sorted(records, key=lambda a: EVENT_ORDER.index(a.event) if a.event in EVENT_ORDER else 9)
+    ordered = sorted(records, key=lambda a: event_rank(a.event))
     directory = layout.action_logs / label
     return tuple(
         Action(
