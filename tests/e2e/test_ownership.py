@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from corral.errors import ConflictError
+from corral.plan import ClusterPlan
 from corral.providers.local import LocalProvider, _cgroups
+from support import plans
 
-from . import plans
 from .conftest import delete_and_check, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,7 @@ def _name() -> str:
     return f"rl{os.environ.get('PYTEST_XDIST_WORKER', 'gw')[-1:]}{secrets.token_hex(3)}"
 
 
-def _small(name: str) -> plans.ClusterPlan:
+def _small(name: str) -> ClusterPlan:
     return plans.plan(name, queues=(("q1", "c1", 1, 0),))
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from corral.config import catalog
+from corral.plan import CustomActionSpec
 from corral.providers.local import LocalProvider, _cgroups, _daemons, _proc
+from support import plans
 
-from . import plans
 from .conftest import delete_and_check, leftovers, unique_name, wait_until
 from .test_state_faults import CONFIG
 
@@ -118,7 +119,7 @@ def test_no_job_starts_on_a_node_before_its_on_node_configured_finished(
     script.write_text('#!/bin/bash\nsleep 4\ndate +%s.%N > "/home/configured-$(hostname)"\n')
     script.chmod(0o755)
     name = unique_name("rlcfg")
-    actions = (("q1", (plans.CustomActionSpec("OnNodeConfigured", str(script)),)),)
+    actions = (("q1", (CustomActionSpec("OnNodeConfigured", str(script)),)),)
     provider.create(
         plans.plan(name, queues=(("q1", "c1", 1, 0),), queue_actions=actions), on_event=lambda r, m: None
     )

@@ -70,8 +70,15 @@ def test_a_signal_mid_create_rolls_back_and_leaves_nothing(env: dict[str, str], 
 
 
 def test_a_create_stopped_by_a_delete_says_so(env: dict[str, str]) -> None:
+    """The head's OnNodeConfigured takes a minute, so the delete certainly lands mid-create."""
+    slow = Path(env["CORRAL_STATE_DIR"]).parent / "slow.sh"
+    slow.write_text("#!/bin/bash\nsleep 60\n")
+    slow.chmod(0o755)
+    config = Path(_config(env))
+    head_actions = f"  CustomActions:\n    OnNodeConfigured:\n      Script: {slow}\n"
+    config.write_text(CONFIG.replace("HeadNode:\n", "HeadNode:\n" + head_actions, 1))
     name = unique_name("rlstop")
-    accepted = _run(env, "create-cluster", "-c", _config(env), "-n", name)
+    accepted = _run(env, "create-cluster", "-c", str(config), "-n", name)
     assert accepted.returncode == 0, accepted.stderr
     provider = LocalProvider(Path(env["CORRAL_STATE_DIR"]))
     wait_until(lambda: _cgroups.pids(provider.layout(name).root), 60, "the create to start its head")
@@ -79,7 +86,8 @@ def test_a_create_stopped_by_a_delete_says_so(env: dict[str, str]) -> None:
     assert deleted.returncode == 0, deleted.stdout + deleted.stderr
     log = Path(env["CORRAL_STATE_DIR"]) / "logs" / f"{name}.log"
     worker = log.read_text()
-    assert "create stopped by delete-cluster" in worker or "SIGTERM received" in worker, worker
+    assert "SIGTERM received" in worker, worker
+    assert "create stopped by delete-cluster" in worker, worker
     assert leftovers(provider, name) == []
 
 

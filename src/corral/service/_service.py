@@ -89,9 +89,9 @@ class ClusterService(CreateVerbs, LogVerbs, FleetVerbs):
         try:
             head = _identity.create(prov, plan_from_json(record.plan_json), record, sink)
         except CorralError as exc:
-            return self._fail_create(cluster_name, exc, on_event)
+            return self._fail_create(cluster_name, exc, on_event, record)
         except BaseException as exc:
-            self._fail_create(cluster_name, exc, on_event)
+            self._fail_create(cluster_name, exc, on_event, record)
             raise
         try:  # a store that cannot record the success (a full disk) fails the create: nothing is left
             current = self.store.get(cluster_name)
@@ -109,16 +109,23 @@ class ClusterService(CreateVerbs, LogVerbs, FleetVerbs):
                 done, StackStatus.CREATE_COMPLETE, f"head node {head.instance_id} at {head.private_ip}"
             )
         except CorralError as exc:
-            return self._fail_create(cluster_name, exc, on_event)
+            return self._fail_create(cluster_name, exc, on_event, record)
         self._notify(on_event, done)
         return done
 
-    def _fail_create(self, name: str, exc: BaseException, on_event: EventCallback | None) -> ClusterRecord:
+    def _fail_create(
+        self, name: str, exc: BaseException, on_event: EventCallback | None, known: ClusterRecord
+    ) -> ClusterRecord:
         code, reason = failure_from(exc)
         interrupted = isinstance(exc, KeyboardInterrupt) or getattr(exc, "signum", None)
         stopped = take_stop_reason(self.store, name) if interrupted else None
         reason = stopped or reason
-        current = self.store.get(name)
+        try:
+            current = self.store.get(name)
+        except CorralError:
+            # The store cannot be read (a full disk): still take down what this create made.
+            _identity.delete(self.provider(known.provider), known, retain_storage=True)
+            raise
         if not current.rollback_on_failure:
             failed = self.store.save(
                 current,
