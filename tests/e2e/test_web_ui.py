@@ -138,6 +138,24 @@ def test_the_console_from_sign_in_to_delete(server: Server, browser: object) -> 
     page.close()
 
 
+def test_update_shows_the_change_set_before_applying(server: Server, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, server, server.token)
+    page.goto(f"{server.url}/#/update/from-cli")
+    editor = page.get_by_label("Cluster configuration (YAML, ParallelCluster 3 format)")
+    page.get_by_text("No changes.", exact=True).wait_for()
+    editor.fill(editor.input_value().replace("ScaledownIdletime: 5", "ScaledownIdletime: 7"))
+    change = page.locator("#changes td", has_text="Scheduling.SlurmSettings.ScaledownIdletime")
+    change.wait_for()
+    row = page.locator("#changes tr", has_text="ScaledownIdletime").inner_text().split("\t")
+    assert [cell.strip() for cell in row][1:] == ["5", "7"], row
+    page.screenshot(path=str(shots() / "update-change-set.png"), full_page=True)
+    page.get_by_role("button", name="Apply update").click()
+    page.get_by_role("heading", name="Cluster from-cli").wait_for()
+    page.get_by_text("UPDATE_COMPLETE").first.wait_for(timeout=60_000)
+    page.close()
+
+
 def test_a_read_only_token_gives_a_read_only_console(server: Server, browser: object) -> None:
     page = browser.new_page()
     sign_in(page, server, server.reader)

@@ -55,27 +55,40 @@ def token(state: Path, name: str, *extra: str) -> str:
     return out.stdout.strip()
 
 
+def _start(state: Path, env: dict[str, str], timeout: float) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the server on a free port; another process may take the port between the probe and
+    the bind, so a server that exits before answering is retried on a new port."""
+    for _attempt in range(5):
+        port = free_port()
+        with open(state / "server.log", "wb") as log:
+            proc = subprocess.Popen(
+                [*CORRAL, "api", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/v3/openapi.json", timeout=2).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if "address already in use" not in (state / "server.log").read_text():
+            break
+    raise RuntimeError((state / "server.log").read_text())
+
+
 @contextmanager
 def running_server(state: Path, provider: str = "fake", timeout: float = 60) -> Iterator[Server]:
     state.mkdir(parents=True, exist_ok=True)
     admin, reader = token(state, "admin"), token(state, "reader", "--read-only")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_FAKE_")}
     env.update({"CORRAL_STATE_DIR": str(state), "CORRAL_PROVIDER": provider})
-    log = open(state / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([*CORRAL, "api", "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
+    proc, url = _start(state, env, timeout)
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/v3/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((state / "server.log").read_text())
-            time.sleep(0.2)
         yield Server(url, admin, reader, state, proc)
     finally:
         proc.terminate()
@@ -84,4 +97,3 @@ def running_server(state: Path, provider: str = "fake", timeout: float = 60) -> 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()

@@ -35,7 +35,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout) if result.stdout.strip() else None
 
 
-def test_a_cluster_through_the_server_from_create_to_delete(server: Server) -> None:
+def test_a_cluster_through_the_server_from_create_to_delete(server: Server, tmp_path: Path) -> None:
     dry = ok(cli(server, "create-cluster", "-n", "remote", "-c", str(DEMO), "--dryrun", "true"))
     assert dry["message"].startswith("Request would have succeeded")
     done = ok(cli(server, "create-cluster", "-n", "remote", "-c", str(DEMO), "--wait"))
@@ -53,6 +53,12 @@ def test_a_cluster_through_the_server_from_create_to_delete(server: Server) -> N
     assert events["events"][0]["resourceStatus"] == "CREATE_COMPLETE"
     streams = ok(cli(server, "list-cluster-log-streams", "-n", "remote"))
     assert "logStreams" in streams
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(DEMO.read_text().replace("ScaledownIdletime: 5", "ScaledownIdletime: 6"))
+    dry_update = ok(cli(server, "update-cluster", "-n", "remote", "-c", str(changed), "--dryrun", "true"))
+    assert [c["parameter"] for c in dry_update["changeSet"]] == ["Scheduling.SlurmSettings.ScaledownIdletime"]
+    updated = ok(cli(server, "update-cluster", "-n", "remote", "-c", str(changed), "--wait"))
+    assert updated["clusterStatus"] == "UPDATE_COMPLETE"
     gone = ok(cli(server, "delete-cluster", "-n", "remote", "--wait"))
     assert gone["message"] == "Successfully deleted cluster 'remote'."
 

@@ -235,8 +235,8 @@ function editorView(view, name) {
   };
   const showChanges = (set, refused = []) => {
     changes.replaceChildren(el("h2", { text: "Change set" }), set.length === 0 ? el("p", { text: "No changes." })
-      : table(["Parameter", "Current", "Requested"], set.map((c) => [c.parameter, JSON.stringify(c.currentValue),
-        JSON.stringify(c.requestedValue)])),
+      : table(["Parameter", "Current", "Requested"], set.map((c) => [c.parameter, shown(c.currentValue),
+        shown(c.requestedValue)])),
     ...refused.map((r) => el("p", { class: "error", text: `${r.parameter}: ${r.message}` })));
   };
   text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 400); });
@@ -266,6 +266,9 @@ function editorView(view, name) {
       "          MinCount: 1\n          MaxCount: 2\n      Networking:\n        SubnetIds: [subnet-0123456789abcdef0]\n";
     validate();
   }
+}
+function shown(value) {
+  return typeof value === "string" ? value : JSON.stringify(value);
 }
 function goToLine(area, line) {
   if (!line) return;
