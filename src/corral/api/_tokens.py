@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corral.errors import BadRequestError, ConflictError, NotFoundError
+from corral.runtime.files import write_atomic
 
 TOKEN_PREFIX = "corral_"
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@")
@@ -129,12 +129,8 @@ class TokenStore:
         ]
 
     def _write(self, records: list[TokenRecord]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"tokens": [asdict(r) for r in records]}, out, indent=1)
-        os.replace(tmp, self.path)
+        text = json.dumps({"tokens": [asdict(r) for r in records]}, indent=1)
+        write_atomic(self.path, text, mode=0o600, dir_mode=0o700)
 
 
 __all__ = ["TOKEN_PREFIX", "TokenRecord", "TokenStore"]

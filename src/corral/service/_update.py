@@ -24,6 +24,7 @@ from corral.errors import BadRequestError, ConflictError, CorralError, UpdateRef
 from corral.plan import ChangeSet, ClusterPlan
 from corral.plan.live import NodeDelta, node_delta, relax
 from corral.providers.base import EventSink, Provider
+from corral.runtime.files import write_atomic
 from corral.service._codec import plan_from_json, plan_to_json
 from corral.service._events import stack_event_record
 from corral.service._failures import failure_from
@@ -254,9 +255,7 @@ def write_pending(store: StateStore, request: UpdateRequest) -> None:
         "config_path": request.config_path,
         "forced": list(request.forced),
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(doc))
 
 
 def read_pending(store: StateStore, name: str) -> JSON:
