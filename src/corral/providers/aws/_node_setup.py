@@ -38,7 +38,7 @@ from corral.plan import ClusterPlan
 from corral.providers.aws._cloudwatch import agent_steps, shipping_enabled
 from corral.providers.aws._node_failure import CLIENT_CONF, failure_command, head_label
 from corral.providers.aws._storage_setup import StorageFacts, storage_steps
-from corral.slurm.conf import SlurmRuntime, render_slurm_conf
+from corral.slurm.conf import SlurmdbdSettings, SlurmRuntime, render_slurm_conf, render_slurmdbd_conf
 
 PYTHON = "/opt/corral/bin/python"
 LIBEXEC = "/opt/corral/libexec"
@@ -128,6 +128,7 @@ def slurm_runtime(
         suspend_program=f"{LIBEXEC}/suspend",
         prolog_slurmctld=f"{LIBEXEC}/prolog",
         slurmctld_port=SLURMCTLD_PORT,
+        accounting=plan.slurm.accounting,  # Database: slurmdbd on the head; ExternalSlurmdbd: theirs
     )
 
 
@@ -283,11 +284,16 @@ def head_setup(
     storage_ids: Mapping[str, str] | None = None,
     include_file: str | None = None,
     storage: StorageFacts | None = None,
+    database_password: str | None = None,
 ) -> NodeSetup:
     """The head node's directories, files (slurm.conf, the two wrappers) and services; ``storage``
-    (else ``storage_ids`` alone) is what the node knows of the cluster's storage."""
+    (else ``storage_ids`` alone) is what the node knows of the cluster's storage. With ``Database``,
+    ``database_password`` (the secret's value) goes into slurmdbd.conf and slurmdbd runs before
+    slurmctld, the cluster registered with it."""
     env = program_env(plan, context)
-    conf = aws_slurm_conf(plan, slurm_runtime(plan, hostname, address, include_file))
+    runtime = slurm_runtime(plan, hostname, address, include_file)
+    conf = aws_slurm_conf(plan, runtime)
+    accounting_files, accounting_services = _accounting(plan, runtime, database_password)
     facts = storage or StorageFacts(ids=dict(storage_ids or {}))
     mounts, skipped = storage_steps(plan, context.region, facts, head=True, head_address=address)
     config = plan.config
@@ -312,6 +318,7 @@ def head_setup(
             0o755,
         ),
         *log_files,
+        *accounting_files,
     )
     return NodeSetup(
         directories=_directories(plan, "slurmctld"),
@@ -322,13 +329,43 @@ def head_setup(
             *search_domain(plan),
             *mounts,
             _munged(),
+            *accounting_services,
             ("slurmctld",),
             _reconciler(plan),
         ),
-        service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmctld.pid", f"{RUN_DIR}/reconciler.pid"),
+        service_pidfiles=(
+            "/run/munge/munged.pid",
+            *([SLURMDBD_PID] if accounting_services else []),
+            f"{RUN_DIR}/slurmctld.pid",
+            f"{RUN_DIR}/reconciler.pid",
+        ),
         env=tuple(env.items()),
         skipped=tuple(skipped),
     )
+
+
+SLURMDBD_CONF = "/etc/slurm/slurmdbd.conf"
+SLURMDBD_PID = f"{RUN_DIR}/slurmdbd.pid"
+#: slurmdbd answers, then the cluster is registered (before slurmctld starts, as locally)
+_REGISTER = (
+    "for i in $(seq 120); do sacctmgr -n show cluster >/dev/null 2>&1 && break; sleep 1; done;"
+    ' sacctmgr -n -P show cluster format=cluster | grep -qx "$1" || sacctmgr -i add cluster "$1"'
+)
+
+
+def _accounting(
+    plan: ClusterPlan, runtime: SlurmRuntime, password: str | None
+) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[str, ...], ...]]:
+    """slurmdbd.conf (root only: it holds the password) and the services for ``Database``; nothing
+    without it (``ExternalSlurmdbd`` only points slurm.conf at that slurmdbd)."""
+    if not plan.slurm.database_uri:
+        return (), ()
+    if not password:
+        raise ValueError("a cluster with Database needs the password of Database/PasswordSecretArn")
+    host, port = plan.slurm.database_endpoint()
+    dbd = SlurmdbdSettings(host, port, password, SLURMDBD_PID, f"{LOG_DIR}/slurmdbd.log")
+    files = ((SLURMDBD_CONF, render_slurmdbd_conf(plan, runtime, dbd), 0o600),)
+    return files, (("slurmdbd",), ("/bin/sh", "-c", _REGISTER, "register", plan.cluster_name))
 
 
 def compute_setup(

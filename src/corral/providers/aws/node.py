@@ -149,6 +149,7 @@ def prepare(
             address=address or own_address(),
             storage=storage,
             include_file=str(fetch(include, root / SLURM_INCLUDE_DIR.lstrip("/"))) if include else None,
+            database_password=_database_password(plan),
         )
     else:
         setup = compute_setup(plan, node, node_name=base.node_name, storage=storage)
@@ -159,6 +160,16 @@ def prepare(
     spec = apply_setup(spec, setup)
     spec_path.write_text(spec.dump(), encoding="utf-8")
     return spec
+
+
+def _database_password(plan: ClusterPlan) -> str | None:
+    """``Database/PasswordSecretArn``'s value, read with the head node's role (the template grants
+    it ``secretsmanager:GetSecretValue`` on that secret); None without ``Database``."""
+    if not plan.slurm.database_uri:
+        return None
+    from corral.providers.secrets import secret_password
+
+    return secret_password(plan.slurm.database_password_secret_arn or "")
 
 
 def signal_arguments(context: NodeContext, unique_id: str, *, success: bool) -> dict[str, str]:

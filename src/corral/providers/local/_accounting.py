@@ -37,6 +37,7 @@ from corral.providers.base import DatabaseStandin
 from corral.providers.local import _cgroups, _net, _proc
 from corral.providers.local._daemons import ACCOUNTING_DATABASE_KEY, log_tail, slurm_env
 from corral.providers.local._layout import RUN_ROOT, ClusterDescriptor, ClusterLayout
+from corral.providers.secrets import secret_password
 from corral.slurm.conf import SlurmdbdSettings, render_slurmdbd_conf
 
 #: ``ClusterDescriptor.extra`` keys: the stand-in's key, and whether the head runs slurmdbd.
@@ -107,34 +108,6 @@ def _aws_reachable() -> bool:
     ):
         return True
     return Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")).expanduser().exists()
-
-
-def secret_password(arn: str) -> str:
-    """The value of the secret ``arn`` (Secrets Manager at ``AWS_ENDPOINT_URL`` or AWS itself)."""
-    import boto3
-    import botocore.exceptions
-
-    region = arn.split(":")[3] if arn.count(":") >= 6 else None
-    try:
-        client = boto3.client("secretsmanager", region_name=region or None)
-        value = client.get_secret_value(SecretId=arn).get("SecretString") or ""
-    except botocore.exceptions.ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        raise ProviderError(
-            f"Scheduling/SlurmSettings/Database/PasswordSecretArn: cannot read secret {arn}: {code or exc}",
-            hint="check that the secret exists in that region and that your credentials may read it",
-        ) from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise ProviderError(
-            f"Scheduling/SlurmSettings/Database/PasswordSecretArn: cannot reach Secrets Manager: {exc}",
-            hint="check AWS_ENDPOINT_URL and your credentials",
-        ) from exc
-    if not value.strip():
-        raise ProviderError(
-            f"Scheduling/SlurmSettings/Database/PasswordSecretArn: secret {arn} is empty",
-            hint="put the database password in the secret (SecretString)",
-        )
-    return value
 
 
 def database_password(plan: ClusterPlan, standin: Standin, report: Report) -> str:

@@ -7,7 +7,7 @@ The script (an ``Fn::Sub`` template, so it carries the stack's runtime values):
    ``Compute``), queue and compute resource, DynamoDB table, log group, head node private IP,
    artefact bucket;
 2. installs Slurm and munge from the OS's repositories when the image has none (apt: ``munge
-   slurmctld slurmd slurm-client python3-venv``, their daemons kept from starting; dnf: ``munge slurm
+   slurmctld slurmd slurm-client slurmdbd python3-venv``, their daemons kept from starting; dnf: ``munge slurm
    slurm-slurmctld slurm-slurmd``, which need EPEL on RHEL/Rocky; Amazon Linux has no Slurm package,
    so it needs a ``CustomAmi`` carrying Slurm);
    creates a venv in ``/opt/corral`` and pip-installs the Corral version that rendered the template
@@ -67,10 +67,11 @@ _PACKAGES = """if ! command -v slurmctld >/dev/null || ! command -v munged >/dev
   if command -v apt-get >/dev/null; then
     printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \\
-      munge slurmctld slurmd slurm-client python3-venv
+      munge slurmctld slurmd slurm-client slurmdbd python3-venv
     rm -f /usr/sbin/policy-rc.d
   elif command -v dnf >/dev/null; then
-    dnf install -y -q munge slurm slurm-slurmctld slurm-slurmd || echo 'corral: no Slurm packages for this OS'
+    dnf install -y -q munge slurm slurm-slurmctld slurm-slurmd slurm-slurmdbd \\
+      || echo 'corral: no Slurm packages for this OS'
   fi
 fi
 if ! command -v iptables >/dev/null; then
