@@ -17,7 +17,7 @@ from corral.service import ClusterService
 from corral.state import StackStatus, StateStore
 from support import contract
 from support.aws import aws_endpoint, make_network, rewrite_ids
-from support.corpus import CORPUS
+from support.corpus import CORPUS, needs_corpus
 from support.plans import plan
 
 SIMPLE = (
@@ -84,6 +84,7 @@ def aws_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
             service.provider("aws").delete(name)
 
 
+@needs_corpus
 @pytest.mark.parametrize("check", contract.CHECKS, ids=lambda c: c.__name__)
 def test_aws_provider(
     check: Callable[[contract.Subject], None], aws_cluster: Callable[[str], contract.Subject]
@@ -91,6 +92,7 @@ def test_aws_provider(
     check(aws_cluster(f"contract-{contract.CHECKS.index(check)}"))
 
 
+@needs_corpus
 def test_aws_provider_delete_leaves_no_instances(aws_cluster: Callable[[str], contract.Subject]) -> None:
     contract.delete_leaves_no_instances(aws_cluster("contract-delete"))
 
