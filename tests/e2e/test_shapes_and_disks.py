@@ -5,6 +5,7 @@ process, namespace or cgroup behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.e2e
 
 def test_machines_get_their_shape_munged_and_heartbeat_live_inside(provider: LocalProvider) -> None:
     name = unique_name("rlshape")
-    provider.create(plans.plan(name, queues=(("q1", "c1", 1, 0),)), on_event=lambda r, m: None)
     try:
+        provider.create(plans.plan(name, queues=(("q1", "c1", 1, 0),)), on_event=lambda r, m: None)
         layout = provider.layout(name)
         dirs = _cgroups.recorded(layout.root)
         expected = catalog.get("c5.large")
@@ -58,10 +59,10 @@ def test_a_create_that_fills_the_state_disk_fails_with_that_cause_and_leaves_no_
     disk = tmp_path / "disk"
     disk.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)], check=True)
+    name = unique_name("rlfull")
     try:
         (tmp_path / "cluster.yaml").write_text(CONFIG)
         env = {**os.environ, "CORRAL_STATE_DIR": str(disk / "state")}
-        name = unique_name("rlfull")
         corral = str(Path(sys.executable).with_name("corral"))
         result = subprocess.run(
             [corral, "create-cluster", "-c", str(tmp_path / "cluster.yaml"), "-n", name, "--wait"],
@@ -78,6 +79,8 @@ def test_a_create_that_fills_the_state_disk_fails_with_that_cause_and_leaves_no_
             Path(d).exists() for d in _cgroups.recorded(disk / "state" / "clusters" / name).values()
         )
     finally:
+        with contextlib.suppress(Exception):  # whatever a failed assertion left, before the disk goes
+            LocalProvider(disk / "state").delete(name)
         subprocess.run(["umount", str(disk)], check=True)
 
 
@@ -88,8 +91,8 @@ def test_a_node_that_must_stop_has_its_job_requeued(
     the node down, and its running job goes back to the queue instead of dying with it."""
     monkeypatch.setenv("CORRAL_LOCAL_WATCHDOG_TIMEOUT", "20")  # longer than a create under load
     name = unique_name("rlrq")
-    provider.create(plans.plan(name, queues=(("q1", "c1", 1, 0),)), on_event=lambda r, m: None)
     try:
+        provider.create(plans.plan(name, queues=(("q1", "c1", 1, 0),)), on_event=lambda r, m: None)
         layout = provider.layout(name)
         submitted = provider.run_on_head(name, ["sbatch", "--parsable", "--wrap", "sleep 600"])
         job = submitted.stdout.strip()
@@ -120,10 +123,10 @@ def test_no_job_starts_on_a_node_before_its_on_node_configured_finished(
     script.chmod(0o755)
     name = unique_name("rlcfg")
     actions = (("q1", (CustomActionSpec("OnNodeConfigured", str(script)),)),)
-    provider.create(
-        plans.plan(name, queues=(("q1", "c1", 1, 0),), queue_actions=actions), on_event=lambda r, m: None
-    )
     try:
+        provider.create(
+            plans.plan(name, queues=(("q1", "c1", 1, 0),), queue_actions=actions), on_event=lambda r, m: None
+        )
         home = provider.layout(name).root / "shared" / "home"
         assert (home / "configured-q1-st-c1-1").exists(), "create returned before OnNodeConfigured ended"
         wrap = 'date +%s.%N > /home/job-started; cat "/home/configured-$(hostname)" > /home/seen-by-job'
