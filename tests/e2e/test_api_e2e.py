@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.unit.api.server import running_server
-from tests.unit.cli.openapi import validate
 
 from corral.providers.local import LocalProvider
+from unit.api.server import running_server
+from unit.cli.openapi import validate
 
 from .conftest import leftovers, unique_name, wait_until
 

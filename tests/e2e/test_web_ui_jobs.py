@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.unit.api.server import running_server
 
 from corral.providers.local import LocalProvider
+from unit.api.server import running_server
 
 from .conftest import leftovers, unique_name, wait_until
 from .test_api_e2e import CONFIG

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.unit.cli.openapi import validate as pcluster_validate
+from unit.cli.openapi import validate as pcluster_validate
 
 from .conftest import Api
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.unit.cli.openapi import validate
+
+from unit.cli.openapi import validate
 
 from .server import CORRAL, Server, running_server
 
