@@ -214,7 +214,8 @@ def make_network(ec2: Any) -> Network:
     public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24", AvailabilityZone="us-east-1a")
     private = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1b")
     group = ec2.create_security_group(GroupName="corral-test", Description="test", VpcId=vpc)["GroupId"]
-    ec2.create_key_pair(KeyName="mykey", KeyType="ed25519")
+    if not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["mykey"]}])["KeyPairs"]:
+        ec2.create_key_pair(KeyName="mykey", KeyType="ed25519")  # one per moto server, shared by modules
     return Network(vpc, public["Subnet"]["SubnetId"], private["Subnet"]["SubnetId"], group)
 
 
