@@ -72,9 +72,10 @@ def reconciler_passes(provider: LocalProvider, name: str, count: int) -> None:
     """Wait until the reconciler finished ``count`` more passes (its heartbeat changed that many
     times), failing only if a pass takes longer than the heartbeat's staleness threshold: the
     time after which the ResumeProgram itself would consider the reconciler dead."""
-    from corral.runtime.heartbeat import heartbeat_path, stale_after_s
+    from corral.providers.local._daemons import heartbeat_file
+    from corral.runtime.heartbeat import stale_after_s
 
-    path = heartbeat_path(provider.layout(name).slurm_state)
+    path = heartbeat_file(provider.layout(name))  # where the reconciler writes it (the run dir)
     last = path.read_text() if path.exists() else ""
     for n in range(count):
 
