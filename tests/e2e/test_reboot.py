@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,7 @@ def test_a_cluster_comes_back_after_a_restart_with_its_queue_and_home(
             "--",
             shlex.join(["sh", "-c", "echo kept > /home/before-restart"]),
         )
+        submitted = time.time()
         job = run(
             "ssh",
             "-n",
@@ -68,6 +70,14 @@ def test_a_cluster_comes_back_after_a_restart_with_its_queue_and_home(
             shlex.join(["sbatch", "--parsable", "--hold", "--wrap", "true"]),
         ).stdout.strip()
         head_id = json.loads(run("describe-cluster", "-n", name).stdout)["headNode"]["instanceId"]
+        # A power cut loses what slurmctld has not saved yet: wait for its own state save of the
+        # job (job_state rewritten after the submission), as a real queue would be before a reboot
+        job_state = provider.layout(name).slurm_state / "job_state"
+        wait_until(
+            lambda: job_state.exists() and job_state.stat().st_mtime > submitted,
+            60,
+            "slurmctld to save the job",
+        )
         _simulate_restart(provider, name)
         if first_command == "restore-clusters":
             assert json.loads(run("restore-clusters").stdout)["restoredClusters"] == [name]
