@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from corral.config.findings import Level
 from corral.config.model import ClusterConfig
 from corral.errors import BadRequestError, CorralError, RunInterrupted
+from corral.providers.base import CommandResult
 from corral.service._service import ClusterService
 from corral.slurm.jobs import SCONTROL_JOB_ARGV, JobState, parse_jobs, sbatch_options, sets_option
 from corral.state import StackEventRecord
@@ -330,11 +331,18 @@ class WorkloadRun:
 
     # -- talking to the head node -------------------------------------------------------------
 
-    def _head(self, argv: Sequence[str], *, stdin: str | None = None, timeout: float = 120.0) -> str:
+    def _run_on_head(
+        self, argv: Sequence[str], *, stdin: str | None = None, timeout: float = 60.0
+    ) -> CommandResult:
+        """``argv`` on the cluster's head node, through its provider; the result as it is."""
         record = self.service.get(self.request.cluster_name)
-        result = self.service.provider(record.provider).run_on_head(
+        return self.service.provider(record.provider).run_on_head(
             record.name, list(argv), stdin=stdin, timeout=timeout
         )
+
+    def _head(self, argv: Sequence[str], *, stdin: str | None = None, timeout: float = 120.0) -> str:
+        """``_run_on_head``'s stdout; ``CorralError`` with its stderr when it fails."""
+        result = self._run_on_head(argv, stdin=stdin, timeout=timeout)
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip()
             raise CorralError(f"{shlex.join(argv[:2])} on the head node failed: {detail}")
@@ -360,8 +368,7 @@ class WorkloadRun:
                 argv.append(f"--chdir={self.run_dir}")
             if not sets_option(options, "-J", "--job-name"):
                 argv.append(f"--job-name={request.label}")
-            record = self.service.get(self.request.cluster_name)
-            done = self.service.provider(record.provider).run_on_head(record.name, argv, stdin=request.script)
+            done = self._run_on_head(argv, stdin=request.script)
             if done.returncode != 0:
                 result.state, result.reason = "REJECTED", done.stderr.strip() or done.stdout.strip()
                 raise CorralError(f"sbatch refused job {request.label}: {result.reason}")
@@ -413,10 +420,7 @@ class WorkloadRun:
             return
         offset = self._offsets.get(result.job_id, 0)
         script = 'test -f "$2" || exit 0; tail -c +"$1" "$2" | head -c 1048576 | base64 -w0'
-        record = self.service.get(self.request.cluster_name)
-        done = self.service.provider(record.provider).run_on_head(
-            record.name, ["bash", "-c", script, "stream", str(offset + 1), result.stdout]
-        )
+        done = self._run_on_head(["bash", "-c", script, "stream", str(offset + 1), result.stdout])
         if done.returncode != 0 or not done.stdout.strip():
             return
         chunk = base64.b64decode(done.stdout.strip())
@@ -483,10 +487,7 @@ class WorkloadRun:
 
     def _read_head_file(self, path: str) -> bytes | None:
         script = 'test -f "$1" || exit 3; head -c 67108864 "$1" | base64 -w0'
-        record = self.service.get(self.request.cluster_name)
-        done = self.service.provider(record.provider).run_on_head(
-            record.name, ["bash", "-c", script, "read", path], timeout=300
-        )
+        done = self._run_on_head(["bash", "-c", script, "read", path], timeout=300)
         return base64.b64decode(done.stdout.strip()) if done.returncode == 0 else None
 
     def _fetch(self, patterns: list[str]) -> bytes:
