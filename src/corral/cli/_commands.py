@@ -454,6 +454,20 @@ def ssh(
     os.execvp(argv[0], argv)
 
 
+def dcv_connect(
+    *, cluster_name: str, key_path: str | None, login_node_ip: str | None, show_url: bool
+) -> None:
+    """pcluster's ``dcv-connect``: a one-time session URL (valid 30 s), opened in the browser, or
+    printed with ``--show-url`` (or when no browser can be opened)."""
+    url = make_service().dcv_url(cluster_name, login_node_ip=login_node_ip, key_path=key_path)
+    if not show_url:
+        import webbrowser
+
+        if webbrowser.open(url):
+            return
+    print(f"Use this one-time URL in your browser within 30 seconds:\n{url}")
+
+
 def build_image(
     *,
     image_id: str,
@@ -541,6 +555,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "get_cluster_log_events": get_cluster_log_events,
     "export_cluster_logs": export_cluster_logs,
     "ssh": ssh,
+    "dcv_connect": dcv_connect,
     "build_image": build_image,
     "list_official_images": list_official_images,
     "repair_state": repair_state,

@@ -238,6 +238,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "delete_database": local_only("delete-database"),
     "export_cluster_logs": local_only("export-cluster-logs"),
     "ssh": local_only("ssh"),
+    "dcv_connect": local_only("dcv-connect"),
 }
 
 

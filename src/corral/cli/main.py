@@ -409,6 +409,18 @@ def ssh(**kwargs: Any) -> None:
     _run("ssh", **kwargs)
 
 
+@cli.command("dcv-connect")
+@cluster_name_option
+@click.option("--key-path", help="Path of the SSH key to use for the connection.")
+@click.option("--login-node-ip", help="Address of a login node with DCV enabled (default: the head node).")
+@click.option("--show-url", is_flag=True, help="Print the one-time URL and exit.")
+@click.option("-r", "--region", help="AWS Region of the cluster.")
+@click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
+def dcv_connect(**kwargs: Any) -> None:
+    """Open a NICE DCV session on the head node (or a login node) in the browser."""
+    _run("dcv_connect", **kwargs)
+
+
 @cli.command("build-image")
 @click.option("-i", "--image-id", required=True, type=NAME, help="Id of the image.")
 @click.option("-c", "--image-configuration", required=True, help="Path of the image config (YAML).")

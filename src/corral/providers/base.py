@@ -79,6 +79,16 @@ class DatabaseStandin:
 
 
 @dataclass(frozen=True)
+class DcvTarget:
+    """The node ``dcv-connect`` opens a DCV session on: the head node (``address`` None) or the
+    login node at ``address``; ``port`` is that node's ``Dcv/Port``."""
+
+    node_type: str
+    address: str | None
+    port: int
+
+
+@dataclass(frozen=True)
 class CommandResult:
     returncode: int
     stdout: str
@@ -343,6 +353,11 @@ class Provider(NodeFleet, Protocol):
         uses it, unless ``force``; ``NotFoundError`` when there is none. Default: none exist."""
         ...
 
+    def dcv_url(self, cluster_name: str, target: DcvTarget, *, key_path: str | None = None) -> str:
+        """The one-time URL of a NICE DCV session on ``target`` (``dcv-connect``), reached over SSH
+        with ``key_path``. Default: ``ProviderError`` (this provider's nodes run no DCV server)."""
+        ...
+
     def configure_choices(self, region: str) -> dict[str, list[str]] | None:
         """What ``corral configure`` offers to choose from in ``region``: ``{"key_pairs": [...],
         "subnets": [...]}`` from the account (aws), or None to ask for typed-in values (offline).
@@ -462,6 +477,12 @@ class ProviderBase:
     def recoverable_clusters(self) -> list[RecoveredCluster]:
         return []
 
+    def dcv_url(self, cluster_name: str, target: DcvTarget, *, key_path: str | None = None) -> str:
+        raise ProviderError(
+            f"dcv-connect: the {cast('Provider', self).name} provider's nodes run no NICE DCV server yet",
+            hint=f"open a shell with `corral ssh -n {cluster_name}`",
+        )
+
     def expire(self, cluster_name: str) -> None:
         raise ProviderError(
             f"cluster {cluster_name!r} passed its time-to-live, but this provider cannot delete a"
@@ -509,6 +530,7 @@ __all__ = [
     "INSUFFICIENT_CAPACITY_CODES",
     "CommandResult",
     "DatabaseStandin",
+    "DcvTarget",
     "EventSink",
     "FileLogReader",
     "Instance",

@@ -22,6 +22,7 @@ from corral.config.findings import Level
 from corral.errors import ConflictError, CorralError, NotFoundError
 from corral.providers.base import Instance, InstanceState, NodeRole, Provider
 from corral.service import _identity
+from corral.service._access_verbs import AccessVerbs
 from corral.service._codec import plan_from_json
 from corral.service._create_verbs import CreateVerbs
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
@@ -56,7 +57,7 @@ ProviderFactory = Callable[[str], Provider]
 EventCallback = Callable[[StackEventRecord], None]
 
 
-class ClusterService(CreateVerbs, LogVerbs, FleetVerbs):
+class ClusterService(CreateVerbs, LogVerbs, FleetVerbs, AccessVerbs):
     """Create, delete, describe and operate clusters; every change is recorded in ``store``."""
 
     def __init__(self, store: StateStore, provider_factory: ProviderFactory) -> None:
@@ -378,22 +379,6 @@ class ClusterService(CreateVerbs, LogVerbs, FleetVerbs):
         """Events newer than ``after_id``, oldest first (for following a cluster live)."""
         record = self.store.find(cluster_name)
         return [] if record is None else self.store.events(record.stack_id, after_id=after_id)
-
-    def ssh_argv(self, cluster_name: str, argv: Sequence[str], *, user: str | None = None) -> list[str]:
-        """The argv that opens a shell (or runs ``argv``) on the head node."""
-        record = self.get(cluster_name)
-        if record.stack_status not in (
-            StackStatus.CREATE_COMPLETE,
-            StackStatus.UPDATE_COMPLETE,
-            StackStatus.UPDATE_IN_PROGRESS,
-            StackStatus.UPDATE_ROLLBACK_COMPLETE,
-            StackStatus.UPDATE_FAILED,
-        ):
-            raise ConflictError(
-                f"Unable to connect to the cluster {cluster_name}: it is {record.cluster_status}",
-                hint=f"wait until `corral describe-cluster -n {cluster_name}` shows CREATE_COMPLETE",
-            )
-        return self.provider(record.provider).head_shell_argv(cluster_name, argv, user=user)
 
     def version(self) -> dict[str, str]:
         return version_info()

@@ -19,6 +19,7 @@ from corral.plan import ClusterPlan
 from corral.providers.base import (
     CommandResult,
     DatabaseStandin,
+    DcvTarget,
     EventSink,
     Instance,
     InstanceState,
@@ -266,6 +267,13 @@ class LocalProvider(ProviderBase):
 
     def databases(self) -> list[DatabaseStandin]:
         return _accounting.standins(self.state_dir)
+
+    def dcv_url(self, cluster_name: str, target: DcvTarget, *, key_path: str | None = None) -> str:
+        raise ProviderError(
+            "dcv-connect: NICE DCV is not available on the local provider (create-cluster reported"
+            f" {target.node_type}/Dcv as not applicable here)",
+            hint=f"open a shell with `corral ssh -n {cluster_name}`",
+        )
 
     def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
         return _accounting.delete_standin(self.state_dir, uri, force=force)
