@@ -296,11 +296,9 @@ def describe_cluster_instances(
     try:
         if region and service.get(cluster_name).region != region:
             raise NotFoundError(f"Cluster '{cluster_name}' does not exist.")  # not in that region
-        if node_type == "LoginNode":  # Corral has no login nodes yet: an empty, well-formed answer
-            service.get(cluster_name)
-            doc: dict[str, Any] = {"instances": []}
-        else:
-            doc = service.instances(cluster_name, node_type=node_type, queue_name=queue_name).to_json()
+        doc: dict[str, Any] = service.instances(
+            cluster_name, node_type=node_type, queue_name=queue_name
+        ).to_json()
     except NotFoundError:  # pcluster lists the instances tagged with the name: none, not an error
         doc = {"instances": []}
     emit(paged_doc(doc, "instances", "instanceId", next_token, "instances"), output=output, query=query)

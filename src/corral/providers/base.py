@@ -24,7 +24,7 @@ from typing import Any, Protocol, cast
 
 from corral.config import targets
 from corral.config.findings import Finding
-from corral.errors import ConflictError, InsufficientCapacityError, ProviderError
+from corral.errors import BadRequestError, ConflictError, InsufficientCapacityError, ProviderError
 from corral.plan import ClusterPlan
 
 
@@ -42,6 +42,7 @@ class InstanceState(enum.StrEnum):
 class NodeRole(enum.StrEnum):
     HEAD = "HeadNode"
     COMPUTE = "Compute"
+    LOGIN = "LoginNode"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,37 @@ class Instance:
     queue: str | None = None
     compute_resource: str | None = None
     public_ip: str | None = None
+    #: the ``LoginNodes/Pools`` entry a login node (role LOGIN) belongs to
+    pool: str | None = None
+
+
+#: pcluster's ``LoginNodesState`` values (``describe-cluster``'s ``loginNodes[].status``).
+LOGIN_POOL_STATES = ("pending", "active", "failed")
+
+
+@dataclass(frozen=True)
+class LoginPoolStatus:
+    """One login node pool as ``describe-cluster`` reports it (pcluster's ``LoginNodesPool``):
+    ``address`` is where users ssh to (aws: the pool's Network Load Balancer DNS name), ``scheme``
+    the load balancer's (``internet-facing`` / ``internal``); the counts are healthy and unhealthy
+    nodes of the pool."""
+
+    pool_name: str
+    status: str  # one of LOGIN_POOL_STATES
+    address: str | None = None
+    scheme: str | None = None
+    healthy: int = 0
+    unhealthy: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"poolName": self.pool_name, "status": self.status}
+        if self.address is not None:
+            out["address"] = self.address
+        if self.scheme is not None:
+            out["scheme"] = self.scheme
+        out["healthyNodes"] = self.healthy
+        out["unhealthyNodes"] = self.unhealthy
+        return out
 
 
 @dataclass(frozen=True)
@@ -393,6 +425,42 @@ class Provider(NodeFleet, Protocol):
         Default: True exactly when the provider overrides ``update``."""
         ...
 
+    def login_pools(self, cluster_name: str) -> list[LoginPoolStatus]:
+        """The cluster's login node pools as ``describe-cluster``'s ``loginNodes`` reports them
+        (status, address, healthy/unhealthy counts). Default: none."""
+        ...
+
+    # Custom images (``build-image`` and the image verbs). JSON-level: each returns pcluster's
+    # shape (``../shared/pcluster-3.16/openapi.yaml``) so the CLI and the API print it as it is.
+    def build_image(
+        self,
+        config_text: str,
+        image_id: str,
+        *,
+        region: str | None,
+        rollback_on_failure: bool = True,
+        on_event: EventSink,
+    ) -> dict[str, Any]:
+        """Start building image ``image_id`` from an image config (pcluster's ``Build``/``Image``
+        YAML); pcluster's ``ImageInfoSummary`` (``imageBuildStatus`` BUILD_IN_PROGRESS when the
+        build goes on by itself). Default: ``BadRequestError`` "not implemented yet"."""
+        ...
+
+    def describe_image(self, image_id: str, *, region: str | None) -> dict[str, Any]:
+        """pcluster's ``DescribeImageResponseContent``; ``NotFoundError`` for an unknown id.
+        Default: ``BadRequestError`` "not implemented yet"."""
+        ...
+
+    def list_images(self, *, image_status: str, region: str | None) -> list[dict[str, Any]]:
+        """pcluster's ``ImageInfoSummary`` of every image in ``image_status`` (AVAILABLE, PENDING,
+        FAILED). Default: ``BadRequestError`` "not implemented yet"."""
+        ...
+
+    def delete_image(self, image_id: str, *, region: str | None, force: bool = False) -> dict[str, Any]:
+        """Start deleting the image and what its build made; pcluster's ``ImageInfoSummary``
+        (DELETE_IN_PROGRESS). Default: ``BadRequestError`` "not implemented yet"."""
+        ...
+
 
 #: EC2 error codes ParallelCluster treats as insufficient capacity (its fast fail-over list); a
 #: ``LaunchFailure`` with one of them makes the reconciler skip the compute resource for a while.
@@ -520,6 +588,35 @@ class ProviderBase:
     def databases(self) -> list[DatabaseStandin]:
         return []
 
+    def login_pools(self, cluster_name: str) -> list[LoginPoolStatus]:
+        return []
+
+    def _images_not_implemented(self, verb: str) -> BadRequestError:
+        return BadRequestError(
+            f"{verb} is not implemented yet for the {getattr(self, 'name', '?')} provider",
+            hint="use a provider that builds images",
+        )
+
+    def build_image(
+        self,
+        config_text: str,
+        image_id: str,
+        *,
+        region: str | None,
+        rollback_on_failure: bool = True,
+        on_event: EventSink,
+    ) -> dict[str, Any]:
+        raise self._images_not_implemented("build-image")
+
+    def describe_image(self, image_id: str, *, region: str | None) -> dict[str, Any]:
+        raise self._images_not_implemented("describe-image")
+
+    def list_images(self, *, image_status: str, region: str | None) -> list[dict[str, Any]]:
+        raise self._images_not_implemented("list-images")
+
+    def delete_image(self, image_id: str, *, region: str | None, force: bool = False) -> dict[str, Any]:
+        raise self._images_not_implemented("delete-image")
+
     def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
         from corral.errors import NotFoundError
 
@@ -528,6 +625,7 @@ class ProviderBase:
 
 __all__ = [
     "INSUFFICIENT_CAPACITY_CODES",
+    "LOGIN_POOL_STATES",
     "CommandResult",
     "DatabaseStandin",
     "DcvTarget",
@@ -539,6 +637,7 @@ __all__ = [
     "LaunchResult",
     "LogReader",
     "LogSource",
+    "LoginPoolStatus",
     "NodeFleet",
     "NodeLauncher",
     "NodeRole",

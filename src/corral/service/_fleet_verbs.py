@@ -80,13 +80,16 @@ class FleetVerbs:
     def instances(
         self, cluster_name: str, *, node_type: str | None = None, queue_name: str | None = None
     ) -> InstanceList:
-        """Running instances; ``node_type`` is ``HeadNode`` or ``ComputeNode``."""
+        """Running instances; ``node_type`` is ``HeadNode``, ``ComputeNode`` or ``LoginNode``."""
         record = self.get(cluster_name)
         found = self._instances(record)
         if node_type is not None:
-            role = {"HeadNode": NodeRole.HEAD, "ComputeNode": NodeRole.COMPUTE}.get(node_type)
+            roles = {"HeadNode": NodeRole.HEAD, "ComputeNode": NodeRole.COMPUTE, "LoginNode": NodeRole.LOGIN}
+            role = roles.get(node_type)
             if role is None:
-                raise BadRequestError(f"unknown node type {node_type!r}", hint="use HeadNode or ComputeNode")
+                raise BadRequestError(
+                    f"unknown node type {node_type!r}", hint="use HeadNode, ComputeNode or LoginNode"
+                )
             found = [i for i in found if i.role is role]
         if queue_name is not None:
             found = [i for i in found if i.queue == queue_name]

@@ -99,7 +99,7 @@ def ec2_instance(instance: Instance) -> JSON:
 
 def node_type(role: NodeRole) -> str:
     """pcluster's ``NodeType`` for a provider role."""
-    return "HeadNode" if role is NodeRole.HEAD else "ComputeNode"
+    return {NodeRole.HEAD: "HeadNode", NodeRole.LOGIN: "LoginNode"}.get(role, "ComputeNode")
 
 
 def cluster_instance(instance: Instance) -> JSON:

@@ -17,13 +17,16 @@ QUEUE_TAG = "corral:queue-name"
 COMPUTE_RESOURCE_TAG = "corral:compute-resource-name"
 #: The Slurm node an instance backs (set by the Resume program after CreateFleet).
 NODE_NAME_TAG = "corral:node-name"
+#: The login pool of a login node (its launch template and Auto Scaling group tag it).
+LOGIN_POOL_TAG = "corral:login-pool"
+_ROLES = {"HeadNode": NodeRole.HEAD, "LoginNode": NodeRole.LOGIN}
 LIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
 
 
 def to_instance(raw: dict[str, Any]) -> Instance:
     """An ``Instance`` from one DescribeInstances entry."""
     tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
-    role = NodeRole.HEAD if tags.get(ROLE_TAG) == "HeadNode" else NodeRole.COMPUTE
+    role = _ROLES.get(tags.get(ROLE_TAG, ""), NodeRole.COMPUTE)
     return Instance(
         instance_id=raw["InstanceId"],
         role=role,
@@ -35,6 +38,7 @@ def to_instance(raw: dict[str, Any]) -> Instance:
         queue=tags.get(QUEUE_TAG),
         compute_resource=tags.get(COMPUTE_RESOURCE_TAG),
         public_ip=raw.get("PublicIpAddress") or None,
+        pool=tags.get(LOGIN_POOL_TAG) if role is NodeRole.LOGIN else None,
     )
 
 
@@ -57,7 +61,9 @@ def cluster_instances(clients: AwsClients, cluster_name: str) -> list[Instance]:
             {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
         ],
     )
-    return sorted(found, key=lambda i: (i.role is not NodeRole.HEAD, i.node_name or "", i.instance_id))
+    return sorted(
+        found, key=lambda i: (i.role is not NodeRole.HEAD, i.pool or "", i.node_name or "", i.instance_id)
+    )
 
 
 def describe_ids(clients: AwsClients, instance_ids: Sequence[str]) -> list[Instance]:
@@ -92,6 +98,7 @@ def tag_nodes(clients: AwsClients, cluster_name: str, nodes: Sequence[tuple[str,
 __all__ = [
     "CLUSTER_TAG",
     "COMPUTE_RESOURCE_TAG",
+    "LOGIN_POOL_TAG",
     "NODE_NAME_TAG",
     "QUEUE_TAG",
     "ROLE_TAG",

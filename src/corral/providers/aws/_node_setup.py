@@ -65,7 +65,7 @@ class NodeContext:
     """``/etc/corral/cluster.json`` as the user data writes it (``template._userdata``)."""
 
     cluster_name: str
-    node_role: str  # HeadNode or Compute
+    node_role: str  # HeadNode, Compute or LoginNode
     region: str
     queue: str = ""
     compute_resource: str = ""
@@ -74,6 +74,7 @@ class NodeContext:
     stack_name: str = ""  # the node's own stack: the root stack for the head node
     log_group: str = ""  # the cluster's CloudWatch log group
     table_name: str = ""  # the cluster's DynamoDB node table
+    login_pool: str = ""  # a login node's pool (node_role LoginNode)
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> NodeContext:
@@ -88,11 +89,16 @@ class NodeContext:
             stack_name=str(data.get("stack_name") or ""),
             log_group=str(data.get("log_group") or ""),
             table_name=str(data.get("table_name") or ""),
+            login_pool=str(data.get("login_pool") or ""),
         )
 
     @property
     def is_head(self) -> bool:
         return self.node_role == "HeadNode"
+
+    @property
+    def is_login(self) -> bool:
+        return self.node_role == "LoginNode"
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,11 @@ def _munged() -> tuple[str, ...]:
         f"--log-file={LOG_DIR}/munged.log",
         f"--seed-file={RUN_DIR}/munged.seed",
     )
+
+
+def munged_service() -> tuple[str, ...]:
+    """The ``munged`` service every node runs (``_login_setup`` uses it too)."""
+    return _munged()
 
 
 def _reconciler(plan: ClusterPlan) -> tuple[str, ...]:

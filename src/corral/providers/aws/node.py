@@ -53,8 +53,13 @@ ACTION_LOGS = Path("/var/log/corral/actions")
 SLURM_INCLUDE_DIR = "/etc/slurm/include"
 
 
-def node_actions(plan: ClusterPlan, role: str, queue: str) -> tuple[CustomActionSpec, ...]:
-    """The custom actions of the head node (``role`` HeadNode) or of ``queue``'s nodes, in run order."""
+def node_actions(plan: ClusterPlan, role: str, queue: str, pool: str = "") -> tuple[CustomActionSpec, ...]:
+    """The custom actions of the head node (``role`` HeadNode), of login pool ``pool``'s nodes
+    (``role`` LoginNode) or of ``queue``'s nodes, in run order."""
+    if role == "LoginNode":
+        from corral.providers.aws._login_setup import login_actions
+
+        return login_actions(plan, pool)
     found = plan.head_node.custom_actions if role == "HeadNode" else plan.custom_actions_for(queue)
     return tuple(sorted(found, key=lambda a: a.run_order))
 
@@ -130,7 +135,7 @@ def prepare(
     provider.remember(context)
     node = NodeContext.of(context)
     plan = provider.plan(node.cluster_name)
-    actions = node_actions(plan, node.node_role, node.queue)
+    actions = node_actions(plan, node.node_role, node.queue, node.login_pool)
     fetched = fetch_all([a.script for a in actions], actions_dir)
     base = BootstrapSpec.load(spec_path.read_text(encoding="utf-8"))
     ids = provider.storage_ids(node.cluster_name)
@@ -151,6 +156,10 @@ def prepare(
             include_file=str(fetch(include, root / SLURM_INCLUDE_DIR.lstrip("/"))) if include else None,
             database_password=_database_password(plan),
         )
+    elif node.is_login:
+        from corral.providers.aws._login_setup import login_setup
+
+        setup = login_setup(plan, node, storage=storage)
     else:
         setup = compute_setup(plan, node, node_name=base.node_name, storage=storage)
     for message in setup.skipped:

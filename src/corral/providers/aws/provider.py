@@ -52,6 +52,7 @@ from corral.providers.base import (
     Instance,
     LaunchFailure,
     LaunchResult,
+    LoginPoolStatus,
     LogSource,
     NodeRole,
     ProviderBase,
@@ -206,7 +207,8 @@ class AwsProvider(ProviderBase):
         from corral.providers.aws.template import build_templates
 
         subnets = subnet_facts(clients, plan)
-        zones = {sid: zone for sid, (_, zone) in subnets.items()}
+        zones = {sid: zone for sid, (_, zone, _) in subnets.items()}
+        public = frozenset(sid for sid, (_, _, maps_public) in subnets.items() if maps_public)
         head_subnet = plan.config.head_node.networking.subnet_id if plan.config is not None else ""
         parameters = {"VpcId": subnets[head_subnet][0]} if head_subnet in subnets else {}
         _stack.upload(clients, site.bucket, site.prefix + "cluster.json", cluster_document(plan))
@@ -214,7 +216,7 @@ class AwsProvider(ProviderBase):
             _stack.upload(
                 clients, site.bucket, site.prefix + MUNGE_KEY_OBJECT, self._new_munge_key(clients, plan)
             )
-        templates = build_templates(plan, subnet_availability_zones=zones)
+        templates = build_templates(plan, subnet_availability_zones=zones, public_subnets=public)
         if templates.nested:
             urls = {
                 logical: _stack.upload(
@@ -222,7 +224,9 @@ class AwsProvider(ProviderBase):
                 )
                 for logical in templates.nested
             }
-            templates = build_templates(plan, nested_template_urls=urls, subnet_availability_zones=zones)
+            templates = build_templates(
+                plan, nested_template_urls=urls, subnet_availability_zones=zones, public_subnets=public
+            )
         url = _stack.upload(clients, site.bucket, site.prefix + "main.json", templates.to_json())
         return url, parameters
 
@@ -279,6 +283,16 @@ class AwsProvider(ProviderBase):
         clients = self._clients_of(cluster_name)
         table = _stack.tree_outputs(clients, cluster_name, [TABLE_OUTPUT]).get(TABLE_OUTPUT)
         return _head_failure.read(clients, table) if table else None
+
+    def login_pools(self, cluster_name: str) -> list[LoginPoolStatus]:
+        """Each ``LoginNodes/Pools`` entry: its load balancer's state, DNS name and scheme, and its
+        target group's healthy/unhealthy nodes (``_login``); none without login nodes."""
+        from corral.providers.aws import _login
+
+        plan = self.plan(cluster_name)
+        if not _login.pool_names(plan):
+            return []
+        return _login.login_pools(self._clients_of(cluster_name), cluster_name, plan)
 
     def exists(self, cluster_name: str) -> bool:
         clients = self._clients_of(cluster_name)
@@ -537,15 +551,18 @@ def on_head_node(cluster_name: str) -> bool:
     return bool(data.get("node_role") == "HeadNode" and data.get("cluster_name") == cluster_name)
 
 
-def subnet_facts(clients: AwsClients, plan: ClusterPlan) -> dict[str, tuple[str, str]]:
-    """subnet id -> (VPC id, availability zone) for every subnet the config names."""
+def subnet_facts(clients: AwsClients, plan: ClusterPlan) -> dict[str, tuple[str, str, bool]]:
+    """subnet id -> (VPC id, availability zone, whether it maps public IPs on launch) for every
+    subnet the config names."""
     from corral.providers.aws.validators import subnet_refs
 
     if plan.config is None:
         return {}
     ids = sorted({sid for _, sid in subnet_refs(plan.config)})
     found = aws_call("DescribeSubnets", clients.ec2.describe_subnets, SubnetIds=ids)["Subnets"]
-    return {s["SubnetId"]: (s["VpcId"], s["AvailabilityZone"]) for s in found}
+    return {
+        s["SubnetId"]: (s["VpcId"], s["AvailabilityZone"], bool(s.get("MapPublicIpOnLaunch"))) for s in found
+    }
 
 
 def launch_templates(plan: ClusterPlan, outputs: dict[str, str]) -> dict[tuple[str, str], str]:

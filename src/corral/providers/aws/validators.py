@@ -60,7 +60,13 @@ def subnet_refs(config: Any) -> list[tuple[str, str]]:
     refs = [("HeadNode/Networking/SubnetId", config.head_node.networking.subnet_id)]
     for qi, q in enumerate(_queues(config)):
         refs += [(f"Scheduling/SlurmQueues[{qi}]/Networking/SubnetIds", s) for s in q.networking.subnet_ids]
+    for pi, pool in enumerate(_pools(config)):
+        refs += [(f"LoginNodes/Pools[{pi}]/Networking/SubnetIds", s) for s in pool.networking.subnet_ids]
     return refs
+
+
+def _pools(config: Any) -> tuple[Any, ...]:
+    return tuple(config.login_nodes.pools) if config.login_nodes is not None else ()
 
 
 def security_group_refs(config: Any) -> list[tuple[str, str]]:
@@ -71,6 +77,10 @@ def security_group_refs(config: Any) -> list[tuple[str, str]]:
         path = f"Scheduling/SlurmQueues[{qi}]/Networking"
         refs += [(f"{path}/SecurityGroups", g) for g in q.networking.security_groups]
         refs += [(f"{path}/AdditionalSecurityGroups", g) for g in q.networking.additional_security_groups]
+    for pi, pool in enumerate(_pools(config)):
+        path = f"LoginNodes/Pools[{pi}]/Networking"
+        refs += [(f"{path}/SecurityGroups", g) for g in pool.networking.security_groups]
+        refs += [(f"{path}/AdditionalSecurityGroups", g) for g in pool.networking.additional_security_groups]
     return refs
 
 
@@ -87,6 +97,11 @@ def image_refs(config: Any) -> list[tuple[str, str, tuple[str, ...]]]:
         if q.image is not None:
             refs.append(
                 (f"Scheduling/SlurmQueues[{qi}]/Image/CustomAmi", q.image.custom_ami, _types_of_queue(q))
+            )
+    for pi, pool in enumerate(_pools(config)):
+        if pool.image is not None:
+            refs.append(
+                (f"LoginNodes/Pools[{pi}]/Image/CustomAmi", pool.image.custom_ami, (pool.instance_type,))
             )
     return refs
 

@@ -43,19 +43,24 @@ Every taggable resource carries ``corral:cluster-name=<cluster>`` (IAM condition
 and what they launch also carry ``corral:queue-name``, ``corral:compute-resource-name`` and the
 queue's and compute resource's ``Tags``.
 
-The head node's and compute nodes' user data install Corral and run its node agent: see ``_userdata``.
+Login node pools (``LoginNodes/Pools``): per pool an Auto Scaling group behind a Network Load
+Balancer in the root stack (see ``_login``), with outputs ``login_output_keys(pool)``.
+
+The head node's, compute nodes' and login nodes' user data install Corral and run its node agent:
+see ``_userdata``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from corral.plan import ClusterPlan, build_plan
 from corral.providers.aws.template._build import build
+from corral.providers.aws.template._login import LOGIN_POOL_TAG, login_output_keys
 from corral.providers.aws.template._names import (
     CLUSTER_TAG,
     COMPUTE_RESOURCE_TAG,
@@ -110,27 +115,31 @@ def build_templates(
     *,
     nested_template_urls: Mapping[str, str] | None = None,
     subnet_availability_zones: Mapping[str, str] | None = None,
+    public_subnets: Collection[str] = (),
 ) -> TemplateSet:
     """Pure: the cluster's templates. ``plan.config`` is the validated ClusterConfig (networking,
     IAM, image, storage, monitoring, tags); the plan has the node inventory. Nested stacks'
     TemplateURL come from ``nested_template_urls`` (logical id -> https URL) when given, else a
     placeholder parameter. ``subnet_availability_zones`` (subnet id -> zone, from DescribeSubnets)
     lets EFS get one mount target per zone; without it there is one per distinct subnet, which is
-    right unless two of the cluster's subnets share a zone. Raises ``CorralError`` for what Corral
-    cannot create (with a hint)."""
-    main, nested = build(plan, nested_template_urls, subnet_availability_zones)
+    right unless two of the cluster's subnets share a zone. ``public_subnets`` (subnets that map
+    public IPs on launch) makes a login pool's load balancer internet-facing. Raises
+    ``CorralError`` for what Corral cannot create (with a hint)."""
+    main, nested = build(plan, nested_template_urls, subnet_availability_zones, public_subnets)
     return TemplateSet(main=main, nested=nested)
 
 
 __all__ = [
     "CLUSTER_TAG",
     "COMPUTE_RESOURCE_TAG",
+    "LOGIN_POOL_TAG",
     "QUEUE_TAG",
     "ROLE_TAG",
     "TemplateSet",
     "build_templates",
     "dry_run_summary",
     "launch_template_output_key",
+    "login_output_keys",
     "storage_output_key",
     "storage_resource_ids",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from troposphere import GetAtt, Output, Parameter, Ref, Template
@@ -15,6 +15,7 @@ from corral.providers.aws.template._compute import add_queue
 from corral.providers.aws.template._context import Cluster, Shared, add_image_parameters, image_parameter_name
 from corral.providers.aws.template._head import HEAD_NODE, add_head_node
 from corral.providers.aws.template._iam import SSM_MANAGED_POLICY, add_node_profile, head_statements
+from corral.providers.aws.template._login import add_login_pools
 from corral.providers.aws.template._network import COMPUTE_SG, HEAD_SG, VPC_PARAMETER, add_security_groups
 from corral.providers.aws.template._services import add_dns, add_head_record, add_log_group, add_table
 from corral.providers.aws.template._split import Piece, pack, stack_logical_id
@@ -115,6 +116,7 @@ def build(
     plan: ClusterPlan,
     nested_template_urls: Mapping[str, str] | None,
     subnet_zones: Mapping[str, str] | None = None,
+    public_subnets: Collection[str] = (),
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The root template and the nested templates (by the root's stack logical id)."""
     cluster = Cluster.of(plan)
@@ -140,6 +142,7 @@ def build(
     add_head_node(template, cluster, shared, head_groups, profile)
     add_head_record(template, cluster, zone)
     add_storage(template, cluster, head_groups, compute_groups, subnet_zones)
+    add_login_pools(template, cluster, shared, public_subnets)
     nested, values = _nested_templates(cluster, shared)
     _add_stacks(template, cluster, nested, values, nested_template_urls or {})
     _add_outputs(template, cluster, nested, zone, compute_groups)

@@ -204,6 +204,28 @@ def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dic
     return statements + _s3_statements(_queue_buckets(cluster, queue))
 
 
+def login_statements(cluster: Cluster, pool: Any, shared: Shared) -> list[dict[str, Any]]:
+    """A login pool's policy: what a compute node reads (its cluster's artefacts, munge key and
+    stack outputs, instance tags) and its log group; no node table, no launch, no terminate."""
+    statements = [
+        _statement("Ec2Describe", ["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),
+        _statement("ClusterLogs", _LOGS, _log_arns(shared)),
+        _artifacts_statement(cluster),
+        _statement(
+            "ClusterStackRead",
+            ["cloudformation:DescribeStacks"],
+            [arn("cloudformation", f"stack/{cluster.name}/*")],
+        ),
+    ]
+    statements += _storage_statements(cluster)
+    urls = [
+        s.script
+        for event in (pool.custom_actions.on_node_start, pool.custom_actions.on_node_configured)
+        for s in event
+    ]
+    return statements + _s3_statements(_script_grants(urls))
+
+
 #: What a node reads to mount FSx file systems, ONTAP/OpenZFS volumes and File Caches.
 _FSX_DESCRIBE = (
     "fsx:DescribeFileCaches",

@@ -147,9 +147,14 @@ def _proxy(address: str | None) -> str:
     return f"export {exports} no_proxy=169.254.169.254,localhost NO_PROXY=169.254.169.254,localhost\n"
 
 
-def _proxy_address(cluster: Cluster, queue: str) -> str | None:
-    """The head node's ``HttpProxyAddress`` (``queue`` empty) or the queue's."""
-    proxies: list[Any] = [cluster.config.head_node.networking.proxy] if not queue else []
+def _proxy_address(cluster: Cluster, queue: str, pool: str = "") -> str | None:
+    """The head node's ``HttpProxyAddress`` (``queue`` and ``pool`` empty), the queue's or the
+    login pool's."""
+    if pool:
+        pools = cluster.config.login_nodes.pools if cluster.config.login_nodes else ()
+        proxies: list[Any] = [p.networking.proxy for p in pools if p.name == pool]
+    else:
+        proxies = [cluster.config.head_node.networking.proxy] if not queue else []
     proxies += [q.networking.proxy for q in cluster.config.scheduling.slurm_queues if q.name == queue]
     return next((p.http_proxy_address for p in proxies if p is not None), None)
 
@@ -160,14 +165,21 @@ def artefact_bucket(cluster: Cluster) -> str:
 
 
 def node_user_data(
-    cluster: Cluster, shared: Shared, role: str, queue: str = "", compute_resource: str = ""
+    cluster: Cluster,
+    shared: Shared,
+    role: str,
+    queue: str = "",
+    compute_resource: str = "",
+    *,
+    pool: str = "",
 ) -> Any:
-    """The base64 user data of a head (``role="HeadNode"``) or compute (``role="Compute"``) node."""
+    """The base64 user data of a head (``role="HeadNode"``), compute (``role="Compute"``) or login
+    (``role="LoginNode"``, ``pool`` its login pool) node."""
     context = {
         "artefact_bucket": artefact_bucket(cluster),
         "cluster_name": cluster.name,
         "compute_resource": compute_resource,
-        "head_private_ip": "${HeadPrivateIp}" if role == "Compute" else "",
+        "head_private_ip": "${HeadPrivateIp}" if role != "HeadNode" else "",
         "log_group": "${LogGroupName}",
         "node_role": role,
         "queue": queue,
@@ -175,6 +187,8 @@ def node_user_data(
         "stack_name": "${AWS::StackName}",
         "table_name": "${TableName}",
     }
+    if pool:
+        context["login_pool"] = pool
     ec2_names = cluster.config.scheduling.slurm_settings.dns.use_ec2_hostnames
     spec = {
         "node_name": "$NODE_NAME",
@@ -194,10 +208,10 @@ def node_user_data(
         package=_literal(_package(cluster)),
         packages=_PACKAGES,
         storage=_literal(_storage_packages(cluster, role)),
-        proxy=_literal(_proxy(_proxy_address(cluster, queue))),
+        proxy=_literal(_proxy(_proxy_address(cluster, queue, pool))),
         spec=json.dumps(spec),
     )
     values: dict[str, Any] = {"TableName": shared.table_name, "LogGroupName": shared.log_group_name}
-    if role == "Compute":
+    if role != "HeadNode":
         values["HeadPrivateIp"] = shared.head_private_ip
     return Base64(Sub(script, **values))
