@@ -140,7 +140,7 @@ def by_code(report: object, code: str) -> list:
     return [f for f in report.findings if f.code == code]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("target", ["local", "aws"])
+@pytest.mark.parametrize("target", ["local"])
 def test_an_unimplemented_section_is_one_warning_on_each_provider(tmp_path: Path, target: str) -> None:
     report = check_cluster_config(write(tmp_path, BASE + LOGIN), cluster_name="c", target=target)
     [warning] = [f for f in by_code(report, NOT_IMPLEMENTED_CODE) if f.path.startswith("LoginNodes")]
@@ -150,6 +150,11 @@ def test_an_unimplemented_section_is_one_warning_on_each_provider(tmp_path: Path
     assert not report.blocking
     strict = check_cluster_config(write(tmp_path, BASE + LOGIN), cluster_name="c", failure_level="WARNING")
     assert strict.blocking
+
+
+def test_login_pools_are_honoured_on_aws(tmp_path: Path) -> None:
+    report = check_cluster_config(write(tmp_path, BASE + LOGIN), cluster_name="c", target="aws")
+    assert [f for f in by_code(report, NOT_IMPLEMENTED_CODE) if f.path.startswith("LoginNodes")] == []
 
 
 def test_not_applicable_keys_are_info_locally_and_silent_on_aws(tmp_path: Path) -> None:
