@@ -48,6 +48,7 @@ from corral.daemons.reconciler import (
     track_unresponsive,
 )
 from corral.errors import CorralError
+from corral.node.selfdelete import DELETE_REQUEST
 from corral.node.supervisor import revive
 from corral.providers import DEFAULT_PROVIDER
 from corral.providers.base import InstanceState, NodeFleet, NodeRole
@@ -115,6 +116,7 @@ class LoopFiles:
     events: Path | None = None  # JSON-lines events
     supervisor_spec: Path | None = None  # the supervisor to revive when it died
     store_dir: Path | None = None  # the state store holding the fleet's recorded status
+    requests: Path | None = None  # requests written from the cluster's nodes (corral.node.selfdelete)
 
 
 @dataclass(frozen=True)
@@ -347,6 +349,7 @@ class Loop:
         now = datetime.now(UTC)
         try:
             self.expire(now)
+            self.honour_requests(now)
             self.revive_supervisor(now)
             seen = self.observe(now)
             if seen is None:
@@ -375,6 +378,32 @@ class Loop:
         except CorralError as exc:
             self.expired = False  # try again next pass
             self.log(f"could not delete the expired cluster: {exc}")
+
+    def honour_requests(self, now: datetime) -> None:
+        """A ``corral delete-cluster`` run on one of the cluster's own nodes left a request: delete
+        the cluster from the outside, as its time-to-live does (once; again next pass on failure)."""
+        if self.files.requests is None or self.expired:
+            return
+        request = self.files.requests / DELETE_REQUEST
+        try:
+            asked = json.loads(request.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            asked = {"error": str(exc)}
+        who = f"{asked.get('user', '?')} on {asked.get('node', '?')}" if isinstance(asked, dict) else "?"
+        message = f"delete-cluster requested from inside the cluster ({who}): deleting the cluster"
+        self.expired = True
+        self.log(message)
+        self.events.write([Event(now, "reconciler", "cluster-delete-requested", message)])
+        try:
+            self.provider.expire(self.cluster)
+        except CorralError as exc:
+            self.expired = False
+            self.log(f"could not delete the cluster as requested: {exc}")
+            return
+        with contextlib.suppress(OSError):
+            request.unlink()
 
     def beat(self, now: datetime) -> None:
         """Write the heartbeat: this loop is alive (even when Slurm could not be observed)."""
@@ -429,6 +458,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--store-dir", type=Path, default=None, help="the state store (fleet requests)")
     parser.add_argument(
+        "--requests-dir", type=Path, default=None, help="requests from the nodes (delete-cluster)"
+    )
+    parser.add_argument(
         "--expires-at", type=datetime.fromisoformat, default=None, help="delete the cluster then (ISO 8601)"
     )
     parser.add_argument(
@@ -464,6 +496,7 @@ def main(argv: list[str]) -> int:
             events=args.events_file,
             supervisor_spec=args.supervisor_spec,
             store_dir=args.store_dir,
+            requests=args.requests_dir,
         ),
         insufficient_capacity_timeout_s=args.insufficient_capacity_timeout,
         expires_at=args.expires_at,

@@ -47,6 +47,13 @@ def write(files: Sequence[tuple[str, str]]) -> None:
     for path, content in files:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(content)
+        if executable(path):
+            os.chmod(path, 0o755)
+
+
+def executable(path: str) -> bool:
+    """Node files in a ``bin`` directory are programs (mode 0755); the others are data (0644)."""
+    return Path(path).parent.name == "bin"
 
 
 def install(files: Sequence[tuple[str, str]], scratch: str) -> None:
@@ -67,4 +74,6 @@ def install(files: Sequence[tuple[str, str]], scratch: str) -> None:
             target = upper / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
+            if executable(relative):
+                target.chmod(0o755)
         _mount("overlay", top, "overlay", 0, f"lowerdir={top},upperdir={upper},workdir={work}")

@@ -66,3 +66,25 @@ def test_a_failed_delete_is_tried_again_next_pass() -> None:
     assert head.expired == [] and any("could not delete" in line for line in logged)
     loop.step()
     assert head.expired == ["c"]
+
+
+# -- corral delete-cluster run on one of the cluster's nodes ---------------------------------------
+
+
+def test_a_request_from_a_node_deletes_the_cluster_once(tmp_path: Path) -> None:
+    from corral.node.selfdelete import request_delete
+
+    head = Head(fail=1)
+    requests, events = tmp_path / "requests", tmp_path / "events"
+    requests.mkdir()
+    loop = Loop(head, "c", log=lambda _: None, files=LoopFiles(events=events, requests=requests))  # type: ignore[arg-type]
+    loop.step()
+    assert head.expired == []  # nothing asked yet
+    request_delete(requests, node="q1-st-c1-1", user="alice")
+    loop.step()  # the provider failed to start the delete: the request stays
+    assert head.expired == [] and (requests / "delete-cluster").exists()
+    loop.step()
+    loop.step()
+    assert head.expired == ["c"] and not (requests / "delete-cluster").exists()
+    messages = [e["message"] for e in read_events(events) if e["event-type"] == "cluster-delete-requested"]
+    assert len(messages) == 2 and "alice on q1-st-c1-1" in messages[-1]

@@ -5,6 +5,8 @@ Inside every node (never on the host, see ``corral.node.nodefiles``):
 - ``/etc/parallelcluster/cfnconfig``: the shell-sourceable file scripts read with
   ``. /etc/parallelcluster/cfnconfig``; ``cfn_node_type`` is ``HeadNode`` or ``ComputeFleet``.
 - ``/opt/parallelcluster/shared/cluster-config.yaml``: the cluster config.
+- ``/usr/local/bin/corral`` (nodes booted from an image): ``corral delete-cluster -n NAME`` deletes
+  the node's own cluster from inside it (``corral.node.selfdelete``).
 - ``/etc/chef/dna.json``: the node's identity as ParallelCluster's cookbook records it
   (``cluster.node_type``, ``cluster.scheduler_queue_name``, ``cluster.scheduler_compute_resource_name``).
 
@@ -16,12 +18,15 @@ and in the environment of every script: ``CORRAL_CLUSTER_NAME``, ``CORRAL_NODE_T
 from __future__ import annotations
 
 import json
+import shlex
 
+from corral import PCLUSTER_COMPAT_VERSION
 from corral.providers.local._layout import ClusterDescriptor, NodeRecord
 
 CFNCONFIG = "/etc/parallelcluster/cfnconfig"
 CLUSTER_CONFIG = "/opt/parallelcluster/shared/cluster-config.yaml"
 DNA_JSON = "/etc/chef/dna.json"
+CORRAL_LAUNCHER = "/usr/local/bin/corral"
 HEAD_NODE_TYPE = "HeadNode"
 COMPUTE_NODE_TYPE = "ComputeFleet"
 # ParallelCluster's default user per OS family.
@@ -78,6 +83,24 @@ def node_files(descriptor: ClusterDescriptor, node: NodeRecord | None) -> tuple[
         (CFNCONFIG, render_cfnconfig(descriptor, node)),
         (DNA_JSON, render_dna(descriptor, node)),
         (CLUSTER_CONFIG, config),
+    )
+
+
+def render_corral_launcher(descriptor: ClusterDescriptor, requests_dir: str, corral_lib: str) -> str:
+    """``/usr/local/bin/corral`` on an image-rooted node: ``corral delete-cluster -n NAME`` from a
+    job or a shell asks the head node's reconciler to delete this cluster."""
+    env = {
+        "CORRAL_CLUSTER_NAME": descriptor.name,
+        "CORRAL_REQUEST_DIR": requests_dir,
+        "CORRAL_CLUSTER_REGION": descriptor.region,
+        "CORRAL_PCLUSTER_VERSION": PCLUSTER_COMPAT_VERSION,
+        "PYTHONPATH": corral_lib,
+    }
+    assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    return (
+        "#!/bin/sh\n"
+        f"# corral on a node of cluster {descriptor.name}: only `corral delete-cluster -n NAME`\n"
+        f'{assignments} exec python3 -m corral.node.selfdelete "$@"\n'
     )
 
 

@@ -83,6 +83,8 @@ def start_munged(layout: ClusterLayout) -> None:
     """A per-cluster munged with its own key and socket (the socket dir must be 0755)."""
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     layout.run_dir.chmod(0o755)
+    layout.requests_dir.mkdir(exist_ok=True)
+    layout.requests_dir.chmod(0o1733)  # any user of the cluster may ask; none may read others'
     if not layout.munge_key.exists():
         with open(os.open(layout.munge_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as key:
             key.write(os.urandom(1024))
@@ -242,6 +244,7 @@ def reconciler_argv(
     argv += ["--heartbeat-file", str(heartbeat_file(layout)), "--events-file", str(events_file(layout))]
     argv += ["--nodes-file", str(layout.slurm_state / "nodes.json")]
     argv += ["--supervisor-spec", str(supervisor_spec_file(layout)), "--store-dir", str(layout.state_dir)]
+    argv += ["--requests-dir", str(layout.requests_dir)]
     if protected_failure_count is not None:
         argv += ["--protected-failure-count", str(protected_failure_count)]
     if expires_at:

@@ -233,6 +233,11 @@ def bootstrap_spec(
     env = {**node_environment(layout, descriptor), **_bootfiles.script_environment(descriptor, node)}
     files = (*_bootfiles.node_files(descriptor, node), *_sshd.account_files(layout))
     private_root = _imageroot.image_root(descriptor) is not None
+    if private_root:  # a host-rooted node would need an overlay on the host's /usr for it
+        launcher = _bootfiles.render_corral_launcher(
+            descriptor, str(layout.requests_dir), _imageroot.CORRAL_LIB
+        )
+        files = (*files, (_bootfiles.CORRAL_LAUNCHER, launcher))
     if node is None:
         return BootstrapSpec(
             node_name="HeadNode",

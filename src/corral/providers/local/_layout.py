@@ -116,6 +116,12 @@ class ClusterLayout:
         return self.run_dir / "etc"
 
     @property
+    def requests_dir(self) -> Path:
+        """Where ``corral delete-cluster`` run on the cluster's nodes leaves its request for the
+        reconciler (``corral.node.selfdelete``): world-writable, sticky, not listable."""
+        return self.run_dir / "requests"
+
+    @property
     def slurm_conf(self) -> Path:
         return self.conf_dir / "slurm.conf"
 
