@@ -58,7 +58,8 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements.lock "$stamp"; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 # Cached by its recipe: instant once built (the first build downloads ~90 MB and takes minutes).
-.venv/bin/python -m corral.providers.local.images ensure
+# (called, not run with -m: corral.providers.local imports the module first, and runpy warns)
+.venv/bin/python -c 'import sys; from corral.providers.local.images import main; sys.exit(main(["ensure"]))'
 # Local clusters come back after a reboot: the first corral command restores the clusters it touches,
 # and at boot a oneshot unit restores those of the default state dir (/var/lib/corral) at once.
 if [ -d /run/systemd/system ]; then
