@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         version_info,
     )
     from corral.service._update import UpdateAccepted
+    from corral.service._update_view import explain_update
     from corral.service._validate import (
         INVALID_CLUSTER_CONFIG,
         INVALID_IMAGE_CONFIG,
@@ -118,6 +119,7 @@ _LAZY = {
     "list_jobs": "corral.service._jobs",
     "cancel_job": "corral.service._jobs",
     "UpdateAccepted": "corral.service._update",
+    "explain_update": "corral.service._update_view",
     "RepairReport": "corral.service._repair",
 }
 
@@ -155,6 +157,7 @@ __all__ = [
     "dry_run_build_image",
     "dry_run_create",
     "error_log_path",
+    "explain_update",
     "iso",
     "list_jobs",
     "list_official_images",
