@@ -39,18 +39,53 @@ def job_view(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _elapsed(seconds: Any) -> str:
+    """sacct's Elapsed: ``[D-]HH:MM:SS``."""
+    total = int(_text(seconds) or 0)
+    days, rest = divmod(total, 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}-{clock}" if days else clock
+
+
+def _exit_code(value: Any) -> str:
+    """sacct's ExitCode ``RETURN:SIGNAL``: 22.05 gives ``{"return_code": 0, "signal": {"signal_id"}}``,
+    24.11 ``{"return_code": {"number"}, "signal": {"id": {"number"}}}``."""
+    if not isinstance(value, dict):
+        return _text(value)
+    signal = value.get("signal") or {}
+    number = signal.get("id", signal.get("signal_id")) if isinstance(signal, dict) else signal
+    return f"{_text(value.get('return_code')) or 0}:{_text(number) or 0}"
+
+
+def _tres(items: Any) -> str:
+    """sacct's AllocTRES (``cpu=1,mem=1000M,node=1``) from ``tres.allocated``."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        kind = str(item.get("type", ""))
+        name = f"{kind}/{item['name']}" if item.get("name") else kind
+        count = _text(item.get("count"))
+        out.append(f"{name}={count}M" if kind == "mem" else f"{name}={count}")
+    return ",".join(out)
+
+
 def finished_view(job: dict[str, Any]) -> dict[str, Any]:
-    """One job of ``sacct --json`` in the same shape."""
+    """One job of ``sacct --json`` in the same shape, with accounting's own fields (account,
+    elapsed, exit code, allocated TRES) as ``sacct`` prints them."""
     state = job.get("state") or {}
+    times = job.get("time") or {}
     return {
         "jobId": job.get("job_id"),
         "name": _text(job.get("name")),
         "user": _text(job.get("user")),
+        "account": _text(job.get("account")),
         "partition": _text(job.get("partition")),
         "state": _text(state.get("current") if isinstance(state, dict) else state),
         "reason": _text(state.get("reason") if isinstance(state, dict) else ""),
         "nodes": _text(job.get("nodes")),
-        "submitTime": _text((job.get("time") or {}).get("submission")),
+        "submitTime": _text(times.get("submission")),
+        "elapsed": _elapsed(times.get("elapsed")),
+        "exitCode": _exit_code(job.get("exit_code")),
+        "tres": _tres((job.get("tres") or {}).get("allocated")),
     }
 
 
