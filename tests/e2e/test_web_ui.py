@@ -99,11 +99,16 @@ def test_the_console_from_sign_in_to_delete(server: Server, browser: object) -> 
     finding.wait_for()
     assert "InstanceTyp" in finding.inner_text() and "line" in finding.inner_text()
     page.screenshot(path=str(shots() / "editor-finding.png"), full_page=True)
-    editor.fill(good)
+    editor.fill(f"{good}# {HOSTILE}\n")  # a comment: the config view must show it as text
     page.get_by_text("Valid.").wait_for()
     page.get_by_role("button", name="Create cluster").click()
     page.get_by_role("heading", name="Cluster from-ui").wait_for()
     page.locator("#fleet").get_by_text("RUNNING").wait_for(timeout=60_000)
+    # the config it runs, read-only, hostile text kept as text
+    config = page.get_by_role("region", name="Configuration of from-ui (YAML)")
+    config.get_by_text("ScaledownIdletime: 5").wait_for()
+    assert HOSTILE in config.inner_text() and config.evaluate("e => e.tagName") == "PRE"
+    assert page.locator("#cluster-config img, #cluster-config script").count() == 0
     page.screenshot(path=str(shots() / "cluster.png"), full_page=True)
 
     page.get_by_role("button", name="Stop fleet").click()
@@ -145,16 +150,35 @@ def test_update_shows_the_change_set_before_applying(server: Server, browser: ob
     page.goto(f"{server.url}/#/update/from-cli")
     editor = page.get_by_label("Cluster configuration (YAML, ParallelCluster 3 format)")
     page.get_by_text("No changes.", exact=True).wait_for()
-    editor.fill(editor.input_value().replace("ScaledownIdletime: 5", "ScaledownIdletime: 7"))
-    change = page.locator("#changes td", has_text="Scheduling.SlurmSettings.ScaledownIdletime")
-    change.wait_for()
-    row = page.locator("#changes tr", has_text="ScaledownIdletime").inner_text().split("\t")
-    assert [cell.strip() for cell in row][1:] == ["5", "7"], row
+    applied = editor.input_value()
+    # a change set with one change of each verdict: live in Corral only, live in both, never
+    editor.fill(
+        applied.replace("ScaledownIdletime: 5", "ScaledownIdletime: 7")
+        .replace("MaxCount: 4", "MaxCount: 6")
+        .replace("  InstanceType: c5.xlarge\n  Networking", "  InstanceType: c5.2xlarge\n  Networking", 1)
+    )
+    head = page.locator("#changes tr", has_text="HeadNode.InstanceType")
+    head.wait_for()
+    assert cells(head)[3:6] == ["UNSUPPORTED", "never (new cluster)", "never (new cluster)"], cells(head)
+    grow = cells(page.locator("#changes tr", has_text="MaxCount"))
+    assert grow[1:6] == ["4", "6", "RESIZE_UPDATE_STRATEGY_ON_REMOVE", "live", "live"], grow
+    page.locator("#changes .error", has_text="HeadNode.InstanceType").wait_for()  # pcluster's refusal
     page.screenshot(path=str(shots() / "update-change-set.png"), full_page=True)
+
+    editor.fill(applied.replace("ScaledownIdletime: 5", "ScaledownIdletime: 7"))
+    head.wait_for(state="detached")
+    row = cells(page.locator("#changes tr", has_text="ScaledownIdletime"))
+    # pcluster needs the fleet stopped for it; Corral applies it live
+    assert row[1:6] == ["5", "7", "COMPUTE_FLEET_STOP", "needs a fleet stop", "live"], row
+    assert "applied live by Corral" in row[6]
     page.get_by_role("button", name="Apply update").click()
     page.get_by_role("heading", name="Cluster from-cli").wait_for()
     page.get_by_text("UPDATE_COMPLETE").first.wait_for(timeout=60_000)
     page.close()
+
+
+def cells(row: object) -> list[str]:
+    return [cell.strip() for cell in row.inner_text().split("\t")]
 
 
 def test_a_read_only_token_gives_a_read_only_console(server: Server, browser: object) -> None:

@@ -10,7 +10,14 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
-PAGES = {"app.js": "text/javascript", "app.css": "text/css"}
+#: the assets under /ui/: the page's modules and its style sheet
+PAGES = {
+    **{
+        f"{module}.js": "text/javascript"
+        for module in ("app", "core", "clusters", "editor", "logs", "jobs", "images")
+    },
+    "app.css": "text/css",
+}
 #: no inline script or style, nothing from another origin, no framing
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -28,7 +35,7 @@ def _static(name: str) -> bytes:
 
 
 def mount(app: FastAPI) -> None:
-    """Serve the UI: ``/`` (the page) and ``/ui/app.js``, ``/ui/app.css``."""
+    """Serve the UI: ``/`` (the page) and its modules and style sheet under ``/ui/`` (``PAGES``)."""
 
     @app.get("/", include_in_schema=False)
     def index() -> Response:
