@@ -39,6 +39,8 @@ sync_api = pytest.importorskip(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running_server(tmp_path_factory.mktemp("ui"), provider="fake") as srv:
+        # every test sees it, whichever xdist worker runs it (each worker has its own server)
+        cli(srv, "create-cluster", "-n", "from-cli", "-c", str(ROOT / "examples" / "demo.yaml"), "--wait")
         yield srv
 
 
@@ -70,7 +72,6 @@ def sign_in(page: object, server: Server, token: str) -> None:
 
 
 def test_the_console_from_sign_in_to_delete(server: Server, browser: object) -> None:
-    cli(server, "create-cluster", "-n", "from-cli", "-c", str(ROOT / "examples" / "demo.yaml"), "--wait")
     from corral.providers.fake import from_state_dir
 
     fake = from_state_dir(server.state)
