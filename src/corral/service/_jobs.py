@@ -1,7 +1,7 @@
 """A cluster's Slurm jobs, read on its head node: ``squeue --json`` (Slurm 22.05 and 24.11 both
 have it; 22.05 gives ``job_state`` as a string, 24.11 as a list of flags), and, when the cluster
-has accounting, the last day's finished jobs from ``sacct --json`` (``state.current`` a string in
-22.05, a list in 24.11); ``scancel``."""
+has accounting, the last day's finished jobs from ``sacct -P`` (its text: the same in both, and
+right where 22.05's ``--json`` is not); ``scancel``."""
 
 from __future__ import annotations
 
@@ -39,68 +39,49 @@ def job_view(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _elapsed(seconds: Any) -> str:
-    """sacct's Elapsed: ``[D-]HH:MM:SS``."""
-    total = int(_text(seconds) or 0)
-    days, rest = divmod(total, 86400)
-    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}-{clock}" if days else clock
+#: sacct's columns the UI shows, the job name last (it may hold the delimiter)
+SACCT_FIELDS: tuple[str, ...] = ("JobID", "User", "Account", "Partition", "State", "NodeList", "Submit")
+SACCT_FIELDS += ("Elapsed", "ExitCode", "AllocTRES", "JobName")
+#: sacct states of jobs that have not ended (squeue's table shows those)
+ONGOING = frozenset({"PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED"})
 
 
-def _exit_code(value: Any) -> str:
-    """sacct's ExitCode ``RETURN:SIGNAL``: 22.05 gives ``{"return_code": 0, "signal": {"signal_id"}}``,
-    24.11 ``{"return_code": {"number"}, "signal": {"id": {"number"}}}``."""
-    if not isinstance(value, dict):
-        return _text(value)
-    signal = value.get("signal") or {}
-    number = signal.get("id", signal.get("signal_id")) if isinstance(signal, dict) else signal
-    return f"{_text(value.get('return_code')) or 0}:{_text(number) or 0}"
-
-
-def _tres(items: Any) -> str:
-    """sacct's AllocTRES (``cpu=1,mem=1000M,node=1``) from ``tres.allocated``."""
-    out = []
-    for item in items if isinstance(items, list) else []:
-        kind = str(item.get("type", ""))
-        name = f"{kind}/{item['name']}" if item.get("name") else kind
-        count = _text(item.get("count"))
-        out.append(f"{name}={count}M" if kind == "mem" else f"{name}={count}")
-    return ",".join(out)
-
-
-def finished_view(job: dict[str, Any]) -> dict[str, Any]:
-    """One job of ``sacct --json`` in the same shape, with accounting's own fields (account,
-    elapsed, exit code, allocated TRES) as ``sacct`` prints them."""
-    state = job.get("state") or {}
-    times = job.get("time") or {}
+def finished_view(line: str) -> dict[str, Any] | None:
+    """One line of ``sacct -P -o SACCT_FIELDS`` in the UI's job shape with accounting's own fields
+    (account, elapsed, exit code, allocated TRES) as ``sacct`` prints them; None for a line that
+    is not a job's. (``sacct --json`` of Slurm 22.05 reports exit code 0 for a job that exited 3:
+    its text is the record.)"""
+    values = line.rstrip("\n").split("|", len(SACCT_FIELDS) - 1)
+    if len(values) != len(SACCT_FIELDS) or not values[0]:
+        return None
+    f = dict(zip(SACCT_FIELDS, values, strict=True))
     return {
-        "jobId": job.get("job_id"),
-        "name": _text(job.get("name")),
-        "user": _text(job.get("user")),
-        "account": _text(job.get("account")),
-        "partition": _text(job.get("partition")),
-        "state": _text(state.get("current") if isinstance(state, dict) else state),
-        "reason": _text(state.get("reason") if isinstance(state, dict) else ""),
-        "nodes": _text(job.get("nodes")),
-        "submitTime": _text(times.get("submission")),
-        "elapsed": _elapsed(times.get("elapsed")),
-        "exitCode": _exit_code(job.get("exit_code")),
-        "tres": _tres((job.get("tres") or {}).get("allocated")),
+        "jobId": int(f["JobID"]) if f["JobID"].isdigit() else f["JobID"],
+        "name": f["JobName"],
+        "user": f["User"],
+        "account": f["Account"],
+        "partition": f["Partition"],
+        "state": f["State"],
+        "reason": "",
+        "nodes": "" if f["NodeList"] == "None assigned" else f["NodeList"],
+        "submitTime": f["Submit"],
+        "elapsed": f["Elapsed"],
+        "exitCode": f["ExitCode"],
+        "tres": f["AllocTRES"],
     }
 
 
-def _finished(prov: Any, cluster_name: str, shown: set[Any]) -> tuple[list[dict[str, Any]], str]:
-    """Jobs of the last day that squeue no longer shows, from the accounting database; or an
-    error text (accounting unreachable) instead of failing the whole listing."""
-    result = prov.run_on_head(cluster_name, ["sacct", "--json", "-a", "-S", "now-1days"], timeout=30)
+def _finished(prov: Any, cluster_name: str) -> tuple[list[dict[str, Any]], str]:
+    """Jobs of the last day that have ended, from the accounting database (squeue keeps showing a
+    job for MinJobAge after it ends; this is the record that stays), newest first; or an error
+    text (accounting unreachable) instead of failing the whole listing."""
+    argv = ["sacct", "-a", "-X", "-n", "-P", "-S", "now-1days", "-o", ",".join(SACCT_FIELDS)]
+    result = prov.run_on_head(cluster_name, argv, timeout=30)
     if result.returncode != 0:
         return [], f"sacct failed: {result.stderr.strip()[:300]}"
-    try:
-        doc = json.loads(result.stdout)
-    except ValueError:
-        return [], "sacct --json gave no JSON"
-    jobs = [finished_view(j) for j in doc.get("jobs", [])]
-    return [j for j in jobs if j["jobId"] not in shown], ""
+    jobs = [job for line in result.stdout.splitlines() if (job := finished_view(line))]
+    ended = [j for j in jobs if j["state"].split(" ")[0] not in ONGOING]
+    return sorted(ended, key=lambda j: str(j["jobId"]).rjust(20), reverse=True), ""
 
 
 def _head(service: ClusterService, cluster_name: str) -> Any:
@@ -127,9 +108,7 @@ def list_jobs(service: ClusterService, cluster_name: str) -> dict[str, Any]:
     from corral.service._codec import plan_from_json
 
     if plan_from_json(record.plan_json).slurm.accounting:
-        finished, error = _finished(
-            service.provider(record.provider), cluster_name, {j["jobId"] for j in jobs}
-        )
+        finished, error = _finished(service.provider(record.provider), cluster_name)
         out.update(accounting=True, finished=finished)
         if error:
             out["accountingError"] = error

@@ -38,51 +38,25 @@ def test_squeue_22_05_and_24_11_give_the_same_view() -> None:
     )
 
 
-def test_sacct_22_05_and_24_11_give_the_same_view() -> None:
-    old = {
-        "job_id": 3,
-        "name": "n",
+def test_a_sacct_line_in_the_ui_shape_as_sacct_prints_it() -> None:
+    # sacct -a -X -n -P -o SACCT_FIELDS (the same text in Slurm 22.05 and 24.11); the name is last
+    # and may hold the delimiter
+    line = "9|bob|physics|q2|FAILED|q2-st-c-1|2026-12-04T18:28:52|01:02:05|3:0|cpu=2,mem=1000M,node=1|a|b\n"
+    assert finished_view(line) == {
+        "jobId": 9,
+        "name": "a|b",
         "user": "bob",
-        "partition": "q2",
-        "nodes": "q2-st-c-1",
-        "state": {"current": "COMPLETED", "reason": "None"},
-        "time": {"submission": 1700000001},
-    }
-    new = {**old, "state": {"current": ["COMPLETED"], "reason": "None"}}
-    assert finished_view(old) == finished_view(new)
-    assert finished_view(new)["state"] == "COMPLETED"
-
-
-def test_sacct_accounting_fields_as_sacct_prints_them() -> None:
-    tres = [
-        {"type": "cpu", "name": "", "id": 1, "count": 2},
-        {"type": "mem", "name": "", "id": 2, "count": 1000},
-        {"type": "node", "name": "", "id": 4, "count": 1},
-        {"type": "gres", "name": "gpu", "id": 1001, "count": 1},
-    ]
-    old = {
-        "job_id": 9,
         "account": "physics",
-        "state": {"current": "FAILED", "reason": "None"},
-        "time": {"elapsed": 3725, "submission": 1},
-        "exit_code": {"status": "FAILED", "return_code": 3},
-        "tres": {"allocated": tres},
+        "partition": "q2",
+        "state": "FAILED",
+        "reason": "",
+        "nodes": "q2-st-c-1",
+        "submitTime": "2026-12-04T18:28:52",
+        "elapsed": "01:02:05",
+        "exitCode": "3:0",
+        "tres": "cpu=2,mem=1000M,node=1",
     }
-    new = {
-        **old,
-        "state": {"current": ["FAILED"], "reason": "None"},
-        "time": {"elapsed": 3725, "submission": 1},
-        "exit_code": {
-            "status": ["FAILED"],
-            "return_code": {"set": True, "infinite": False, "number": 3},
-            "signal": {"id": {"set": False, "infinite": False, "number": 0}, "name": ""},
-        },
-    }
-    for doc in (old, new):
-        view = finished_view(doc)
-        assert view["account"] == "physics"
-        assert view["elapsed"] == "01:02:05"
-        assert view["exitCode"] == "3:0"
-        assert view["tres"] == "cpu=2,mem=1000M,node=1,gres/gpu=1"
-    killed = {**old, "time": {"elapsed": 90061}, "exit_code": {"return_code": 0, "signal": {"signal_id": 9}}}
-    assert (finished_view(killed)["elapsed"], finished_view(killed)["exitCode"]) == ("1-01:01:01", "0:9")
+    cancelled = finished_view("12_3|amy|root|q1|CANCELLED by 0|None assigned|x|00:00:00|0:0||sleep")
+    assert cancelled is not None
+    assert (cancelled["jobId"], cancelled["state"], cancelled["nodes"]) == ("12_3", "CANCELLED by 0", "")
+    assert finished_view("") is None and finished_view("not|enough") is None
