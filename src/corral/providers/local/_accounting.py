@@ -37,7 +37,7 @@ from corral.providers.base import DatabaseStandin
 from corral.providers.local import _cgroups, _net, _proc
 from corral.providers.local._daemons import ACCOUNTING_DATABASE_KEY, log_tail, slurm_env
 from corral.providers.local._layout import RUN_ROOT, ClusterDescriptor, ClusterLayout
-from corral.providers.secrets import secret_password
+from corral.providers.secrets import aws_reachable, secret_password
 from corral.slurm.conf import SlurmdbdSettings, render_slurmdbd_conf
 
 #: ``ClusterDescriptor.extra`` keys: the stand-in's key, and whether the head runs slurmdbd.
@@ -99,22 +99,11 @@ def addresses(subnet: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4Address, ipa
 # -- the password ------------------------------------------------------------------------------
 
 
-def _aws_reachable() -> bool:
-    """An endpoint or credentials to ask Secrets Manager with (without probing instance metadata)."""
-    if (
-        os.environ.get("AWS_ENDPOINT_URL")
-        or os.environ.get("AWS_ACCESS_KEY_ID")
-        or os.environ.get("AWS_PROFILE")
-    ):
-        return True
-    return Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")).expanduser().exists()
-
-
 def database_password(plan: ClusterPlan, standin: Standin, report: Report) -> str:
     """The password of ``Database/UserName``: the secret's value when Secrets Manager can be asked;
     otherwise one Corral makes for the stand-in and keeps in its directory (reported)."""
     arn = plan.slurm.database_password_secret_arn or ""
-    if _aws_reachable():
+    if aws_reachable():
         return secret_password(arn)
     kept = standin.directory / "password"
     if not kept.exists():

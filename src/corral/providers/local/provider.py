@@ -39,6 +39,7 @@ from corral.providers.local import (
     _imageroot,
     _launch,
     _logs,
+    _mungekey,
     _net,
     _nodes,
     _owner,
@@ -167,6 +168,7 @@ class LocalProvider(ProviderBase):
         try:
             _cgroups.create_cluster(layout.root, f"{plan.cluster_name}-{cluster_id}")
             descriptor = _daemons.record_settings(layout, _cluster.prepare(plan, layout))
+            _mungekey.write_cluster_key(plan, layout.munge_key, self.state_dir, on_event)
             if plan.slurm.database_uri:
                 key = _accounting.prepare(plan, layout, descriptor, on_event)
                 descriptor = _daemons.record_extra(layout, descriptor, {_accounting.DATABASE_KEY: key})
