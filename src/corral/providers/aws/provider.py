@@ -40,6 +40,7 @@ from corral.providers.aws._cluster import (
     save_site,
 )
 from corral.providers.aws._errors import CAPACITY_CODES, CREDENTIALS_HINT, aws_call
+from corral.providers.aws._image_verbs import AwsImageVerbs
 from corral.providers.aws._instances import (
     NODE_NAME_TAG,
     cluster_instances,
@@ -73,7 +74,7 @@ INTERNAL_EFS = "InternalSharedEfs"
 OS_USERS = {"ubuntu2204": "ubuntu", "ubuntu2404": "ubuntu", "rocky8": "rocky", "rocky9": "rocky"}
 
 
-class AwsProvider(ProviderBase):
+class AwsProvider(AwsImageVerbs, ProviderBase):
     """Clusters on AWS. ``state_dir`` keeps only where each cluster lives (region, bucket)."""
 
     name = "aws"
