@@ -458,13 +458,15 @@ def test_queues_split_across_nested_stacks_stay_wired(
 
 
 def test_the_template_package_imports_no_aws_sdk() -> None:
-    """Templates are pure: the package imports troposphere and Corral's config, plan and errors,
-    never boto3/botocore or the provider around it (what an import-linter contract would state)."""
+    """Templates are pure: the package imports troposphere (and PyYAML for Image Builder component
+    documents) and Corral's config, plan and errors, never boto3/botocore or the provider around it
+    (what an import-linter contract would state)."""
     import ast
     import sys
 
     allowed = (
         "troposphere",
+        "yaml",
         "corral.config",
         "corral.plan",
         "corral.errors",
