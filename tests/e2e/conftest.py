@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from corral.errors import PrerequisiteError
-from corral.providers.local import LocalProvider
+from corral.providers.local import LocalProvider, _volumes
 
 SCALEDOWN_SECONDS = "4"
 
@@ -125,6 +125,10 @@ def leftovers(provider: LocalProvider, name: str) -> list[str]:
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         if any(_names_path(field, m) for field in line.split() for m in markers) or f"corral-{name}-" in line:
             found.append(f"mount {line}")
+    for entry in Path("/sys/block").glob("loop*"):
+        backing = _volumes.backing_file(entry.name) or ""
+        if any(_names_path(backing, m) for m in (str(layout.root), str(layout.retained_dir))):
+            found.append(f"loop device /dev/{entry.name} ({backing})")
     if layout.root.exists():
         found.append(f"directory {layout.root}")
     if layout.run_dir.exists():

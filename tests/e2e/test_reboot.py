@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.providers.local import LocalProvider, _cgroups
+from corral.providers.local import LocalProvider, _cgroups, _volumes
 
 from .conftest import leftovers, unique_name, wait_until
 from .test_state_faults import CONFIG
@@ -31,6 +31,11 @@ def _simulate_restart(provider: LocalProvider, name: str) -> None:
         if netns.startswith(f"corral-{name}-"):
             subprocess.run(["ip", "netns", "del", netns], check=True)
     shutil.rmtree(layout.run_dir)
+    # a restart unmounts every volume (and frees its loop device); their files stay
+    for _stacked in range(4):  # a volume and its anchor are two mounts on one directory
+        for mount_point in reversed(_volumes.mounted_under(layout.root)):
+            subprocess.run(["umount", mount_point], check=True)
+    assert _volumes.mounted_under(layout.root) == []
 
 
 @pytest.mark.parametrize("first_command", ["restore-clusters", "describe-cluster"])

@@ -75,10 +75,11 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
             shape=_head_shape(head.instance_type, head.disable_simultaneous_multithreading),
             custom_actions=_custom_actions(head.custom_actions),
             ephemeral_dir=_ephemeral_dir(head.local_storage.ephemeral_volume),
+            root_volume_gib=head.local_storage.root_volume.size,
         ),
         nodes=tuple(nodes),
         partitions=tuple(partitions),
-        storage=_storage(config.shared_storage),
+        storage=_storage(config.shared_storage, head.local_storage.root_volume.size),
         slurm=SlurmPlan(
             scaledown_idletime_min=slurm.scaledown_idletime,
             memory_based_scheduling=slurm.enable_memory_based_scheduling,
@@ -106,6 +107,9 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
         queue_ephemeral_dirs=tuple(
             (q.name, _ephemeral_dir(q.compute_settings.local_storage.ephemeral_volume))
             for q in scheduling.slurm_queues
+        ),
+        queue_root_volume_gib=tuple(
+            (q.name, q.compute_settings.local_storage.root_volume.size) for q in scheduling.slurm_queues
         ),
     )
 
@@ -244,15 +248,21 @@ def _custom_actions(actions: object) -> tuple[CustomActionSpec, ...]:
     return tuple(specs)
 
 
-def _storage(shared: tuple[SharedStorage, ...]) -> tuple[StorageSpec, ...]:
+def _storage(shared: tuple[SharedStorage, ...], head_root_gib: int) -> tuple[StorageSpec, ...]:
     specs = [_storage_spec(item) for item in shared]
     if not any(spec.mount_dir.rstrip("/") == "/home" for spec in specs):
         # ParallelCluster exports the head node's /home to every node; so does Corral.
         # Named so that it never collides with a SharedStorage entry called "home".
         name = "home" if all(spec.name != "home" for spec in specs) else "cluster-home"
-        specs.insert(
-            0, StorageSpec(name=name, storage_type="Home", mount_dir="/home", deletion_policy="Delete")
+        # It lives on the head node's root volume there: locally a volume of that size.
+        home = StorageSpec(
+            name=name,
+            storage_type="Home",
+            mount_dir="/home",
+            deletion_policy="Delete",
+            size_gib=head_root_gib,
         )
+        specs.insert(0, home)
     return tuple(specs)
 
 
@@ -274,7 +284,19 @@ def _storage_spec(item: SharedStorage) -> StorageSpec:
         data_repositories=repositories,
         existing_id=_existing_id(settings),
         associations=associations,
+        size_gib=0 if item.is_existing else _size_gib(settings),
     )
+
+
+#: ParallelCluster's FSx for Lustre StorageCapacity when the config gives none, GiB.
+DEFAULT_FSX_LUSTRE_CAPACITY_GIB = 1200
+
+
+def _size_gib(settings: object) -> int:
+    """The capacity of a new volume or file system (EBS Size, FSx StorageCapacity); 0: none."""
+    if isinstance(settings, FsxLustreSettings):
+        return settings.storage_capacity or DEFAULT_FSX_LUSTRE_CAPACITY_GIB
+    return int(getattr(settings, "size", None) or 0)
 
 
 def _existing_id(settings: object) -> str:

@@ -89,6 +89,9 @@ class StorageSpec:
     existing_id: str = ""
     #: The data repository associations with their import/export policies (FSx for Lustre).
     associations: tuple[DataRepositorySpec, ...] = ()
+    #: Its capacity in GiB: EBS Size, FSx StorageCapacity, the head's RootVolume Size for the
+    #: implicit /home; 0 when the config gives none (EFS is elastic; an existing one keeps its own).
+    size_gib: int = 0
 
 
 #: The custom-action events, in the order a node runs them.
@@ -121,6 +124,8 @@ class HeadNodeSpec:
     custom_actions: tuple[CustomActionSpec, ...] = ()
     #: HeadNode/LocalStorage/EphemeralVolume/MountDir: the node's instance-store directory.
     ephemeral_dir: str = "/scratch"
+    #: HeadNode/LocalStorage/RootVolume/Size in GiB (0: not given, as in hand-built plans).
+    root_volume_gib: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,8 @@ class ClusterPlan:
     #: Scheduling/SlurmSettings/Dns/UseEc2Hostnames: compute nodes take EC2's default host name
     #: (``ip-10-0-0-5``), which becomes their Slurm NodeHostname; their NodeName is unchanged.
     use_ec2_hostnames: bool = False
+    #: queue name -> its compute nodes' LocalStorage/RootVolume/Size in GiB (every queue).
+    queue_root_volume_gib: tuple[tuple[str, int], ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     #: When the cluster deletes itself (ISO 8601, UTC), enforced by its head node's reconciler; set by
     #: ``corral run --ttl`` so that a killed ``corral run`` leaves no cluster behind. None: never.

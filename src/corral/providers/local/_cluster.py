@@ -23,6 +23,7 @@ from corral.providers.local import (
     _bootfiles,
     _cgroups,
     _daemons,
+    _disks,
     _ephemeral,
     _files,
     _imageroot,
@@ -35,6 +36,7 @@ from corral.providers.local import (
     _scaling,
     _sshd,
     _storage,
+    _volumes,
     images,
 )
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
@@ -61,11 +63,12 @@ def prepare_storage(plan: ClusterPlan, layout: ClusterLayout) -> tuple[StorageRe
     specs = _storage.storage_with_home(plan)
     # Decided before any is created: /sbo/home and /sbo/data both record /sbo as Corral's.
     created = [_first_missing_ancestor(Path(spec.mount_dir)) for spec in specs]
+    cap = _volumes.efs_cap_gib()
     records = []
     for spec, root in zip(specs, created, strict=True):
         Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)
         Path(spec.mount_dir).mkdir(parents=True, exist_ok=True)
-        records.append(_storage.storage_record(layout, spec, str(root) if root else ""))
+        records.append(_storage.storage_record(layout, spec, str(root) if root else "", efs_cap_gib=cap))
     return tuple(records)
 
 
@@ -203,6 +206,7 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
         descriptor = with_image(descriptor)
     # Written before any namespace exists: delete() finds every namespace name through it.
     layout.descriptor.write_text(descriptor.dump())
+    _disks.mount_storage(layout, storage)  # after the descriptor: a rollback releases them through it
     _logs.write_policy(plan, layout)
     try:
         write_files(plan, layout, descriptor)
@@ -266,7 +270,8 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     if image is None:
         holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
     else:
-        binds = _imageroot.machine_binds(layout)
+        binds = [*_imageroot.machine_binds(layout), *_disks.volume_binds(descriptor)]
+        _disks.mount_root(layout, layout.head_dir, descriptor.root_volume_gib(None))
         env = _daemons.slurm_env(layout)
         _imageroot.start_anchor(layout, head, cgroup)
         holder = _rootfs.start_machine(
@@ -413,6 +418,7 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "
             f"processes {sorted(survivors)} of cluster {layout.name!r} would not die",
             hint="they may be stuck in the kernel (state D); retry the delete in a minute",
         )
+    _disks.release_all(layout, descriptor)
     remove_storage(layout, descriptor, retain_storage=retain_storage)
     try:
         _logs.retain_or_remove(layout, retain_storage=retain_storage)  # DeletionPolicy of the logs
@@ -422,6 +428,7 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "
             hint="its processes and namespaces are gone; free space and delete it again",
         ) from exc
     _net.release_subnet(layout.subnet_file)
+    _forget_unless_unmounted(layout)
     shutil.rmtree(layout.root, ignore_errors=True)
     shutil.rmtree(layout.run_dir, ignore_errors=True)
     with contextlib.suppress(OSError):
@@ -449,6 +456,10 @@ def remove_storage(
     under ``<state>/volumes``), Snapshot moves it to ``<state>/snapshots/<cluster>/<name>-<time>``
     (the local stand-in for an EBS snapshot). An existing file system or volume (``<state>/volumes``)
     is never touched."""
+    if descriptor is not None:  # the storage's users are gone (or have unmounted it: update)
+        _disks.release_storage(descriptor.storage, _disks.in_use_elsewhere(layout))
+    if not retain_storage:  # what an earlier delete kept goes too
+        _disks.release_storage(_retained_volumes(layout), _disks.in_use_elsewhere(layout))
     for record in descriptor.storage if descriptor else ():
         if record.shared_volume:
             pass
@@ -456,17 +467,41 @@ def remove_storage(
             stamp = time.strftime("%Y%m%dT%H%M%S")
             target = layout.snapshots_dir / f"{record.name}-{stamp}"
             target.parent.mkdir(parents=True, exist_ok=True)
+            _disks.snapshot_volume(record, target)
             shutil.move(record.data_dir, target)
         elif record.deletion_policy == "Retain" and retain_storage:
             _link_volume(layout, record)
         else:
             shutil.rmtree(record.data_dir, ignore_errors=True)
+            _disks.discard_volume(record)
     _remove_mount_dirs(layout, descriptor)
     if not retain_storage:
         shutil.rmtree(layout.retained_dir, ignore_errors=True)
         _unlink_dangling_volumes(layout)
     if layout.retained_dir.exists() and not any(layout.retained_dir.iterdir()):
         layout.retained_dir.rmdir()
+
+
+def _retained_volumes(layout: ClusterLayout) -> list[StorageRecord]:
+    """The volumes a finished delete kept in the cluster's retained dir (mounted by a later
+    cluster naming their id), as records that ``_disks.release_storage`` releases."""
+    if not layout.retained_dir.is_dir():
+        return []
+    return [
+        StorageRecord(image.stem, "", str(image.with_suffix("")), "Retain", "", size_gib=1)
+        for image in layout.retained_dir.glob(f"*{_volumes.SUFFIX}")
+    ]
+
+
+def _forget_unless_unmounted(layout: ClusterLayout) -> None:
+    """The cluster dir is deleted only when nothing is mounted below it (a volume's data is never
+    deleted file by file through a mount that would not go)."""
+    left = _volumes.mounted_under(layout.root)
+    if left:
+        raise ProviderError(
+            f"cannot delete cluster {layout.name!r}: still mounted: {', '.join(left)}",
+            hint="its processes are gone; `umount` those and delete it again",
+        )
 
 
 def _mount_dirs_in_use(layout: ClusterLayout) -> set[str]:

@@ -171,6 +171,7 @@ def build_descriptor(
         head_timeout_s=plan.head_node_bootstrap_timeout_s,
         compute_timeout_s=plan.compute_node_bootstrap_timeout_s,
         ephemeral_dirs=(("", plan.head_node.ephemeral_dir), *plan.queue_ephemeral_dirs),
+        root_volumes=(("", plan.head_node.root_volume_gib), *plan.queue_root_volume_gib),
         use_ec2_hostnames=plan.use_ec2_hostnames,
         extra={
             key: value

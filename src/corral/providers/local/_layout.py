@@ -177,6 +177,9 @@ class StorageRecord:
     storage_id: str = ""
     #: True for an existing file system or volume (``<state>/volumes/<id>``): never deleted
     shared_volume: bool = False
+    #: its capacity: ``data_dir`` is the mount point of a volume of this size (``_volumes``); 0: a
+    #: plain directory (an existing one mounts its volume when it has one)
+    size_gib: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,12 @@ class ClusterDescriptor:
     #: UseEc2Hostnames: compute nodes are named ``ip-a-b-c-d`` after their address (their Slurm
     #: NodeHostname), as EC2 names instances
     use_ec2_hostnames: bool = False
+    #: RootVolume/Size in GiB of the head node ("") and of each queue's compute nodes: an
+    #: image-rooted machine's writable layer is a volume of that size (0 or absent: a directory)
+    root_volumes: tuple[tuple[str, int], ...] = ()
+
+    def root_volume_gib(self, queue: str | None) -> int:
+        return dict(self.root_volumes).get(queue or "", 0)
 
     def node(self, name: str) -> NodeRecord | None:
         for node in self.nodes:

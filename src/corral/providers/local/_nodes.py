@@ -19,7 +19,7 @@ from pathlib import Path
 
 from corral.errors import ConflictError, ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
-from corral.providers.local import _cgroups, _imageroot, _logs, _net, _owner, _proc, _rootfs
+from corral.providers.local import _cgroups, _disks, _imageroot, _logs, _net, _owner, _proc, _rootfs
 from corral.providers.local._daemons import (
     DEFAULT_WATCHDOG_TIMEOUT_S,
     WATCHDOG_KEY,
@@ -117,7 +117,9 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
         pid = start_holder(netns, directory, env, cgroup=cgroup)
         spec = with_watchdog(layout, descriptor, spec)
     else:  # the watchdog is the machine's init, not a Python process per node
-        binds = [*_imageroot.machine_binds(layout), _rootfs.Bind("/run/netns", "/run/netns", recursive=True)]
+        binds = [*_imageroot.machine_binds(layout), *_disks.volume_binds(descriptor)]
+        binds.append(_rootfs.Bind("/run/netns", "/run/netns", recursive=True))
+        _disks.mount_root(layout, directory, descriptor.root_volume_gib(node.queue))
         timeout = float(descriptor.extra.get(WATCHDOG_KEY, DEFAULT_WATCHDOG_TIMEOUT_S))
         watchdog = _rootfs.Watchdog(str(heartbeat_file(layout)), max(1, round(timeout)), node.name, netns)
         pid = _rootfs.start_machine(
@@ -202,6 +204,7 @@ def terminate_nodes(layout: ClusterLayout, descriptor: ClusterDescriptor, names:
     _proc.kill_pids(pid for pid in holders if pid is not None)
     for name in names:
         directory = layout.node_dir(name)
+        _disks.release_root(directory)  # its machine is gone
         status = directory / "status.json"
         if read_status(status).get("status") == "failed":
             layout.failures_dir.mkdir(parents=True, exist_ok=True)

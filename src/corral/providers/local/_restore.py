@@ -4,9 +4,10 @@ A restart leaves the cluster directory whole (``/home``, storage, Slurm's StateS
 saved queue, instance ids) and takes everything else: processes, namespaces, cgroups and
 ``/run/corral`` (a tmpfs). The missing run dir is how a restart is recognised (a head node that
 merely died keeps it, and is reported as stopped instead). ``restore`` then makes the cgroups and
-the head's namespaces again, rewrites the run dir's files from the plan, mounts the storage and runs
-the head's OnNodeStart (the agent's start phase), starts munged and slurmctld (which recovers its
-jobs from the saved state), the static nodes and the supervisor. The head keeps its instance id,
+the head's namespaces again, rewrites the run dir's files from the plan, mounts the storage (its
+volumes again, data intact) and runs the head's OnNodeStart (the agent's start phase), starts
+munged and slurmctld (which recovers its jobs from the saved state), the static nodes and the
+supervisor. The head keeps its instance id,
 as an EC2 instance does across a reboot. A lock makes concurrent first commands restore once.
 """
 
@@ -21,7 +22,17 @@ from pathlib import Path
 
 from corral.node.supervisor import SupervisorSpec
 from corral.plan import ClusterPlan
-from corral.providers.local import _cgroups, _cluster, _daemons, _launch, _net, _nodes, _owner, _sshd
+from corral.providers.local import (
+    _cgroups,
+    _cluster,
+    _daemons,
+    _disks,
+    _launch,
+    _net,
+    _nodes,
+    _owner,
+    _sshd,
+)
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 from corral.runtime.heartbeat import write_heartbeat
 
@@ -82,6 +93,7 @@ def restore(layout: ClusterLayout, plan: ClusterPlan, cluster_id: str) -> bool:
         _forget_stale(layout)
         _cgroups.create_cluster(layout.root, f"{layout.name}-{_owner.cluster_id(layout.root)}")
         _cluster.write_files(plan, layout, descriptor)
+        _disks.mount_storage(layout, descriptor.storage)  # the volumes with their data
         holder = _start_head(layout, descriptor)
         write_heartbeat(_daemons.heartbeat_file(layout), datetime.now(UTC))  # the head is back
         sync_config = layout.datasync_dir / "config.json"

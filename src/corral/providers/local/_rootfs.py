@@ -89,8 +89,16 @@ class Bind:
     recursive: bool = False
 
 
+#: the machine's root volume (``_disks``): its writable layer, the overlay's upper and work dirs
+DISK = "disk"
+
+
 def machine_paths(directory: Path) -> dict[str, Path]:
-    return {name: directory / name for name in ("upper", "work", "root")}
+    return {
+        "upper": directory / DISK / "upper",
+        "work": directory / DISK / "work",
+        "root": directory / "root",
+    }
 
 
 def _bind_lines(root: str, bind: Bind) -> list[str]:

@@ -35,7 +35,13 @@ def storage_with_home(plan: ClusterPlan) -> tuple[StorageSpec, ...]:
     if any(s.mount_dir.rstrip("/") == "/home" for s in plan.storage):
         return plan.storage
     name = "home" if all(s.name != "home" for s in plan.storage) else "cluster-home"
-    home = StorageSpec(name=name, storage_type="Home", mount_dir="/home", deletion_policy="Delete")
+    home = StorageSpec(
+        name=name,
+        storage_type="Home",
+        mount_dir="/home",
+        deletion_policy="Delete",
+        size_gib=plan.head_node.root_volume_gib,
+    )
     return (*plan.storage, home)
 
 
@@ -58,7 +64,19 @@ def storage_data_dir(layout: ClusterLayout, spec: StorageSpec) -> str:
     return str(base / spec.name)
 
 
-def storage_record(layout: ClusterLayout, spec: StorageSpec, created_mount_root: str) -> StorageRecord:
+def storage_size_gib(spec: StorageSpec, efs_cap_gib: int) -> int:
+    """The capacity of the entry's volume: its own, the cap for a new EFS file system (elastic,
+    bounded per cluster), 0 for an existing one (its volume, if any, keeps its size)."""
+    if spec.existing:
+        return 0
+    if spec.storage_type == "Efs":
+        return efs_cap_gib
+    return spec.size_gib
+
+
+def storage_record(
+    layout: ClusterLayout, spec: StorageSpec, created_mount_root: str, *, efs_cap_gib: int = 0
+) -> StorageRecord:
     return StorageRecord(
         name=spec.name,
         mount_dir=spec.mount_dir,
@@ -69,6 +87,7 @@ def storage_record(layout: ClusterLayout, spec: StorageSpec, created_mount_root:
         storage_type=spec.storage_type,
         storage_id=storage_id(layout.name, spec),
         shared_volume=bool(spec.existing_id),
+        size_gib=storage_size_gib(spec, efs_cap_gib),
     )
 
 

@@ -37,12 +37,14 @@ from corral.providers.local import (
     _bootfiles,
     _cluster,
     _daemons,
+    _disks,
     _files,
     _logs,
     _net,
     _nodes,
     _proc,
     _storage,
+    _volumes,
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord, StorageRecord
 from corral.slurm import hostlist
@@ -197,7 +199,8 @@ def _storage_records(
         missing = _cluster._first_missing_ancestor(Path(spec.mount_dir))
         Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)
         Path(spec.mount_dir).mkdir(parents=True, exist_ok=True)
-        records.append(_storage.storage_record(layout, spec, str(missing) if missing else ""))
+        created = str(missing) if missing else ""
+        records.append(_storage.storage_record(layout, spec, created, efs_cap_gib=_volumes.efs_cap_gib()))
     return tuple(records)
 
 
@@ -311,10 +314,12 @@ def _apply_storage(
     if not added and not removed:
         return
     pids = [holder, *(p for n in new.nodes if (p := _nodes.holder_pid(layout.node_dir(n.name))) is not None)]
+    _disks.mount_storage(layout, added)  # their volumes, on the host (machines started later see them)
     for pid in pids:
         for record in added:
             _in_mount_ns(pid, ["mkdir", "-p", record.mount_dir])
-            _in_mount_ns(pid, ["mount", "--bind", record.data_dir, record.mount_dir])
+            on_device = _disks.mount_in_machine_argv(record)
+            _in_mount_ns(pid, on_device or ["mount", "--bind", record.data_dir, record.mount_dir])
         for record in removed:
             _in_mount_ns(pid, ["umount", "-l", record.mount_dir], check=False)
     if removed:

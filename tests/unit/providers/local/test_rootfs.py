@@ -18,7 +18,7 @@ def test_the_boot_script_layers_the_machine_over_its_image_then_becomes_its_init
     assert lines[0] == "set -eu" and lines[1] == "hostname q1-dy-1"
     overlay = next(i for i, line in enumerate(lines) if line.startswith("mount -t overlay"))
     assert (
-        "lowerdir=/cache/ami-1/rootfs,upperdir=/state/nodes/n1/upper,workdir=/state/nodes/n1/work"
+        "lowerdir=/cache/ami-1/rootfs,upperdir=/state/nodes/n1/disk/upper,workdir=/state/nodes/n1/disk/work"
         in lines[overlay]
     )
     assert lines.index("mount --make-rprivate /") < overlay

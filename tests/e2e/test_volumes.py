@@ -1,0 +1,114 @@
+"""Sized volumes (issue #19, point 6): shared storage, /home and an image-rooted node's root are
+each an ext4 volume of the configured size on a loop device, so a job that fills one gets ENOSPC
+and the host loses only what the volume holds; delete leaves no loop device or mount; a Retain
+volume keeps its data for a later cluster that names its id."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from corral.plan import ClusterPlan, StorageSpec
+from corral.providers.local import LocalProvider, _storage, _volumes, images
+from support import plans
+
+from .conftest import delete_and_check, leftovers, unique_name
+
+pytestmark = pytest.mark.e2e
+
+GIB = 1 << 30
+
+
+def _sized_plan(name: str, storage: tuple[StorageSpec, ...], *, root_gib: int = 0) -> ClusterPlan:
+    plan = plans.plan(name, queues=(("q1", "c1", 1, 0),), storage=storage)
+    head = replace(plan.head_node, root_volume_gib=root_gib)
+    return replace(plan, head_node=head, queue_root_volume_gib=(("q1", root_gib),))
+
+
+def _loops_under(*roots: Path) -> list[str]:
+    found = []
+    for entry in Path("/sys/block").glob("loop*"):
+        backing = _volumes.backing_file(entry.name) or ""
+        if any(backing.startswith(f"{root}/") for root in roots):
+            found.append(f"/dev/{entry.name} -> {backing}")
+    return found
+
+
+def _on_node(provider: LocalProvider, name: str, script: str) -> str:
+    result = provider.run_on_head(name, ["srun", "-N1", "-p", "q1", "sh", "-c", script], timeout=240)
+    assert result.returncode == 0 or "dd-exit" in result.stdout, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def _size_kib(provider: LocalProvider, name: str, path: str) -> int:
+    """df's size of the file system holding ``path`` on a compute node, KiB."""
+    out = _on_node(provider, name, f"df -k --output=size {path} | tail -1")
+    return int(out.split()[-1])
+
+
+def _free(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+@pytest.mark.parametrize("root", ["host", "image"])
+def test_a_job_that_fills_a_sized_volume_gets_enospc_and_the_host_keeps_its_space(
+    provider: LocalProvider, monkeypatch: pytest.MonkeyPatch, root: str
+) -> None:
+    monkeypatch.setenv("CORRAL_LOCAL_NODE_ROOT", root)
+    if root == "image":
+        images.ensure_official()
+    name = unique_name("rlvol")
+    mount_dir = f"/{name}-data"
+    plan = _sized_plan(name, (StorageSpec("data", "Ebs", mount_dir, "Delete", size_gib=1),), root_gib=1)
+    layout = provider.layout(name)
+    try:
+        provider.create(plan, on_event=lambda r, m: None)
+        before = _free(layout.state_dir)
+        assert 900_000 < _size_kib(provider, name, mount_dir) <= GIB >> 10
+        out = _on_node(provider, name, f"dd if=/dev/zero of={mount_dir}/fill bs=1M; echo dd-exit=$?")
+        assert "No space left on device" in out, out
+        assert "dd-exit=1" in out, out
+        data = layout.root / "shared" / "data"
+        assert (data / "fill").stat().st_size <= GIB
+        image = _volumes.image_of(data)
+        assert image.stat().st_blocks * 512 <= GIB + (64 << 20)  # what the host gave: the volume
+        # the host lost what the job wrote (up to the volume's size), and no more (others write
+        # on this machine too: 256 MiB of slack)
+        assert before - _free(layout.state_dir) <= GIB + (256 << 20)
+        if root == "image":  # the node's root is a 1 GiB volume too
+            assert 900_000 < _size_kib(provider, name, "/") <= GIB >> 10
+            out = _on_node(provider, name, "dd if=/dev/zero of=/var/tmp/fill bs=1M; echo dd-exit=$?")
+            assert "No space left on device" in out and "dd-exit=1" in out, out
+    finally:
+        delete_and_check(provider, name)
+    assert _loops_under(layout.root, layout.retained_dir) == []
+    assert not Path(mount_dir).exists()
+
+
+def test_a_retained_volume_keeps_its_data_for_a_cluster_that_names_its_id(provider: LocalProvider) -> None:
+    first, second = unique_name("rlkeep"), unique_name("rlkeep")
+    keep = StorageSpec("keep", "Ebs", f"/{first}-keep", "Retain", size_gib=1)
+    layout = provider.layout(first)
+    try:
+        provider.create(_sized_plan(first, (keep,)), on_event=lambda r, m: None)
+        _on_node(provider, first, f"echo kept > /{first}-keep/file")
+        assert 900_000 < _size_kib(provider, first, f"/{first}-keep") <= GIB >> 10
+        provider.delete(first)
+        assert leftovers(provider, first) == []
+        assert _loops_under(layout.root, layout.retained_dir) == []
+        assert _volumes.image_of(layout.retained_dir / "keep").exists()
+        volume_id = _storage.storage_id(first, keep)
+        again = f"/{second}-again"
+        named = StorageSpec("again", "Ebs", again, "Retain", existing=True, existing_id=volume_id)
+        provider.create(_sized_plan(second, (named,)), on_event=lambda r, m: None)
+        assert "kept" in _on_node(provider, second, f"cat /{second}-again/file")
+    finally:
+        delete_and_check(provider, second)
+        provider.delete(first, retain_storage=False)  # what the first delete kept goes now
+    assert _loops_under(layout.retained_dir) == []
+    assert not layout.retained_dir.exists()
+    assert not [m for m in _volumes.mounts() if m.startswith(str(layout.state_dir) + "/")]
