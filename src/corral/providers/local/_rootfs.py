@@ -112,9 +112,14 @@ def _bind_lines(root: str, bind: Bind) -> list[str]:
 
 
 def boot_script(
-    image_root: Path, directory: Path, binds: Sequence[Bind], hostname: str, watchdog: Watchdog | None = None
+    image_root: Path | str,
+    directory: Path,
+    binds: Sequence[Bind],
+    hostname: str,
+    watchdog: Watchdog | None = None,
 ) -> str:
     """The shell script that boots a machine (run by the host's sh inside the new namespaces).
+    ``image_root`` is the image's tree, or its layers as overlayfs' ``lowerdir`` (``ResolvedImage.lowerdir``).
     Pure: tested without mounting anything."""
     paths = machine_paths(directory)
     root = str(paths["root"])
@@ -150,7 +155,7 @@ def boot_script(
 def start_machine(
     netns: str,
     directory: Path,
-    image_root: Path,
+    image_root: Path | str,
     binds: Sequence[Bind],
     hostname: str,
     env: Mapping[str, str],

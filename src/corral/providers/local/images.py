@@ -21,13 +21,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corral.errors import PrerequisiteError, ProviderError
+from corral.errors import ConflictError, NotFoundError, PrerequisiteError, ProviderError
 from corral.images import ImageManifest, OfficialRecipe, official_recipe
+from corral.images import status as image_status
 from corral.images.official import OFFICIAL_OS
 from corral.providers.local import _proc
+from corral.providers.local._image_store import ImageStore
 
 CACHE_ENV = "CORRAL_IMAGE_CACHE"
 DEFAULT_CACHE = Path("/var/cache/corral/images")
@@ -235,6 +238,66 @@ def clean_stale_builds() -> list[Path]:
     return removed
 
 
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An image a machine can boot from: its manifest and its read-only layers, top first (the
+    official image is one layer, its ``rootfs``; a built image is its own layer over its parent's)."""
+
+    manifest: ImageManifest
+    layers: tuple[Path, ...]
+
+    @property
+    def lowerdir(self) -> str:
+        """The layers as overlayfs' ``lowerdir=`` takes them (top first, ``:``-separated)."""
+        return ":".join(str(layer) for layer in self.layers)
+
+
+#: overlayfs accepts at most 500 lower layers; a chain of images is far shorter in practice
+MAX_LAYERS = 64
+
+
+def resolve_image(ami_id: str, state_dir: Path) -> ResolvedImage:
+    """The image ``ami_id`` names: the official image (machine-wide cache) or an image built into
+    ``state_dir``'s store. ``NotFoundError`` for an unknown id, ``ConflictError`` for an image that
+    is not ``BUILD_COMPLETE`` or whose parent is gone."""
+    return _resolve(ami_id, ImageStore(state_dir), depth=0)
+
+
+def _resolve(ami_id: str, store: ImageStore, *, depth: int) -> ResolvedImage:
+    official = read_manifest(ami_id)
+    if official is not None:
+        return ResolvedImage(official, (rootfs(ami_id),))
+    if official_recipe().ami_id == ami_id:
+        raise NotFoundError(
+            f"the official image {ami_id} is not built on this machine yet",
+            hint="run `python -m corral.providers.local.images ensure` (or `bash scripts/setup.sh`)",
+        )
+    record = store.by_ami(ami_id)
+    if record is None:
+        raise NotFoundError(
+            f"no local image has the id {ami_id}",
+            hint="`corral list-images --image-status AVAILABLE` lists the built images "
+            "(`corral list-official-images` the official one)",
+        )
+    manifest = store.manifest(record.image_id)
+    if record.status != image_status.BUILD_COMPLETE or manifest is None:
+        raise ConflictError(
+            f"the image {ami_id} ({record.image_id}) is {record.status}, not BUILD_COMPLETE",
+            hint=f"`corral describe-image -i {record.image_id}` says why",
+        )
+    if depth >= MAX_LAYERS:
+        raise ConflictError(f"the image {ami_id} stacks more than {MAX_LAYERS} images")
+    try:
+        parent = _resolve(manifest.parent, store, depth=depth + 1)
+    except (NotFoundError, ConflictError) as exc:
+        raise ConflictError(
+            f"the image {ami_id} ({record.image_id}) cannot be used: its parent image {manifest.parent} "
+            f"is not available ({exc.message})",
+            hint="rebuild the image from an available parent",
+        ) from None
+    return ResolvedImage(manifest, (store.layer(record.image_id), *parent.layers))
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "ensure"
     if command == "ensure":
@@ -255,6 +318,8 @@ if __name__ == "__main__":
 
 __all__ = [
     "CACHE_ENV",
+    "MAX_LAYERS",
+    "ResolvedImage",
     "cache_root",
     "cached_images",
     "clean_stale_builds",
@@ -263,5 +328,6 @@ __all__ = [
     "installed_packages",
     "read_manifest",
     "remove_tree",
+    "resolve_image",
     "rootfs",
 ]

@@ -1,0 +1,102 @@
+"""The local store of user images and ``resolve_image``, the one lookup every boot goes through:
+an official id gives the cache's rootfs, a built image its own layer stacked over its parent's."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from corral.errors import ConflictError, NotFoundError
+from corral.images import ImageManifest, official_recipe
+from corral.images import status as st
+from corral.providers.local import images
+from corral.providers.local._image_store import ImageRecord, ImageStore
+
+
+def _official(cache: Path) -> str:
+    recipe = official_recipe()
+    manifest = ImageManifest(ami_id=recipe.ami_id, name=recipe.name, os="debian13", architecture="x86_64")
+    (cache / recipe.ami_id / "rootfs").mkdir(parents=True)
+    (cache / recipe.ami_id / "manifest.json").write_text(manifest.dump())
+    return recipe.ami_id
+
+
+def _built(store: ImageStore, image_id: str, ami: str, parent: str, status: str = st.BUILD_COMPLETE) -> None:
+    store.claim(ImageRecord(image_id=image_id, ami_id=ami, status=status, parent_ami=parent))
+    store.layer(image_id).mkdir()
+    manifest = ImageManifest(ami_id=ami, name=image_id, os="debian13", architecture="x86_64", parent=parent)
+    store.write_manifest(image_id, manifest)
+
+
+@pytest.fixture
+def official(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(images.CACHE_ENV, str(tmp_path / "cache"))
+    return _official(tmp_path / "cache")
+
+
+def test_the_official_id_resolves_to_the_cached_rootfs(tmp_path: Path, official: str) -> None:
+    resolved = images.resolve_image(official, tmp_path / "state")
+    assert resolved.layers == (tmp_path / "cache" / official / "rootfs",)
+    assert resolved.lowerdir == str(tmp_path / "cache" / official / "rootfs")
+
+
+def test_a_built_image_stacks_its_layer_over_its_parents(tmp_path: Path, official: str) -> None:
+    store = ImageStore(tmp_path / "state")
+    _built(store, "bi-base", "ami-00000000000000001", official)
+    _built(store, "bi-child", "ami-00000000000000002", "ami-00000000000000001")
+    resolved = images.resolve_image("ami-00000000000000002", tmp_path / "state")
+    assert resolved.manifest.name == "bi-child"
+    assert resolved.layers == (
+        store.layer("bi-child"),
+        store.layer("bi-base"),
+        tmp_path / "cache" / official / "rootfs",
+    )
+    assert resolved.lowerdir.count(":") == 2
+
+
+def test_unknown_unfinished_and_orphaned_images_are_refused_clearly(tmp_path: Path, official: str) -> None:
+    state = tmp_path / "state"
+    store = ImageStore(state)
+    with pytest.raises(NotFoundError, match="no local image has the id ami-0000000000000000f"):
+        images.resolve_image("ami-0000000000000000f", state)
+    _built(store, "bi-busy", "ami-00000000000000003", official, status=st.BUILD_IN_PROGRESS)
+    with pytest.raises(ConflictError, match="BUILD_IN_PROGRESS, not BUILD_COMPLETE"):
+        images.resolve_image("ami-00000000000000003", state)
+    _built(store, "bi-orphan", "ami-00000000000000004", "ami-0000000000000000e")
+    with pytest.raises(ConflictError, match="its parent image ami-0000000000000000e is not available"):
+        images.resolve_image("ami-00000000000000004", state)
+
+
+def test_two_claims_of_one_id_race_and_exactly_one_wins(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        try:
+            store.claim(ImageRecord(image_id="bi-race", ami_id=f"ami-{n:017x}", status=st.BUILD_IN_PROGRESS))
+            outcomes.append("won")
+        except ConflictError as exc:
+            assert "already exists" in exc.message
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["lost"] * 7 + ["won"]
+
+
+def test_transitions_follow_the_table(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    store.claim(ImageRecord(image_id="bi-t", ami_id="ami-00000000000000005", status=st.BUILD_IN_PROGRESS))
+    store.transition("bi-t", st.BUILD_FAILED, reason="step failed")
+    with pytest.raises(ConflictError, match="cannot become BUILD_COMPLETE"):
+        store.transition("bi-t", st.BUILD_COMPLETE)
+    assert store.get("bi-t").reason == "step failed"
+    store.add_event("bi-t", "Build", "CREATE_FAILED", "x")
+    assert [e["status"] for e in store.events("bi-t")] == ["CREATE_FAILED"]
