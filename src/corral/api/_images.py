@@ -1,21 +1,20 @@
-"""``/v3/images``: the official images and the build dry run; building, listing and describing
-custom images are not in Corral yet, and those operations answer the spec's BadRequest shape
-saying so."""
+"""``/v3/images``: build-image (and its dry run), the custom image verbs and the official images,
+over ``ClusterService``'s image verbs."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from corral.api._clusters import NAME_PATTERN, Region, Suppress, ValidationLevel, unique
-from corral.api._context import config_file
-from corral.errors import BadRequestError
+from corral.api._context import ApiContext, config_file, context
 
 router = APIRouter(prefix="/v3/images")
+Ctx = Annotated[ApiContext, Depends(context)]
 ImageId = Annotated[str, Path(alias="imageId", pattern=NAME_PATTERN)]
 NextToken = Annotated[str | None, Query(alias="nextToken")]
 
@@ -32,24 +31,19 @@ class BuildImageRequest(BaseModel):
     imageId: str = Field(pattern=NAME_PATTERN)
 
 
-def not_yet(operation: str) -> NoReturn:
-    raise BadRequestError(
-        f"Bad Request: {operation} is not implemented in Corral yet (image builds are being added)",
-        hint="image configs can already be validated: POST /v3/images/custom?dryrun=true",
-    )
-
-
 @router.get("/custom")
 def list_images(
+    ctx: Ctx,
     image_status: Annotated[ImageStatusFilter, Query(alias="imageStatus")],
     region: Region = None,
     next_token: NextToken = None,
 ) -> dict[str, Any]:
-    not_yet("list-images")
+    return ctx.service.list_images(image_status.value, next_token=next_token, provider=ctx.provider)
 
 
 @router.post("/custom", status_code=202)
 def build_image(
+    ctx: Ctx,
     body: BuildImageRequest,
     suppress: Suppress = None,
     level: Annotated[ValidationLevel, Query(alias="validationFailureLevel")] = ValidationLevel.ERROR,
@@ -60,35 +54,46 @@ def build_image(
     from corral.config.findings import Level
     from corral.service import dry_run_build_image
 
-    if not dryrun:
-        not_yet("build-image")
+    suppressed = tuple(unique(suppress, "suppressValidators"))
     with config_file(body.imageConfiguration, body.imageId) as path:
-        result = dry_run_build_image(
+        if dryrun:
+            result = dry_run_build_image(
+                path, image_id=body.imageId, suppress=suppressed, failure_level=Level[level.value]
+            )
+            return JSONResponse(result.to_json(), status_code=412)
+        return ctx.service.build_image(
             path,
             image_id=body.imageId,
-            suppress=tuple(unique(suppress, "suppressValidators")),
+            suppress=suppressed,
             failure_level=Level[level.value],
+            rollback_on_failure=rollback,
+            provider=ctx.provider,
         )
-    return JSONResponse(result.to_json(), status_code=412)
 
 
 @router.get("/custom/{imageId}")
-def describe_image(image_id: ImageId, region: Region = None) -> dict[str, Any]:
-    not_yet("describe-image")
+def describe_image(ctx: Ctx, image_id: ImageId, region: Region = None) -> dict[str, Any]:
+    return ctx.service.describe_image(image_id, provider=ctx.provider)
 
 
 @router.delete("/custom/{imageId}", status_code=202)
-def delete_image(image_id: ImageId, region: Region = None, force: bool = False) -> dict[str, Any]:
-    not_yet("delete-image")
+def delete_image(ctx: Ctx, image_id: ImageId, region: Region = None, force: bool = False) -> dict[str, Any]:
+    return ctx.service.delete_image(image_id, force=force, provider=ctx.provider)
 
 
 @router.get("/custom/{imageId}/logstreams")
-def list_image_log_streams(image_id: ImageId, region: Region = None, next_token: NextToken = None) -> Any:
-    not_yet("list-image-log-streams")
+def list_image_log_streams(
+    ctx: Ctx, image_id: ImageId, region: Region = None, next_token: NextToken = None
+) -> Any:
+    return ctx.service.list_image_log_streams(
+        image_id, next_token=next_token, provider=ctx.provider
+    ).to_json()
 
 
-@router.get("/custom/{imageId}/logstreams/{logStreamName}")
+# an image's stream is "<version>/1": the name may hold a slash (sent as %2F)
+@router.get("/custom/{imageId}/logstreams/{logStreamName:path}")
 def get_image_log_events(
+    ctx: Ctx,
     image_id: ImageId,
     stream: Annotated[str, Path(alias="logStreamName")],
     region: Region = None,
@@ -98,12 +103,27 @@ def get_image_log_events(
     start_time: Annotated[str | None, Query(alias="startTime")] = None,
     end_time: Annotated[str | None, Query(alias="endTime")] = None,
 ) -> Any:
-    not_yet("get-image-log-events")
+    found = ctx.service.get_image_log_events(
+        image_id,
+        stream,
+        start_time=start_time,
+        end_time=end_time,
+        start_from_head=start_from_head,
+        limit=limit,
+        next_token=next_token,
+        provider=ctx.provider,
+    )
+    return found.to_json()
 
 
 @router.get("/custom/{imageId}/stackevents")
-def get_image_stack_events(image_id: ImageId, region: Region = None, next_token: NextToken = None) -> Any:
-    not_yet("get-image-stack-events")
+def get_image_stack_events(
+    ctx: Ctx, image_id: ImageId, region: Region = None, next_token: NextToken = None
+) -> Any:
+    from corral.service import paged_doc
+
+    doc = ctx.service.get_image_stack_events(image_id, provider=ctx.provider)
+    return paged_doc(doc, "events", "eventId", next_token, "events")
 
 
 @router.get("/official")

@@ -474,26 +474,119 @@ def build_image(
     validation_failure_level: str,
     dryrun: bool,
     rollback_on_failure: bool,
+    provider: str,
     output: str,
     query: str | None,
+    region: str | None = None,
 ) -> None:
     from corral.config.findings import Level
     from corral.service import dry_run_build_image
 
-    if not dryrun:
-        raise BadRequestError(
-            "build-image is not supported yet: Corral can only validate image configs",
-            hint=f"run `corral build-image --dryrun true -c {image_configuration} -i {image_id}`",
-        )
+    level = Level[validation_failure_level]
     with config_file(image_configuration) as path:
-        result = dry_run_build_image(
+        if dryrun:
+            result = dry_run_build_image(
+                path, image_id=image_id, suppress=suppress_validators, failure_level=level
+            )
+            _show_findings(result.validation_messages)
+            emit(result.to_json(), output=output, query=query)
+            return
+        doc = make_service().build_image(
             path,
             image_id=image_id,
             suppress=suppress_validators,
-            failure_level=Level[validation_failure_level],
+            failure_level=level,
+            rollback_on_failure=rollback_on_failure,
+            provider=provider,
+            region=region,
         )
-    _show_findings(result.validation_messages)
-    emit(result.to_json(), output=output, query=query)
+    emit(doc, output=output, query=query)
+
+
+def describe_image(*, image_id: str, provider: str, output: str, query: str | None) -> None:
+    emit(make_service().describe_image(image_id, provider=provider), output=output, query=query)
+
+
+def list_images(
+    *, image_status: str, next_token: str | None, provider: str, output: str, query: str | None
+) -> None:
+    doc = make_service().list_images(image_status, next_token=next_token, provider=provider)
+    emit(doc, output=output, query=query)
+
+
+def delete_image(*, image_id: str, force: bool, provider: str, output: str, query: str | None) -> None:
+    emit(make_service().delete_image(image_id, force=force, provider=provider), output=output, query=query)
+
+
+def list_image_log_streams(
+    *, image_id: str, token: str | None, provider: str, output: str, query: str | None
+) -> None:
+    found = make_service().list_image_log_streams(image_id, next_token=token, provider=provider)
+    emit(found.to_json(), output=output, query=query)
+
+
+def get_image_log_events(
+    *,
+    image_id: str,
+    log_stream_name: str,
+    start_time: str | None,
+    end_time: str | None,
+    start_from_head: bool,
+    limit: int | None,
+    token: str | None,
+    provider: str,
+    output: str,
+    query: str | None,
+) -> None:
+    found = make_service().get_image_log_events(
+        image_id,
+        log_stream_name,
+        start_time=start_time,
+        end_time=end_time,
+        start_from_head=start_from_head,
+        limit=limit,
+        next_token=token,
+        provider=provider,
+    )
+    doc = found.to_json()
+    if output == "table" and not query:
+        doc = {"logEvents": doc["events"]}
+    emit(doc, output=output, query=query)
+
+
+def get_image_stack_events(
+    *, image_id: str, next_token: str | None, provider: str, output: str, query: str | None
+) -> None:
+    from corral.service import paged_doc
+
+    doc = make_service().get_image_stack_events(image_id, provider=provider)
+    emit(paged_doc(doc, "events", "eventId", next_token, "events"), output=output, query=query)
+
+
+def export_image_logs(
+    *,
+    image_id: str,
+    bucket: str | None,
+    bucket_prefix: str | None,
+    output_file: str | None,
+    keep_s3_objects: bool,
+    start_time: str | None,
+    end_time: str | None,
+    provider: str,
+    output: str,
+    query: str | None,
+) -> None:
+    exported = make_service().export_image_logs(
+        image_id,
+        output_file=output_file,
+        bucket=bucket,
+        bucket_prefix=bucket_prefix,
+        keep_s3_objects=keep_s3_objects,
+        start_time=start_time,
+        end_time=end_time,
+        provider=provider,
+    )
+    emit(exported.to_json(), output=output, query=query)
 
 
 def list_official_images(
@@ -555,6 +648,13 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "ssh": ssh,
     "dcv_connect": dcv_connect,
     "build_image": build_image,
+    "describe_image": describe_image,
+    "list_images": list_images,
+    "delete_image": delete_image,
+    "list_image_log_streams": list_image_log_streams,
+    "get_image_log_events": get_image_log_events,
+    "get_image_stack_events": get_image_stack_events,
+    "export_image_logs": export_image_logs,
     "list_official_images": list_official_images,
     "repair_state": repair_state,
     "restore_clusters": restore_clusters,

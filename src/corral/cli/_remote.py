@@ -173,6 +173,29 @@ def get_cluster_log_events(remote: Remote, **kw: Any) -> None:
     emit(doc, output=kw["output"], query=kw["query"])
 
 
+def get_image_log_events(remote: Remote, **kw: Any) -> None:
+    from urllib.parse import quote
+
+    params = _params(
+        startTime=kw["start_time"],
+        endTime=kw["end_time"],
+        startFromHead=kw["start_from_head"],
+        limit=kw["limit"],
+        nextToken=kw["token"],
+    )
+    path = f"/v3/images/custom/{kw['image_id']}/logstreams/{quote(kw['log_stream_name'], safe='')}"
+    doc = remote.call("GET", path, params=params)
+    if kw["output"] == "table" and not kw["query"]:
+        doc = {"logEvents": doc["events"]}
+    emit(doc, output=kw["output"], query=kw["query"])
+
+
+def delete_image(remote: Remote, **kw: Any) -> None:
+    path = f"/v3/images/custom/{kw['image_id']}"
+    doc = remote.call("DELETE", path, ok=(202,), params=_params(force=kw["force"]))
+    emit(doc, output=kw["output"], query=kw["query"])
+
+
 def update_compute_fleet(remote: Remote, **kw: Any) -> None:
     path = f"/v3/clusters/{kw['cluster_name']}/computefleet"
     remote.call("PATCH", path, ok=(200, 204), json={"status": kw["status"]})
@@ -232,6 +255,13 @@ COMMANDS: dict[str, Callable[..., None]] = {
     ),
     "get_cluster_log_events": get_cluster_log_events,
     "build_image": build_image,
+    "describe_image": _get("/v3/images/custom/{image_id}"),
+    "list_images": _get("/v3/images/custom", imageStatus="image_status", nextToken="next_token"),
+    "delete_image": delete_image,
+    "list_image_log_streams": _get("/v3/images/custom/{image_id}/logstreams", nextToken="token"),
+    "get_image_log_events": get_image_log_events,
+    "get_image_stack_events": _get("/v3/images/custom/{image_id}/stackevents", nextToken="next_token"),
+    "export_image_logs": local_only("export-image-logs"),
     "list_official_images": _get("/v3/images/official", os="os_name", architecture="architecture"),
     "repair_state": local_only("repair-state"),
     "list_databases": local_only("list-databases"),

@@ -421,8 +421,23 @@ def dcv_connect(**kwargs: Any) -> None:
     _run("dcv_connect", **kwargs)
 
 
+def image_id_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-i", "--image-id", required=True, type=NAME, help="Id of the image.")(func)
+
+
+def image_provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--provider",
+        envvar="CORRAL_PROVIDER",
+        default=PROVIDER_NAMES[0],
+        show_default=True,
+        type=click.Choice(PROVIDER_NAMES),
+        help="Corral: where the image is built (env CORRAL_PROVIDER).",
+    )(func)
+
+
 @cli.command("build-image")
-@click.option("-i", "--image-id", required=True, type=NAME, help="Id of the image.")
+@image_id_option
 @click.option("-c", "--image-configuration", required=True, help="Path of the image config (YAML).")
 @click.option("--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME.")
 @click.option(
@@ -430,10 +445,96 @@ def dcv_connect(**kwargs: Any) -> None:
 )
 @click.option("--dryrun", type=BOOL, default=False, help="Only validate the request (true|false).")
 @click.option("--rollback-on-failure", type=BOOL, default=True, help="Roll back on failure (default true).")
+@image_provider_option
 @common
 def build_image(**kwargs: Any) -> None:
-    """Build an image (only --dryrun true is supported for now)."""
+    """Build a custom image: the build phase in a node booted from the parent image, then the
+    validate and test phases in a node booted from the result (returns at once; see describe-image)."""
     _run("build_image", **kwargs)
+
+
+@cli.command("describe-image")
+@image_id_option
+@image_provider_option
+@common
+def describe_image(**kwargs: Any) -> None:
+    """Describe a custom image: its build status, its AMI, why a build failed."""
+    _run("describe_image", **kwargs)
+
+
+@cli.command("list-images")
+@click.option(
+    "--image-status",
+    required=True,
+    type=click.Choice(["AVAILABLE", "PENDING", "FAILED"]),
+    help="Filter by status.",
+)
+@click.option("--next-token", help="Token for paginated requests.")
+@image_provider_option
+@common
+def list_images(**kwargs: Any) -> None:
+    """List the custom images in a status."""
+    _run("list_images", **kwargs)
+
+
+@cli.command("delete-image")
+@image_id_option
+@click.option("--force", type=BOOL, default=False, help="Delete even if clusters use the image (true|false).")
+@image_provider_option
+@common
+def delete_image(**kwargs: Any) -> None:
+    """Delete a custom image (and stop its build if it is in progress)."""
+    _run("delete_image", **kwargs)
+
+
+@cli.command("list-image-log-streams")
+@image_id_option
+@click.option("--next-token", "token", help="Token for paginated requests.")
+@image_provider_option
+@common
+def list_image_log_streams(**kwargs: Any) -> None:
+    """List the log streams of an image build."""
+    _run("list_image_log_streams", **kwargs)
+
+
+@cli.command("get-image-log-events")
+@image_id_option
+@click.option("--log-stream-name", required=True, help="Name of the log stream.")
+@log_time_options
+@click.option(
+    "--start-from-head", type=BOOL, default=False, help="Earliest events first (default false: latest)."
+)
+@click.option("--limit", type=INT, help="Maximum number of events (default: up to 10,000 or 1 MB).")
+@click.option("--next-token", "token", help="Token for paginated requests (nextToken or prevToken).")
+@image_provider_option
+@common
+def get_image_log_events(**kwargs: Any) -> None:
+    """Get the events of an image build's log stream."""
+    _run("get_image_log_events", **kwargs)
+
+
+@cli.command("get-image-stack-events")
+@image_id_option
+@click.option("--next-token", help="Token for paginated requests.")
+@image_provider_option
+@common
+def get_image_stack_events(**kwargs: Any) -> None:
+    """The events of an image's build and deletion, newest first."""
+    _run("get_image_stack_events", **kwargs)
+
+
+@cli.command("export-image-logs")
+@image_id_option
+@click.option("--bucket", help="S3 bucket to upload the archive to (AWS_ENDPOINT_URL selects the endpoint).")
+@click.option("--bucket-prefix", help="Key prefix of the archive in the bucket.")
+@click.option("--output-file", help="Write the archive to this file (or into this existing directory).")
+@click.option("--keep-s3-objects", type=BOOL, default=False, help="With --output-file, also keep it in S3.")
+@log_time_options
+@image_provider_option
+@common
+def export_image_logs(**kwargs: Any) -> None:
+    """Export the logs of an image build to a tar.gz archive, locally or in S3."""
+    _run("export_image_logs", **kwargs)
 
 
 @cli.command("run")

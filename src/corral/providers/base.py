@@ -461,6 +461,16 @@ class Provider(NodeFleet, Protocol):
         (DELETE_IN_PROGRESS). Default: ``BadRequestError`` "not implemented yet"."""
         ...
 
+    def image_log_sources(self, image_id: str, *, region: str | None) -> list[LogSource]:
+        """The image build's log streams (``list-image-log-streams``, ``get-image-log-events``,
+        ``export-image-logs`` read them like a cluster's). Default: "not implemented yet"."""
+        ...
+
+    def image_stack_events(self, image_id: str, *, region: str | None) -> list[dict[str, Any]]:
+        """pcluster's ``StackEvent`` items of the image's build, newest first. Default: "not
+        implemented yet"."""
+        ...
+
 
 #: EC2 error codes ParallelCluster treats as insufficient capacity (its fast fail-over list); a
 #: ``LaunchFailure`` with one of them makes the reconciler skip the compute resource for a while.
@@ -616,6 +626,12 @@ class ProviderBase:
 
     def delete_image(self, image_id: str, *, region: str | None, force: bool = False) -> dict[str, Any]:
         raise self._images_not_implemented("delete-image")
+
+    def image_log_sources(self, image_id: str, *, region: str | None) -> list[LogSource]:
+        raise self._images_not_implemented("list-image-log-streams")
+
+    def image_stack_events(self, image_id: str, *, region: str | None) -> list[dict[str, Any]]:
+        raise self._images_not_implemented("get-image-stack-events")
 
     def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
         from corral.errors import NotFoundError

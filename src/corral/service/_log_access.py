@@ -195,7 +195,8 @@ def write_archive(
         for source in chosen:
             events = select_events(source, start, end)
             text = "".join(f"{iso(e.timestamp)} {e.message}\n" for e in events)
-            tar.add(_write(Path(tmp) / source.stream_name, text), arcname=f"{root}/{source.stream_name}")
+            member = source.stream_name.replace("/", "-")  # an image's stream is "<version>/1"
+            tar.add(_write(Path(tmp) / member, text), arcname=f"{root}/{member}")
         for name, text in extra_files.items():
             tar.add(_write(Path(tmp) / name, text), arcname=f"{root}/{name}")
     return archive

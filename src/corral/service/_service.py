@@ -28,6 +28,7 @@ from corral.service._create_verbs import CreateVerbs
 from corral.service._events import NODE_RESOURCE_TYPE, stack_event_record
 from corral.service._failures import failure_from
 from corral.service._fleet_verbs import FleetVerbs
+from corral.service._image_verbs import ImageVerbs
 from corral.service._log_verbs import LogVerbs
 from corral.service._ownership import request_stop, set_owner, settle, take_stop_reason
 from corral.service._repair import RepairReport, repair
@@ -57,7 +58,7 @@ ProviderFactory = Callable[[str], Provider]
 EventCallback = Callable[[StackEventRecord], None]
 
 
-class ClusterService(CreateVerbs, LogVerbs, FleetVerbs, AccessVerbs):
+class ClusterService(CreateVerbs, LogVerbs, FleetVerbs, AccessVerbs, ImageVerbs):
     """Create, delete, describe and operate clusters; every change is recorded in ``store``."""
 
     def __init__(self, store: StateStore, provider_factory: ProviderFactory) -> None:

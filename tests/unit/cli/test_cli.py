@@ -228,11 +228,17 @@ def test_unrendered_image_template_is_refused_with_locations(tmp_path: Path) -> 
 
 
 @needs_corpus
-def test_build_image_without_dryrun_says_not_supported(tmp_path: Path) -> None:
-    result = invoke(["build-image", "-i", "img-1", "-c", str(IMAGE_CONFIGS[0])])
+def test_build_image_of_an_unknown_parent_is_refused_before_anything_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "state"))
+    config = tmp_path / "image.yaml"
+    config.write_text("Build:\n  InstanceType: c5.xlarge\n  ParentImage: ami-0123456789abcdef0\n")
+    result = invoke(["build-image", "-i", "img-1", "-c", str(config)])
     assert result.exit_code == 1
-    assert "not supported yet" in json.loads(result.stdout)["message"]
-    assert "--dryrun true" in result.stderr
+    message = json.loads(result.stdout)["message"]
+    assert "Build/ParentImage ami-0123456789abcdef0 cannot be used: no local image has the id" in message
+    assert not (tmp_path / "state" / "images" / "img-1").exists()
 
 
 def test_bad_config_gives_pcluster_bad_request_and_located_lines(tmp_path: Path) -> None:

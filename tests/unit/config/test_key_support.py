@@ -177,12 +177,13 @@ def test_value_conditions(tmp_path: Path) -> None:
     assert [f.level for f in report.findings if f.path.endswith("CapacityType")] == [Level.WARNING]
 
 
-def test_image_configs_say_build_image_only_validates(tmp_path: Path) -> None:
+def test_image_configs_say_what_does_not_apply_locally(tmp_path: Path) -> None:
     path = tmp_path / "image.yaml"
     path.write_text("Build:\n  InstanceType: c5.xlarge\n  ParentImage: ami-0123456789abcdef0\n")
     report = check_image_config(path, image_id="img")
-    [warning] = report.findings
-    assert warning.code == NOT_IMPLEMENTED_CODE and "build-image" in warning.message
+    [info] = report.findings
+    assert info.code == NOT_APPLICABLE_CODE and info.path == "Build/InstanceType"
+    assert "a build node is a machine on this host" in info.message
 
 
 def test_the_committed_doc_is_generated_from_the_data() -> None:

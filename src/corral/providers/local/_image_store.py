@@ -54,6 +54,13 @@ class ImageRecord:
     imagebuilder_status: str = "PENDING"
     tags: tuple[tuple[str, str], ...] = ()
     rollback_on_failure: bool = True
+    #: bytes on disk of the image's own layer, once built
+    size_bytes: int = 0
+
+
+def log_stream_name(version: str) -> str:
+    """pcluster's image log stream (``<version>/1``)."""
+    return f"{version}/1"
 
 
 def now_iso() -> str:
@@ -76,12 +83,16 @@ class ImageStore:
         try:
             directory.mkdir(mode=0o700)
         except FileExistsError:
-            raise ConflictError(
-                f"Image with id '{record.image_id}' already exists.",
-                hint=f"choose another --image-id, or `corral delete-image -i {record.image_id}` first",
-            ) from None
+            raise self.conflict(record.image_id) from None
         self.write(record)
         return directory
+
+    @staticmethod
+    def conflict(image_id: str) -> ConflictError:
+        return ConflictError(
+            f"Image with id '{image_id}' already exists.",
+            hint=f"choose another --image-id, or `corral delete-image -i {image_id}` first",
+        )
 
     def write(self, record: ImageRecord) -> ImageRecord:
         record = replace(record, updated=now_iso())
@@ -168,4 +179,4 @@ class ImageStore:
         return out
 
 
-__all__ = ["STORE_DIR", "ImageRecord", "ImageStore", "now_iso"]
+__all__ = ["STORE_DIR", "ImageRecord", "ImageStore", "log_stream_name", "now_iso"]

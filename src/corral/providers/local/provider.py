@@ -48,6 +48,7 @@ from corral.providers.local import (
     _rootfs,
     _sshd,
 )
+from corral.providers.local._image_verbs import LocalImageVerbs
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 
 REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare", "sshd", "socat")
@@ -67,7 +68,7 @@ def _missing_programs() -> list[str]:
     return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=_proc.SAFE_PATH) is None]
 
 
-class LocalProvider(ProviderBase):
+class LocalProvider(LocalImageVerbs, ProviderBase):
     """Clusters as Linux namespaces on this machine; state lives under ``state_dir``."""
 
     name = "local"
