@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from corral.config.findings import Level
 from corral.errors import BadRequestError, ConflictError
+from corral.providers import DEFAULT_PROVIDER
 from corral.providers.base import Provider
 from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
-from corral.service._open import DEFAULT_PROVIDER
 from corral.service._validate import check_image, check_name
 
 if TYPE_CHECKING:
