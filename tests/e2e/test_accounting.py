@@ -240,3 +240,74 @@ def test_secrets_manager_passwords_and_bad_secrets(prerequisites: None, tmp_path
             teardown(state)
         finally:
             server.stop()
+
+
+# -- ExternalSlurmdbd: a stand-in slurmdbd shared by the clusters that name it -----------------------
+
+EXT_HOST = "slurmdbd.team.internal"
+EXT_CONFIG = """\
+Region: us-east-1
+Image: {{Os: alinux2023}}
+HeadNode:
+  InstanceType: c5.xlarge
+  Networking: {{SubnetId: subnet-0123456789abcdef0}}
+Scheduling:
+  Scheduler: slurm
+  SlurmSettings:
+    MungeKeySecretArn: {arn}
+    ExternalSlurmdbd: {{Host: {host}, Port: 6819}}
+  SlurmQueues:
+    - Name: cpu
+      ComputeResources:
+        - {{Name: c5, InstanceType: c5.xlarge, MinCount: 1, MaxCount: 2}}
+      Networking: {{SubnetIds: [subnet-0123456789abcdef0]}}
+"""
+
+
+def test_clusters_naming_one_external_slurmdbd_share_it(prerequisites: None, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    cli = Cli(state, tmp_path, env={"CORRAL_LOCAL_NODE_ROOT": "image"})
+    provider = LocalProvider(state)
+
+    def create(name: str, arn: str) -> dict[str, object]:
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(EXT_CONFIG.format(arn=arn, host=EXT_HOST))
+        done = cli("create-cluster", "-c", str(config), "-n", name, "--wait", check=False)
+        doc: dict[str, object] = json.loads(done.stdout)
+        return doc
+
+    def head(name: str, *argv: str) -> str:
+        result = provider.run_on_head(name, list(argv), timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    try:
+        first, second, stranger = unique_name("exa"), unique_name("exb"), unique_name("exc")
+        assert create(first, ARN)["clusterStatus"] == "CREATE_COMPLETE"
+        assert create(second, ARN)["clusterStatus"] == "CREATE_COMPLETE"
+        job = head(first, "sbatch", "--parsable", "-p", "cpu", "--wrap", "exit 2").strip()
+
+        def record(on: str, *flags: str) -> list[str]:
+            out = head(on, "sacct", "-X", "-n", "-P", *flags, "-j", job, "-o", "JobID,Cluster,State,ExitCode")
+            return [line for line in out.splitlines() if line.startswith(f"{job}|")]
+
+        wait_until(lambda: record(first) == [f"{job}|{first}|FAILED|2:0"], 120, "the job's record", 0.5)
+        # one slurmdbd holds both clusters: the second sees the first's record when it asks for it
+        assert record(second, "-M", first) == [f"{job}|{first}|FAILED|2:0"]
+        assert {first, second} <= set(
+            head(second, "sacctmgr", "-n", "-P", "show", "cluster", "format=cluster").split()
+        )
+
+        refused = create(stranger, ARN + "-other")  # another munge key: that slurmdbd cannot trust it
+        assert refused["clusterStatus"] == "CREATE_FAILED"
+        assert "uses another munge key" in json.dumps(refused)
+        cli("delete-cluster", "-n", stranger, "--wait")
+        assert leftovers(provider, stranger) == []
+
+        for name in (first, second):
+            cli("delete-cluster", "-n", name, "--wait")
+        listed = [d.uri for d in provider.databases()]
+        assert listed == [f"slurmdbd://{EXT_HOST}:6819"]  # kept, as the team's slurmdbd outlives clusters
+    finally:
+        teardown(state)
+    assert not (state / "slurmdbds").exists() or list((state / "slurmdbds").iterdir()) == []

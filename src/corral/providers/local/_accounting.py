@@ -35,7 +35,12 @@ from corral.errors import ProviderError
 from corral.plan import ClusterPlan
 from corral.providers.base import DatabaseStandin
 from corral.providers.local import _cgroups, _net, _proc
-from corral.providers.local._daemons import ACCOUNTING_DATABASE_KEY, log_tail, slurm_env
+from corral.providers.local._daemons import (
+    ACCOUNTING_DATABASE_KEY,
+    EXTERNAL_SLURMDBD_KEY,
+    log_tail,
+    slurm_env,
+)
 from corral.providers.local._layout import RUN_ROOT, ClusterDescriptor, ClusterLayout
 from corral.providers.secrets import aws_reachable, secret_password
 from corral.slurm.conf import SlurmdbdSettings, render_slurmdbd_conf
@@ -249,9 +254,10 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescrip
     return standin.key
 
 
-def connect(layout: ClusterLayout, descriptor: ClusterDescriptor) -> None:
-    """The veth pair between the cluster's head namespace and its database's."""
-    key = descriptor.extra[DATABASE_KEY]
+def connect(layout: ClusterLayout, descriptor: ClusterDescriptor, key: str | None = None) -> None:
+    """The veth pair between the cluster's head namespace and its database's (``key``: another
+    stand-in's, default the cluster's ``Database``)."""
+    key = key or descriptor.extra[DATABASE_KEY]
     standin_ns = f"corraldb-{key}"
     head = _net.head_netns(descriptor.name)
     peer = "c" + hashlib.sha1(str(layout.root.resolve()).encode()).hexdigest()[:8]
@@ -275,28 +281,43 @@ def start_slurmdbd(layout: ClusterLayout, descriptor: ClusterDescriptor, holder:
     env = slurm_env(layout)
     argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *slurmdbd_argv(layout, holder)]
     _proc.spawn_detached(argv, env=env, log_path=layout.log / "slurmdbd.stdout")
+    deadline = time.monotonic() + SLURMDBD_READY_TIMEOUT_S
+    register_cluster(
+        layout, descriptor, report, deadline, layout.log / "slurmdbd.log", layout.run_dir / "slurmdbd.pid"
+    )
+    report("HeadNode", "slurmdbd is up; the cluster is registered for accounting")
+
+
+def register_cluster(
+    layout: ClusterLayout,
+    descriptor: ClusterDescriptor,
+    report: Report,
+    deadline: float,
+    dbd_log: Path,
+    dbd_pid_file: Path | None = None,
+    hint: str = "check Database/Uri, UserName and the password in PasswordSecretArn",
+) -> None:
+    """Wait until the cluster's slurmdbd answers ``sacctmgr`` from the head, then register the
+    cluster with it (once). Fails with slurmdbd's log (``dbd_log``) when it never answers or its
+    process (``dbd_pid_file``) dies."""
+    env = slurm_env(layout)
     head = ["nsenter", f"--net=/run/netns/{_net.head_netns(layout.name)}", "--"]
     name = descriptor.name
-    deadline = time.monotonic() + SLURMDBD_READY_TIMEOUT_S
     while True:
         listed = _proc.run(
             [*head, "sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"], env=env, check=False
         )
         if listed.returncode == 0:
             break
-        pid = _proc.read_pid(layout.run_dir / "slurmdbd.pid")
+        pid = _proc.read_pid(dbd_pid_file) if dbd_pid_file else None
         if time.monotonic() > deadline or (pid is not None and not _proc.alive(pid)):
-            why = log_tail(layout.log / "slurmdbd.log", 8) or listed.stderr.strip()
-            raise ProviderError(
-                f"slurmdbd did not come up: {why}",
-                hint="check Database/Uri, UserName and the password in PasswordSecretArn",
-            )
+            why = log_tail(dbd_log, 8) or listed.stderr.strip()
+            raise ProviderError(f"slurmdbd did not come up: {why}", hint=hint)
         time.sleep(0.2)
     if name not in listed.stdout.split():
         added = _proc.run([*head, "sacctmgr", "-i", "add", "cluster", name], env=env, check=False)
         if added.returncode != 0 and "already exists" not in added.stdout + added.stderr:
             raise ProviderError(f"sacctmgr add cluster {name} failed: {added.stderr.strip() or added.stdout}")
-    report("HeadNode", "slurmdbd is up; the cluster is registered for accounting")
 
 
 # -- listing and removing stand-ins ------------------------------------------------------------
@@ -309,7 +330,8 @@ def _users(state_dir: Path) -> dict[str, list[str]]:
     users: dict[str, list[str]] = {}
     for descriptor in sorted((state_dir / "clusters").glob("*/cluster.json")):
         try:
-            key = json.loads(descriptor.read_text()).get("extra", {}).get(DATABASE_KEY)
+            extra = json.loads(descriptor.read_text()).get("extra", {})
+            key = extra.get(DATABASE_KEY) or extra.get(EXTERNAL_SLURMDBD_KEY)
         except (OSError, ValueError):
             continue
         if key:

@@ -25,6 +25,7 @@ from corral.providers.local import (
     _daemons,
     _disks,
     _ephemeral,
+    _extdbd,
     _files,
     _imageroot,
     _logs,
@@ -293,6 +294,10 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     if _accounting.DATABASE_KEY in descriptor.extra:
         _accounting.connect(layout, descriptor)
         _accounting.start_slurmdbd(layout, descriptor, holder, report)
+    elif _extdbd.EXTERNAL_KEY in descriptor.extra:
+        _accounting.connect(layout, descriptor, descriptor.extra[_extdbd.EXTERNAL_KEY])
+        _extdbd.wait_ready(layout, descriptor, report)
+        report("HeadNode", "the cluster is registered with its external slurmdbd")
     _daemons.start_slurmctld(layout, holder)
     _daemons.wait_for_slurmctld(layout, 30.0)
     report("HeadNode", "slurmctld is up")

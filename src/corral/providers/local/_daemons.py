@@ -127,6 +127,8 @@ DEFAULT_RECONCILE_INTERVAL_S = 2.0
 DEFAULT_WATCHDOG_TIMEOUT_S = 600.0
 #: descriptor.extra keys (the accounting stand-in's key is set by ``_accounting``, which imports this module)
 ACCOUNTING_DATABASE_KEY = "accounting_database"
+#: the key of the ExternalSlurmdbd stand-in the cluster uses (``_extdbd``)
+EXTERNAL_SLURMDBD_KEY = "external_slurmdbd"
 INTERVAL_KEY = "reconcile_interval_s"
 WATCHDOG_KEY = "watchdog_timeout_s"
 

@@ -15,6 +15,7 @@ from corral.providers.local import _bootfiles, _imageroot, _net, _scaling, _sshd
 from corral.providers.local._layout import (
     DATABASE_URI_KEY,
     EXPIRES_AT_KEY,
+    EXTERNAL_SLURMDBD_ENDPOINT_KEY,
     ActionRecord,
     ClusterDescriptor,
     ClusterLayout,
@@ -119,8 +120,8 @@ def slurm_runtime(
         else (),
         suspend_time_s=suspend_time_s,
         include_file=include_file,
-        # Database: slurmdbd on the head against a MariaDB stand-in; ExternalSlurmdbd is not reachable here
-        accounting=DATABASE_URI_KEY in descriptor.extra,
+        # Database: slurmdbd on the head against a MariaDB stand-in; ExternalSlurmdbd: its stand-in
+        accounting=DATABASE_URI_KEY in descriptor.extra or EXTERNAL_SLURMDBD_ENDPOINT_KEY in descriptor.extra,
     )
 
 
@@ -175,10 +176,19 @@ def build_descriptor(
         use_ec2_hostnames=plan.use_ec2_hostnames,
         extra={
             key: value
-            for key, value in ((EXPIRES_AT_KEY, plan.expires_at), (DATABASE_URI_KEY, plan.slurm.database_uri))
+            for key, value in (
+                (EXPIRES_AT_KEY, plan.expires_at),
+                (DATABASE_URI_KEY, plan.slurm.database_uri),
+                (EXTERNAL_SLURMDBD_ENDPOINT_KEY, _external_endpoint(plan)),
+            )
             if value
         },
     )
+
+
+def _external_endpoint(plan: ClusterPlan) -> str | None:
+    host = plan.slurm.external_slurmdbd_host
+    return f"{host}:{plan.slurm.external_slurmdbd_port}" if host else None
 
 
 def node_environment(layout: ClusterLayout, descriptor: ClusterDescriptor) -> dict[str, str]:

@@ -26,6 +26,8 @@ RUN_ROOT = Path("/run/corral")
 EXPIRES_AT_KEY = "expires_at"
 #: ``ClusterDescriptor.extra`` key: ``Database/Uri`` (slurmdbd on the head against its stand-in).
 DATABASE_URI_KEY = "database_uri"
+#: ``ClusterDescriptor.extra``: ``ExternalSlurmdbd``'s Host:Port (slurm.conf accounts jobs there)
+EXTERNAL_SLURMDBD_ENDPOINT_KEY = "external_slurmdbd_endpoint"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from corral.providers.local import (
     _cgroups,
     _cluster,
     _daemons,
+    _extdbd,
     _imageroot,
     _launch,
     _logs,
@@ -173,6 +174,9 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
             if plan.slurm.database_uri:
                 key = _accounting.prepare(plan, layout, descriptor, on_event)
                 descriptor = _daemons.record_extra(layout, descriptor, {_accounting.DATABASE_KEY: key})
+            elif plan.slurm.external_slurmdbd_host:
+                key = _extdbd.prepare(plan, layout, descriptor, on_event)
+                descriptor = _daemons.record_extra(layout, descriptor, {_extdbd.EXTERNAL_KEY: key})
             _capacity.record_limits(layout)
             on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}, id {cluster_id}")
             holder = _cluster.start_head(layout, descriptor, on_event)
@@ -279,6 +283,10 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
         )
 
     def delete_database(self, uri: str, *, force: bool = False) -> DatabaseStandin:
+        if uri.startswith(_extdbd.URI_SCHEME):  # the slurmdbd first: it runs in its database's namespace
+            used = [d for d in _accounting.standins(self.state_dir) if d.uri == uri and d.used_by]
+            if not used or force:
+                _extdbd.remove(self.state_dir, uri)
         return _accounting.delete_standin(self.state_dir, uri, force=force)
 
     def expire(self, cluster_name: str) -> None:
