@@ -280,7 +280,7 @@ def test_a_hanging_step_is_killed_at_its_timeout(official: ImageManifest, s3: An
     assert doc["imageBuildStatus"] == "BUILD_FAILED"
     assert "timed out after 3 s" in doc["cloudformationStackStatusReason"]
     # --rollback-on-failure false keeps the build node's writable layer to inspect, but no node runs
-    assert (state_dir() / "images" / "bi-hangs" / "nodes" / "build" / "upper").is_dir()
+    assert _rootfs.machine_paths(state_dir() / "images" / "bi-hangs" / "nodes" / "build")["upper"].is_dir()
     assert [
         line for line in image_leftovers("bi-hangs", state_dir()) if not line.startswith("directory")
     ] == []
@@ -366,7 +366,7 @@ def test_kill_9_of_the_builder_mid_build_then_delete_image_leaves_nothing(
     config = write_config(tmp_path / "image.yaml", official.ami_id, [f"s3://{BUCKET}/slow.yaml"])
     corral("build-image", "-c", str(config), "-i", "bi-killed")
     directory = state_dir() / "images" / "bi-killed"
-    upper = directory / "nodes" / "build" / "upper" / "var" / "tmp" / "started"
+    upper = _rootfs.machine_paths(directory / "nodes" / "build")["upper"] / "var" / "tmp" / "started"
     wait_until(upper.exists, 90, "the build step to start")
     record = json.loads((directory / "image.json").read_text())
     os.kill(record["builder_pid"], signal.SIGKILL)

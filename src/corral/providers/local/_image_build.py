@@ -8,7 +8,7 @@ from the new image and runs the ``validate`` and ``test`` phases; the image is `
 only when all of them passed. Any failure gives ``BUILD_FAILED`` with the component, phase, step
 and the tail of its output as the reason, in the log stream and in the stack events. With
 ``--rollback-on-failure true`` (the default) a failed build keeps only its record and logs;
-with ``false`` the failed node's writable layer stays in ``nodes/<role>/upper`` to inspect.
+with ``false`` the failed node's writable layer stays in ``nodes/<role>/disk/upper`` to inspect.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from corral.images import ImageManifest
 from corral.images import status as st
 from corral.images.actions import UPDATE_OS_STEP
 from corral.images.components import ComponentDoc, parse_component
-from corral.providers.local import _image_nodes, _image_steps, images
+from corral.providers.local import _image_nodes, _image_steps, _rootfs, images
 from corral.providers.local._image_request import load_request
 from corral.providers.local._image_steps import BuildLog, StepFailure
 from corral.providers.local._image_store import ImageRecord, ImageStore, log_stream_name
@@ -118,7 +118,7 @@ class Builder:
         self.store.write(self._with(imagebuilder_status="INTEGRATING"))
         build_dir = self.nodes / "build"
         _image_nodes.stop(build_dir)
-        upper, layer = build_dir / "upper", self.store.layer(self.image_id)
+        upper, layer = _rootfs.machine_paths(build_dir)["upper"], self.store.layer(self.image_id)
         for relative in SCRUB:
             _empty(upper / relative)
         os.rename(upper, layer)

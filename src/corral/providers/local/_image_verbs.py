@@ -56,13 +56,13 @@ def describe(store: ImageStore, record: ImageRecord) -> dict[str, Any]:
     doc.update(
         {
             "imageBuildLogsArn": logs_arn(record),
-            "creationTime": record.created,
-            "cloudformationStackCreationTime": record.created,
             "cloudformationStackTags": tags,
             "imageConfiguration": {"url": store.config_path(record.image_id).as_uri()},
             "imagebuilderImageStatus": record.imagebuilder_status,
         }
     )
+    if record.created:
+        doc["creationTime"] = doc["cloudformationStackCreationTime"] = record.created
     if record.reason:
         doc["cloudformationStackStatusReason"] = record.reason
         doc["imagebuilderImageStatusReason"] = record.reason
