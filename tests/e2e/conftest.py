@@ -1,23 +1,52 @@
 """End-to-end fixtures: real local clusters (root, Slurm and namespaces required).
 
+The harness itself (``unique_name``, ``cluster_yaml``, ``Corral``, ``local_cluster``, ``api_cluster``,
+``wait_until``, ``leftovers``, ``delete_and_check``) is ``tests/support/clusters.py``; re-exported here.
 Each cluster gets a unique name (xdist worker id + random suffix) and its own subnet, so workers
 run in parallel. ``CORRAL_LOCAL_SCALEDOWN_SECONDS`` makes idle nodes power down in seconds.
+
+Fixtures: ``prerequisites`` (skip, or fail under CI, without root/Slurm), ``provider`` (a module's
+``LocalProvider`` over a fresh state directory), ``corral`` (the CLI over that same state directory),
+``own_corral`` (the CLI over a fresh state directory of one test's own, swept afterwards),
+``cleanup`` (names appended are deleted and checked after the test).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from corral.errors import PrerequisiteError
-from corral.providers.local import LocalProvider, _volumes
+from corral.providers.local import LocalProvider
+from support.clusters import (
+    SCALEDOWN_SECONDS,
+    Corral,
+    api_cluster,
+    cluster_yaml,
+    delete_and_check,
+    leftovers,
+    local_cluster,
+    unique_name,
+    wait_until,
+)
 
-SCALEDOWN_SECONDS = "4"
+__all__ = [
+    "SCALEDOWN_SECONDS",
+    "Corral",
+    "api_cluster",
+    "cluster_yaml",
+    "delete_and_check",
+    "leftovers",
+    "local_cluster",
+    "node_host_pid",
+    "reconciler_passes",
+    "slurm_timer",
+    "unique_name",
+    "wait_until",
+]
 
 
 @pytest.fixture(scope="session")
@@ -33,28 +62,11 @@ def prerequisites() -> None:
         pytest.skip(reason)
 
 
-def unique_name(prefix: str) -> str:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
-    return f"{prefix}-{worker}-{secrets.token_hex(3)}"
-
-
 @pytest.fixture(scope="module")
 def provider(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProvider]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CORRAL_LOCAL_SCALEDOWN_SECONDS", SCALEDOWN_SECONDS)
         yield LocalProvider(tmp_path_factory.mktemp("state"))
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def slurm_timer(provider: LocalProvider, name: str, key: str) -> float:
@@ -102,48 +114,19 @@ def node_host_pid(cluster: str, node: str, pid: int) -> int:
     return pid
 
 
-def leftovers(provider: LocalProvider, name: str) -> list[str]:
-    """Everything of cluster ``name`` still on the machine: namespaces, processes, mounts, files."""
-    layout = provider.layout(name)
-    markers = (str(layout.root), str(layout.run_dir))
-    found = (
-        [f"netns {ns}" for ns in os.listdir("/run/netns") if ns.startswith(f"corral-{name}-")]
-        if (os.path.isdir("/run/netns"))
-        else []
-    )
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        # whole paths only: clusters/lab is no prefix match for clusters/lab0's processes
-        if any(_names_path(token, m) for token in [*argv, cwd] for m in markers):
-            found.append(f"process {entry.name}: {' '.join(argv).strip()} (cwd {cwd})")
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if any(_names_path(field, m) for field in line.split() for m in markers) or f"corral-{name}-" in line:
-            found.append(f"mount {line}")
-    for entry in Path("/sys/block").glob("loop*"):
-        backing = _volumes.backing_file(entry.name) or ""
-        if any(_names_path(backing, m) for m in (str(layout.root), str(layout.retained_dir))):
-            found.append(f"loop device /dev/{entry.name} ({backing})")
-    if layout.root.exists():
-        found.append(f"directory {layout.root}")
-    if layout.run_dir.exists():
-        found.append(f"directory {layout.run_dir}")
-    return found
+@pytest.fixture(scope="module")
+def corral(provider: LocalProvider) -> Corral:
+    """The CLI over the module provider's state directory, with the short scale-down time."""
+    return Corral(provider.state_dir, {"CORRAL_LOCAL_SCALEDOWN_SECONDS": SCALEDOWN_SECONDS})
 
 
-def _names_path(token: str, path: str) -> bool:
-    return token == path or f"{path}/" in token or token.endswith(f"={path}")
-
-
-def delete_and_check(provider: LocalProvider, name: str) -> None:
-    provider.delete(name)
-    assert leftovers(provider, name) == []
-    assert not provider.exists(name)
+@pytest.fixture
+def own_corral(prerequisites: None, tmp_path: Path) -> Iterator[Corral]:
+    """The CLI over a fresh state directory of the test's own (``tmp_path/state``), with the short
+    scale-down time; any cluster still in it afterwards is deleted."""
+    corral = Corral(tmp_path / "state", {"CORRAL_LOCAL_SCALEDOWN_SECONDS": SCALEDOWN_SECONDS})
+    yield corral
+    corral.sweep()
 
 
 @pytest.fixture

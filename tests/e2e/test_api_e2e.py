@@ -9,36 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from corral.providers.local import LocalProvider
 from unit.api.server import running_server
 from unit.cli.openapi import validate
 
-from .conftest import leftovers, unique_name, wait_until
+from .conftest import api_cluster, cluster_yaml, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """\
-Region: us-east-1
-Image:
-  Os: alinux2023
-HeadNode:
-  InstanceType: c5.large
-  Networking:
-    SubnetId: subnet-0123456789abcdef0
-Scheduling:
-  Scheduler: slurm
-  SlurmSettings:
-    ScaledownIdletime: 10
-  SlurmQueues:
-    - Name: q1
-      ComputeResources:
-        - Name: c1
-          InstanceType: c5.large
-          MinCount: 1
-          MaxCount: 2
-      Networking:
-        SubnetIds: [subnet-0123456789abcdef0]
-"""
+QUEUES = (("q1", "c1", 1, 2),)
+CONFIG = cluster_yaml(QUEUES, slurm_settings={"ScaledownIdletime": 10})
 
 
 def test_a_local_cluster_through_every_api_operation(prerequisites: None, tmp_path: Path) -> None:
@@ -54,14 +33,8 @@ def test_a_local_cluster_through_every_api_operation(prerequisites: None, tmp_pa
             assert answer.status_code == 200, answer.text
             return answer.json()
 
-        def status() -> str:
-            return str(get(f"/v3/clusters/{name}")["clusterStatus"])
-
-        try:
-            made = api.post("/v3/clusters", json={"clusterName": name, "clusterConfiguration": CONFIG})
-            assert made.status_code == 202, made.text
+        with api_cluster(api, state, name, CONFIG) as made:
             assert made.json()["cluster"]["clusterStatus"] == "CREATE_IN_PROGRESS"
-            wait_until(lambda: status() != "CREATE_IN_PROGRESS", 600, "the create to finish", 1)
             desc = get(f"/v3/clusters/{name}")
             assert desc["clusterStatus"] == "CREATE_COMPLETE", desc
             validate("DescribeClusterResponseContent", desc)
@@ -94,7 +67,7 @@ def test_a_local_cluster_through_every_api_operation(prerequisites: None, tmp_pa
             stack = get(f"/v3/clusters/{name}/stackevents")["events"]
             assert any(e["resourceStatus"] == "CREATE_COMPLETE" for e in stack)
 
-            changed = CONFIG.replace("ScaledownIdletime: 10", "ScaledownIdletime: 12")
+            changed = cluster_yaml(QUEUES, slurm_settings={"ScaledownIdletime": 12})
             dry = api.put(
                 f"/v3/clusters/{name}", params={"dryrun": "true"}, json={"clusterConfiguration": changed}
             )
@@ -102,8 +75,3 @@ def test_a_local_cluster_through_every_api_operation(prerequisites: None, tmp_pa
             assert [c["parameter"] for c in dry.json()["changeSet"]] == [
                 "Scheduling.SlurmSettings.ScaledownIdletime"
             ]
-        finally:
-            gone = api.delete(f"/v3/clusters/{name}")
-            assert gone.status_code in (202, 404), gone.text
-            wait_until(lambda: api.get(f"/v3/clusters/{name}").status_code == 404, 600, "the delete", 1)
-    assert leftovers(LocalProvider(state), name) == []

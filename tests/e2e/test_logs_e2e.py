@@ -6,69 +6,26 @@ cluster's head streams."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tarfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from corral.providers.local import LocalProvider
 from support.servers import s3_server
 
-from .conftest import SCALEDOWN_SECONDS, leftovers, unique_name
+from .conftest import Corral, cluster_yaml, unique_name
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """\
-Region: us-east-1
-Image:
-  Os: alinux2023
-HeadNode:
-  InstanceType: c5.large
-  Networking:
-    SubnetId: subnet-0123456789abcdef0
-{head_actions}
-Scheduling:
-  Scheduler: slurm
-  SlurmQueues:
-    - Name: q1
-      ComputeResources:
-        - Name: c1
-          InstanceType: c5.large
-          MinCount: {static}
-          MaxCount: 2
-      Networking:
-        SubnetIds: [subnet-0123456789abcdef0]
-"""
 
-FAILING_ACTION = """\
-  CustomActions:
-    OnNodeConfigured:
-      Script: {script}
-"""
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
+def _config(static: int, head_script: Path | None = None) -> str:
+    head = {"CustomActions": {"OnNodeConfigured": {"Script": str(head_script)}}} if head_script else None
+    return cluster_yaml((("q1", "c1", static, 2),), head=head)
 
 
-def _runner(provider: LocalProvider) -> Run:
-    corral = Path(sys.executable).with_name("corral")
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "CORRAL_STATE_DIR": str(provider.state_dir),
-            "CORRAL_LOCAL_SCALEDOWN_SECONDS": SCALEDOWN_SECONDS,
-        }
-        result = subprocess.run([str(corral), *args], env=env, capture_output=True, text=True, timeout=180)
-        if check:
-            assert result.returncode == 0, f"corral {' '.join(args)}: {result.stdout}\n{result.stderr}"
-        return result
-
-    return run
+Run = Corral
 
 
 def _json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -87,13 +44,11 @@ def _identifiers(names: list[str], hostname: str) -> set[str]:
 
 
 def test_logs_of_a_running_then_deleted_cluster(
-    provider: LocalProvider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    corral: Corral, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = _runner(provider)
-    config = tmp_path / "cluster.yaml"
-    config.write_text(CONFIG.format(head_actions="", static=1))
+    run = corral
     name = unique_name("logs")
-    run("create-cluster", "-n", name, "-c", str(config), "--wait")
+    run.create(name, _config(static=1))
     try:
         names = _streams(run, name)
         assert {"cfn-init", "slurmctld", "munge", "clustermgtd", "slurm_resume"} <= _identifiers(
@@ -126,32 +81,21 @@ def test_logs_of_a_running_then_deleted_cluster(
             key = doc["s3Url"].removeprefix("s3://exports/")
             assert client.head_object(Bucket="exports", Key=key)["ContentLength"] > 0
     finally:
-        run("delete-cluster", "-n", name, "--wait")
-    assert leftovers(provider, name) == []
+        run.delete(name, check=True)
     # DeletionPolicy Retain (the default): the streams stay readable without the cluster
     assert set(names) <= set(_streams(run, name))
     kept = _json(run("get-cluster-log-events", "-n", name, "--log-stream-name", stream, "--limit", "2"))
     assert len(kept["events"]) == 2
 
 
-def test_failing_on_node_configured_shows_its_stderr(provider: LocalProvider, tmp_path: Path) -> None:
-    run = _runner(provider)
+def test_failing_on_node_configured_shows_its_stderr(corral: Corral, tmp_path: Path) -> None:
+    run = corral
     script = tmp_path / "configured.sh"
     script.write_text("#!/bin/bash\necho 'configuring' \necho 'logs-e2e-marker: disk full' >&2\nexit 3\n")
     script.chmod(0o755)
-    config = tmp_path / "cluster.yaml"
-    config.write_text(CONFIG.format(head_actions=FAILING_ACTION.format(script=script), static=0))
     name = unique_name("logsf")
-    result = run(
-        "create-cluster",
-        "-n",
-        name,
-        "-c",
-        str(config),
-        "--wait",
-        "--rollback-on-failure",
-        "false",
-        check=False,
+    result = run.create(
+        name, _config(static=0, head_script=script), "--rollback-on-failure", "false", check=False
     )
     try:
         assert result.returncode == 1
@@ -162,4 +106,4 @@ def test_failing_on_node_configured_shows_its_stderr(provider: LocalProvider, tm
             messages += [(stream, e["message"]) for e in doc["events"]]
         assert any("logs-e2e-marker: disk full" in m for _, m in messages), messages
     finally:
-        run("delete-cluster", "-n", name, "--wait")
+        run.delete(name, check=True)

@@ -8,79 +8,40 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from corral.providers.local import LocalProvider
 
-from .conftest import leftovers, unique_name
+from .conftest import Corral, cluster_yaml, unique_name
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """\
-Region: us-east-1
-Image:
-  Os: ubuntu2204
-HeadNode:
-  InstanceType: c5.large
-  Networking:
-    SubnetId: subnet-0123456789abcdef0
-Scheduling:
-  Scheduler: slurm
-  SlurmQueues:
-    - Name: q1
-      ComputeResources:
-        - Name: c1
-          InstanceType: c5.large
-          MinCount: 1
-          MaxCount: 1
-      Networking:
-        SubnetIds: [subnet-0123456789abcdef0]
-"""
-
-
-def _corral(
-    provider: LocalProvider, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CORRAL_STATE_DIR": str(provider.state_dir)}
-    corral = Path(sys.executable).with_name("corral")
-    return subprocess.run(
-        [str(corral), *args], env=env, capture_output=True, text=True, input=stdin, timeout=180
-    )
-
-
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+CONFIG = cluster_yaml(os="ubuntu2204")
 
 
 def test_ssh_is_a_real_key_authenticated_session_as_the_default_user(
-    provider: LocalProvider, tmp_path: Path
+    provider: LocalProvider, corral: Corral, tmp_path: Path
 ) -> None:
-    config = tmp_path / "cluster.yaml"
-    config.write_text(CONFIG)
     name = unique_name("ssh")
     host_had_ubuntu = "\nubuntu:" in "\n" + Path("/etc/passwd").read_text()
-    _ok(_corral(provider, "create-cluster", "-c", str(config), "-n", name, "--wait"))
+    corral.create(name, CONFIG)
     layout = provider.layout(name)
     try:
         # the OS's default user (ubuntu for ubuntu2204), in its home, with the cluster's Slurm
-        out = _ok(_corral(provider, "ssh", "-n", name, "--", "whoami; pwd; sinfo -h -o %P"))
+        out = corral("ssh", "-n", name, "--", "whoami; pwd; sinfo -h -o %P").stdout
         assert out.split() == ["ubuntu", "/home/ubuntu", "q1*"]
         # ssh's options before the command reach ssh; the command keeps its own options
-        verbose = _corral(provider, "ssh", "-n", name, "-v", "-o", "BatchMode=yes", "--", "echo", "-n", "hi")
-        assert _ok(verbose) == "hi"
+        verbose = corral("ssh", "-n", name, "-v", "-o", "BatchMode=yes", "--", "echo", "-n", "hi")
+        assert verbose.stdout == "hi"
         assert "Authenticated to" in verbose.stderr and "publickey" in verbose.stderr
         # stdin reaches the remote command (sbatch < job.sh), and a job runs as the user
         job = "#!/bin/sh\n#SBATCH -p q1 -o out-%j.txt\nid -un\n"
-        job_id = _ok(_corral(provider, "ssh", "-n", name, "--", "sbatch", "--parsable", "--wait", stdin=job))
-        assert (
-            _ok(_corral(provider, "ssh", "-n", name, "--", "cat", f"out-{job_id.strip()}.txt")) == "ubuntu\n"
-        )
+        job_id = corral("ssh", "-n", name, "--", "sbatch", "--parsable", "--wait", stdin=job).stdout
+        assert corral("ssh", "-n", name, "--", "cat", f"out-{job_id.strip()}.txt").stdout == "ubuntu\n"
         # --dryrun prints pcluster's {"command": "ssh USER@HEAD ARGS"} with the user's options
-        dry = _ok(_corral(provider, "ssh", "-n", name, "--dryrun", "true", "-i", "k.pem", "--", "ls"))
+        dry = corral("ssh", "-n", name, "--dryrun", "true", "-i", "k.pem", "--", "ls").stdout
         argv = shlex.split(json.loads(dry)["command"])
         login = next(i for i, a in enumerate(argv) if a.startswith("ubuntu@"))
         assert argv[0] == "ssh" and argv[login + 1 :] == ["-i", "k.pem", "--", "ls"]
@@ -113,5 +74,4 @@ def test_ssh_is_a_real_key_authenticated_session_as_the_default_user(
         # the user exists on the cluster's nodes, not on the host (unless the host has its own)
         assert host_had_ubuntu or "ubuntu:" not in Path("/etc/passwd").read_text()
     finally:
-        _ok(_corral(provider, "delete-cluster", "-n", name, "--wait"))
-    assert leftovers(provider, name) == []
+        corral.delete(name, check=True)

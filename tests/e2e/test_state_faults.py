@@ -10,69 +10,33 @@ import os
 import shlex
 import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from corral.providers.local import LocalProvider
-
-from .conftest import leftovers, unique_name, wait_until
+from .conftest import Corral, cluster_yaml, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """\
-Region: us-east-1
-Image:
-  Os: alinux2023
-HeadNode:
-  InstanceType: c5.large
-  Networking:
-    SubnetId: subnet-0123456789abcdef0
-Scheduling:
-  Scheduler: slurm
-  SlurmQueues:
-    - Name: q1
-      ComputeResources:
-        - Name: c1
-          InstanceType: c5.large
-          MinCount: 1
-          MaxCount: 1
-      Networking:
-        SubnetIds: [subnet-0123456789abcdef0]
-"""
+CONFIG = cluster_yaml()
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
+Run = Corral
 
 
 @pytest.fixture
 def cli(prerequisites: None, tmp_path: Path) -> Iterator[tuple[Run, Path, str]]:
     """A CLI over a fresh state directory with one running cluster; deleted afterwards."""
-    state = tmp_path / "state"
-    config = tmp_path / "cluster.yaml"
-    config.write_text(CONFIG)
-    env = {**os.environ, "CORRAL_STATE_DIR": str(state)}
-    corral = Path(sys.executable).with_name("corral")
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(corral), *args], env=env, capture_output=True, text=True, timeout=180)
-        if check:
-            assert result.returncode == 0, f"corral {' '.join(args)}: {result.stdout}\n{result.stderr}"
-        return result
-
-    run.state = state  # type: ignore[attr-defined]
+    run = Corral(tmp_path / "state")
     name = unique_name("rlst")
-    run("create-cluster", "-c", str(config), "-n", name, "--wait")
+    run.create(name, CONFIG)
     try:
-        yield run, state, name
+        yield run, run.state_dir, name
     finally:
-        provider = LocalProvider(state)
         if run("describe-cluster", "-n", name, check=False).returncode != 0:
             run("repair-state", check=False)
-        run("delete-cluster", "-n", name, "--wait", check=False)
-        assert leftovers(provider, name) == []
+        run.delete(name)
 
 
 def _job(run: Run, name: str) -> str:
@@ -85,8 +49,7 @@ def _job(run: Run, name: str) -> str:
 
 def _state(run: Run, name: str, job: str) -> str:
     """The job's state, asked of the cluster itself (not through the store under test)."""
-    provider = LocalProvider(Path(run.state))  # type: ignore[attr-defined]
-    return provider.run_on_head(name, ["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip()
+    return run.provider.run_on_head(name, ["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip()
 
 
 def _checkpoint(state: Path) -> Path:
@@ -130,7 +93,7 @@ def test_a_create_after_the_record_was_lost_refuses_and_touches_nothing(cli: tup
     job = _job(run, name)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{state / 'corral.db'}{suffix}").unlink(missing_ok=True)
-    again = run("create-cluster", "-c", str(state.parent / "cluster.yaml"), "-n", name, "--wait", check=False)
+    again = run("create-cluster", "-c", str(state.parent / f"{name}.yaml"), "-n", name, "--wait", check=False)
     assert again.returncode != 0
     assert "state store has no record" in json.loads(again.stdout)["message"]
     assert "repair-state" in again.stderr
