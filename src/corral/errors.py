@@ -24,12 +24,20 @@ Every error a user can cause carries a stable ``code`` and a ``hint`` that names
     ├── MountError                    node: a mount failed
     ├── StorageError                  aws node: a storage step failed
     ├── RunInterrupted                service: ``corral run`` got a signal
+    ├── YamlBudgetExceeded            config: a YAML file expands past the node or depth limit
     └── KeySupportDataError (ValueError)  config: the key-support table is malformed (a bug)
+
+    BaseException (like KeyboardInterrupt: not an error, an interruption)
+    └── Terminated                    cli: SIGTERM/SIGHUP during a create or update (rolled back
+                                      as Ctrl-C; the service and the CLI tell it by its type)
 
 A new error goes into this tree (and its drawing); modules import it from here.
 """
 
 from __future__ import annotations
+
+import signal
+from typing import Any
 
 
 class CorralError(Exception):
@@ -189,6 +197,24 @@ class RunInterrupted(Exception):
         self.signal_name = signal_name
 
 
+class YamlBudgetExceeded(Exception):
+    """The YAML walk met more nodes, or a deeper nesting, than a config may have: it stops at once
+    and the one ``finding`` (a located ``corral.config.findings.Finding``) says where and why."""
+
+    def __init__(self, finding: Any) -> None:
+        super().__init__(getattr(finding, "message", str(finding)))
+        self.finding = finding
+
+
+class Terminated(BaseException):
+    """The process received SIGTERM or SIGHUP while a create or update ran (``signum`` says which).
+    A ``BaseException``, as KeyboardInterrupt is, so that nothing catching ``Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 class KeySupportDataError(ValueError):
     """The data file is malformed (a bug in Corral, caught by the unit tests)."""
 
@@ -213,5 +239,7 @@ __all__ = [
     "StaleWriteError",
     "StateStoreError",
     "StorageError",
+    "Terminated",
     "UpdateRefusedError",
+    "YamlBudgetExceeded",
 ]

@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from corral.errors import ConfigError, CorralError, UpdateRefusedError
+from corral.errors import ConfigError, CorralError, Terminated, UpdateRefusedError
 
 
 def error_json(exc: CorralError) -> dict[str, object]:
@@ -55,10 +55,9 @@ def missing_extra(exc: BaseException) -> str | None:
 
 def report(exc: BaseException, *, debug: bool) -> int:
     """Print ``exc`` for a person and a script; returns the exit status."""
-    signum = getattr(exc, "signum", None)
-    if signum is not None:  # cli._signals.Terminated
+    if isinstance(exc, Terminated):
         print(f"corral: terminated by {exc}", file=sys.stderr)
-        return 128 + int(signum)
+        return 128 + exc.signum
     if isinstance(exc, KeyboardInterrupt):
         print("corral: interrupted", file=sys.stderr)
         return 130

@@ -1,7 +1,7 @@
-"""SIGTERM and SIGHUP stop a create or update as Ctrl-C does: the first raises ``Terminated`` (a
-``BaseException`` carrying ``signum``, which the service rolls back exactly as Ctrl-C, and which
-click does not turn into "Aborted!"); later ones are reported and ignored, so the rollback itself
-is never cut short."""
+"""SIGTERM and SIGHUP stop a create or update as Ctrl-C does: the first raises
+``corral.errors.Terminated`` (a ``BaseException`` carrying ``signum``, which the service rolls back
+exactly as Ctrl-C, and which click does not turn into "Aborted!"); later ones are reported and
+ignored, so the rollback itself is never cut short."""
 
 from __future__ import annotations
 
@@ -12,13 +12,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-
-class Terminated(BaseException):
-    """The process received SIGTERM or SIGHUP."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+from corral.errors import Terminated
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from corral.config.findings import Finding, Level
 from corral.config.source import MAX_CONFIG_BYTES, size_text
+from corral.errors import YamlBudgetExceeded
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -74,14 +75,6 @@ class ParsedYaml:
     #: Source text of unquoted scalars YAML read as something other than a string (``1:05:00`` is the
     #: number 3900 in YAML 1.1), so that "must be a string" errors can show what was written.
     plain_texts: dict[str, str] = field(default_factory=dict)
-
-
-class _Budget(Exception):
-    """Raised inside the walk when the node budget or the depth limit is exhausted."""
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.message)
-        self.finding = finding
 
 
 def _mark(node: Node) -> tuple[int, int]:
@@ -173,7 +166,7 @@ def parse(text: str, filename: str) -> ParsedYaml:
     builder = _Builder(filename)
     try:
         data = builder.build(node, "", 0, raw_text=False)
-    except _Budget as exc:
+    except YamlBudgetExceeded as exc:
         return ParsedYaml(None, builder.locations, [exc.finding])
     return ParsedYaml(data, builder.locations, builder.findings, builder.plain_texts)
 
@@ -198,7 +191,7 @@ class _Builder:
     def build(self, node: Node, path: str, depth: int, *, raw_text: bool) -> Any:
         self.visited += 1
         if self.visited > MAX_NODES:
-            raise _Budget(
+            raise YamlBudgetExceeded(
                 self._finding(
                     CODE_FILE,
                     path,
@@ -208,7 +201,7 @@ class _Builder:
                 )
             )
         if depth > MAX_DEPTH:
-            raise _Budget(
+            raise YamlBudgetExceeded(
                 self._finding(
                     CODE_FILE,
                     path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corral.errors import CorralError
+from corral.errors import CorralError, Terminated
 
 # (failure code, words that identify it in the error message), checked in order, first match wins.
 # The codes are ParallelCluster's (``failures[].failureCode`` of describe-cluster).
@@ -21,7 +21,7 @@ def failure_from(exc: BaseException) -> tuple[str, str]:
     """``(failureCode, failureReason)`` for ``exc``: the reason is its message (plus hint)."""
     if isinstance(exc, CorralError):
         reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
-    elif getattr(exc, "signum", None):  # cli._signals.Terminated: SIGTERM, SIGHUP
+    elif isinstance(exc, Terminated):  # SIGTERM, SIGHUP
         reason = f"create was interrupted ({exc})"
     elif isinstance(exc, KeyboardInterrupt):
         reason = "create was interrupted (Ctrl-C)"

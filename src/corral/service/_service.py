@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from corral import PCLUSTER_COMPAT_VERSION, __version__
 from corral.config.findings import Level
-from corral.errors import ConflictError, CorralError, NotFoundError
+from corral.errors import ConflictError, CorralError, NotFoundError, Terminated
 from corral.providers.base import Instance, InstanceState, NodeRole, Provider
 from corral.service import _identity
 from corral.service._access_verbs import AccessVerbs
@@ -119,7 +119,7 @@ class ClusterService(CreateVerbs, LogVerbs, FleetVerbs, AccessVerbs, ImageVerbs)
         self, name: str, exc: BaseException, on_event: EventCallback | None, known: ClusterRecord
     ) -> ClusterRecord:
         code, reason = failure_from(exc)
-        interrupted = isinstance(exc, KeyboardInterrupt) or getattr(exc, "signum", None)
+        interrupted = isinstance(exc, KeyboardInterrupt | Terminated)
         stopped = take_stop_reason(self.store, name) if interrupted else None
         reason = stopped or reason
         try:
