@@ -18,6 +18,8 @@ fi
 # mariadb-server and slurmdbd: Slurm accounting (a MariaDB stand-in per Database/Uri, slurmdbd on the head)
 apt_packages=(munge slurmctld slurmd slurm-client iproute2 util-linux procps iptables debootstrap)
 apt_packages+=(mariadb-server slurmdbd)
+# e2fsprogs: sized volumes (mkfs.ext4 on a sparse file, mounted through a loop device; debugfs in tests)
+apt_packages+=(e2fsprogs)
 # the web UI's end-to-end tests: Debian's chromium, driven by Playwright (no browser download)
 apt_packages+=(chromium)
 # openssh-server: each local cluster runs its own sshd inside its head node's namespaces (`corral ssh`);
@@ -63,19 +65,8 @@ fi
 # Local clusters come back after a reboot: the first corral command restores the clusters it touches,
 # and at boot a oneshot unit restores those of the default state dir (/var/lib/corral) at once.
 if [ -d /run/systemd/system ]; then
-  cat > /etc/systemd/system/corral-restore.service <<UNIT
-[Unit]
-Description=Restore Corral's local clusters after a reboot
-After=local-fs.target network.target
-
-[Service]
-Type=oneshot
-Environment=CORRAL_STATE_DIR=/var/lib/corral
-ExecStart=$PWD/.venv/bin/corral restore-clusters
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+  sed -e "s#@CORRAL@#$PWD/.venv/bin/corral#" -e "s#@DOCS@#$PWD/docs#" scripts/corral-restore.service.in \
+    > /etc/systemd/system/corral-restore.service
   systemctl daemon-reload && systemctl enable -q corral-restore.service
   echo "setup: corral-restore.service enabled (restores /var/lib/corral's local clusters at boot)"
 else
