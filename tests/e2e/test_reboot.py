@@ -30,6 +30,8 @@ def _simulate_restart(provider: LocalProvider, name: str) -> None:
     for netns in os.listdir("/run/netns"):
         if netns.startswith(f"corral-{name}-"):
             subprocess.run(["ip", "netns", "del", netns], check=True)
+    # what a restart does to /run: the run tmpfs is gone
+    subprocess.run(["umount", str(layout.run_dir)], check=True)
     shutil.rmtree(layout.run_dir)
     # a restart unmounts every volume (and frees its loop device); their files stay
     for _stacked in range(4):  # a volume and its anchor are two mounts on one directory

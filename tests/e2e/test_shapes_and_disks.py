@@ -49,6 +49,14 @@ def test_machines_get_their_shape_munged_and_heartbeat_live_inside(provider: Loc
         munged_ns = os.stat(f"/proc/{munged}/ns/net")
         assert (munged_ns.st_dev, munged_ns.st_ino) == (head_ns.st_dev, head_ns.st_ino)
         assert _daemons.heartbeat_file(layout).parent == layout.run_dir
+        # the run dir is a tmpfs of the cluster's own (whatever /run is), carrying its id
+        tmpfs = [
+            line.split(" - ")[1].split()
+            for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if line.split()[4] == str(layout.run_dir)
+        ]
+        cluster_id = (layout.root / "cluster.id").read_text().strip()
+        assert tmpfs and tmpfs[-1][:2] == ["tmpfs", f"corral-{cluster_id}"], tmpfs
     finally:
         delete_and_check(provider, name)
 

@@ -6,6 +6,7 @@ volume keeps its data for a later cluster that names its id."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from corral.plan import ClusterPlan, StorageSpec
 from corral.providers.local import LocalProvider, _storage, _volumes, images
 from support import plans
 
-from .conftest import delete_and_check, leftovers, unique_name
+from .conftest import delete_and_check, leftovers, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +113,36 @@ def test_a_retained_volume_keeps_its_data_for_a_cluster_that_names_its_id(provid
     assert _loops_under(layout.retained_dir) == []
     assert not layout.retained_dir.exists()
     assert not [m for m in _volumes.mounts() if m.startswith(str(layout.state_dir) + "/")]
+
+
+def test_an_image_rooted_cluster_comes_back_after_a_restart_with_its_volumes_and_root(
+    provider: LocalProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .test_reboot import _simulate_restart
+
+    monkeypatch.setenv("CORRAL_LOCAL_NODE_ROOT", "image")
+    images.ensure_official()
+    name = unique_name("rlboot")
+    data = f"/{name}-data"
+    plan = _sized_plan(name, (StorageSpec("data", "Ebs", data, "Delete", size_gib=1),), root_gib=1)
+    layout = provider.layout(name)
+    try:
+        provider.create(plan, on_event=lambda r, m: None)
+        script = f"echo home > /home/kept; echo data > {data}/kept; echo root > /var/tmp/kept"
+        assert provider.run_on_head(name, ["sh", "-c", script]).returncode == 0
+        submitted = time.time()
+        job = provider.run_on_head(name, ["sbatch", "--parsable", "--hold", "--wrap", "true"])
+        assert job.returncode == 0, job.stderr
+        saved = layout.slurm_state / "job_state"  # slurmctld's own save of the job, before the power cut
+        wait_until(lambda: saved.exists() and saved.stat().st_mtime > submitted, 60, "the save of the job")
+        _simulate_restart(provider, name)
+        cluster_id = (layout.root / "cluster.id").read_text().strip()
+        assert provider.restore(plan, cluster_id=cluster_id)
+        read = provider.run_on_head(name, ["sh", "-c", f"cat /home/kept {data}/kept /var/tmp/kept"])
+        assert read.stdout.split() == ["home", "data", "root"], read.stdout + read.stderr
+        queue = provider.run_on_head(name, ["squeue", "-h", "-o", "%i %r"]).stdout.split()
+        assert queue == [job.stdout.strip(), "JobHeldUser"]
+        assert "dd-exit=1" in _on_node(provider, name, f"dd if=/dev/zero of={data}/f bs=1M; echo dd-exit=$?")
+    finally:
+        delete_and_check(provider, name)
+    assert _loops_under(layout.root, layout.retained_dir) == []

@@ -34,6 +34,7 @@ from corral.providers.local import (
     _owner,
     _proc,
     _rootfs,
+    _runfs,
     _scaling,
     _sshd,
     _storage,
@@ -133,6 +134,7 @@ def _scaledown_override() -> int | None:
 
 def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor) -> None:
     """hosts, slurm.conf, gres.conf and the program wrappers."""
+    _runfs.mount(layout)  # before anything is written there
     for directory in (
         layout.etc,
         layout.conf_dir,
@@ -266,25 +268,8 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
     _nodes.write_identity(layout.head_dir)
     _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
-    cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
+    holder = start_head_machine(layout, descriptor, head)
     image = _imageroot.image_root(descriptor)
-    if image is None:
-        holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
-    else:
-        binds = [*_imageroot.machine_binds(layout), *_disks.volume_binds(descriptor)]
-        _disks.mount_root(layout, layout.head_dir, descriptor.root_volume_gib(None))
-        env = _daemons.slurm_env(layout)
-        _imageroot.start_anchor(layout, head, cgroup)
-        holder = _rootfs.start_machine(
-            head,
-            layout.head_dir,
-            image,
-            binds,
-            descriptor.head_hostname,
-            env,
-            cgroup=cgroup,
-            pid_namespace=False,
-        )
     report("HeadNode", f"namespaces ready ({descriptor.head_hostname}, {descriptor.head_address})")
     if image is None:  # accounts before any agent runs (image-rooted heads: not yet, see _sshd)
         _sshd.prepare(layout, descriptor.head_address, descriptor.os)
@@ -310,6 +295,23 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
             "HeadNode", "WARNING: sshd on an image-rooted head is not implemented yet: `corral ssh` enters it"
         )
     return holder
+
+
+def start_head_machine(layout: ClusterLayout, descriptor: ClusterDescriptor, netns: str) -> int:
+    """The head's holder (host-rooted) or machine (image-rooted, on its root volume, whose data a
+    restore finds again) in its cgroup; returns its pid."""
+    cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
+    image = _imageroot.image_root(descriptor)
+    env = _daemons.slurm_env(layout)
+    if image is None:
+        return _nodes.start_holder(netns, layout.head_dir, env, cgroup=cgroup)
+    binds = [*_imageroot.machine_binds(layout), *_disks.volume_binds(descriptor)]
+    _disks.mount_root(layout, layout.head_dir, descriptor.root_volume_gib(None))
+    _imageroot.start_anchor(layout, netns, cgroup)
+    hostname = descriptor.head_hostname
+    return _rootfs.start_machine(
+        netns, layout.head_dir, image, binds, hostname, env, cgroup=cgroup, pid_namespace=False
+    )
 
 
 def bring_up_static(plan: ClusterPlan, layout: ClusterLayout, report: Report) -> None:
@@ -400,7 +402,7 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "
     if not layout.root.exists():
         # Nothing of a create is outside its directory but what a finished delete kept.
         remove_storage(layout, None, retain_storage=retain_storage)
-        shutil.rmtree(layout.run_dir, ignore_errors=True)  # keyed by this cluster dir's path
+        _runfs.release(layout)  # keyed by this cluster dir's path
         return
     if not _owner.owned_by(layout.root, cluster_id):
         return
@@ -433,9 +435,9 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "
             hint="its processes and namespaces are gone; free space and delete it again",
         ) from exc
     _net.release_subnet(layout.subnet_file)
+    _runfs.release(layout)
     _forget_unless_unmounted(layout)
     shutil.rmtree(layout.root, ignore_errors=True)
-    shutil.rmtree(layout.run_dir, ignore_errors=True)
     with contextlib.suppress(OSError):
         layout.run_dir.parent.rmdir()  # /run/corral, once no cluster uses it
 

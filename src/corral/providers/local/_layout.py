@@ -4,7 +4,7 @@
 any namespace exists so that ``delete`` can always find everything), ``etc/`` (hosts, munge key),
 ``bin/`` (Resume/Suspend/Prolog wrappers), ``log/``, ``state/`` (slurmctld),
 ``head/`` and ``nodes/<node>/`` (holder pid, instance id, launch time), ``failures/``, ``shared/``.
-Unix sockets, spool dirs and the Slurm config files go under a short, world-readable
+Unix sockets, spool dirs and the Slurm config files go under a short, world-readable tmpfs of its own,
 ``/run/corral/<key>/`` (socket paths are limited to 108 bytes; every user's srun reads slurm.conf).
 Storage with DeletionPolicy Retain lives in ``<state>/retained/<cluster>/<name>/``; an existing file
 system or volume named by its id (FileSystemId, VolumeId) in ``<state>/volumes/<id>/``, shared by

@@ -1,14 +1,15 @@
 """Bringing a local cluster back after the host restarted.
 
-A restart leaves the cluster directory whole (``/home``, storage, Slurm's StateSaveLocation with the
-saved queue, instance ids) and takes everything else: processes, namespaces, cgroups and
-``/run/corral`` (a tmpfs). The missing run dir is how a restart is recognised (a head node that
-merely died keeps it, and is reported as stopped instead). ``restore`` then makes the cgroups and
-the head's namespaces again, rewrites the run dir's files from the plan, mounts the storage (its
-volumes again, data intact) and runs the head's OnNodeStart (the agent's start phase), starts
-munged and slurmctld (which recovers its jobs from the saved state), the static nodes and the
-supervisor. The head keeps its instance id,
-as an EC2 instance does across a reboot. A lock makes concurrent first commands restore once.
+A restart leaves the cluster directory whole (``/home``, storage volumes, Slurm's StateSaveLocation
+with the saved queue, instance ids, an image-rooted head's root volume) and takes everything else:
+processes, namespaces, cgroups, mounts and the run dir's tmpfs. A run dir that is missing or was
+written during another boot is how a restart is recognised (``_runfs``; a head node that merely
+died keeps it, and is reported as stopped instead). ``restore`` then makes the cgroups and the
+head's namespaces again, rewrites the run dir's files from the plan, mounts the storage (its volumes
+again, data intact) and runs the head's OnNodeStart (the agent's start phase), starts munged and
+slurmctld (which recovers its jobs from the saved state), the static nodes and the supervisor. The
+head keeps its instance id, as an EC2 instance does across a reboot (an image-rooted head boots
+again on its root volume). A lock makes concurrent first commands restore once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from corral.providers.local import (
     _net,
     _nodes,
     _owner,
+    _runfs,
     _sshd,
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
@@ -45,7 +47,7 @@ def needs_restore(layout: ClusterLayout, cluster_id: str) -> bool:
         _owner.owned_by(layout.root, cluster_id)
         and layout.descriptor.exists()
         and _daemons.supervisor_spec_file(layout).exists()
-        and not layout.run_dir.exists()
+        and _runfs.restarted(layout)
     )
 
 
@@ -113,8 +115,7 @@ def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
     head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
     _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
     _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
-    cgroup = _cgroups.enter_argv(layout.root, _cgroups.HEAD)
-    holder = _nodes.start_holder(head, layout.head_dir, _daemons.slurm_env(layout), cgroup=cgroup)
+    holder = _cluster.start_head_machine(layout, descriptor, head)
     _cluster.run_head_agent(layout, descriptor, holder, "start")
     _daemons.start_munged(layout)
     _daemons.start_slurmctld(layout, holder)
