@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from corral.plan import ClusterPlan, StorageSpec
+from corral.errors import ProviderError
+from corral.plan import ClusterPlan, CustomActionSpec, StorageSpec
 from corral.providers.local import LocalProvider, _storage, _volumes, images
 from support import plans
 
@@ -46,8 +47,10 @@ def _on_node(provider: LocalProvider, name: str, script: str) -> str:
 
 def _size_kib(provider: LocalProvider, name: str, path: str) -> int:
     """df's size of the file system holding ``path`` on a compute node, KiB."""
-    out = _on_node(provider, name, f"df -k --output=size {path} | tail -1")
-    return int(out.split()[-1])
+    argv = ["srun", "-N1", "-p", "q1", "sh", "-c", f"df -k --output=size {path} | tail -1"]
+    result = provider.run_on_head(name, argv, timeout=240)  # srun's own notes go to stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    return int(result.stdout.split()[-1])
 
 
 def _free(path: Path) -> int:
@@ -145,4 +148,21 @@ def test_an_image_rooted_cluster_comes_back_after_a_restart_with_its_volumes_and
         assert "dd-exit=1" in _on_node(provider, name, f"dd if=/dev/zero of={data}/f bs=1M; echo dd-exit=$?")
     finally:
         delete_and_check(provider, name)
+    assert _loops_under(layout.root, layout.retained_dir) == []
+
+
+def test_a_failed_create_rolls_its_volumes_back(provider: LocalProvider, tmp_path: Path) -> None:
+    failing = tmp_path / "fail.sh"
+    failing.write_text("#!/bin/sh\necho no >&2\nexit 3\n")
+    failing.chmod(0o755)
+    name = unique_name("rlroll")
+    storage = (StorageSpec("data", "Ebs", f"/{name}-data", "Delete", size_gib=1),)
+    plan = _sized_plan(name, storage, root_gib=1)
+    actions = (CustomActionSpec("OnNodeStart", str(failing)),)
+    plan = replace(plan, head_node=replace(plan.head_node, custom_actions=actions))
+    layout = provider.layout(name)
+    with pytest.raises(ProviderError, match="head node bootstrap failed"):
+        provider.create(plan, on_event=lambda r, m: None)
+    assert _volumes.mounted_under(layout.root)  # the volumes were there when OnNodeStart ran
+    delete_and_check(provider, name)  # what the service's rollback does
     assert _loops_under(layout.root, layout.retained_dir) == []
