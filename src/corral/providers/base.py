@@ -221,6 +221,9 @@ class ProviderTraits:
     validation_target: str = targets.LOCAL
     #: whether the head node deletes a cluster past its ``expires_at`` (``Provider.expire``)
     enforces_expiry: bool = False
+    #: config paths (regular expressions over a change's path) whose changes update-cluster cannot
+    #: apply on this provider yet although pcluster's policy allows them: refused with that reason
+    update_not_implemented: tuple[tuple[str, str], ...] = ()
 
 
 EventSink = Callable[[str, str], None]

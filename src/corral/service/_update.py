@@ -14,6 +14,7 @@ update completes, so an interrupted update (UPDATE_FAILED) is retried against wh
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -159,6 +160,7 @@ def prepare(
                 change_set=tuple(changes.to_change_set()),
             )
         forced = tuple(c.parameter for c in changes.blocked)
+    _refuse_not_implemented(changes, provider, record.name)
     old_plan = build_plan(old_config, cluster_name=record.name)  # as stored, without the codec's cost
     new_plan = build_plan(new_config, cluster_name=record.name)
     return UpdateRequest(
@@ -171,6 +173,18 @@ def prepare(
         config_path=str(Path(config_path).resolve()),
         forced=forced,
     )
+
+
+def _refuse_not_implemented(changes: ChangeSet, provider: Provider, name: str) -> None:
+    """A change pcluster's policy allows but this provider cannot apply yet: said, never ignored."""
+    for pattern, reason in provider.traits.update_not_implemented:
+        found = sorted({c.path for c in changes.changes if re.search(pattern, c.path)})
+        if found:
+            raise ConflictError(
+                f"update-cluster cannot apply {', '.join(found)} yet: {reason}",
+                hint=f"delete cluster {name} and create it with the new config (database stand-ins and"
+                " their records are kept)",
+            )
 
 
 def _refusal_hint(changes: ChangeSet, name: str) -> str:

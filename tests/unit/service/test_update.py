@@ -222,3 +222,29 @@ def test_a_config_for_another_cluster_is_refused_with_a_hint(env: Env) -> None:
         env.service.update("demo", env.config(other))
     assert "config of another cluster" in refused.value.hint
     assert len(refused.value.update_errors) >= 3
+
+
+def test_a_change_the_provider_cannot_apply_yet_is_refused_not_ignored(env: Env) -> None:
+    """pcluster allows ExternalSlurmdbd changes at any time; a provider that cannot apply them yet
+    says so (the local provider's trait), and nothing changes."""
+    from corral.providers.base import ProviderTraits
+    from corral.providers.local.provider import LocalProvider
+
+    doc = copy.deepcopy(DEMO)
+    settings = doc["Scheduling"]["SlurmSettings"]
+    settings["MungeKeySecretArn"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:munge"
+    settings["ExternalSlurmdbd"] = {"Host": "dbd-a.internal", "Port": 6819}
+    env.service.create("demo", env.config(doc), provider="fake")
+    env.service.run_create("demo")
+    before = env.store.get("demo")
+    moved = copy.deepcopy(doc)
+    moved["Scheduling"]["SlurmSettings"]["ExternalSlurmdbd"]["Host"] = "dbd-b.internal"
+    env.provider.traits = LocalProvider.traits  # type: ignore[misc]
+    with pytest.raises(
+        ConflictError, match=r"cannot apply Scheduling/SlurmSettings/ExternalSlurmdbd/Host yet"
+    ):
+        env.service.update("demo", env.config(moved))
+    assert env.store.get("demo") == before
+    env.provider.traits = ProviderTraits()  # type: ignore[misc]
+    env.service.update("demo", env.config(moved))  # a provider without the limit takes it
+    assert env.service.run_update("demo").stack_status is StackStatus.UPDATE_COMPLETE

@@ -73,7 +73,15 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
     """Clusters as Linux namespaces on this machine; state lives under ``state_dir``."""
 
     name = "local"
-    traits = ProviderTraits(enforces_expiry=True)
+    traits = ProviderTraits(
+        enforces_expiry=True,
+        update_not_implemented=(
+            (
+                r"^Scheduling/SlurmSettings/(Database|ExternalSlurmdbd)(/|$)",
+                "the local provider cannot switch a running cluster's accounting database yet",
+            ),
+        ),
+    )
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir).absolute()
