@@ -102,9 +102,9 @@ def bash_doc(step: str, commands: list[str], extra: str = "") -> bytes:
     ).encode()
 
 
-def corral(*args: str, check: bool = True) -> Any:
+def corral(*args: str, check: bool = True, env: dict[str, str] | None = None) -> Any:
     done = subprocess.run(
-        [sys.executable, "-m", "corral.cli.main", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "corral.cli.main", *args], capture_output=True, text=True, timeout=120, env=env
     )
     if check and done.returncode != 0:
         pytest.fail(f"corral {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -153,9 +153,9 @@ def write_config(path: Path, parent: str, components: list[str], extra: str = ""
     return path
 
 
-def wait_built(image_id: str) -> dict[str, Any]:
+def wait_built(image_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     def settled() -> dict[str, Any] | None:
-        doc = corral("describe-image", "-i", image_id)
+        doc = corral("describe-image", "-i", image_id, env=env)
         return None if doc["imageBuildStatus"] == "BUILD_IN_PROGRESS" else doc
 
     return wait_until(settled, BUILD_TIMEOUT_S, f"the build of {image_id}", interval=0.5)  # type: ignore[return-value]
@@ -389,3 +389,35 @@ def test_kill_9_of_the_builder_mid_build_then_delete_image_leaves_nothing(
     )
     corral("delete-image", "-i", "bi-killed")
     assert image_leftovers("bi-killed", state_dir()) == []
+
+
+def test_the_image_verbs_through_a_corral_server(official: ImageManifest, s3: Any, tmp_path: Path) -> None:
+    from unit.api.server import running_server
+
+    with running_server(tmp_path / "server", provider="local") as server:
+        env = server.env()
+        config = write_config(tmp_path / "image.yaml", official.ami_id, [f"s3://{BUCKET}/configure.sh"])
+        started = corral("build-image", "-c", str(config), "-i", "bi-remote", env=env)
+        assert started["image"]["imageBuildStatus"] == "BUILD_IN_PROGRESS"
+        assert wait_built("bi-remote", env=env)["imageBuildStatus"] == "BUILD_COMPLETE"
+        listed = corral("list-images", "--image-status", "AVAILABLE", env=env)["images"]
+        assert [i["imageId"] for i in listed] == ["bi-remote"]
+        streams = corral("list-image-log-streams", "-i", "bi-remote", env=env)["logStreams"]
+        stream = streams[0]["logStreamName"]
+        assert "/" in stream  # pcluster's "<version>/1", sent as %2F
+        args = [
+            "get-image-log-events",
+            "-i",
+            "bi-remote",
+            "--log-stream-name",
+            stream,
+            "--start-from-head",
+            "true",
+        ]
+        events = corral(*args, env=env)["events"]
+        assert any("BUILD COMPLETE" in e["message"] for e in events)
+        stack = corral("get-image-stack-events", "-i", "bi-remote", env=env)["events"]
+        assert stack[0]["resourceStatus"] == "CREATE_COMPLETE"
+        deleted = corral("delete-image", "-i", "bi-remote", env=env)
+        assert deleted["image"]["imageBuildStatus"] == "DELETE_IN_PROGRESS"
+        assert image_leftovers("bi-remote", tmp_path / "server") == []
