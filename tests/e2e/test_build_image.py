@@ -102,9 +102,13 @@ def bash_doc(step: str, commands: list[str], extra: str = "") -> bytes:
     ).encode()
 
 
-def corral(*args: str, check: bool = True, env: dict[str, str] | None = None) -> Any:
+def corral(*args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
     done = subprocess.run(
-        [sys.executable, "-m", "corral.cli.main", *args], capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-m", "corral.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
     if check and done.returncode != 0:
         pytest.fail(f"corral {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")

@@ -477,6 +477,7 @@ def build_image(
     provider: str,
     output: str,
     query: str | None,
+    wait: bool = False,
     region: str | None = None,
 ) -> None:
     from corral.config.findings import Level
@@ -500,7 +501,29 @@ def build_image(
             provider=provider,
             region=region,
         )
+    if wait:
+        _wait_for_image(image_id, provider, output=output, query=query)
+        return
     emit(doc, output=output, query=query)
+
+
+def _wait_for_image(image_id: str, provider: str, *, output: str, query: str | None) -> None:
+    """``build-image --wait``: poll until the build ends; describe-image's answer, exit 1 unless
+    BUILD_COMPLETE."""
+    import time
+
+    service = make_service()
+    print(f"corral: building image {image_id}...", file=sys.stderr, flush=True)
+    while (doc := service.describe_image(image_id, provider=provider))[
+        "imageBuildStatus"
+    ] == "BUILD_IN_PROGRESS":
+        time.sleep(1.0)
+    emit(doc, output=output, query=query)
+    if doc["imageBuildStatus"] != "BUILD_COMPLETE":
+        print(
+            f"corral: {doc.get('cloudformationStackStatusReason', doc['imageBuildStatus'])}", file=sys.stderr
+        )
+        sys.exit(1)
 
 
 def describe_image(*, image_id: str, provider: str, output: str, query: str | None) -> None:

@@ -221,6 +221,14 @@ def build_image(remote: Remote, **kw: Any) -> None:
     )
     body = {"imageId": kw["image_id"], "imageConfiguration": text}
     doc = remote.call("POST", "/v3/images/custom", ok=(202, 412), params=params, json=body)
+    path = f"/v3/images/custom/{kw['image_id']}"
+    while (
+        kw.get("wait")
+        and not kw["dryrun"]
+        and doc.get("image", doc).get("imageBuildStatus") == "BUILD_IN_PROGRESS"
+    ):
+        time.sleep(1)
+        doc = remote.call("GET", path)
     emit(doc, output=kw["output"], query=kw["query"])
 
 

@@ -445,6 +445,9 @@ def image_provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--dryrun", type=BOOL, default=False, help="Only validate the request (true|false).")
 @click.option("--rollback-on-failure", type=BOOL, default=True, help="Roll back on failure (default true).")
+@click.option(
+    "--wait", is_flag=True, help="Corral: wait until the build ends; print describe-image's answer."
+)
 @image_provider_option
 @common
 def build_image(**kwargs: Any) -> None:
