@@ -282,6 +282,8 @@ def _reconciler(plan: ClusterPlan) -> tuple[str, ...]:
         "--events-file",
         f"{LOG_DIR}/events.jsonl",
     ]
+    if plan.expires_at:  # the time-to-live: the head deletes its own stack then (``_expire``)
+        argv += ["--expires-at", plan.expires_at]
     command = f"exec {shlex.join(argv)} </dev/null >>{LOG_DIR}/reconciler.log 2>&1"
     return ("setsid", "-f", "/bin/sh", "-c", command)
 

@@ -78,7 +78,7 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
     """Clusters on AWS. ``state_dir`` keeps only where each cluster lives (region, bucket)."""
 
     name = "aws"
-    traits = ProviderTraits(validation_target=targets.AWS)
+    traits = ProviderTraits(validation_target=targets.AWS, enforces_expiry=True)
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
@@ -182,6 +182,14 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         on_event("CloudFormation", f"uploading templates to s3://{bucket}/{site.prefix}")
         main_url, parameters = self._upload_templates(clients, site, plan)
         tags = {"corral:cluster-name": name, **dict(plan.tags)}
+        if plan.expires_at:
+            from corral.providers.aws import _expire
+
+            role = _expire.ensure_deleter_role(clients)
+            on_event(
+                "CloudFormation",
+                f"time-to-live {plan.expires_at}: the head node deletes the stack with {role}",
+            )
         _stack.create(clients, name, main_url, tags=tags, parameters=parameters, rollback=False)
         on_event("CloudFormation", f"stack {name} CREATE_IN_PROGRESS in {clients.region}")
         try:
@@ -276,6 +284,22 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         _stack.delete_prefix(clients, site.bucket, site.prefix)
         forget_site(self.state_dir, cluster_name)
         self._plans.pop(cluster_name, None)
+
+    def expire(self, cluster_name: str) -> None:
+        """The time-to-live passed (the head node's reconciler calls this): terminate the compute
+        instances, remove the artefacts, and DeleteStack through the account's stack deleter role
+        (``_expire``); returns once the delete has started."""
+        from corral.providers.aws import _expire
+
+        site = load_site(self.state_dir, cluster_name) or self.site(cluster_name)
+        clients = self.clients(site.region)
+        compute = [
+            i.instance_id for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.COMPUTE
+        ]
+        if compute:
+            _fleet.terminate(clients, compute)
+        _stack.delete_prefix(clients, site.bucket, site.prefix)
+        _expire.delete_own_stack(clients, cluster_name)
 
     def head_bootstrap_failure(self, cluster_name: str) -> str | None:
         """Why the head node's bootstrap failed, as its node program recorded it, or None."""

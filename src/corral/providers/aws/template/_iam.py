@@ -145,12 +145,50 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
             )
         )
     statements.append(_artifacts_statement(cluster))
+    if cluster.plan.expires_at:
+        statements += self_delete_statements(cluster)
     statements += _storage_statements(cluster)
     statements += _s3_statements(_head_buckets(cluster))
     secrets = _head_secrets(cluster)
     if secrets:
         statements.append(_statement("ClusterSecrets", ["secretsmanager:GetSecretValue"], secrets))
     return statements
+
+
+#: The account's CloudFormation service role that deletes expired clusters' stacks
+#: (``corral.providers.aws._expire``; not imported: the template package stays pure).
+DELETER_ROLE = "role/corral/corral-stack-deleter-${AWS::Region}"
+
+
+def self_delete_statements(cluster: Cluster) -> list[dict[str, Any]]:
+    """A cluster with a time-to-live (``expires_at``): its head node may delete its own root stack
+    (through the stack deleter role, passed only to CloudFormation) and its own artefacts; nothing
+    more (terminating its instances it may already)."""
+    bucket = artefact_bucket(cluster)
+    return [
+        _statement(
+            "DeleteOwnStack",
+            ["cloudformation:DeleteStack"],
+            [arn("cloudformation", "stack/${AWS::StackName}/*")],
+        ),
+        _statement(
+            "PassStackDeleterRole",
+            ["iam:PassRole"],
+            [arn("iam", DELETER_ROLE, region=False)],
+            {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+        ),
+        _statement(
+            "DeleteOwnArtifacts",
+            ["s3:DeleteObject"],
+            [Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/corral/{cluster.name}/*")],
+        ),
+        _statement(
+            "ListOwnArtifacts",
+            ["s3:ListBucket"],
+            [Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}")],
+            {"StringLike": {"s3:prefix": [f"corral/{cluster.name}/*"]}},
+        ),
+    ]
 
 
 def _head_ec2_statements(cluster: Cluster) -> list[dict[str, Any]]:
