@@ -161,8 +161,9 @@ def prepare(
             )
         forced = tuple(c.parameter for c in changes.blocked)
     _refuse_not_implemented(changes, provider, record.name)
-    old_plan = build_plan(old_config, cluster_name=record.name)  # as stored, without the codec's cost
-    new_plan = build_plan(new_config, cluster_name=record.name)
+    expires = _expires_at(record.plan_json)  # no config says it (corral run's time-to-live)
+    old_plan = replace(build_plan(old_config, cluster_name=record.name), expires_at=expires)  # no codec cost
+    new_plan = replace(build_plan(new_config, cluster_name=record.name), expires_at=expires)
     return UpdateRequest(
         record=record,
         old=old_plan,
@@ -304,8 +305,9 @@ class UpdateRun:
         if record.stack_status is not StackStatus.UPDATE_IN_PROGRESS:
             raise ConflictError(f"cluster {name!r} is {record.stack_status}, not UPDATE_IN_PROGRESS")
         pending = read_pending(self.store, name)
-        old = _planned(record.config_text, name, pending["old_plan"])
-        new = _planned(pending["config_text"], name, pending["new_plan"])
+        expires = _expires_at(pending["old_plan"])
+        old = replace(_planned(record.config_text, name, pending["old_plan"]), expires_at=expires)
+        new = replace(_planned(pending["config_text"], name, pending["new_plan"]), expires_at=expires)
         try:
             self.provider.update(old, new, on_event=self.sink(record, StackStatus.UPDATE_IN_PROGRESS))
         except CorralError as exc:
@@ -378,6 +380,16 @@ class UpdateRun:
         pending_path(self.store, name).unlink(missing_ok=True)
         self.notify(done)
         return done
+
+
+def _expires_at(stored: str) -> str | None:
+    """What an update keeps from the stored plan because no config sets it: the time-to-live
+    ``expires_at`` (``corral run --ttl``), read from the JSON without decoding the plan."""
+    try:
+        value = json.loads(stored).get("expires_at")
+    except (ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, str) else None
 
 
 def _planned(config_text: str, name: str, stored: str) -> ClusterPlan:

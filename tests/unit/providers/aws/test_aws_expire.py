@@ -75,18 +75,14 @@ def test_the_head_may_delete_exactly_its_own_stack_only_with_a_time_to_live(tmp_
     statements = {s["Sid"]: s for s in head_policy(plan_of(tmp_path, LATER))}
     delete = statements["DeleteOwnStack"]
     assert delete["Action"] == ["cloudformation:DeleteStack"]
-    assert delete["Resource"] == [
-        {
-            "Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"
-        }
-    ]
+    own_stack = (
+        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"
+    )
+    assert delete["Resource"] == [{"Fn::Sub": own_stack}]
     passing = statements["PassStackDeleterRole"]
     assert passing["Action"] == ["iam:PassRole"]
-    assert passing["Resource"] == [
-        {
-            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/corral/corral-stack-deleter-${AWS::Region}"
-        }
-    ]
+    deleter = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/corral/corral-stack-deleter-${AWS::Region}"
+    assert passing["Resource"] == [{"Fn::Sub": deleter}]
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
     artefacts = statements["DeleteOwnArtifacts"]["Resource"][0]["Fn::Sub"]
     assert artefacts.endswith("/corral/ttl/*")
@@ -145,7 +141,10 @@ def _stack_gone(name: str) -> bool:
     return all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks if s["StackName"] == name)
 
 
-def test_expire_deletes_the_stack_instances_and_artefacts(net: Network, tmp_path: Path) -> None:
+def test_expire_deletes_the_stack_instances_and_artefacts(
+    net: Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORRAL_AWS_SSM", "1")  # moto accepts the head's update command
     state = tmp_path / "state"
     service = ClusterService(StateStore(state), lambda name: get_provider(name, state))
     name = "awsttl-1"
@@ -162,6 +161,21 @@ def test_expire_deletes_the_stack_instances_and_artefacts(net: Network, tmp_path
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
     assert trust["Statement"][0]["Principal"] == {"Service": "cloudformation.amazonaws.com"}
+    # an update keeps the time-to-live (no config says it): the head keeps its right to end the cluster
+    config.write_text(CONFIG.format(subnet=net.public_subnet).replace("MaxCount: 4", "MaxCount: 5"))
+    service.update(name, config)
+    done = service.run_update(name)
+    assert done.stack_status is StackStatus.UPDATE_COMPLETE, done.failure_reason
+    s3 = boto3.client("s3")
+    bucket = "corral-123456789012-us-east-1"
+    main = json.loads(s3.get_object(Bucket=bucket, Key=f"corral/{name}/main.json")["Body"].read())
+    sids = {
+        s["Sid"]
+        for s in main["Resources"]["HeadNodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    }
+    assert "DeleteOwnStack" in sids
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=f"corral/{name}/cluster.json")["Body"].read())
+    assert stored["expires_at"] == LATER
     provider.launch(name, ["q1-dy-cr1-1"])  # a dynamic node CloudFormation does not own
     assert len(_running(name)) >= 2
     provider.expire(name)
@@ -184,8 +198,14 @@ def test_corral_run_on_aws_goes_as_far_as_moto_can_and_deletes_the_cluster(
     name = "awsrun-1"
     result = CliRunner().invoke(
         cli_main.cli,
-        ["run", "-c", str(config), "-n", name, "--provider", "aws", "--json", "--to", str(tmp_path / "out")]
-        + ["--wrap", "hostname"],
+        [
+            *("run", "-c", str(config), "-n", name, "--provider", "aws"),
+            "--json",
+            "--to",
+            str(tmp_path / "out"),
+            "--wrap",
+            "hostname",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code != 0

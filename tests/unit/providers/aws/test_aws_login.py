@@ -347,3 +347,83 @@ def _arn_of(provider: AwsProvider, name: str, pool: str) -> str:
 
     found = _login.pool_resources(provider.clients("us-east-1"), name, provider.plan(name))
     return next(p.balancer_arn for p in found if p.pool == pool)
+
+
+def _render_sub(sub: Any, values: dict[str, str]) -> str:
+    """An ``Fn::Sub`` as CloudFormation renders it (``${!x}`` is the literal ``${x}``)."""
+    import re
+
+    text, variables = (sub, {}) if isinstance(sub, str) else sub
+    known = {**values, **{k: values.get(k, f"<{k}>") for k in variables}}
+    return re.sub(
+        r"\$\{([^}]+)\}",
+        lambda m: "${" + m.group(1)[1:] + "}" if m.group(1).startswith("!") else known[m.group(1)],
+        text,
+    )
+
+
+def _heredoc(script: str, marker: str) -> str:
+    import re
+
+    found = re.search(rf"<<'?{marker}'?\n(.*?)\n{marker}\n", script, re.S)
+    assert found, f"no heredoc {marker} in the user data"
+    return found.group(1)
+
+
+def test_a_login_node_s_user_data_feeds_the_node_program_in_the_login_role(
+    net: Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files the login pool's rendered user data writes, given to ``node.prepare`` against the
+    artefacts a real create uploaded (moto): the pool's actions fetched, the client slurm.conf,
+    munge key, keys-only sshd and cfnconfig written, no Slurm daemon among the services."""
+    from corral.providers.aws.node import prepare
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="my-scripts")
+    for key in ("login.sh", "start.sh"):
+        s3.put_object(Bucket="my-scripts", Key=key, Body=f"#!/bin/sh\necho {key}\n".encode())
+    name = "awslogin-ud"
+    config = tmp_path / "c.yaml"
+    config.write_text(config_text(net))
+    provider = AwsProvider(tmp_path / "client-state")
+    provider.create(plan_of(tmp_path, config.read_text(), name), on_event=lambda r, m: None)
+    try:
+        bucket = "corral-123456789012-us-east-1"
+        main = json.loads(s3.get_object(Bucket=bucket, Key=f"corral/{name}/main.json")["Body"].read())
+        data = main["Resources"][f"{login_prefix('login')}LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+        values = {
+            "AWS::AccountId": "123456789012",
+            "AWS::Region": "us-east-1",
+            "AWS::StackName": name,
+            "TableName": "table",
+            "HeadPrivateIp": "10.0.0.10",
+            "LogGroupName": "logs",
+        }
+        script = _render_sub(data["UserData"]["Fn::Base64"]["Fn::Sub"], values)
+        monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "login-state"))
+        (tmp_path / "cluster.json").write_text(_heredoc(script, "CORRAL_CLUSTER"))
+        (tmp_path / "bootstrap.json").write_text(
+            _heredoc(script, "CORRAL_SPEC").replace("$NODE_NAME", "ip-10-0-0-20")
+        )
+        root = tmp_path / "root"
+        spec = prepare(
+            tmp_path / "bootstrap.json", tmp_path / "cluster.json", tmp_path / "actions", root=root
+        )
+        assert [(a.event, Path(a.source).name) for a in spec.actions] == [
+            ("OnNodeStart", "start.sh"),
+            ("OnNodeConfigured", "login.sh"),
+        ]
+        assert all(Path(a.path).read_text().startswith("#!/bin/sh") for a in spec.actions)
+        programs = [s[0] for s in spec.services]
+        assert "munged" in programs and "slurmd" not in programs and "slurmctld" not in programs
+        conf = (root / "etc/slurm/slurm.conf").read_text()
+        assert f"ClusterName={name}" in conf and "SlurmctldHost=ip-10-0-0-10(10.0.0.10)" in conf
+        uploaded = s3.get_object(Bucket=bucket, Key=f"corral/{name}/munge.key")["Body"].read()
+        import base64
+
+        assert (root / "etc/munge/munge.key").read_bytes() == base64.b64decode(uploaded)
+        assert "PasswordAuthentication no" in (root / "etc/ssh/sshd_config.d/corral-login.conf").read_text()
+        assert "cfn_node_type=LoginNode" in (root / "etc/parallelcluster/cfnconfig").read_text()
+        assert ("CORRAL_LOGIN_POOL", "login") in spec.env
+    finally:
+        provider.delete(name)
