@@ -246,6 +246,23 @@ def test_a_lab_image_builds_passes_its_tests_and_boots_with_what_it_installed(
 
     archive = corral("export-image-logs", "-i", "bi-lab", "--output-file", str(tmp_path))
     assert Path(archive["path"]).is_file()
+
+    # an image built from a built image: three layers; a deletion in the middle one holds
+    child_doc = bash_doc("Trim", ["labtool", "rm /etc/lab-tools", "echo child > /etc/lab-child"])
+    s3.put_object(Bucket=BUCKET, Key="child.yaml", Body=child_doc)
+    child_config = write_config(tmp_path / "child.yaml", ami, [f"s3://{BUCKET}/child.yaml"])
+    child = corral(
+        "build-image", "-c", str(child_config), "-i", "bi-lab-child", "--wait", timeout=BUILD_TIMEOUT_S
+    )
+    child_ami = child["ec2AmiInfo"]["amiId"]
+    assert len(images.resolve_image(child_ami, state_dir()).layers) == 3
+    out = run_in_image(
+        child_ami, tmp_path, "labtool; cat /etc/lab-child; test -e /etc/lab-tools || echo trimmed"
+    )
+    assert "labtool 2.4" in out and "child" in out and "trimmed" in out
+    refused = corral("delete-image", "-i", "bi-lab", check=False)
+    assert refused.returncode != 0 and "bi-lab-child" in json.loads(refused.stdout)["message"]
+    corral("delete-image", "-i", "bi-lab-child")
     corral("delete-image", "-i", "bi-lab")
     assert image_leftovers("bi-lab", state_dir()) == []
     assert corral("describe-image", "-i", "bi-lab", check=False).returncode != 0

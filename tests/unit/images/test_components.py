@@ -112,3 +112,73 @@ def test_bad_documents_get_a_located_error(text: str, expected: str) -> None:
         parse_component(text, label="component 2 (s3://bucket/tools.yaml)")
     assert caught.value.message.startswith("Bad Request: component 2 (s3://bucket/tools.yaml)")
     assert expected in caught.value.message
+
+
+FILES = """\
+schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: Folder
+        action: CreateFolder
+        inputs:
+          - path: $OUT/a/b
+            permissions: "0750"
+      - name: File
+        action: CreateFile
+        inputs:
+          - path: $OUT/a/b/f
+            content: "one"
+      - name: Append
+        action: AppendFile
+        inputs:
+          - path: $OUT/a/b/f
+            content: " two"
+      - name: Copy
+        action: CopyFile
+        inputs:
+          - source: $OUT/a/b/f
+            destination: $OUT/c/g
+      - name: Move
+        action: MoveFile
+        inputs:
+          - source: $OUT/c/g
+            destination: $OUT/d/h
+      - name: Mode
+        action: SetFilePermissions
+        inputs:
+          - path: $OUT/d/h
+            permissions: "0600"
+      - name: CopyDir
+        action: CopyFolder
+        inputs:
+          - source: $OUT/a
+            destination: $OUT/e
+      - name: Gone
+        action: DeleteFile
+        inputs:
+          - path: $OUT/a/b/f
+      - name: GoneDir
+        action: DeleteFolder
+        inputs:
+          - path: $OUT/a
+            force: true
+      - name: Binary
+        action: ExecuteBinary
+        inputs:
+          path: /bin/sh
+          arguments: ["-c", "echo ran > $OUT/binary"]
+"""
+
+
+def test_file_and_folder_actions_do_what_image_builder_says(tmp_path: Path) -> None:
+    doc = parse_component(FILES.replace("$OUT", str(tmp_path)), label="c")
+    for step in doc.steps("build"):
+        script = step_script(step)
+        assert script is not None, step.action
+        subprocess.run(["bash", "-c", script], check=True)
+    assert (tmp_path / "d" / "h").read_text() == "one two"
+    assert oct((tmp_path / "d" / "h").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "e" / "b" / "f").read_text() == "one two"
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c" / "g").exists()
+    assert (tmp_path / "binary").read_text() == "ran\n"
