@@ -409,7 +409,13 @@ def export_cluster_logs(
 
 
 #: ``corral ssh``'s own flags, also recognised after ssh's options (as pcluster's argparse does)
-SSH_OWN_FLAGS = {"--dryrun": "dryrun", "--user": "user", "-r": "region", "--region": "region"}
+SSH_OWN_FLAGS = {
+    "--dryrun": "dryrun",
+    "--user": "user",
+    "-r": "region",
+    "--region": "region",
+    "--login-pool": "login_pool",
+}
 
 
 def split_ssh_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -433,7 +439,13 @@ def split_ssh_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def ssh(
-    *, cluster_name: str, user: str | None, dryrun: bool, ssh_args: tuple[str, ...], region: str | None = None
+    *,
+    cluster_name: str,
+    user: str | None,
+    dryrun: bool,
+    ssh_args: tuple[str, ...],
+    region: str | None = None,
+    login_pool: str | None = None,
 ) -> None:
     """pcluster's ``ssh USER@HEAD ARGS``: run it, or with ``--dryrun true`` print it."""
     own, args = split_ssh_args(ssh_args)
@@ -444,7 +456,8 @@ def ssh(
     user = own.get("user", user)
     if "region" in own:
         _use_region("ssh", own["region"], {"cluster_name": cluster_name})
-    argv = make_service().ssh_argv(cluster_name, args, user=user)
+    login_pool = own.get("login_pool", login_pool)
+    argv = make_service().ssh_argv(cluster_name, args, user=user, login_pool=login_pool)
     if dryrun:
         emit({"command": shlex.join(argv)})
         return

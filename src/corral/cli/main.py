@@ -399,13 +399,18 @@ def export_cluster_logs(**kwargs: Any) -> None:
 @click.option(
     "--user", help="Corral: log in as this user (default: the cluster's, ec2-user/ubuntu/rocky by Image/Os)."
 )
+@click.option(
+    "--login-pool",
+    help="Corral: connect to a node of this login node pool instead of the head node (round robin).",
+)
 @click.option("--dryrun", type=BOOL, default=False, help="Print the command and exit (true|false).")
 @click.option("-r", "--region", help="AWS Region of the cluster.")
 @click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
 @click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
 def ssh(**kwargs: Any) -> None:
     """SSH to the head node as the cluster's default user: `ssh USER@HEAD ARGS`. ARGS are ssh's
-    options, then the command (`corral ssh -n demo -i key.pem -- sinfo`)."""
+    options, then the command (`corral ssh -n demo -i key.pem -- sinfo`). With `--login-pool POOL`,
+    to one of that pool's login nodes instead."""
     _run("ssh", **kwargs)
 
 

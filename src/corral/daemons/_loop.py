@@ -351,6 +351,7 @@ class Loop:
             self.expire(now)
             self.honour_requests(now)
             self.revive_supervisor(now)
+            self.heal_login_nodes(now)
             seen = self.observe(now)
             if seen is None:
                 return Actions()
@@ -363,6 +364,19 @@ class Loop:
             return actions
         finally:
             self.beat(now)
+
+    def heal_login_nodes(self, now: datetime) -> None:
+        """Let the provider bring the login pools to their Count (replace dead login nodes, retire
+        those past it); each thing it did is logged and becomes an event."""
+        try:
+            done = self.provider.heal_login_nodes(self.cluster)
+        except CorralError as exc:
+            self.log(f"could not heal the login nodes: {exc}")
+            return
+        for line in done:
+            self.log(line)
+        if done:
+            self.events.write([Event(now, "reconciler", "login-nodes", line) for line in done])
 
     def expire(self, now: datetime) -> None:
         """Past the cluster's time-to-live (``corral run --ttl``): ask the provider, once, to delete

@@ -24,6 +24,7 @@ from corral.plan._plan import (
     CustomActionSpec,
     DataRepositorySpec,
     HeadNodeSpec,
+    LoginPoolSpec,
     NodeKind,
     NodeShape,
     NodeSpec,
@@ -111,6 +112,22 @@ def build_plan(config: ClusterConfig, *, cluster_name: str) -> ClusterPlan:
         queue_root_volume_gib=tuple(
             (q.name, q.compute_settings.local_storage.root_volume.size) for q in scheduling.slurm_queues
         ),
+        login_pools=_login_pools(config),
+    )
+
+
+def _login_pools(config: ClusterConfig) -> tuple[LoginPoolSpec, ...]:
+    pools = config.login_nodes.pools if config.login_nodes else ()
+    return tuple(
+        LoginPoolSpec(
+            name=p.name,
+            instance_type=p.instance_type,
+            count=p.count,
+            gracetime_min=p.gracetime_period,
+            custom_actions=_custom_actions(p.custom_actions),
+            allowed_ips=(p.ssh.allowed_ips or "") if p.ssh else "",
+        )
+        for p in pools
     )
 
 

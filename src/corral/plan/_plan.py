@@ -129,6 +129,21 @@ class HeadNodeSpec:
 
 
 @dataclass(frozen=True)
+class LoginPoolSpec:
+    """One ``LoginNodes/Pools`` entry: ``count`` login nodes (sshd and the Slurm clients, no
+    slurmd) of ``instance_type``. ``gracetime_min`` (GracetimePeriod, minutes) is how long a node
+    that scale-in removes keeps running after its logged-in users were warned."""
+
+    name: str
+    instance_type: str
+    count: int
+    gracetime_min: int = 10
+    custom_actions: tuple[CustomActionSpec, ...] = ()
+    #: Ssh/AllowedIps ("" when not set)
+    allowed_ips: str = ""
+
+
+@dataclass(frozen=True)
 class SlurmPlan:
     """Cluster-wide Slurm settings, defaults materialised."""
 
@@ -190,6 +205,8 @@ class ClusterPlan:
     #: When the cluster deletes itself (ISO 8601, UTC), enforced by its head node's reconciler; set by
     #: ``corral run --ttl`` so that a killed ``corral run`` leaves no cluster behind. None: never.
     expires_at: str | None = None
+    #: LoginNodes/Pools, in config order.
+    login_pools: tuple[LoginPoolSpec, ...] = ()
     #: The validated config the plan was built from, for providers that need more than the plan
     #: (the AWS template: networking, IAM, images). Not part of the plan's identity.
     config: ClusterConfig | None = field(default=None, compare=False, hash=False, repr=False)
@@ -209,6 +226,9 @@ class ClusterPlan:
     @property
     def dynamic_nodes(self) -> tuple[NodeSpec, ...]:
         return tuple(n for n in self.nodes if n.kind is NodeKind.DYNAMIC)
+
+    def login_pool(self, name: str) -> LoginPoolSpec | None:
+        return next((p for p in self.login_pools if p.name == name), None)
 
     def custom_actions_for(self, queue: str) -> tuple[CustomActionSpec, ...]:
         return dict(self.queue_custom_actions).get(queue, ())

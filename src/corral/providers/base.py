@@ -282,6 +282,13 @@ class NodeFleet(Protocol):
         passed. Called by the head node's reconciler, so it must not depend on the process that
         created the cluster; it starts the delete and returns (the delete ends the caller)."""
 
+    def heal_login_nodes(self, cluster_name: str) -> list[str]:
+        """Bring the login node pools to their Count (the reconciler calls it every pass): replace
+        dead login nodes, launch missing ones, warn and stop, after GracetimePeriod, those past
+        Count. Returns what it did, one line each. Default: nothing (a provider whose pools heal
+        themselves, as AWS Auto Scaling groups do)."""
+        ...
+
 
 class Provider(NodeFleet, Protocol):
     """What every provider implements. Idempotent where the name says so. Capabilities that not
@@ -431,6 +438,14 @@ class Provider(NodeFleet, Protocol):
     def login_pools(self, cluster_name: str) -> list[LoginPoolStatus]:
         """The cluster's login node pools as ``describe-cluster``'s ``loginNodes`` reports them
         (status, address, healthy/unhealthy counts). Default: none."""
+        ...
+
+    def login_shell_argv(
+        self, cluster_name: str, pool: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
+        """``ssh USER@NODE ARGS`` to one login node of ``pool`` (``corral ssh --login-pool``),
+        spread over the pool's nodes as its load balancer does; ``argv`` as for ``head_shell_argv``.
+        Default: ``BadRequestError`` "not implemented yet"."""
         ...
 
     # Custom images (``build-image`` and the image verbs). JSON-level: each returns pcluster's
@@ -603,6 +618,17 @@ class ProviderBase:
 
     def login_pools(self, cluster_name: str) -> list[LoginPoolStatus]:
         return []
+
+    def heal_login_nodes(self, cluster_name: str) -> list[str]:
+        return []
+
+    def login_shell_argv(
+        self, cluster_name: str, pool: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
+        raise BadRequestError(
+            f"ssh --login-pool is not implemented yet for the {getattr(self, 'name', '?')} provider",
+            hint=f"open a shell on the head node: corral ssh -n {cluster_name}",
+        )
 
     def _images_not_implemented(self, verb: str) -> BadRequestError:
         return BadRequestError(

@@ -42,10 +42,21 @@ class AccessVerbs:
             )
         return record
 
-    def ssh_argv(self, cluster_name: str, argv: Sequence[str], *, user: str | None = None) -> list[str]:
-        """The argv that opens a shell (or runs ``argv``) on the head node."""
+    def ssh_argv(
+        self,
+        cluster_name: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        login_pool: str | None = None,
+    ) -> list[str]:
+        """The argv that opens a shell (or runs ``argv``) on the head node, or with ``login_pool``
+        on one of that pool's login nodes (round robin, as its load balancer spreads sessions)."""
         record = self._reachable(cluster_name)
-        return self.provider(record.provider).head_shell_argv(cluster_name, argv, user=user)
+        provider = self.provider(record.provider)
+        if login_pool is not None:
+            return provider.login_shell_argv(cluster_name, login_pool, argv, user=user)
+        return provider.head_shell_argv(cluster_name, argv, user=user)
 
     def dcv_url(
         self, cluster_name: str, *, login_node_ip: str | None = None, key_path: str | None = None

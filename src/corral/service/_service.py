@@ -355,7 +355,10 @@ class ClusterService(CreateVerbs, LogVerbs, FleetVerbs, AccessVerbs, ImageVerbs)
         if record.stack_status not in (StackStatus.ROLLBACK_COMPLETE, StackStatus.DELETE_IN_PROGRESS):
             head = next((i for i in self._instances(record) if i.role is NodeRole.HEAD), None)
         down = record.stack_status in WORKING and (head is None or head.state is not InstanceState.RUNNING)
-        return ClusterDescription(record, head, self._config_snapshot(record).as_uri(), fleet_unknown=down)
+        pools = self.provider(record.provider).login_pools(cluster_name) if head is not None else []
+        return ClusterDescription(
+            record, head, self._config_snapshot(record).as_uri(), fleet_unknown=down, login_pools=tuple(pools)
+        )
 
     def _head_down(self, record: ClusterRecord) -> str | None:
         """Why the head node of a working cluster is not running (None while it runs)."""

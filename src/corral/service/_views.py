@@ -13,7 +13,7 @@ from typing import Any
 
 from corral import PCLUSTER_COMPAT_VERSION
 from corral.config.findings import Finding
-from corral.providers.base import Instance, NodeRole
+from corral.providers.base import Instance, LoginPoolStatus, NodeRole
 from corral.state import ClusterRecord, FleetStatus, StackEventRecord
 
 JSON = dict[str, Any]
@@ -120,6 +120,8 @@ class ClusterDescription:
     config_url: str
     #: the head node is not running: nothing can vouch for the fleet (pcluster's UNKNOWN)
     fleet_unknown: bool = False
+    #: the login node pools (pcluster's ``loginNodes``), when the cluster has any
+    login_pools: tuple[LoginPoolStatus, ...] = ()
 
     def to_json(self) -> JSON:
         r = self.record
@@ -139,6 +141,8 @@ class ClusterDescription:
         }
         if self.head_node is not None:
             out["headNode"] = ec2_instance(self.head_node)
+        if self.login_pools:
+            out["loginNodes"] = [p.to_json() for p in self.login_pools]
         if r.cluster_status == "CREATE_FAILED":
             out["failures"] = [
                 {

@@ -140,16 +140,46 @@ def by_code(report: object, code: str) -> list:
     return [f for f in report.findings if f.code == code]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("target", ["local"])
-def test_an_unimplemented_section_is_one_warning_on_each_provider(tmp_path: Path, target: str) -> None:
-    report = check_cluster_config(write(tmp_path, BASE + LOGIN), cluster_name="c", target=target)
+UPDATED_ACTION = """      CustomActions:
+        OnNodeUpdated:
+          Script: /opt/updated.sh
+          Args: [a]
+"""
+
+
+@pytest.mark.parametrize("target", ["local", "aws"])
+def test_an_unimplemented_key_is_one_warning_on_each_provider(tmp_path: Path, target: str) -> None:
+    report = check_cluster_config(
+        write(tmp_path, BASE + LOGIN + UPDATED_ACTION), cluster_name="c", target=target
+    )
     [warning] = [f for f in by_code(report, NOT_IMPLEMENTED_CODE) if f.path.startswith("LoginNodes")]
     assert warning.level is Level.WARNING and warning.line is not None
-    assert "not implemented yet" in warning.message and "login node" in warning.message
-    assert "LoginNodes/Pools[0]/Count" in warning.message  # the other keys are named
+    assert (
+        "not implemented yet" in warning.message and "OnNodeUpdated on the head node only" in warning.message
+    )
+    assert (
+        "LoginNodes/Pools[0]/CustomActions/OnNodeUpdated/Args" in warning.message
+    )  # the other keys are named
     assert not report.blocking
-    strict = check_cluster_config(write(tmp_path, BASE + LOGIN), cluster_name="c", failure_level="WARNING")
+    strict = check_cluster_config(
+        write(tmp_path, BASE + LOGIN + UPDATED_ACTION),
+        cluster_name="c",
+        failure_level="WARNING",
+        target=target,
+    )
     assert strict.blocking
+
+
+def test_login_pools_are_honoured_locally(tmp_path: Path) -> None:
+    report = check_cluster_config(write(tmp_path, BASE + LOGIN), cluster_name="c", target="local")
+    assert [f for f in by_code(report, NOT_IMPLEMENTED_CODE) if f.path.startswith("LoginNodes")] == []
+    # its subnet is one more key of the INFO about the cluster's bridge
+    [bridge] = [
+        f
+        for f in by_code(report, NOT_APPLICABLE_CODE)
+        if "LoginNodes/Pools[0]/Networking/SubnetIds" in f.message
+    ]
+    assert bridge.level is Level.INFO and "bridge" in bridge.message
 
 
 def test_login_pools_are_honoured_on_aws(tmp_path: Path) -> None:

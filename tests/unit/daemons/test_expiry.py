@@ -24,6 +24,9 @@ class Head:
     def instances(self, cluster_name: str) -> list[Instance]:
         return []
 
+    def heal_login_nodes(self, cluster_name: str) -> list[str]:
+        return []
+
     def run_on_head(self, cluster_name: str, argv: Sequence[str], **_: object) -> CommandResult:
         return CommandResult(1, "", "no slurm here")
 

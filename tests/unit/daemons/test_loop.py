@@ -35,6 +35,7 @@ class ScriptedHead:
     def __init__(self, partition_state: str = "UP", instances: Sequence[Instance] = ()) -> None:
         self.partition_state, self.listed = partition_state, list(instances)
         self.calls: list[tuple[str, ...]] = []
+        self.healed: list[str] = []
 
     def instances(self, cluster_name: str) -> list[Instance]:
         self.calls.append(("instances",))
@@ -42,6 +43,9 @@ class ScriptedHead:
 
     def terminate(self, cluster_name: str, node_names: Sequence[str]) -> None:
         self.calls.append(("terminate", *node_names))
+
+    def heal_login_nodes(self, cluster_name: str) -> list[str]:
+        return list(self.healed)
 
     def run_on_head(self, cluster_name: str, argv: Sequence[str], **_: object) -> CommandResult:
         self.calls.append(tuple(argv))
@@ -52,6 +56,16 @@ class ScriptedHead:
         if "partition" in argv and "show" in argv:
             return CommandResult(0, PARTITION.format(state=self.partition_state), "")
         return CommandResult(0, "", "")
+
+
+def test_each_pass_heals_the_login_pools_and_records_what_was_done(tmp_path: Path) -> None:
+    head = ScriptedHead()
+    head.healed = ["login node login-users-1 was gone (its machine stopped): replaced in its slot"]
+    logged: list[str] = []
+    Loop(head, "c", log=logged.append, files=LoopFiles(events=tmp_path / "ev")).step()  # type: ignore[arg-type]
+    assert head.healed[0] in logged
+    events = read_events(tmp_path / "ev")
+    assert [e["message"] for e in events if e["event-type"] == "login-nodes"] == head.healed
 
 
 def test_a_static_node_without_instance_is_terminated_then_powered_down() -> None:

@@ -171,6 +171,9 @@ class Head:
     def instances(self, cluster_name: str) -> list[object]:
         return []
 
+    def heal_login_nodes(self, cluster_name: str) -> list[str]:
+        return []
+
     def terminate(self, cluster_name: str, node_names: list[str]) -> None:
         self.calls.append(("terminate", *node_names))
 

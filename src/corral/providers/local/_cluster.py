@@ -28,6 +28,7 @@ from corral.providers.local import (
     _extdbd,
     _files,
     _imageroot,
+    _login,
     _logs,
     _net,
     _nodes,
@@ -205,6 +206,11 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
         cluster_config=_bootfiles.render_cluster_config(plan.config),
     )
     descriptor = replace(descriptor, ephemeral_created=_ephemeral.prepare_mount_points(plan))
+    try:
+        logins = _login.pool_records(plan, layout, str(subnet), _net.FIRST_NODE_OFFSET + len(plan.nodes), ())
+    except FetchError as exc:
+        raise ProviderError(exc.message, exc.hint) from exc
+    descriptor = replace(descriptor, login_pools=logins)
     if _imageroot.requested():
         descriptor = with_image(descriptor)
     # Written before any namespace exists: delete() finds every namespace name through it.
@@ -273,6 +279,8 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     report("HeadNode", f"namespaces ready ({descriptor.head_hostname}, {descriptor.head_address})")
     if image is None:  # accounts before any agent runs (image-rooted heads: not yet, see _sshd)
         _sshd.prepare(layout, descriptor.head_address, descriptor.os)
+    elif descriptor.login_pools:  # login nodes: the default user on every machine, the image's others
+        _sshd.prepare(layout, descriptor.head_address, descriptor.os, etc=Path(image) / "etc")
     run_head_agent(layout, descriptor, holder, "start")
     _daemons.start_munged(layout)
     report("HeadNode", "munged started")
@@ -366,6 +374,7 @@ def failed_nodes(layout: ClusterLayout, names: set[str]) -> list[str]:
 def _cluster_netns(layout: ClusterLayout, descriptor: ClusterDescriptor | None) -> list[str]:
     """The cluster's own namespaces (nodes first, then the head) that still exist."""
     names = [_net.node_netns(layout.name, n.name) for n in descriptor.nodes] if descriptor else []
+    names += _login.owned_netns(layout)
     return _nodes.owned_netns(layout, [*names, _net.head_netns(layout.name)])
 
 

@@ -21,6 +21,7 @@ from corral.providers.local._layout import (
     ClusterLayout,
     NodeRecord,
     StorageRecord,
+    ec2_hostname,
 )
 from corral.providers.local._proc import SAFE_PATH
 from corral.slurm.conf import SlurmRuntime
@@ -53,6 +54,8 @@ def render_hosts(descriptor: ClusterDescriptor) -> str:
         else f"{node.address}\t{node.name}"
         for node in descriptor.nodes
     ]
+    # login nodes: EC2-style names, as login instances have
+    lines += [f"{s.address}\t{ec2_hostname(s.address)}" for s in descriptor.login_slots()]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ every cluster that names the id and never deleted by a cluster delete. Each cust
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,6 +169,46 @@ class NodeRecord:
 
 
 @dataclass(frozen=True)
+class LoginPoolRecord:
+    """A ``LoginNodes/Pools`` entry as the running cluster holds it (``_login``)."""
+
+    name: str
+    instance_type: str
+    count: int
+    #: GracetimePeriod in seconds: how long a node scale-in removes runs after its users were warned
+    gracetime_s: int
+    #: which block of the subnet's top addresses the pool's nodes take (0-9, kept across updates)
+    block: int
+    actions: tuple[ActionRecord, ...] = ()
+
+
+#: Addresses per login pool (each pool takes a block of the subnet's top; pcluster allows 10 pools).
+LOGIN_POOL_BLOCK = 100
+#: Addresses at the very top of the subnet that login nodes leave free (the accounting link's /30).
+LOGIN_TOP_RESERVED = 4
+
+
+@dataclass(frozen=True)
+class LoginNode:
+    """One slot of a login pool: ``login-<pool>-<index>`` at a fixed address."""
+
+    pool: str
+    index: int
+    name: str
+    address: str
+
+
+def login_node_name(pool: str, index: int) -> str:
+    return f"login-{pool}-{index}"
+
+
+def login_address(subnet: ipaddress.IPv4Network, block: int, index: int) -> ipaddress.IPv4Address:
+    """Slot ``index`` (1-based) of the pool in ``block``: downwards from the top of the subnet
+    (compute nodes fill it upwards from the bottom)."""
+    return subnet.broadcast_address - LOGIN_TOP_RESERVED - (block * LOGIN_POOL_BLOCK + index - 1)
+
+
+@dataclass(frozen=True)
 class StorageRecord:
     name: str
     mount_dir: str
@@ -234,6 +275,21 @@ class ClusterDescriptor:
 
     def root_volume_gib(self, queue: str | None) -> int:
         return dict(self.root_volumes).get(queue or "", 0)
+
+    #: LoginNodes/Pools (``_login``)
+    login_pools: tuple[LoginPoolRecord, ...] = ()
+
+    def login_pool(self, name: str) -> LoginPoolRecord | None:
+        return next((p for p in self.login_pools if p.name == name), None)
+
+    def login_slot(self, pool: LoginPoolRecord, index: int) -> LoginNode:
+        subnet = ipaddress.IPv4Network(self.subnet)
+        address = str(login_address(subnet, pool.block, index))
+        return LoginNode(pool.name, index, login_node_name(pool.name, index), address)
+
+    def login_slots(self) -> list[LoginNode]:
+        """Every slot of every login pool, up to its Count."""
+        return [self.login_slot(p, i) for p in self.login_pools for i in range(1, p.count + 1)]
 
     def node(self, name: str) -> NodeRecord | None:
         for node in self.nodes:

@@ -211,12 +211,19 @@ def create_head_network(cluster: str, subnet: ipaddress.IPv4Network) -> None:
 
 def create_node_network(cluster: str, node: str, index: int, subnet: ipaddress.IPv4Network) -> None:
     """A node netns whose ``eth0`` is a veth with its peer on the head's bridge."""
-    ns, head, veth = node_netns(cluster, node), head_netns(cluster), veth_name(index)
+    create_machine_network(cluster, node, veth_name(index), node_address(subnet, index), subnet)
+
+
+def create_machine_network(
+    cluster: str, machine: str, veth: str, address: ipaddress.IPv4Address, subnet: ipaddress.IPv4Network
+) -> None:
+    """A machine's netns (``node_netns(cluster, machine)``) whose ``eth0`` holds ``address`` and
+    is a veth with its peer, ``veth``, on the head's bridge."""
+    ns, head = node_netns(cluster, machine), head_netns(cluster)
     _ip("netns", "add", ns)
     _ip("-n", ns, "link", "set", "lo", "up")
     _ip("-n", head, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
     _ip("-n", head, "link", "set", veth, "master", BRIDGE, "up")
-    address = node_address(subnet, index)
     _ip("-n", ns, "addr", "add", f"{address}/{subnet.prefixlen}", "dev", "eth0")
     _ip("-n", ns, "link", "set", "eth0", "up")
 

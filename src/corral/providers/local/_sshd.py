@@ -95,6 +95,11 @@ def ssh_files(layout: ClusterLayout) -> SshFiles:
     return SshFiles(layout.root / "ssh", layout.run_dir / "sshd.pid", layout.log / "sshd.log")
 
 
+def keygen(path: Path, comment: str) -> None:
+    """An ed25519 key pair at ``path`` (and ``path.pub``), unless there is one."""
+    _keygen(path, comment)
+
+
 def _keygen(path: Path, comment: str) -> None:
     if not path.exists():
         _proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
@@ -104,12 +109,13 @@ def _free_id(taken: set[int]) -> int:
     return next(i for i in range(1000, 60000) if i not in taken)
 
 
-def _accounts(user: str) -> tuple[str, str, str, int, int]:
-    """(passwd, group, shadow) texts of the head node: the host's, plus ``user`` when the host has
-    no such user (uid and gid the first free from 1000), and the user's uid and gid."""
-    passwd = Path("/etc/passwd").read_text()
-    group = Path("/etc/group").read_text()
-    shadow = Path("/etc/shadow").read_text() if Path("/etc/shadow").exists() else ""
+def _accounts(user: str, etc: Path = Path("/etc")) -> tuple[str, str, str, int, int]:
+    """(passwd, group, shadow) texts of the nodes: those in ``etc`` (the host's, or the image's
+    for machines booted from one), plus ``user`` when they have no such user (uid and gid the
+    first free from 1000), and the user's uid and gid."""
+    passwd = (etc / "passwd").read_text()
+    group = (etc / "group").read_text()
+    shadow = (etc / "shadow").read_text() if (etc / "shadow").exists() else ""
     for line in passwd.splitlines():
         fields = line.split(":")
         if fields[0] == user and len(fields) > 3:
@@ -127,8 +133,9 @@ def _accounts(user: str) -> tuple[str, str, str, int, int]:
     return passwd, group, shadow, uid, gid
 
 
-def prepare(layout: ClusterLayout, address: str, os_name: str) -> SshFiles:
-    """Write the sshd's config, keys and the head node's accounts (idempotent)."""
+def prepare(layout: ClusterLayout, address: str, os_name: str, *, etc: Path = Path("/etc")) -> SshFiles:
+    """Write the sshd's config, keys and the nodes' accounts (idempotent); ``etc`` holds the
+    accounts the nodes start from (the host's, or their image's)."""
     if not Path(SSHD).exists() or shutil.which("socat") is None:
         raise PrerequisiteError(
             "the local provider's head node needs openssh-server and socat",
@@ -144,7 +151,7 @@ def prepare(layout: ClusterLayout, address: str, os_name: str) -> SshFiles:
     files.known_hosts.write_text(f"{address} {host_key[0]} {host_key[1]}\n")
     files.authorized_keys.write_text(files.client_key.with_suffix(".pub").read_text())
     files.authorized_keys.chmod(0o644)
-    passwd, group, shadow, uid, gid = _accounts(user)
+    passwd, group, shadow, uid, gid = _accounts(user, etc)
     for name, text, mode in (("passwd", passwd, 0o644), ("group", group, 0o644), ("shadow", shadow, 0o640)):
         target = files.directory / name
         target.write_text(text)
@@ -156,13 +163,21 @@ def prepare(layout: ClusterLayout, address: str, os_name: str) -> SshFiles:
 
 
 def _config(files: SshFiles, address: str, layout: ClusterLayout) -> str:
+    return sshd_config(files, layout, address, files.host_key, files.pid_file, "the head node's")
+
+
+def sshd_config(
+    files: SshFiles, layout: ClusterLayout, address: str, host_key: Path, pid_file: Path | str, whose: str
+) -> str:
+    """An sshd_config for one of the cluster's machines (``whose``: the head node's, a login
+    node's): key authentication only, the default user's keys in its home, root's Corral's."""
     return "\n".join(
         [
-            "# Corral: the head node's sshd (key authentication only), in the head's namespaces",
+            f"# Corral: {whose} sshd (key authentication only), in its namespaces",
             "Port 22",
             f"ListenAddress {address}",
-            f"HostKey {files.host_key}",
-            f"PidFile {files.pid_file}",
+            f"HostKey {host_key}",
+            f"PidFile {pid_file}",
             # the default user's keys are in its home (as on an instance); root's are Corral's file
             "AuthorizedKeysFile .ssh/authorized_keys",
             "AuthenticationMethods publickey",
@@ -248,9 +263,17 @@ def _listening(cluster_name: str, address: str) -> bool:
     return False
 
 
-def client_argv(layout: ClusterLayout, address: str, args: list[str], *, user: str | None) -> list[str]:
+def client_argv(
+    layout: ClusterLayout,
+    address: str,
+    args: list[str],
+    *,
+    user: str | None,
+    known_hosts: Path | None = None,
+) -> list[str]:
     """``ssh USER@HEAD ARGS`` as pcluster builds it, plus what reaches the head from the host: the
-    cluster's key and known_hosts, and a ProxyCommand into the head's network namespace."""
+    cluster's key and known_hosts, and a ProxyCommand into the head's network namespace (which
+    reaches every machine of the cluster: ``address`` and ``known_hosts`` may be another's)."""
     from corral.providers.local import _net
 
     files = ssh_files(layout)
@@ -261,7 +284,7 @@ def client_argv(layout: ClusterLayout, address: str, args: list[str], *, user: s
         "-i",
         str(files.client_key),
         "-o",
-        f"UserKnownHostsFile={files.known_hosts}",
+        f"UserKnownHostsFile={known_hosts or files.known_hosts}",
         "-o",
         "StrictHostKeyChecking=yes",
         "-o",
@@ -282,9 +305,11 @@ __all__ = [
     "client_argv",
     "default_user",
     "home_mount",
+    "keygen",
     "pid",
     "prepare",
     "ssh_files",
+    "sshd_config",
     "start",
     "start_argv",
 ]

@@ -18,7 +18,9 @@ earlier, interrupted one stopped; a rollback is the same walk towards the old pl
    their jobs end (``POWER_DOWN_ASAP``), TERMINATE now (``POWER_DOWN_FORCE``, jobs requeued);
 6. storage added or removed is mounted into, or unmounted from, every running node and the head;
 7. new static nodes are powered up and waited for;
-8. the head node runs its OnNodeUpdated actions (not on a rollback).
+8. login pools converge on their new Count (``_login``): new nodes launch now; nodes past Count are
+   warned (``wall``) and stop after GracetimePeriod, by the reconciler;
+9. the head node runs its OnNodeUpdated actions (not on a rollback).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from corral.providers.local import (
     _daemons,
     _disks,
     _files,
+    _login,
     _logs,
     _net,
     _nodes,
@@ -88,6 +91,8 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
     _apply_storage(layout, current, descriptor, holder, report)
     if not stopped:  # a stopped fleet stays stopped: its static nodes start with the fleet
         _start_static(new, layout, current, report)
+    for line in _login.converge(layout, descriptor):  # Count: scale out now, scale in with grace
+        report("LoginNodes", line)
     if not rollback:
         try:
             _cluster.run_head_agent(layout, descriptor, holder, "updated")
@@ -184,7 +189,12 @@ def new_descriptor(layout: ClusterLayout, current: ClusterDescriptor, new: Clust
         env=dict(current.env),
         cluster_config=_bootfiles.render_cluster_config(new.config),
     )
-    return replace(fresh, nodes=tuple(nodes), extra=current.extra)
+    highest = _net.FIRST_NODE_OFFSET + max((n.index for n in nodes), default=0) + 1
+    try:
+        logins = _login.pool_records(new, layout, current.subnet, highest, current.login_pools)
+    except FetchError as exc:
+        raise ProviderError(exc.message, exc.hint) from exc
+    return replace(fresh, nodes=tuple(nodes), extra=current.extra, login_pools=logins)
 
 
 def _storage_records(

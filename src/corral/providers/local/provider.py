@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corral.config.findings import Finding
-from corral.errors import ConflictError, PrerequisiteError, ProviderError
+from corral.config.findings import Finding, Level
+from corral.errors import ConflictError, NotFoundError, PrerequisiteError, ProviderError
 from corral.images import os_findings
 from corral.plan import ClusterPlan
 from corral.providers.base import (
@@ -24,6 +24,7 @@ from corral.providers.base import (
     Instance,
     InstanceState,
     LaunchResult,
+    LoginPoolStatus,
     LogSource,
     NodeRole,
     ProviderBase,
@@ -39,6 +40,7 @@ from corral.providers.local import (
     _extdbd,
     _imageroot,
     _launch,
+    _login,
     _logs,
     _mungekey,
     _net,
@@ -189,6 +191,7 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
             on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}, id {cluster_id}")
             holder = _cluster.start_head(layout, descriptor, on_event)
             _cluster.bring_up_static(plan, layout, on_event)
+            _login.start_with_cluster(layout, descriptor, on_event)
             _cluster.run_head_agent(layout, descriptor, holder, "configured")
             _daemons.start_supervisor(
                 layout, holder, descriptor, protected_failure_count=protected_failure_count
@@ -241,7 +244,21 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
             boots = _imageroot.requested()
         except ProviderError:
             boots = False  # the create reports the bad value
-        return os_findings(config, nodes_boot_from_images=boots)
+        findings = os_findings(config, nodes_boot_from_images=boots)
+        pools = getattr(getattr(config, "login_nodes", None), "pools", ())
+        if pools and not boots:
+            findings.append(
+                Finding(
+                    Level.WARNING,
+                    "LocalLoginNodesValidator",
+                    "LoginNodes/Pools",
+                    "login nodes are not implemented yet on host-rooted local nodes: no login node"
+                    " will be launched",
+                    hint=f"create the cluster with {_imageroot.NODE_ROOT_ENV}=image (nodes booted from"
+                    " the official image), where login pools run",
+                )
+            )
+        return findings
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
         """All of these nodes or none: ``InsufficientCapacityError`` when the cluster's capacity
@@ -278,7 +295,43 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
             instance = _nodes.node_instance(layout, descriptor, node)
             if instance is not None:
                 found.append(instance)
-        return found
+        return [*found, *_login.instances(layout, descriptor)]
+
+    def login_pools(self, cluster_name: str) -> list[LoginPoolStatus]:
+        """Each pool's status, the address of the node ``ssh --login-pool`` picks next, and its
+        healthy and unhealthy node counts (``_login``)."""
+        layout = self.layout(cluster_name)
+        if not layout.descriptor.exists():
+            return []
+        return _login.pool_statuses(layout, self._descriptor(cluster_name))
+
+    def heal_login_nodes(self, cluster_name: str) -> list[str]:
+        """Replace dead login nodes, launch missing ones, retire those past Count (``_login``)."""
+        layout = self.layout(cluster_name)
+        if not layout.descriptor.exists():
+            return []
+        return _login.converge(layout, self._descriptor(cluster_name))
+
+    def login_shell_argv(
+        self, cluster_name: str, pool: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
+        """``ssh USER@NODE ARGS`` to the pool's node whose turn it is (round robin)."""
+        descriptor = self._descriptor(cluster_name)
+        layout = self.layout(cluster_name)
+        if descriptor.login_pool(pool) is None:
+            known = ", ".join(p.name for p in descriptor.login_pools) or "none"
+            raise NotFoundError(
+                f"cluster {cluster_name!r} has no login node pool {pool!r}",
+                hint=f"its pools: {known} (LoginNodes/Pools in its config)",
+            )
+        node = _login.next_node(layout, pool)
+        if node is None:
+            raise ConflictError(
+                f"login node pool {pool!r} of cluster {cluster_name!r} has no node serving yet",
+                hint=f"`corral describe-cluster -n {cluster_name}` shows its loginNodes status",
+            )
+        known_hosts = _login.known_hosts(layout, node)
+        return _sshd.client_argv(layout, node.address, list(argv), user=user, known_hosts=known_hosts)
 
     def databases(self) -> list[DatabaseStandin]:
         return _accounting.standins(self.state_dir)
@@ -344,7 +397,7 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
         options and the remote command); ``user`` defaults to the cluster's default user."""
         descriptor = self._descriptor(cluster_name)
         layout = self.layout(cluster_name)
-        if not _sshd.ssh_files(layout).user_file.exists():
+        if _sshd.pid(layout) is None:
             # no sshd (an image-rooted head, not yet): enter the head and run the command after `--`
             command = list(argv)[list(argv).index("--") + 1 :] if "--" in argv else list(argv)
             return self._head_argv(cluster_name, command or ["bash", "-l"], user=user)
