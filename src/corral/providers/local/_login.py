@@ -41,6 +41,7 @@ from corral.providers.base import Instance, InstanceState, LoginPoolStatus, Node
 from corral.providers.local import (
     _bootfiles,
     _cgroups,
+    _disks,
     _files,
     _imageroot,
     _logs,
@@ -263,7 +264,7 @@ def launch(layout: ClusterLayout, descriptor: ClusterDescriptor, pool: LoginPool
     _prepare_sshd(layout, node)
     env = _files.node_environment(layout, descriptor)
     log = layout.log / f"login-{node.name.removeprefix('login-')}.log"
-    binds = _imageroot.machine_binds(layout)
+    binds = [*_imageroot.machine_binds(layout), *_disks.volume_binds(descriptor)]
     pid = _rootfs.start_machine(
         netns, directory, image, binds, ec2_hostname(node.address), env, cgroup=cgroup, log=log
     )
