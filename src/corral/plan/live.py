@@ -16,7 +16,10 @@ several of them safely to a running cluster; a provider that can says which *kin
 - ``custom_actions``: a queue's OnNodeStart/OnNodeConfigured (nodes launched after use them);
 - ``tags``: queue and compute-resource tags;
 - ``storage``: shared storage added or removed (never ``/home``), mounted into or out of the
-  running nodes.
+  running nodes;
+- ``login_pools``: a login node pool (or the whole ``LoginNodes`` section) removed while its login
+  nodes run: they are retired as scale-in retires them (users warned, stopped after the pool's
+  GracetimePeriod).
 
 ``node_delta(old, new)`` lists the nodes an update adds, removes and reshapes, so the service can
 find the jobs it would touch before anything changes.
@@ -45,6 +48,7 @@ _KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"^{_Q}/CustomActions(/.*)?$", "custom_actions"),
         (rf"^{_Q}(/ComputeResources\[[^\]]+\])?/Tags(\[[^\]]+\])?(/.*)?$", "tags"),
         (r"^SharedStorage\[[^\]]+\]$", "storage"),
+        (r"^LoginNodes(/Pools\[[^\]]+\])?$", "login_pools"),
     )
 )
 

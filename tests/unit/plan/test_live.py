@@ -28,6 +28,9 @@ def test_kinds_by_path() -> None:
     assert live_kind(blocked(Q + "/CustomActions/OnNodeStart/Script")) == "custom_actions"
     assert live_kind(blocked("SharedStorage[data]")) == "storage"
     assert live_kind(blocked("HeadNode/InstanceType")) is None
+    assert live_kind(blocked("LoginNodes/Pools[users]", old={"Name": "users"}, new=None)) == "login_pools"
+    assert live_kind(blocked("LoginNodes")) == "login_pools"
+    assert live_kind(blocked("LoginNodes/Pools[users]/InstanceType")) is None  # needs the pool stopped
 
 
 def test_relax_allows_what_the_provider_applies_and_keeps_the_rest() -> None:

@@ -29,15 +29,12 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.node.fetch import fetch_all
 from corral.plan import ClusterPlan
-from corral.providers.base import Instance, InstanceState, LoginPoolStatus, NodeRole
 from corral.providers.local import (
     _bootfiles,
     _cgroups,
@@ -64,9 +61,17 @@ from corral.providers.local._layout import (
     login_node_name,
 )
 from corral.providers.local._login_rules import LoginActions, Seen, Want, decide
+from corral.providers.local._login_view import (
+    Observed,
+    instances,
+    login_dir,
+    next_node,
+    node_dir,
+    observe,
+    pool_statuses,
+)
 from corral.runtime import settings
 
-LOGIN_DIR = "login"
 #: Slots per pool: each pool takes a block of this many addresses (pcluster allows 10 pools).
 MAX_POOL_NODES = LOGIN_POOL_BLOCK
 MAX_POOLS = 10
@@ -74,14 +79,6 @@ MAX_POOLS = 10
 GRACE_ENV = "CORRAL_LOCAL_LOGIN_GRACETIME_SECONDS"
 LOGIN_NODE_TYPE = "LoginNode"
 WALL_TIMEOUT_S = 10.0
-
-
-def login_dir(layout: ClusterLayout) -> Path:
-    return layout.root / LOGIN_DIR
-
-
-def node_dir(layout: ClusterLayout, name: str) -> Path:
-    return login_dir(layout) / name
 
 
 # -- records (decided at create and update, before anything runs) ------------------------------
@@ -245,7 +242,7 @@ def launch(layout: ClusterLayout, descriptor: ClusterDescriptor, pool: LoginPool
     directory = node_dir(layout, node.name)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "slot.json").write_text(
-        json.dumps({"pool": pool.name, "index": index, "address": node.address})
+        json.dumps({"pool": pool.name, "index": index, "address": node.address, "grace_s": pool.gracetime_s})
     )
     instance_id, launched = _nodes.write_identity(directory)
     _logs.record_instance(layout, node.name, instance_id, launched)
@@ -292,113 +289,6 @@ def owned_netns(layout: ClusterLayout) -> list[str]:
     return [n for n in _owner.owned_netns(layout.root) if n.startswith(prefix)]
 
 
-# -- observing -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Observed:
-    """A login node as found on disk."""
-
-    node: LoginNode
-    alive: bool
-    status: str  # "", "ready" or "failed" (the agent's status file)
-    retire_at: float | None
-    instance_id: str
-    launched: datetime | None
-
-    @property
-    def healthy(self) -> bool:
-        return self.alive and self.status == "ready" and self.retire_at is None
-
-
-def observe(layout: ClusterLayout) -> list[Observed]:
-    found = []
-    base = login_dir(layout)
-    for directory in sorted(base.iterdir()) if base.is_dir() else []:
-        try:
-            raw = json.loads((directory / "slot.json").read_text())
-            node = LoginNode(str(raw["pool"]), int(raw["index"]), directory.name, str(raw["address"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        identity = _nodes.read_identity(directory)
-        retire_at = None
-        with contextlib.suppress(OSError, ValueError):
-            retire_at = float((directory / "retire_at").read_text())
-        found.append(
-            Observed(
-                node=node,
-                alive=_nodes.holder_pid(directory) is not None,
-                status=str(_nodes.read_status(directory / "status.json").get("status", "")),
-                retire_at=retire_at,
-                instance_id=identity[0] if identity else "",
-                launched=identity[1] if identity else None,
-            )
-        )
-    return found
-
-
-def instances(layout: ClusterLayout, descriptor: ClusterDescriptor) -> list[Instance]:
-    """The live login nodes as instances (role LoginNode, with their pool)."""
-    return [
-        Instance(
-            instance_id=o.instance_id,
-            role=NodeRole.LOGIN,
-            instance_type=(descriptor.login_pool(o.node.pool) or _unknown).instance_type,
-            private_ip=o.node.address,
-            state=InstanceState.RUNNING if o.status in ("ready", "failed") else InstanceState.PENDING,
-            launch_time=o.launched,
-            pool=o.node.pool,
-        )
-        for o in observe(layout)
-        if o.alive and o.launched is not None
-    ]
-
-
-_unknown = LoginPoolRecord("", "", 0, 0, 0)
-
-
-def pool_statuses(layout: ClusterLayout, descriptor: ClusterDescriptor) -> list[LoginPoolStatus]:
-    """describe-cluster's ``loginNodes``: per pool, ``active`` when every wanted node serves,
-    ``failed`` when one failed its bootstrap, else ``pending``; the address is the node ``corral
-    ssh --login-pool`` would pick next (no load balancer here); healthy and unhealthy counts."""
-    seen = observe(layout)
-    out = []
-    for pool in descriptor.login_pools:
-        nodes = [o for o in seen if o.node.pool == pool.name and o.node.index <= pool.count]
-        healthy = [o for o in nodes if o.healthy]
-        failed = any(o.status == "failed" for o in nodes)
-        status = "failed" if failed else "active" if len(healthy) == pool.count else "pending"
-        pick = next_node(layout, pool.name, advance=False)
-        out.append(
-            LoginPoolStatus(
-                pool_name=pool.name,
-                status=status,
-                address=pick.address if pick else None,
-                healthy=len(healthy),
-                unhealthy=len([o for o in nodes if o.alive]) - len(healthy),
-            )
-        )
-    return out
-
-
-def next_node(layout: ClusterLayout, pool: str, *, advance: bool = True) -> LoginNode | None:
-    """The pool's serving node whose turn it is (round robin over the healthy nodes by slot, as a
-    load balancer spreads connections); ``advance`` moves the turn on."""
-    healthy = sorted(
-        (o.node for o in observe(layout) if o.node.pool == pool and o.healthy), key=lambda n: n.index
-    )
-    if not healthy:
-        return None
-    turn_file = login_dir(layout) / f".{pool}.turn"
-    try:
-        turn = int(turn_file.read_text())
-    except (OSError, ValueError):
-        turn = 0
-    if advance:
-        turn_file.write_text(f"{turn + 1}\n")
-    return healthy[turn % len(healthy)]
-
-
 def known_hosts(layout: ClusterLayout, node: LoginNode) -> Path:
     return _sshd_files(layout, node)[2]
 
@@ -409,7 +299,7 @@ def known_hosts(layout: ClusterLayout, node: LoginNode) -> Path:
 def plan_actions(layout: ClusterLayout, descriptor: ClusterDescriptor, now: float) -> LoginActions:
     wanted = {p.name: Want(p.count, p.gracetime_s) for p in descriptor.login_pools}
     seen = [
-        Seen(o.node.pool, o.node.index, o.node.name, o.alive, o.status == "failed", o.retire_at)
+        Seen(o.node.pool, o.node.index, o.node.name, o.alive, o.status == "failed", o.retire_at, o.grace_s)
         for o in observe(layout)
     ]
     return decide(wanted, seen, now)

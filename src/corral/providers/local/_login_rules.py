@@ -10,7 +10,8 @@ Rules, per pool (``Want``: its ``Count`` and GracetimePeriod) over the login nod
    would fail the same way, every pass;
 4. a live node past ``Count`` (scale-in), or of a pool that is no longer configured, is *retired*:
    its logged-in users are warned at once (``warn``) and it stops when its grace period
-   (GracetimePeriod) has passed (``stop``), as pcluster's termination lifecycle hook waits;
+   (GracetimePeriod; a removed pool's as it was when the node launched) has passed (``stop``), as
+   pcluster's termination lifecycle hook waits;
 5. a retired node whose slot is wanted again (``Count`` raised before it stopped) is kept
    (``keep``): it never stopped serving;
 6. a retired node whose machine is gone is cleaned up (``stop``) without waiting.
@@ -44,6 +45,8 @@ class Seen:
     failed: bool = False
     #: when its grace period ends (epoch seconds), once retired; None while in service
     retire_at: float | None = None
+    #: its pool's GracetimePeriod when it was launched (for a pool that is no longer configured)
+    grace_s: int = DEFAULT_GRACE_S
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def decide(wanted: Mapping[str, Want], seen: Iterable[Seen], now: float) -> Logi
         elif not node.alive or (node.retire_at is not None and node.retire_at <= now):
             stop.append(node.name)
         elif node.retire_at is None:
-            warn.append((node.name, want.grace_s if want else DEFAULT_GRACE_S))
+            warn.append((node.name, want.grace_s if want else node.grace_s))
     return LoginActions(tuple(launch), tuple(replace), tuple(warn), tuple(stop), tuple(keep))
 
 

@@ -103,9 +103,12 @@ def test_a_retired_node_that_died_is_cleaned_up_at_once_and_a_wanted_again_one_i
     assert actions.keep == ("login-a-2",) and not (actions.launch or actions.stop)
 
 
-def test_nodes_of_a_removed_pool_are_retired_with_the_default_grace_period() -> None:
-    actions = decide({}, [Seen("gone", 1, "login-gone-1", True)], now=0)
-    assert actions.warn == (("login-gone-1", DEFAULT_GRACE_S),)
+def test_nodes_of_a_removed_pool_are_retired_with_the_grace_period_they_were_launched_with() -> None:
+    actions = decide({}, [Seen("gone", 1, "login-gone-1", True, grace_s=240)], now=0)
+    assert actions.warn == (("login-gone-1", 240),)
+    assert decide({}, [Seen("gone", 1, "login-gone-1", True)], now=0).warn == (
+        ("login-gone-1", DEFAULT_GRACE_S),
+    )
 
 
 def test_count_zero_keeps_nothing() -> None:
