@@ -205,3 +205,22 @@ def test_the_page_loads_nothing_from_elsewhere_and_sends_a_strict_csp(
     page.get_by_label("API token").wait_for()
     assert all(url.startswith(server.url) for url in seen), seen
     page.close()
+
+
+def test_images_official_and_built_and_the_build_editor(server: Server, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, server, server.token)
+    page.get_by_role("link", name="Images").click()
+    official = page.get_by_role("table", name="Official images")
+    official.get_by_text("alinux2023", exact=True).wait_for()
+    # built images: the list (or the server's own words on why there is none), never a blank
+    built = page.locator("h2:has-text('Built images') ~ div").first
+    built.locator("table, p").first.wait_for()
+    page.screenshot(path=str(shots() / "images.png"), full_page=True)
+    page.get_by_role("link", name="Build an image").click()
+    editor = page.get_by_label("Image configuration (YAML, ParallelCluster 3 build-image format)")
+    page.get_by_label("Image id").fill("ui-img")
+    editor.fill("Build:\n  InstanceTyp: c5.xlarge\n  ParentImage: ami-0123456789abcdef0\n")
+    page.locator(".finding.error", has_text="InstanceTyp").first.wait_for()  # the unknown key, on its line
+    page.locator(".finding.error", has_text="line 2").first.wait_for()
+    page.close()

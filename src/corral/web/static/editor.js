@@ -14,14 +14,20 @@ function verdict(value) {
   return el("span", { class: `badge ${VERDICT[value] || "idle"}`, text: VERDICT_TEXT[value] || value });
 }
 
+/** A dotted parameter (or an UNDERSCORED_NAME) that may wrap at each separator (``<wbr>``: nothing
+ * is added to its text). */
+function breakable(text, sep = ".") {
+  return el("span", {}, String(text).split(sep).flatMap((part, i) => (i ? [el("wbr"), `${sep}${part}`] : [part])));
+}
+
 /** The change set: pcluster's items, each with the explanation ``/corral/v1/.../changes`` gives. */
 function changeTable(set, explained) {
   const by = Object.fromEntries((explained || []).map((c) => [c.parameter, c]));
   return table(["Parameter", "Current", "Requested", "Update policy", "pcluster (fleet running)", "Corral", "How"],
     set.map((c) => {
       const x = by[c.parameter] || {};
-      return [c.parameter, c.currentValue, c.requestedValue,
-        x.policy ? el("abbr", { title: x.policyDescription, text: x.policy }) : "",
+      return [breakable(c.parameter), c.currentValue, c.requestedValue,
+        x.policy ? el("abbr", { title: x.policyDescription }, breakable(x.policy, "_")) : "",
         x.pcluster ? verdict(x.pcluster) : "", x.corral ? verdict(x.corral) : "",
         el("span", { class: x.allowedNow === false ? "error" : "hint",
           text: x.allowedNow === false ? `Not now: ${x.remedy || x.reason}` : x.reason || x.policyDescription || "" })];
