@@ -43,7 +43,7 @@ async function explain(name, config) {
 export function editorView(view, name) {
   const updating = name !== undefined;
   const nameInput = el("input", { id: "cluster-name", value: name || "", required: true, readonly: updating,
-    pattern: "^[a-zA-Z][a-zA-Z0-9-]+$", autocomplete: "off" });
+    pattern: "[a-zA-Z][a-zA-Z0-9\\-]+", autocomplete: "off" });
   const editor = yamlEditor("config", "Cluster configuration (YAML, ParallelCluster 3 format)");
   const text = editor.text;
   const findings = el("ol", { id: "findings", class: "findings", "aria-live": "polite" });
@@ -85,11 +85,15 @@ export function editorView(view, name) {
   nameInput.addEventListener("input", later);
   const form = el("form", { class: "editor", onsubmit: async (e) => {
     e.preventDefault();
+    submit.disabled = true;
+    out.replaceChildren(el("span", { text: updating ? "Starting the update… " : "Starting the create… " }),
+      el("progress", { "aria-label": "starting" }));
     try {
       if (updating) await api("PUT", `/v3/clusters/${enc(name)}`, { body: { clusterConfiguration: text.value } });
       else await api("POST", "/v3/clusters", { body: { clusterName: nameInput.value, clusterConfiguration: text.value } });
       location.hash = `#/cluster/${enc(nameInput.value)}`;
     } catch (err) {
+      submit.disabled = false;
       errorBox(out, err);
       const b = err.body || {};
       if (b.configurationValidationErrors) findingsList(findings, text, b.configurationValidationErrors, err.message);

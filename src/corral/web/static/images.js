@@ -58,10 +58,12 @@ export function imageView(view, id, stream) {
       onclick: () => confirmDelete(view, id, { path: `/v3/images/custom/${enc(id)}`, kind: "image", after: "#/images" }) }));
   }
   const base = `/v3/images/custom/${enc(id)}`;
-  streamList(logs, `${base}/logstreams`, (s) => `#/image/${enc(id)}/${enc(s)}`, stream);
+  const streams = () => streamList(logs, `${base}/logstreams`, (s) => `#/image/${enc(id)}/${enc(s)}`, stream);
+  if (stream) streams();  // the viewer follows its stream itself
   every(4000, async () => {
     try { summary.replaceChildren(imageSummary((await api("GET", base)).doc)); }
     catch (err) { errorBox(summary, err); return; }
+    if (!stream) streams();  // a build adds its streams as it goes
     try {
       const ev = (await api("GET", `${base}/stackevents`)).doc.events.slice(0, 20);
       events.replaceChildren(table(["Time", "Resource", "Status", "Reason"], ev.map((e) => [
@@ -71,7 +73,7 @@ export function imageView(view, id, stream) {
 }
 
 export function buildView(view) {
-  const idInput = el("input", { id: "image-id", required: true, pattern: "^[a-zA-Z][a-zA-Z0-9-]+$", autocomplete: "off" });
+  const idInput = el("input", { id: "image-id", required: true, pattern: "[a-zA-Z][a-zA-Z0-9\\-]+", autocomplete: "off" });
   const editor = yamlEditor("image-config", "Image configuration (YAML, ParallelCluster 3 build-image format)");
   const findings = el("ol", { id: "findings", class: "findings", "aria-live": "polite" });
   const submit = el("button", { type: "submit", text: "Build image", disabled: session.me.readOnly });
@@ -95,10 +97,13 @@ export function buildView(view) {
   idInput.addEventListener("input", later);
   const form = el("form", { class: "editor", onsubmit: async (e) => {
     e.preventDefault();
+    submit.disabled = true;
+    out.replaceChildren(el("span", { text: "Starting the build… " }), el("progress", { "aria-label": "starting the build" }));
     try {
       await api("POST", "/v3/images/custom", { body: body() });
       location.hash = `#/image/${enc(idInput.value)}`;
     } catch (err) {
+      submit.disabled = false;
       errorBox(out, err);
       const b = err.body || {};
       if (b.configurationValidationErrors) findingsList(findings, text, b.configurationValidationErrors, err.message);
