@@ -215,8 +215,7 @@ def test_images_official_and_built_and_the_build_editor(server: Server, browser:
     official.get_by_text("alinux2023", exact=True).wait_for()
     # built images: the list (or the server's own words on why there is none), never a blank
     built = page.locator("h2:has-text('Built images') ~ div").first
-    built.locator("table, p").first.wait_for()
-    page.screenshot(path=str(shots() / "images.png"), full_page=True)
+    built.locator("table, p").first.wait_for()  # (the screenshot with a built image: test_web_ui_images)
     page.get_by_role("link", name="Build an image").click()
     editor = page.get_by_label("Image configuration (YAML, ParallelCluster 3 build-image format)")
     page.get_by_label("Image id").fill("ui-img")

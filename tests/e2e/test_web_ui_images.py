@@ -100,6 +100,8 @@ def test_build_follow_read_logs_and_delete_an_image(prerequisites: None, tmp_pat
                 if status == "BUILD_FAILED":  # AVAILABLE is the default filter
                     page.get_by_label("Build status").select_option("FAILED")
                 page.get_by_role("link", name=image_id).wait_for(timeout=30_000)
+                page.get_by_role("table", name="Official images").wait_for()
+                page.screenshot(path=str(shots() / "images.png"), full_page=True)
                 page.goto(f"{server.url}/#/image/{image_id}")
                 page.get_by_role("button", name=f"Delete {image_id}…").click()
                 confirm = page.get_by_role("button", name=f"Delete {image_id}", exact=True)
