@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from corral.plan import CustomActionSpec, StorageSpec
-from corral.providers.local import LocalProvider
+from corral.providers.local import LocalProvider, _volumes
 from support.plans import plan
 from support.servers import s3_server
 
@@ -170,7 +170,14 @@ def test_lab_config_creates_syncs_and_retains(provider: LocalProvider, s3: Any, 
     # Retain keeps home (and names it by id); Delete removes the Lustre data; the existing
     # file system is never touched; the mount dirs Corral created are gone.
     retained = state / "retained" / name / "home"
-    assert (retained / ".lab" / "head-status").is_file() and (retained / "alice").is_dir()
+    # home is an EFS volume (a sparse ext4 file, unmounted now): read it without mounting
+    volume = str(_volumes.image_of(retained))
+    listing = subprocess.run(["debugfs", "-R", "ls -p /", volume], capture_output=True, text=True)
+    names = {line.split("/")[5] for line in listing.stdout.splitlines() if line.count("/") >= 6}
+    assert {".lab", "alice"} <= names, listing.stdout + listing.stderr
+    read = ["debugfs", "-R", "cat /.lab/head-status", volume]
+    status = subprocess.run(read, capture_output=True, text=True)
+    assert status.stdout.startswith("bootstrap-complete"), status.stderr
     assert (state / "volumes" / "fs-0123456789abcdef0" / "tool").read_text() == "shared\n"
     links = [p for p in (state / "volumes").iterdir() if p.is_symlink()]
     assert [p.resolve() for p in links] == [retained.resolve()]
@@ -191,9 +198,10 @@ def test_lab_config_creates_syncs_and_retains(provider: LocalProvider, s3: Any, 
         assert _head(provider, later, "cat", "/sbo/software/tool") == "shared\n"
     finally:
         delete_and_check(provider, later)
-    assert retained.is_dir()
+    assert retained.is_dir() and _volumes.image_of(retained).is_file()
     provider.delete(name, retain_storage=False)
     assert not retained.exists() and not any(p.is_symlink() for p in (state / "volumes").iterdir())
+    assert not _volumes.image_of(retained).exists()
 
 
 FAILING_CONFIG = """\

@@ -9,13 +9,14 @@ volume that another cluster of the state dir still mounts stays mounted).
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
-from corral.providers.local import _owner, _rootfs, _volumes
+from corral.providers.local import _imageroot, _owner, _rootfs, _volumes
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, StorageRecord
 from corral.runtime import proclog
 
@@ -54,6 +55,33 @@ def mount_storage(layout: ClusterLayout, records: Iterable[StorageRecord]) -> li
             _volumes.mount(image, mount_point)
             done.append(f"{record.name} (existing volume)")
     return done
+
+
+def summary(layout: ClusterLayout, descriptor: ClusterDescriptor) -> list[str]:
+    """Event lines: the cluster's volumes, and a WARNING when their sizes add up to more than the
+    free space of the state dir's file system (sparse files: each costs only what is written, so
+    together they could still fill the host's disk)."""
+    sized = [r for r in descriptor.storage if r.size_gib > 0]
+    image = _imageroot.image_root(descriptor) is not None
+    roots = {q: gib for q, gib in descriptor.root_volumes if gib > 0} if image else {}
+    lines = []
+    if sized:
+        lines.append("volumes: " + ", ".join(f"{r.name} {r.size_gib} GiB" for r in sized))
+    if roots:
+        lines.append("root volumes: " + ", ".join(f"{q or 'HeadNode'} {v} GiB" for q, v in roots.items()))
+    total = sum(r.size_gib for r in sized) + roots.get("", 0)
+    total += sum(roots.get(n.queue, 0) for n in descriptor.nodes)
+    if not lines:
+        return []
+    st = os.statvfs(layout.state_dir)
+    free = (st.f_bavail * st.f_frsize) >> 30
+    if total > free:
+        lines.append(
+            f"WARNING: the volumes can hold {total} GiB together (every node up) but {layout.state_dir}'s "
+            f"file system has {free} GiB free: each stops a job at its own size, yet together they can "
+            "fill the host's disk"
+        )
+    return lines
 
 
 def release_storage(records: Iterable[StorageRecord], in_use: Collection[str] = ()) -> None:
@@ -159,5 +187,6 @@ __all__ = [
     "root_disk",
     "snapshot_volume",
     "storage_volumes",
+    "summary",
     "volume_binds",
 ]

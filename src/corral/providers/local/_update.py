@@ -47,6 +47,7 @@ from corral.providers.local import (
     _nodes,
     _proc,
     _storage,
+    _storage_teardown,
     _volumes,
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord, StorageRecord
@@ -333,7 +334,9 @@ def _apply_storage(
         for record in removed:
             _in_mount_ns(pid, ["umount", "-l", record.mount_dir], check=False)
     if removed:
-        _cluster.remove_storage(layout, replace(current, storage=tuple(removed)), retain_storage=True)
+        _storage_teardown.remove_storage(
+            layout, replace(current, storage=tuple(removed)), retain_storage=True
+        )
     for record in added:
         report(record.name, f"mounted at {record.mount_dir} on {len(pids)} machine(s)")
     for record in removed:

@@ -19,6 +19,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from corral.errors import ProviderError
@@ -31,6 +32,8 @@ DEFAULT_EFS_CAP_GIB = 512
 #: 32 MiB of journal whatever the size: ext4's default (up to 1 GiB) would be written over time
 JOURNAL_MIB = 32
 LOOP_CONTROL = Path("/dev/loop-control")
+#: how long release waits for another mount namespace's copy of a volume to go
+HELD_WAIT_S = 5.0
 MOUNTINFO = Path("/proc/self/mountinfo")
 
 
@@ -176,12 +179,13 @@ def release(image: Path, mount_point: Path) -> list[str]:
     source = mounts().get(str(mount_point))
     if source is not None and backing_file(source) is None and not source.startswith("/dev/loop"):
         _umount(mount_point)  # the anchor (a bind of the directory onto itself)
-    held: list[str] = []
-    for device in loops_of(image):
+    for device in loops_of(image):  # autoclear: each goes when its last mount does
         subprocess.run(["losetup", "-d", device], capture_output=True, check=False)
-        if Path(f"/sys/block/{Path(device).name}/loop/backing_file").exists():
-            held.extend(f"{device}: {holder}" for holder in holders(device))
-    return held
+    # a mount namespace being set up elsewhere (a machine booting) holds a copy for a moment
+    deadline = time.monotonic() + HELD_WAIT_S
+    while loops_of(image) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [f"{device}: {holder}" for device in loops_of(image) for holder in holders(device)]
 
 
 def holders(device: str) -> list[str]:

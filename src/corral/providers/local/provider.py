@@ -37,6 +37,7 @@ from corral.providers.local import (
     _cgroups,
     _cluster,
     _daemons,
+    _disks,
     _extdbd,
     _imageroot,
     _launch,
@@ -189,6 +190,8 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
                 descriptor = _daemons.record_extra(layout, descriptor, {_extdbd.EXTERNAL_KEY: key})
             _capacity.record_limits(layout)
             on_event("Cluster", f"directory {layout.root}, subnet {descriptor.subnet}, id {cluster_id}")
+            for line in _disks.summary(layout, descriptor):
+                on_event("SharedStorage", line)
             holder = _cluster.start_head(layout, descriptor, on_event)
             _cluster.bring_up_static(plan, layout, on_event)
             _login.start_with_cluster(layout, descriptor, on_event)

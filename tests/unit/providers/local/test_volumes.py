@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,22 @@ def test_mountinfo_paths_are_unescaped(tmp_path: Path, monkeypatch: pytest.Monke
     assert _volumes.mounts() == {"/": "/dev/vda", "/tmp/a b": "/dev/loop3"}
     assert _volumes.mounted_under(Path("/tmp/a b")) == ["/tmp/a b"]
     assert _volumes.backing_file("/dev/vda") is None
+
+
+def test_create_names_its_volumes_and_warns_when_they_overcommit_the_disk(tmp_path: Path) -> None:
+    from corral.providers.local import _disks
+    from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord, StorageRecord
+
+    layout = ClusterLayout(tmp_path, "c1")
+    node = NodeRecord("q1-st-c1-1", 0, "10.0.0.2", "q1", "c1", "c5.large", "static")
+    small = StorageRecord("data", "/data", str(tmp_path / "data"), "Delete", "", size_gib=1)
+    huge = StorageRecord("fsx", "/fsx", str(tmp_path / "fsx"), "Delete", "", size_gib=1 << 30)
+    base = ClusterDescriptor("c1", "10.0.0.0/24", "10.0.0.1", "head", "c5.large", "python", (node,))
+    image = {"image_root": "/cache/rootfs"}
+    sized = replace(base, storage=(small,), root_volumes=(("", 2), ("q1", 3)))
+    assert _disks.summary(layout, sized) == ["volumes: data 1 GiB"]  # host-rooted: no root volume
+    lines = _disks.summary(layout, replace(sized, extra=image))
+    assert lines == ["volumes: data 1 GiB", "root volumes: HeadNode 2 GiB, q1 3 GiB"]
+    lines = _disks.summary(layout, replace(base, storage=(small, huge)))
+    assert lines[-1].startswith(f"WARNING: the volumes can hold {(1 << 30) + 1} GiB together")
+    assert _disks.summary(layout, base) == []
