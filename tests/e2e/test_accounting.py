@@ -9,7 +9,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from corral.providers.local import LocalProvider
 from corral.providers.local._proc import read_pid
-from e2e.conftest import leftovers, unique_name, wait_until
+from e2e.conftest import Corral, leftovers, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,25 +45,20 @@ Scheduling:
 
 
 class Cli:
+    """The harness's ``Corral`` over ``state`` without AWS credentials unless ``env`` gives them;
+    ``create`` makes a cluster of CONFIG with that Database and returns create-cluster's JSON."""
+
     def __init__(self, state: Path, tmp: Path, env: dict[str, str] | None = None) -> None:
         self.state, self.tmp = state, tmp
-        self.env = {**os.environ, "CORRAL_STATE_DIR": str(state), **(env or {})}
-        for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
-            if env is None or key not in env:
-                self.env.pop(key, None)
-        self.env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp / "no-credentials")
+        unset = [k for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE") if k not in (env or {})]
+        no_credentials = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-credentials")}
+        self.corral = Corral(state, {**(env or {}), **no_credentials}, timeout=600, unset=unset)
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "corral.cli.main", *args]
-        done = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=600)
-        if check:
-            assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
-        return done
+        return self.corral(*args, check=check)
 
     def create(self, name: str, uri: str = URI, arn: str = ARN, check: bool = True) -> dict[str, object]:
-        config = self.tmp / f"{name}.yaml"
-        config.write_text(CONFIG.format(uri=uri, arn=arn))
-        done = self("create-cluster", "-c", str(config), "-n", name, "--wait", check=check)
+        done = self.corral.create(name, CONFIG.format(uri=uri, arn=arn), check=check)
         doc: dict[str, object] = json.loads(done.stdout)
         return doc
 
@@ -82,10 +76,8 @@ def cli(prerequisites: None, tmp_path: Path) -> Iterator[Cli]:
 
 def teardown(state: Path) -> None:
     """Delete what a test left (clusters, then stand-ins) and check nothing of them remains."""
+    Corral(state).sweep()
     provider = LocalProvider(state)
-    for cluster in sorted((state / "clusters").glob("*")) if (state / "clusters").exists() else []:
-        provider.delete(cluster.name)
-        assert leftovers(provider, cluster.name) == []
     for standin in provider.databases():
         provider.delete_database(standin.uri, force=True)
     assert provider.databases() == []

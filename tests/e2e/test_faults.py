@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,46 +26,12 @@ from corral.providers.local import _daemons as daemons
 from corral.providers.local._net import netns_pids, node_netns
 from corral.slurm import status
 
-from .conftest import SCALEDOWN_SECONDS, leftovers, node_host_pid, slurm_timer, unique_name, wait_until
+from .conftest import Corral, cluster_yaml, node_host_pid, slurm_timer, wait_until
 
 pytestmark = pytest.mark.e2e
 
 STATIC = "q1-st-c1-1"
 WATCHDOG_TIMEOUT_S = 15
-CONFIG = """\
-Region: us-east-1
-Image:
-  Os: alinux2023
-HeadNode:
-  InstanceType: c5.large
-  Networking:
-    SubnetId: subnet-0123456789abcdef0
-Scheduling:
-  Scheduler: slurm
-  SlurmSettings:
-    CustomSlurmSettings:
-      - SlurmdTimeout: 10
-  SlurmQueues:
-    - Name: q1
-      ComputeResources:
-        - Name: c1
-          InstanceType: c5.large
-          MinCount: 1
-          MaxCount: 3
-      Networking:
-        SubnetIds: [subnet-0123456789abcdef0]
-    - Name: bad
-      CustomActions:
-        OnNodeConfigured:
-          Script: {script}
-      ComputeResources:
-        - Name: c2
-          InstanceType: c5.large
-          MinCount: 0
-          MaxCount: 1
-      Networking:
-        SubnetIds: [subnet-0123456789abcdef0]
-"""
 
 
 class Cluster:
@@ -126,36 +91,26 @@ class Cluster:
             print(f"== {log}\n{self._log(log)[-3000:]}")
 
 
+def _config(script: Path) -> str:
+    return cluster_yaml(
+        (("q1", "c1", 1, 3), ("bad", "c2", 0, 1)),
+        slurm_settings={"CustomSlurmSettings": [{"SlurmdTimeout": 10}]},
+        queue_settings={"bad": {"CustomActions": {"OnNodeConfigured": {"Script": str(script)}}}},
+    )
+
+
 @pytest.fixture(scope="module")
-def cluster(provider: LocalProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    work = tmp_path_factory.mktemp("faults")
-    script = work / "fail.sh"
+def cluster(
+    provider: LocalProvider, corral: Corral, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    script = tmp_path_factory.mktemp("faults") / "fail.sh"
     script.write_text("#!/bin/sh\necho 'this queue cannot bootstrap' >&2\nexit 3\n")
     script.chmod(0o755)
-    config = work / "cluster.yaml"
-    config.write_text(CONFIG.format(script=script))
-    env = {
-        **os.environ,
-        "CORRAL_STATE_DIR": str(provider.state_dir),
-        "CORRAL_LOCAL_SCALEDOWN_SECONDS": SCALEDOWN_SECONDS,
-        daemons.WATCHDOG_TIMEOUT_ENV: str(WATCHDOG_TIMEOUT_S),
-        daemons.PROTECTED_FAILURE_COUNT_ENV: "1",
-    }
-    corral = Path(sys.executable).with_name("corral")
-
-    def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(corral), *args], env=env, capture_output=True, text=True, timeout=180)
-        if check:
-            assert result.returncode == 0, f"corral {' '.join(args)}: {result.stdout}\n{result.stderr}"
-        return result
-
-    name = unique_name("faults")
-    try:
-        cli("create-cluster", "-c", str(config), "-n", name, "--wait")
+    cli = corral.with_env(
+        **{daemons.WATCHDOG_TIMEOUT_ENV: str(WATCHDOG_TIMEOUT_S), daemons.PROTECTED_FAILURE_COUNT_ENV: "1"}
+    )
+    with cli.cluster(_config(script), "faults") as name:
         yield Cluster(name, provider, cli)
-    finally:
-        cli("delete-cluster", "-n", name, "--wait", check=False)
-    assert leftovers(provider, name) == []
 
 
 def _timed(what: str, started: float, bound: float) -> float:

@@ -10,7 +10,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,10 +17,11 @@ import pytest
 
 from corral.providers.local import LocalProvider, _cgroups, _volumes
 
-from .conftest import leftovers, unique_name, wait_until
-from .test_state_faults import CONFIG
+from .conftest import Corral, cluster_yaml, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
+
+CONFIG = cluster_yaml()
 
 
 def _simulate_restart(provider: LocalProvider, name: str) -> None:
@@ -44,18 +44,10 @@ def _simulate_restart(provider: LocalProvider, name: str) -> None:
 def test_a_cluster_comes_back_after_a_restart_with_its_queue_and_home(
     prerequisites: None, tmp_path: Path, first_command: str
 ) -> None:
-    (tmp_path / "cluster.yaml").write_text(CONFIG)
-    env = {**os.environ, "CORRAL_STATE_DIR": str(tmp_path / "state")}
-    corral = str(Path(sys.executable).with_name("corral"))
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([corral, *args], env=env, capture_output=True, text=True, timeout=180)
-        assert result.returncode == 0, f"corral {' '.join(args)}: {result.stdout}\n{result.stderr}"
-        return result
-
+    run = Corral(tmp_path / "state")
     name = unique_name("rlboot")
-    provider = LocalProvider(tmp_path / "state")
-    run("create-cluster", "-c", str(tmp_path / "cluster.yaml"), "-n", name, "--wait")
+    provider = run.provider
+    run.create(name, CONFIG)
     try:
         run(
             "ssh",
@@ -111,5 +103,4 @@ def test_a_cluster_comes_back_after_a_restart_with_its_queue_and_home(
         events = json.loads(run("get-cluster-stack-events", "-n", name).stdout)["events"]
         assert any("restored after the host restarted" in e.get("resourceStatusReason", "") for e in events)
     finally:
-        run("delete-cluster", "-n", name, "--wait")
-        assert leftovers(provider, name) == []
+        run.delete(name, check=True)

@@ -4,57 +4,32 @@ happens to the jobs or to the command itself."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
-from corral.providers.local import LocalProvider
-from e2e.conftest import SCALEDOWN_SECONDS, leftovers, unique_name, wait_until
+from e2e.conftest import Corral, leftovers, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
 
 
-@pytest.fixture
-def state(prerequisites: None, tmp_path: Path) -> Iterator[Path]:
-    directory = tmp_path / "state"
-    yield directory
-    provider = LocalProvider(directory)
-    for cluster in (directory / "clusters").glob("*") if (directory / "clusters").exists() else []:
-        provider.delete(cluster.name)  # a failed test must not leave a cluster running
+def corral_run(corral: Corral, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return corral("run", "-c", str(DEMO), *args, cwd=cwd, check=False, timeout=300)
 
 
-def env_for(state: Path) -> dict[str, str]:
-    return {**os.environ, "CORRAL_STATE_DIR": str(state), "CORRAL_LOCAL_SCALEDOWN_SECONDS": SCALEDOWN_SECONDS}
-
-
-def corral_run(state: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "corral.cli.main", "run", "-c", str(DEMO), *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env_for(state), cwd=cwd, timeout=300)
-
-
-def assert_gone(state: Path, name: str) -> None:
-    assert leftovers(LocalProvider(state), name) == []
-    listed = subprocess.run(
-        [sys.executable, "-m", "corral.cli.main", "list-clusters"],
-        capture_output=True,
-        text=True,
-        env=env_for(state),
-        check=True,
-    )
-    assert json.loads(listed.stdout) == {"clusters": []}
+def assert_gone(corral: Corral, name: str) -> None:
+    corral.assert_gone(name)
+    assert corral.json("list-clusters") == {"clusters": []}
 
 
 def test_a_succeeding_job_exits_0_with_its_outputs_collected_and_the_cluster_gone(
-    state: Path, tmp_path: Path
+    own_corral: Corral, tmp_path: Path
 ) -> None:
     name = unique_name("rok")
     inputs = tmp_path / "inputs"
@@ -67,7 +42,7 @@ def test_a_succeeding_job_exits_0_with_its_outputs_collected_and_the_cluster_gon
         "hostname > where.txt\n"
     )
     done = corral_run(
-        state, "-n", name, str(job), "--stage", f"{inputs}:/shared/in",
+        own_corral, "-n", name, str(job), "--stage", f"{inputs}:/shared/in",
         "--collect", "*.txt", "--to", str(tmp_path / "out"), "--junit", str(tmp_path / "junit.xml"),
         "--json", cwd=tmp_path,
     )  # fmt: skip
@@ -81,13 +56,13 @@ def test_a_succeeding_job_exits_0_with_its_outputs_collected_and_the_cluster_gon
     assert "sum 6" in done.stderr  # the job's output streamed live (stderr with --json)
     suite = ElementTree.parse(tmp_path / "junit.xml").getroot()
     assert suite.get("tests") == "1" and suite.get("failures") == "0"
-    assert_gone(state, name)
+    assert_gone(own_corral, name)
 
 
-def test_a_failing_job_gives_its_exit_code_and_its_logs(state: Path, tmp_path: Path) -> None:
+def test_a_failing_job_gives_its_exit_code_and_its_logs(own_corral: Corral, tmp_path: Path) -> None:
     name = unique_name("rfail")
     done = corral_run(
-        state, "-n", name, "--wrap", "echo fine", "--wrap", "echo oops >&2; exit 7",
+        own_corral, "-n", name, "--wrap", "echo fine", "--wrap", "echo oops >&2; exit 7",
         "--to", str(tmp_path / "out"), cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 7, done.stdout + done.stderr
@@ -95,48 +70,50 @@ def test_a_failing_job_gives_its_exit_code_and_its_logs(state: Path, tmp_path: P
     logs = list((tmp_path / "out" / "jobs").glob("wrap-2-*.out"))
     assert len(logs) == 1 and "oops" in logs[0].read_text()
     assert list((tmp_path / "out").glob(f"{name}-logs-*.tar.gz"))  # the cluster's logs too
-    assert_gone(state, name)
+    assert_gone(own_corral, name)
 
 
-def test_a_job_over_the_timeout_is_killed_and_the_cluster_deleted(state: Path, tmp_path: Path) -> None:
+def test_a_job_over_the_timeout_is_killed_and_the_cluster_deleted(own_corral: Corral, tmp_path: Path) -> None:
     name = unique_name("rtime")
-    done = corral_run(state, "-n", name, "--timeout", "3", "--wrap", "sleep 600", "--json", cwd=tmp_path)
+    done = corral_run(own_corral, "-n", name, "--timeout", "3", "--wrap", "sleep 600", "--json", cwd=tmp_path)
     assert done.returncode == 124, done.stderr
     report = json.loads(done.stdout)
     assert report["timedOut"] is True and report["jobs"][0]["state"] == "CANCELLED"
     assert report["clusterDeleted"] is True
-    assert_gone(state, name)
+    assert_gone(own_corral, name)
 
 
-def test_a_job_that_can_never_start_is_reported_with_slurms_reason(state: Path, tmp_path: Path) -> None:
+def test_a_job_that_can_never_start_is_reported_with_slurms_reason(
+    own_corral: Corral, tmp_path: Path
+) -> None:
     name = unique_name("rheld")
     job = tmp_path / "held.sbatch"
     job.write_text("#!/bin/bash\n#SBATCH --hold\ntrue\n")
-    done = corral_run(state, "-n", name, str(job), "--timeout", "120", cwd=tmp_path)
+    done = corral_run(own_corral, "-n", name, str(job), "--timeout", "120", cwd=tmp_path)
     assert done.returncode != 0
     assert "JobHeldUser" in done.stdout and "can never start" in done.stdout
-    assert_gone(state, name)
+    assert_gone(own_corral, name)
 
 
-def test_a_bad_sbatch_line_shows_slurms_own_error(state: Path, tmp_path: Path) -> None:
+def test_a_bad_sbatch_line_shows_slurms_own_error(own_corral: Corral, tmp_path: Path) -> None:
     name = unique_name("rbad")
     job = tmp_path / "bad.sbatch"
     job.write_text("#!/bin/bash\n#SBATCH --nodes=lots\ntrue\n")
-    done = corral_run(state, "-n", name, str(job), cwd=tmp_path)
+    done = corral_run(own_corral, "-n", name, str(job), cwd=tmp_path)
     assert done.returncode != 0
     assert "sbatch refused job bad.sbatch" in done.stdout and "sbatch: error" in done.stdout
-    assert_gone(state, name)
+    assert_gone(own_corral, name)
 
 
-def start_and_wait_running(state: Path, tmp_path: Path, name: str, *extra: str) -> subprocess.Popen[str]:
+def start_and_wait_running(corral: Corral, tmp_path: Path, name: str, *extra: str) -> subprocess.Popen[str]:
     stderr = tmp_path / "stderr"
-    argv = [sys.executable, "-m", "corral.cli.main", "run", "-c", str(DEMO), "-n", name, *extra]
+    argv = [corral.program, "run", "-c", str(DEMO), "-n", name, *extra]
     process = subprocess.Popen(
         [*argv, "--wrap", "sleep 600"],
         stdout=subprocess.DEVNULL,
         stderr=stderr.open("w"),
         text=True,
-        env=env_for(state),
+        env=corral.env,
         cwd=tmp_path,
     )
     wait_until(lambda: "RUNNING" in stderr.read_text() or process.poll() is not None, 120, "the job to run")
@@ -144,26 +121,28 @@ def start_and_wait_running(state: Path, tmp_path: Path, name: str, *extra: str) 
     return process
 
 
-def test_sigterm_cancels_the_jobs_and_deletes_the_cluster(state: Path, tmp_path: Path) -> None:
+def test_sigterm_cancels_the_jobs_and_deletes_the_cluster(own_corral: Corral, tmp_path: Path) -> None:
     name = unique_name("rterm")
-    process = start_and_wait_running(state, tmp_path, name)
+    process = start_and_wait_running(own_corral, tmp_path, name)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 128 + signal.SIGTERM
     assert "interrupted by SIGTERM" in (tmp_path / "stderr").read_text()
-    assert_gone(state, name)
+    assert_gone(own_corral, name)
 
 
-def test_kill_9_of_corral_run_leaves_the_cluster_to_its_time_to_live(state: Path, tmp_path: Path) -> None:
+def test_kill_9_of_corral_run_leaves_the_cluster_to_its_time_to_live(
+    own_corral: Corral, tmp_path: Path
+) -> None:
     name = unique_name("rkill")
     ttl = 25
     started = time.monotonic()
-    process = start_and_wait_running(state, tmp_path, name, "--ttl", str(ttl))
+    process = start_and_wait_running(own_corral, tmp_path, name, "--ttl", str(ttl))
     process.kill()
     process.wait()
-    provider = LocalProvider(state)
+    provider = own_corral.provider
     assert provider.exists(name)  # nobody deleted it: the command died
     # the head's reconciler (a pass every 2 s) notices the time-to-live has passed and deletes it
     wait_until(lambda: not provider.exists(name), ttl + 90, "the expired cluster to delete itself")
     assert time.monotonic() - started >= ttl
     wait_until(lambda: leftovers(provider, name) == [], 30, "nothing of the cluster left")
-    assert_gone(state, name)
+    assert_gone(own_corral, name)

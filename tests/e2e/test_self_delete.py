@@ -5,49 +5,24 @@ own cluster."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from corral.providers.local import LocalProvider, images
-from e2e.conftest import SCALEDOWN_SECONDS, leftovers, unique_name, wait_until
+from corral.providers.local import images
+from e2e.conftest import Corral, leftovers, unique_name, wait_until
 
 pytestmark = pytest.mark.e2e
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
 
 
-@pytest.fixture
-def state(prerequisites: None, tmp_path: Path) -> Iterator[Path]:
-    directory = tmp_path / "state"
-    yield directory
-    provider = LocalProvider(directory)
-    for cluster in (directory / "clusters").glob("*") if (directory / "clusters").exists() else []:
-        provider.delete(cluster.name)  # a failed test must not leave a cluster running
-
-
-def corral(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CORRAL_STATE_DIR": str(state),
-        "CORRAL_LOCAL_SCALEDOWN_SECONDS": SCALEDOWN_SECONDS,
-        "CORRAL_LOCAL_NODE_ROOT": "image",
-    }
-    argv = [sys.executable, "-m", "corral.cli.main", *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
-
-
-def test_a_job_deletes_its_own_cluster_from_inside(state: Path) -> None:
+def test_a_job_deletes_its_own_cluster_from_inside(own_corral: Corral) -> None:
     images.ensure_official()
+    corral = own_corral.with_env(CORRAL_LOCAL_NODE_ROOT="image")
     name = unique_name("sdel")
-    created = corral(state, "create-cluster", "-n", name, "-c", str(DEMO), "--wait")
-    assert created.returncode == 0, created.stdout + created.stderr
-    provider = LocalProvider(state)
+    corral.create(name, DEMO)
+    provider = corral.provider
 
     other = provider.run_on_head(name, ["srun", "-N1", "corral", "delete-cluster", "-n", "elsewhere"])
     assert other.returncode != 0
@@ -61,5 +36,4 @@ def test_a_job_deletes_its_own_cluster_from_inside(state: Path) -> None:
     assert submitted.returncode == 0, submitted.stderr
     wait_until(lambda: not provider.exists(name), 180, "the cluster to delete itself")
     wait_until(lambda: leftovers(provider, name) == [], 30, "nothing of the cluster left")
-    listed = corral(state, "list-clusters")
-    assert json.loads(listed.stdout) == {"clusters": []}
+    assert corral.json("list-clusters") == {"clusters": []}
