@@ -23,7 +23,7 @@ from corral.images import ImageManifest
 from corral.providers.local import _rootfs, images
 from support.servers import s3_server
 
-from .conftest import wait_until
+from .conftest import leftovers, unique_name, wait_until
 
 BUCKET = "bi-components"
 BUILD_TIMEOUT_S = 240.0
@@ -442,3 +442,63 @@ def test_the_image_verbs_through_a_corral_server(official: ImageManifest, s3: An
         deleted = corral("delete-image", "-i", "bi-remote", env=env)
         assert deleted["image"]["imageBuildStatus"] == "DELETE_IN_PROGRESS"
         assert image_leftovers("bi-remote", tmp_path / "server") == []
+
+
+CLUSTER = """\
+Region: us-east-1
+Image:
+  Os: alinux2023
+HeadNode:
+  InstanceType: c5.large
+  Networking:
+    SubnetId: subnet-0123456789abcdef0
+Scheduling:
+  Scheduler: slurm
+  SlurmQueues:
+    - Name: lab
+      Image:
+        CustomAmi: {ami}
+      ComputeResources:
+        - Name: c1
+          InstanceType: c5.large
+          MinCount: 1
+          MaxCount: 2
+      Networking:
+        SubnetIds: [subnet-0123456789abcdef0]
+"""
+
+
+def test_done_when_a_cluster_whose_queue_names_the_lab_image_runs_a_job_with_what_it_installed(
+    official: ImageManifest, s3: Any, tmp_path: Path
+) -> None:
+    from corral.providers.local import LocalProvider
+
+    components = [f"s3://{BUCKET}/tools.yaml", f"s3://{BUCKET}/runtime.yaml", f"s3://{BUCKET}/configure.sh"]
+    config = write_config(tmp_path / "image.yaml", official.ami_id, components)
+    doc = corral("build-image", "-c", str(config), "-i", "bi-lab-cluster", "--wait", timeout=BUILD_TIMEOUT_S)
+    assert doc["imageBuildStatus"] == "BUILD_COMPLETE", doc.get("cloudformationStackStatusReason")
+    ami = doc["ec2AmiInfo"]["amiId"]
+    name = unique_name("bi")
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(CLUSTER.format(ami=ami))
+    provider = LocalProvider(state_dir())
+    try:
+        created = corral("create-cluster", "-n", name, "-c", str(cluster), "--wait", timeout=600)
+        assert created["clusterStatus"] == "CREATE_COMPLETE", created
+        job = "labtool; runc --version | head -1; cat /etc/lab/runtime.conf; sinfo --version"
+        for node in ("lab-st-c1-1", "lab-dy-c1-1"):
+            result = provider.run_on_head(name, ["srun", "-N1", "-w", node, "sh", "-c", job], timeout=180)
+            out = result.stdout + result.stderr
+            assert result.returncode == 0, out
+            assert f"labtool 2.4 on {node}" in out and "runc version" in out and "registry=lab.example" in out
+            assert "slurm-wlm 24.11" in out
+        assert not Path("/usr/local/bin/labtool").exists() and not Path("/etc/lab/runtime.conf").exists()
+        done = subprocess.run(["sh", "-c", "command -v runc"], capture_output=True, text=True, check=False)
+        assert done.returncode != 0, "the host must not have runc"
+        refused = corral("delete-image", "-i", "bi-lab-cluster", check=False)
+        assert refused.returncode != 0 and name in json.loads(refused.stdout)["message"]
+    finally:
+        corral("delete-cluster", "-n", name, "--wait", check=False, timeout=600)
+        assert leftovers(provider, name) == []
+    corral("delete-image", "-i", "bi-lab-cluster")
+    assert image_leftovers("bi-lab-cluster", state_dir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import shutil
 import stat
@@ -14,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from corral.errors import ProviderError
+from corral.errors import ConflictError, NotFoundError, ProviderError
+from corral.images.custom import ClusterImages, cluster_images
 from corral.node import s3sync
 from corral.node.fetch import FetchError, fetch, fetch_all
 from corral.plan import ClusterPlan, CustomActionSpec
@@ -212,8 +214,9 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
     descriptor = replace(descriptor, login_pools=logins)
-    if _imageroot.requested():
-        descriptor = with_image(descriptor)
+    chosen = cluster_images(plan.config)
+    if _imageroot.requested() or chosen.located():
+        descriptor = with_image(descriptor, chosen, layout.state_dir)
     # Written before any namespace exists: delete() finds every namespace name through it.
     layout.descriptor.write_text(descriptor.dump())
     _disks.mount_storage(layout, storage)  # after the descriptor: a rollback releases them through it
@@ -225,13 +228,29 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
     return descriptor
 
 
-def with_image(descriptor: ClusterDescriptor) -> ClusterDescriptor:
-    """The descriptor of a cluster whose machines boot from the official image (built if needed)."""
-    manifest = images.ensure_official()
+def with_image(
+    descriptor: ClusterDescriptor, chosen: ClusterImages | None = None, state_dir: Path | None = None
+) -> ClusterDescriptor:
+    """The descriptor of a cluster whose machines boot from images: the official one (built if
+    needed), or the ``CustomAmi`` each part names (``images.resolve_image``: official or built)."""
+    official = images.ensure_official().ami_id
+    chosen = chosen or ClusterImages()
+
+    def lowerdir(ami: str) -> str:
+        if ami == official or state_dir is None:
+            return str(images.rootfs(official))
+        try:
+            return images.resolve_image(ami, state_dir).lowerdir
+        except (NotFoundError, ConflictError) as exc:
+            raise ProviderError(f"CustomAmi {ami}: {exc.message}", hint=exc.hint) from None
+
+    head = chosen.head_ami(official)
+    queues = {q: lowerdir(chosen.queue_ami(q, official)) for q in chosen.queues}
     extra = {
         **descriptor.extra,
-        _imageroot.IMAGE_ID_KEY: manifest.ami_id,
-        _imageroot.IMAGE_ROOT_KEY: str(images.rootfs(manifest.ami_id)),
+        _imageroot.IMAGE_ID_KEY: head,
+        _imageroot.IMAGE_ROOT_KEY: lowerdir(head),
+        _imageroot.QUEUE_ROOTS_KEY: json.dumps(queues, sort_keys=True),
     }
     return replace(descriptor, extra=extra)
 

@@ -80,9 +80,12 @@ def describe(store: ImageStore, record: ImageRecord) -> dict[str, Any]:
 
 
 def builder_alive(record: ImageRecord) -> bool:
-    return bool(record.builder_pid) and any(
-        BUILDER_MARK in part for part in _proc.cmdline(record.builder_pid)
-    )
+    """Whether the image's builder still runs. Just after the spawn its pid may still show the
+    requesting corral's command line (before the exec): that counts as alive too."""
+    if not record.builder_pid or not _proc.alive(record.builder_pid):
+        return False
+    argv = " ".join(_proc.cmdline(record.builder_pid))
+    return BUILDER_MARK in argv or "corral" in argv
 
 
 def settle(store: ImageStore, record: ImageRecord) -> ImageRecord:

@@ -16,6 +16,7 @@ What changes for such a cluster (everything else is as for host-rooted machines)
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from pathlib import Path
@@ -57,8 +58,16 @@ def requested() -> bool:
     return value == "image"
 
 
-def image_root(descriptor: ClusterDescriptor) -> Path | None:
+#: ``{queue: lowerdir}`` (JSON) of queues whose nodes boot from another image than the head
+QUEUE_ROOTS_KEY = "queue_image_roots"
+
+
+def image_root(descriptor: ClusterDescriptor, queue: str | None = None) -> Path | None:
+    """The root a machine boots from: the head's (``queue`` None), or a queue's compute nodes'
+    (``SlurmQueues/Image/CustomAmi``); an overlay ``lowerdir`` for a built image's stacked layers."""
     root = descriptor.extra.get(IMAGE_ROOT_KEY)
+    if root and queue is not None:
+        root = json.loads(descriptor.extra.get(QUEUE_ROOTS_KEY) or "{}").get(queue, root)
     return Path(root) if root else None
 
 
@@ -143,6 +152,7 @@ __all__ = [
     "IMAGE_PYTHON",
     "IMAGE_ROOT_KEY",
     "NODE_ROOT_ENV",
+    "QUEUE_ROOTS_KEY",
     "agent_env",
     "image_root",
     "leave_head",

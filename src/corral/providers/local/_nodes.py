@@ -109,7 +109,7 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
     env = node_environment(layout, descriptor)
     _cgroups.shape(layout.root, node.name, node.instance_type)
     cgroup = _cgroups.enter_argv(layout.root, node.name)
-    image = _imageroot.image_root(descriptor)
+    image = _imageroot.image_root(descriptor, node.queue)
     python, enter = descriptor.python, enter_argv
     log = layout.log / f"node-{node.name}.log"
     spec = bootstrap_spec(layout, descriptor, node)

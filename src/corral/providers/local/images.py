@@ -24,7 +24,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from corral.config.findings import Finding, Level
 from corral.errors import ConflictError, NotFoundError, PrerequisiteError, ProviderError
 from corral.images import ImageManifest, OfficialRecipe, official_recipe
 from corral.images import status as image_status
@@ -298,6 +300,42 @@ def _resolve(ami_id: str, store: ImageStore, *, depth: int) -> ResolvedImage:
     return ResolvedImage(manifest, (store.layer(record.image_id), *parent.layers))
 
 
+CUSTOM_AMI_CODE = "LocalCustomAmiValidator"
+SLURM_VERSION_CODE = "LocalImageSlurmVersionValidator"
+
+
+def custom_ami_findings(config: Any, state_dir: Path) -> list[Finding]:
+    """An ERROR at each ``CustomAmi`` this machine cannot boot (unknown, unfinished, parent gone),
+    and one when the cluster's images carry different Slurm major versions."""
+    from corral.images.custom import cluster_images
+
+    findings: list[Finding] = []
+    majors: dict[str, list[str]] = {}
+    official = read_manifest(official_recipe().ami_id)
+    if official is not None:
+        majors.setdefault(official.slurm_major, []).append(f"the official image {official.ami_id}")
+    for path, ami in cluster_images(config).located():
+        try:
+            manifest = resolve_image(ami, state_dir).manifest
+        except (NotFoundError, ConflictError) as exc:
+            findings.append(Finding(Level.ERROR, CUSTOM_AMI_CODE, path, f"{ami}: {exc.message}", exc.hint))
+            continue
+        majors.setdefault(manifest.slurm_major or "unknown", []).append(f"{ami} ({path})")
+    if len(majors) > 1:
+        described = "; ".join(f"Slurm {major}: {', '.join(names)}" for major, names in sorted(majors.items()))
+        path = cluster_images(config).located()[0][0]
+        findings.append(
+            Finding(
+                Level.ERROR,
+                SLURM_VERSION_CODE,
+                path,
+                f"the cluster's images carry different Slurm major versions ({described})",
+                "build every image of a cluster from parents with the same Slurm release",
+            )
+        )
+    return findings
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "ensure"
     if command == "ensure":
@@ -318,11 +356,14 @@ if __name__ == "__main__":
 
 __all__ = [
     "CACHE_ENV",
+    "CUSTOM_AMI_CODE",
     "MAX_LAYERS",
+    "SLURM_VERSION_CODE",
     "ResolvedImage",
     "cache_root",
     "cached_images",
     "clean_stale_builds",
+    "custom_ami_findings",
     "ensure_official",
     "image_dir",
     "installed_packages",

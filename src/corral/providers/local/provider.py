@@ -242,12 +242,18 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
         return found
 
     def cloud_findings(self, config: Any) -> list[Finding]:
-        """What this machine makes of the config's images: an INFO naming the image its Os maps to."""
+        """What this machine makes of the config's images: an INFO naming the image its Os maps to,
+        an ERROR at each CustomAmi it cannot boot, and one for images of different Slurm majors."""
         try:
             boots = _imageroot.requested()
         except ProviderError:
             boots = False  # the create reports the bad value
-        findings = os_findings(config, nodes_boot_from_images=boots)
+        from corral.providers.local.images import custom_ami_findings
+
+        findings = [
+            *os_findings(config, nodes_boot_from_images=boots),
+            *custom_ami_findings(config, self.state_dir),
+        ]
         pools = getattr(getattr(config, "login_nodes", None), "pools", ())
         if pools and not boots:
             findings.append(
