@@ -100,3 +100,62 @@ def test_transitions_follow_the_table(tmp_path: Path) -> None:
     assert store.get("bi-t").reason == "step failed"
     store.add_event("bi-t", "Build", "CREATE_FAILED", "x")
     assert [e["status"] for e in store.events("bi-t")] == ["CREATE_FAILED"]
+
+
+def test_custom_amis_a_machine_cannot_boot_are_located_errors(tmp_path: Path, official: str) -> None:
+    from types import SimpleNamespace
+
+    from corral.providers.local._imageroot import QUEUE_ROOTS_KEY, image_root
+
+    state = tmp_path / "state"
+    _built(ImageStore(state), "bi-ok", "ami-00000000000000011", official)
+    queue = SimpleNamespace(name="q1", image=SimpleNamespace(custom_ami="ami-00000000000000099"))
+    good = SimpleNamespace(name="q2", image=SimpleNamespace(custom_ami="ami-00000000000000011"))
+    config = SimpleNamespace(
+        image=SimpleNamespace(custom_ami=None),
+        head_node=SimpleNamespace(image=None),
+        scheduling=SimpleNamespace(slurm_queues=[queue, good]),
+    )
+    [finding] = images.custom_ami_findings(config, state)
+    assert finding.code == images.CUSTOM_AMI_CODE and finding.level.name == "ERROR"
+    assert finding.path == "Scheduling/SlurmQueues[0]/Image/CustomAmi"
+    assert "no local image has the id ami-00000000000000099" in finding.message
+    extra = {"image_root": "/head", QUEUE_ROOTS_KEY: '{"q2": "/a:/b"}'}
+    fake = SimpleNamespace(extra=extra)
+    assert str(image_root(fake, "q2")) == "/a:/b"  # type: ignore[arg-type]
+    assert str(image_root(fake, "q1")) == "/head"  # type: ignore[arg-type]
+    assert str(image_root(fake)) == "/head"  # type: ignore[arg-type]
+
+
+def test_images_with_different_slurm_majors_are_refused(tmp_path: Path, official: str) -> None:
+    from types import SimpleNamespace
+
+    state = tmp_path / "state"
+    store = ImageStore(state)
+    for image_id, ami, slurm in (
+        ("bi-24", "ami-00000000000000021", "24.11.5-1"),
+        ("bi-25", "ami-00000000000000022", "25.05.1-1"),
+    ):
+        store.claim(ImageRecord(image_id=image_id, ami_id=ami, status=st.BUILD_COMPLETE, parent_ami=official))
+        store.layer(image_id).mkdir()
+        packages = {"slurmd": slurm, "slurmctld": slurm}
+        manifest = ImageManifest(
+            ami_id=ami,
+            name=image_id,
+            os="debian13",
+            architecture="x86_64",
+            parent=official,
+            packages=packages,
+        )
+        store.write_manifest(image_id, manifest)
+    queues = [
+        SimpleNamespace(name=f"q{n}", image=SimpleNamespace(custom_ami=ami))
+        for n, ami in enumerate(("ami-00000000000000021", "ami-00000000000000022"))
+    ]
+    config = SimpleNamespace(
+        image=SimpleNamespace(custom_ami=None),
+        head_node=None,
+        scheduling=SimpleNamespace(slurm_queues=queues),
+    )
+    codes = [f.code for f in images.custom_ami_findings(config, state)]
+    assert codes == [images.SLURM_VERSION_CODE]
