@@ -313,7 +313,8 @@ def custom_ami_findings(config: Any, state_dir: Path) -> list[Finding]:
     majors: dict[str, list[str]] = {}
     official = read_manifest(official_recipe().ami_id)
     if official is not None:
-        majors.setdefault(official.slurm_major or "unknown", []).append(f"the official image {official.ami_id}")
+        name = f"the official image {official.ami_id}"
+        majors.setdefault(official.slurm_major or "unknown", []).append(name)
     for path, ami in cluster_images(config).located():
         try:
             manifest = resolve_image(ami, state_dir).manifest
