@@ -46,12 +46,10 @@ from corral.providers.local import (
     images,
 )
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
-from corral.runtime import settings
+from corral.providers.local._settings import LocalSettings
 from corral.slurm import hostlist
 from corral.slurm.conf import gpu_device_count, render_gres_conf, render_slurm_conf
 
-SCALEDOWN_ENV = "CORRAL_LOCAL_SCALEDOWN_SECONDS"
-DATASYNC_INTERVAL_ENV = "CORRAL_LOCAL_DATASYNC_INTERVAL"
 Report = Callable[[str, str], None]
 
 
@@ -64,12 +62,12 @@ def _first_missing_ancestor(path: Path) -> Path | None:
     return missing
 
 
-def prepare_storage(plan: ClusterPlan, layout: ClusterLayout) -> tuple[StorageRecord, ...]:
-    """Create each storage's data dir and, where missing on the host, its mount point."""
+def prepare_storage(plan: ClusterPlan, layout: ClusterLayout, cap: int) -> tuple[StorageRecord, ...]:
+    """Create each storage's data dir and, where missing on the host, its mount point (``cap``:
+    the EFS volume size cap, GiB)."""
     specs = _storage.storage_with_home(plan)
     # Decided before any is created: /sbo/home and /sbo/data both record /sbo as Corral's.
     created = [_first_missing_ancestor(Path(spec.mount_dir)) for spec in specs]
-    cap = _volumes.efs_cap_gib()
     records = []
     for spec, root in zip(specs, created, strict=True):
         Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)
@@ -103,11 +101,8 @@ def datasync_config(layout: ClusterLayout, descriptor: ClusterDescriptor) -> s3s
         )
         for r in descriptor.data_repositories
     )
-    return s3sync.SyncConfig(associations, str(layout.datasync_dir / "state"), _datasync_interval())
-
-
-def _datasync_interval() -> float:
-    return settings.seconds(DATASYNC_INTERVAL_ENV, s3sync.DEFAULT_INTERVAL_S, error=ProviderError)
+    interval = descriptor.settings.datasync_interval_s
+    return s3sync.SyncConfig(associations, str(layout.datasync_dir / "state"), interval)
 
 
 def start_data_repositories(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> None:
@@ -132,10 +127,6 @@ def start_data_repositories(layout: ClusterLayout, descriptor: ClusterDescriptor
         report("SharedStorage", f"data repository sync every {config.interval_s:g} s")
 
 
-def _scaledown_override() -> int | None:
-    return settings.integer(SCALEDOWN_ENV, error=ProviderError)
-
-
 def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor) -> None:
     """hosts, slurm.conf, gres.conf and the program wrappers."""
     _runfs.mount(layout)  # before anything is written there
@@ -156,7 +147,7 @@ def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDes
     if plan.slurm.custom_settings_include_file:
         include = str(fetch(plan.slurm.custom_settings_include_file, layout.conf_dir / "include"))
     runtime = _files.slurm_runtime(
-        layout, descriptor, suspend_time_s=_scaledown_override(), include_file=include
+        layout, descriptor, suspend_time_s=descriptor.settings.scaledown_s, include_file=include
     )
     layout.slurm_conf.write_text(render_slurm_conf(plan, runtime))
     layout.slurm_conf.chmod(0o644)
@@ -169,7 +160,8 @@ def write_files(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDes
         _imageroot.write_cgroup_conf(layout)
     for program in _files.PROGRAMS:
         path = layout.bin / program
-        extra = dict(_scaling.resume_environment(plan, layout)) if program == "resume" else {}
+        resume = program == "resume"
+        extra = dict(_scaling.resume_environment(plan, layout, descriptor.settings)) if resume else {}
         leave = ""
         if image:
             extra["PATH"] = f"{_imageroot.slurm_wrappers_dir(layout)}:{_proc.SAFE_PATH}"
@@ -188,8 +180,9 @@ def make_gpu_devices(directory: Path, count: int) -> None:
             os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
 
 
-def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
-    """Everything on disk, before any process or namespace exists."""
+def prepare(plan: ClusterPlan, layout: ClusterLayout, knobs: LocalSettings) -> ClusterDescriptor:
+    """Everything on disk, before any process or namespace exists (``knobs``: the settings the
+    create read, kept in the descriptor)."""
     layout.root.mkdir(parents=True, exist_ok=True)
     layout.root.chmod(0o755)
     subnet = _net.allocate_subnet(layout.state_dir, layout.clusters_dir, layout.subnet_file)
@@ -198,7 +191,7 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
     env = {k: os.environ[k] for k in _files.PASSED_ENV if k in os.environ}
-    storage = prepare_storage(plan, layout)
+    storage = prepare_storage(plan, layout, knobs.efs_cap_gib)
     descriptor = _files.build_descriptor(
         plan,
         subnet,
@@ -208,7 +201,7 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout) -> ClusterDescriptor:
         env=env,
         cluster_config=_bootfiles.render_cluster_config(plan.config),
     )
-    descriptor = replace(descriptor, ephemeral_created=_ephemeral.prepare_mount_points(plan))
+    descriptor = replace(descriptor, ephemeral_created=_ephemeral.prepare_mount_points(plan), settings=knobs)
     try:
         logins = _login.pool_records(plan, layout, str(subnet), _net.FIRST_NODE_OFFSET + len(plan.nodes), ())
     except FetchError as exc:

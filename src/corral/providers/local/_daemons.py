@@ -30,7 +30,9 @@ from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
 from corral.providers.local import _cgroups, _imageroot, _net, _proc, _rootfs
 from corral.providers.local._layout import EXPIRES_AT_KEY, ClusterDescriptor, ClusterLayout
-from corral.runtime import settings
+from corral.providers.local._settings import PROTECTED_FAILURE_COUNT_ENV as PROTECTED_FAILURE_COUNT_ENV
+from corral.providers.local._settings import WATCHDOG_TIMEOUT_ENV as WATCHDOG_TIMEOUT_ENV
+from corral.providers.local._settings import LocalSettings
 from corral.runtime.heartbeat import heartbeat_path, write_heartbeat
 from corral.slurm.status import SCONTROL_NODES_ARGV, NodeState, parse_nodes
 
@@ -120,37 +122,16 @@ def start_slurmctld(layout: ClusterLayout, holder: int) -> None:
 
 
 RECONCILER_MODULE = "corral.daemons.reconcilerd"
-PROTECTED_FAILURE_COUNT_ENV = "CORRAL_LOCAL_PROTECTED_FAILURE_COUNT"
-RECONCILE_INTERVAL_ENV = "CORRAL_LOCAL_RECONCILE_INTERVAL"
-WATCHDOG_TIMEOUT_ENV = "CORRAL_LOCAL_WATCHDOG_TIMEOUT"
-DEFAULT_RECONCILE_INTERVAL_S = 2.0
-DEFAULT_WATCHDOG_TIMEOUT_S = 600.0
 #: descriptor.extra keys (the accounting stand-in's key is set by ``_accounting``, which imports this module)
 ACCOUNTING_DATABASE_KEY = "accounting_database"
 #: the key of the ExternalSlurmdbd stand-in the cluster uses (``_extdbd``)
 EXTERNAL_SLURMDBD_KEY = "external_slurmdbd"
-INTERVAL_KEY = "reconcile_interval_s"
-WATCHDOG_KEY = "watchdog_timeout_s"
 
 
-def _seconds(env: str, default: float) -> float:
-    return settings.seconds(env, default, error=ProviderError)
-
-
-def record_settings(layout: ClusterLayout, descriptor: ClusterDescriptor) -> ClusterDescriptor:
-    """Read the daemon knobs from the environment into the descriptor (rewritten on disk, before
-    any node exists), and write a first heartbeat: the head is alive while it creates the cluster,
-    before the reconciler's first pass."""
-    extra = {
-        **descriptor.extra,
-        INTERVAL_KEY: str(_seconds(RECONCILE_INTERVAL_ENV, DEFAULT_RECONCILE_INTERVAL_S)),
-        WATCHDOG_KEY: str(_seconds(WATCHDOG_TIMEOUT_ENV, DEFAULT_WATCHDOG_TIMEOUT_S)),
-    }
-    descriptor = replace(descriptor, extra=extra)
-    layout.descriptor.write_text(descriptor.dump())
+def write_first_heartbeat(layout: ClusterLayout) -> None:
+    """The head is alive while it creates the cluster, before the reconciler's first pass."""
     layout.slurm_state.mkdir(parents=True, exist_ok=True)
     write_heartbeat(heartbeat_file(layout), datetime.now(UTC))
-    return descriptor
 
 
 def record_extra(
@@ -176,7 +157,7 @@ def with_watchdog(
 ) -> BootstrapSpec:
     """A compute node's bootstrap spec with its watchdog (``corral.node.watchdog``) as its first
     service: the node shuts itself down when the head's heartbeat stays stale."""
-    timeout = descriptor.extra.get(WATCHDOG_KEY, str(DEFAULT_WATCHDOG_TIMEOUT_S))
+    timeout = str(descriptor.settings.watchdog_timeout_s)
     node = spec.node_name
     pid_file = str(layout.run_dir / f"watchdog-{node}.pid")
     argv: tuple[str, ...] = (
@@ -201,11 +182,6 @@ def events_file(layout: ClusterLayout) -> Path:
     return layout.log / "reconciler.events"
 
 
-def protected_failure_count_override() -> int | None:
-    """``CORRAL_LOCAL_PROTECTED_FAILURE_COUNT`` (read at create), or None to keep the default."""
-    return settings.count(PROTECTED_FAILURE_COUNT_ENV, error=ProviderError)
-
-
 def protected_status_file(layout: ClusterLayout) -> Path:
     """Where the reconciler lists the queues in protected mode."""
     return layout.slurm_state / "protected.json"
@@ -228,33 +204,23 @@ def _enter_head(layout: ClusterLayout, holder: int) -> list[str]:
     return ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--"]
 
 
-#: Seconds a compute resource without capacity stays out (pcluster's insufficient_capacity_timeout).
-INSUFFICIENT_CAPACITY_TIMEOUT_ENV = "CORRAL_LOCAL_INSUFFICIENT_CAPACITY_TIMEOUT"
-
-
 def reconciler_argv(
-    layout: ClusterLayout,
-    python: str,
-    interval_s: float,
-    protected_failure_count: int | None,
-    expires_at: str | None = None,
+    layout: ClusterLayout, python: str, knobs: LocalSettings, expires_at: str | None = None
 ) -> list[str]:
     """The reconciler's command line; it names the cluster's run dir, so a leak would be visible."""
     argv = [python, "-m", RECONCILER_MODULE, str(layout.state_dir), layout.name]
-    argv += ["--pid-file", str(reconciler_pid_file(layout)), "--interval", str(interval_s)]
+    argv += ["--pid-file", str(reconciler_pid_file(layout)), "--interval", str(knobs.reconcile_interval_s)]
     argv += ["--status-file", str(protected_status_file(layout))]
     argv += ["--heartbeat-file", str(heartbeat_file(layout)), "--events-file", str(events_file(layout))]
     argv += ["--nodes-file", str(layout.slurm_state / "nodes.json")]
     argv += ["--supervisor-spec", str(supervisor_spec_file(layout)), "--store-dir", str(layout.state_dir)]
     argv += ["--requests-dir", str(layout.requests_dir)]
-    if protected_failure_count is not None:
-        argv += ["--protected-failure-count", str(protected_failure_count)]
+    if knobs.protected_failure_count is not None:
+        argv += ["--protected-failure-count", str(knobs.protected_failure_count)]
     if expires_at:
         argv += ["--expires-at", expires_at]
-    # read at create; 0 or less turns the insufficient-capacity fail-over off
-    ice_timeout = settings.number(INSUFFICIENT_CAPACITY_TIMEOUT_ENV, error=ProviderError)
-    if ice_timeout is not None:
-        argv += ["--insufficient-capacity-timeout", settings.raw(INSUFFICIENT_CAPACITY_TIMEOUT_ENV)]
+    if knobs.insufficient_capacity_timeout is not None:  # 0 or less turns the fail-over off
+        argv += ["--insufficient-capacity-timeout", knobs.insufficient_capacity_timeout]
     return argv
 
 
@@ -262,8 +228,7 @@ def supervisor_spec(
     layout: ClusterLayout,
     holder: int,
     python: str,
-    interval_s: float,
-    protected_failure_count: int | None,
+    knobs: LocalSettings,
     expires_at: str | None = None,
     slurmdbd: bool = False,
 ) -> SupervisorSpec:
@@ -305,7 +270,7 @@ def supervisor_spec(
         *(dbd if slurmdbd else ()),
         Service(
             "reconciler",
-            tuple(reconciler_argv(layout, python, interval_s, protected_failure_count, expires_at)),
+            tuple(reconciler_argv(layout, python, knobs, expires_at)),
             str(reconciler_pid_file(layout)),
             program=os.path.basename(python),
             markers=(RECONCILER_MODULE, str(reconciler_pid_file(layout))),
@@ -326,19 +291,16 @@ def supervisor_spec(
     )
 
 
-def start_supervisor(
-    layout: ClusterLayout, holder: int, descriptor: ClusterDescriptor, *, protected_failure_count: int | None
-) -> int:
+def start_supervisor(layout: ClusterLayout, holder: int, descriptor: ClusterDescriptor) -> int:
     """Write the supervisor's spec and start it (detached, in the head's network and UTS
-    namespaces); it adopts munged and slurmctld and starts the reconciler."""
-    interval = float(descriptor.extra.get(INTERVAL_KEY, DEFAULT_RECONCILE_INTERVAL_S))
+    namespaces); it adopts munged and slurmctld and starts the reconciler with the settings the
+    create recorded."""
     expires_at = descriptor.extra.get(EXPIRES_AT_KEY)
     spec = supervisor_spec(
         layout,
         holder,
         descriptor.python,
-        interval,
-        protected_failure_count,
+        descriptor.settings,
         expires_at,
         slurmdbd=ACCOUNTING_DATABASE_KEY in descriptor.extra,
     )

@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corral.providers.local._settings import LocalSettings
 from corral.runtime import codec
 
 RUN_ROOT = Path("/run/corral")
@@ -272,6 +273,8 @@ class ClusterDescriptor:
     #: RootVolume/Size in GiB of the head node ("") and of each queue's compute nodes: an
     #: image-rooted machine's writable layer is a volume of that size (0 or absent: a directory)
     root_volumes: tuple[tuple[str, int], ...] = ()
+    #: the environment's knobs as the create read them (``_settings``): used from then on
+    settings: LocalSettings = field(default_factory=LocalSettings)
 
     def root_volume_gib(self, queue: str | None) -> int:
         return dict(self.root_volumes).get(queue or "", 0)

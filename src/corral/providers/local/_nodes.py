@@ -20,12 +20,7 @@ from pathlib import Path
 from corral.errors import ConflictError, ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
 from corral.providers.local import _cgroups, _disks, _imageroot, _logs, _net, _owner, _proc, _rootfs
-from corral.providers.local._daemons import (
-    DEFAULT_WATCHDOG_TIMEOUT_S,
-    WATCHDOG_KEY,
-    heartbeat_file,
-    with_watchdog,
-)
+from corral.providers.local._daemons import heartbeat_file, with_watchdog
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
 
@@ -120,7 +115,7 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
         binds = [*_imageroot.machine_binds(layout), *_disks.volume_binds(descriptor)]
         binds.append(_rootfs.Bind("/run/netns", "/run/netns", recursive=True))
         _disks.mount_root(layout, directory, descriptor.root_volume_gib(node.queue))
-        timeout = float(descriptor.extra.get(WATCHDOG_KEY, DEFAULT_WATCHDOG_TIMEOUT_S))
+        timeout = descriptor.settings.watchdog_timeout_s
         watchdog = _rootfs.Watchdog(str(heartbeat_file(layout)), max(1, round(timeout)), node.name, netns)
         pid = _rootfs.start_machine(
             netns, directory, image, binds, node.name, env, cgroup=cgroup, watchdog=watchdog, log=log

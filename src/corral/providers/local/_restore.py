@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corral.node.supervisor import SupervisorSpec
 from corral.plan import ClusterPlan
 from corral.providers.local import (
     _cgroups,
@@ -61,19 +60,6 @@ def _locked(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _protected_failure_count(layout: ClusterLayout) -> int | None:
-    """The reconciler's --protected-failure-count from the spec the create wrote, if it set one."""
-    try:
-        spec = SupervisorSpec.load(_daemons.supervisor_spec_file(layout).read_text())
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    for service in spec.services:
-        argv = list(service.argv)
-        if "--protected-failure-count" in argv:
-            return int(argv[argv.index("--protected-failure-count") + 1])
-    return None
-
-
 def _forget_stale(layout: ClusterLayout) -> None:
     """What a restart leaves half-there (nothing, after a real reboot): processes still in the
     cluster's cgroups and namespaces this cluster recorded."""
@@ -91,7 +77,6 @@ def restore(layout: ClusterLayout, plan: ClusterPlan, cluster_id: str) -> bool:
         if not needs_restore(layout, cluster_id):
             return False  # another command restored it meanwhile
         descriptor = ClusterDescriptor.load(layout.descriptor)
-        protected = _protected_failure_count(layout)
         _forget_stale(layout)
         _cgroups.create_cluster(layout.root, f"{layout.name}-{_owner.cluster_id(layout.root)}")
         _cluster.write_files(plan, layout, descriptor)
@@ -104,7 +89,7 @@ def restore(layout: ClusterLayout, plan: ClusterPlan, cluster_id: str) -> bool:
         static = [n.name for n in descriptor.nodes if n.kind == "static"]
         if static:
             _launch.launch_batch(layout, descriptor, static, all_or_nothing=False)
-        _daemons.start_supervisor(layout, holder, descriptor, protected_failure_count=protected)
+        _daemons.start_supervisor(layout, holder, descriptor)
     return True
 
 

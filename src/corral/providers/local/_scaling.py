@@ -4,10 +4,10 @@ staleness threshold. The program itself is provider-neutral: ``corral.daemons.re
 
 from __future__ import annotations
 
-import os
-
 from corral.plan import ClusterPlan
 from corral.providers.local._layout import ClusterLayout
+from corral.providers.local._settings import HEARTBEAT_TIMEOUT_ENV as HEARTBEAT_TIMEOUT_ENV
+from corral.providers.local._settings import LocalSettings
 
 #: The module the local ResumeProgram wrapper runs.
 RESUME_MODULE = "corral.daemons.resume"
@@ -15,8 +15,6 @@ RESUME_MODULE = "corral.daemons.resume"
 SUSPEND_MODULE = "corral.daemons.suspend"
 #: Where the reconciler writes its heartbeat (``corral.runtime.heartbeat``).
 HEARTBEAT_FILE = "heartbeat"
-#: Read at create and handed to the ResumeProgram (seconds; see ``corral.runtime.heartbeat``).
-HEARTBEAT_TIMEOUT_ENV = "CORRAL_HEARTBEAT_TIMEOUT_S"
 
 
 def heartbeat_file(layout: ClusterLayout) -> str:
@@ -24,14 +22,13 @@ def heartbeat_file(layout: ClusterLayout) -> str:
     return str(layout.run_dir / HEARTBEAT_FILE)
 
 
-def resume_environment(plan: ClusterPlan, layout: ClusterLayout) -> dict[str, str]:
-    """The ResumeProgram's settings for this cluster."""
+def resume_environment(plan: ClusterPlan, layout: ClusterLayout, knobs: LocalSettings) -> dict[str, str]:
+    """The ResumeProgram's settings for this cluster (``knobs``: what the create read)."""
     env = {
         "CORRAL_PROVIDER": "local",
         "CORRAL_SCALING_STRATEGY": plan.scaling_strategy,
         "CORRAL_HEARTBEAT_FILE": heartbeat_file(layout),
     }
-    timeout = os.environ.get(HEARTBEAT_TIMEOUT_ENV, "").strip()
-    if timeout:
-        env[HEARTBEAT_TIMEOUT_ENV] = timeout
+    if knobs.heartbeat_timeout:
+        env[HEARTBEAT_TIMEOUT_ENV] = knobs.heartbeat_timeout
     return env

@@ -48,7 +48,6 @@ from corral.providers.local import (
     _proc,
     _storage,
     _storage_teardown,
-    _volumes,
 )
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord, StorageRecord
 from corral.slurm import hostlist
@@ -195,7 +194,8 @@ def new_descriptor(layout: ClusterLayout, current: ClusterDescriptor, new: Clust
         logins = _login.pool_records(new, layout, current.subnet, highest, current.login_pools)
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
-    return replace(fresh, nodes=tuple(nodes), extra=current.extra, login_pools=logins)
+    fresh = replace(fresh, extra=current.extra, settings=current.settings)  # kept from the create
+    return replace(fresh, nodes=tuple(nodes), login_pools=logins)
 
 
 def _storage_records(
@@ -211,7 +211,8 @@ def _storage_records(
         Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)
         Path(spec.mount_dir).mkdir(parents=True, exist_ok=True)
         created = str(missing) if missing else ""
-        records.append(_storage.storage_record(layout, spec, created, efs_cap_gib=_volumes.efs_cap_gib()))
+        cap = current.settings.efs_cap_gib
+        records.append(_storage.storage_record(layout, spec, created, efs_cap_gib=cap))
     return tuple(records)
 
 

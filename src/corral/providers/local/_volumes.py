@@ -24,22 +24,14 @@ from pathlib import Path
 
 from corral.errors import ProviderError
 from corral.providers.local import _proc
-from corral.runtime import settings
 
 SUFFIX = ".img"
-EFS_CAP_ENV = "CORRAL_LOCAL_EFS_CAP_GIB"
-DEFAULT_EFS_CAP_GIB = 512
 #: 32 MiB of journal whatever the size: ext4's default (up to 1 GiB) would be written over time
 JOURNAL_MIB = 32
 LOOP_CONTROL = Path("/dev/loop-control")
 #: how long release waits for another mount namespace's copy of a volume to go
 HELD_WAIT_S = 5.0
 MOUNTINFO = Path("/proc/self/mountinfo")
-
-
-def efs_cap_gib() -> int:
-    value = settings.integer(EFS_CAP_ENV, error=ProviderError)
-    return DEFAULT_EFS_CAP_GIB if value is None else value
 
 
 def image_of(mount_point: Path | str) -> Path:
@@ -214,10 +206,7 @@ def mounted_under(root: Path) -> list[str]:
 
 
 __all__ = [
-    "DEFAULT_EFS_CAP_GIB",
-    "EFS_CAP_ENV",
     "check_support",
-    "efs_cap_gib",
     "ensure",
     "image_of",
     "is_mounted",

@@ -54,6 +54,7 @@ from corral.providers.local import (
 )
 from corral.providers.local._image_verbs import LocalImageVerbs
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
+from corral.providers.local._settings import LocalSettings
 
 REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "scontrol", "ip", "nsenter", "unshare", "sshd", "socat")
 INSTALL_HINT = "run `bash scripts/setup.sh` (as root; it installs munge, Slurm, openssh-server and socat)"
@@ -174,13 +175,14 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
                 hint="a cluster of that name runs from another state directory (CORRAL_STATE_DIR); "
                 "choose another name",
             )
-        protected_failure_count = _daemons.protected_failure_count_override()
+        knobs = LocalSettings.from_env()  # the one read of the settings: a bad one fails here
         _capacity.validate_environment()  # a bad CORRAL_LOCAL_CAPACITY fails before anything exists
         cluster_id = cluster_id or _owner.new_cluster_id()
         _owner.claim(layout.root, cluster_id)
         try:
             _cgroups.create_cluster(layout.root, f"{plan.cluster_name}-{cluster_id}")
-            descriptor = _daemons.record_settings(layout, _cluster.prepare(plan, layout))
+            descriptor = _cluster.prepare(plan, layout, knobs)
+            _daemons.write_first_heartbeat(layout)
             _mungekey.write_cluster_key(plan, layout.munge_key, self.state_dir, on_event)
             if plan.slurm.database_uri:
                 key = _accounting.prepare(plan, layout, descriptor, on_event)
@@ -196,9 +198,7 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
             _cluster.bring_up_static(plan, layout, on_event)
             _login.start_with_cluster(layout, descriptor, on_event)
             _cluster.run_head_agent(layout, descriptor, holder, "configured")
-            _daemons.start_supervisor(
-                layout, holder, descriptor, protected_failure_count=protected_failure_count
-            )
+            _daemons.start_supervisor(layout, holder, descriptor)
         except (OSError, subprocess.SubprocessError) as exc:
             raise ProviderError(f"creating local cluster {plan.cluster_name!r} failed: {exc}") from exc
         on_event("HeadNode", "bootstrap complete")

@@ -12,6 +12,7 @@ from corral.errors import ProviderError
 from corral.providers.local import _capacity
 from corral.providers.local._capacity import Admission, CapacityLimits, Limit, Slot, admit
 from corral.providers.local._layout import ClusterLayout, NodeRecord
+from corral.providers.local._settings import LocalSettings
 
 
 def test_parse_every_kind_of_limit() -> None:
@@ -166,11 +167,12 @@ def test_resume_environment_carries_strategy_heartbeat_and_threshold(
     layout = ClusterLayout(tmp_path, "env")
     cluster = replace(plan("env"), scaling_strategy="greedy-all-or-nothing")
     monkeypatch.delenv(_scaling.HEARTBEAT_TIMEOUT_ENV, raising=False)
-    env = _scaling.resume_environment(cluster, layout)
+    env = _scaling.resume_environment(cluster, layout, LocalSettings.from_env())
     assert env == {
         "CORRAL_PROVIDER": "local",
         "CORRAL_SCALING_STRATEGY": "greedy-all-or-nothing",
         "CORRAL_HEARTBEAT_FILE": str(layout.run_dir / "heartbeat"),
     }
     monkeypatch.setenv(_scaling.HEARTBEAT_TIMEOUT_ENV, "42")
-    assert _scaling.resume_environment(cluster, layout)[_scaling.HEARTBEAT_TIMEOUT_ENV] == "42"
+    knobs = LocalSettings.from_env()  # read at create, handed on as it is
+    assert _scaling.resume_environment(cluster, layout, knobs)[_scaling.HEARTBEAT_TIMEOUT_ENV] == "42"

@@ -12,7 +12,8 @@ import pytest
 
 from corral.config.check import check_cluster_config
 from corral.plan import StorageSpec, build_plan
-from corral.providers.local import _storage, _volumes
+from corral.providers.local import _settings, _storage, _volumes
+from corral.providers.local._settings import LocalSettings
 
 CONFIG = """\
 Region: us-east-1
@@ -71,11 +72,11 @@ def test_efs_gets_the_per_cluster_cap_and_an_existing_volume_no_size() -> None:
 
 
 def test_a_cap_that_is_not_a_number_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(_volumes.EFS_CAP_ENV, "lots")
-    with pytest.raises(Exception, match=_volumes.EFS_CAP_ENV):
-        _volumes.efs_cap_gib()
-    monkeypatch.delenv(_volumes.EFS_CAP_ENV)
-    assert _volumes.efs_cap_gib() == _volumes.DEFAULT_EFS_CAP_GIB
+    monkeypatch.setenv(_settings.EFS_CAP_ENV, "lots")
+    with pytest.raises(Exception, match=_settings.EFS_CAP_ENV):
+        LocalSettings.from_env()
+    monkeypatch.delenv(_settings.EFS_CAP_ENV)
+    assert LocalSettings.from_env().efs_cap_gib == _settings.DEFAULT_EFS_CAP_GIB
 
 
 @pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="needs mkfs.ext4 (e2fsprogs)")
