@@ -8,8 +8,9 @@ Every parser reads ``environ`` (default ``os.environ``), treats an unset or blan
 - ``lenient=True``: fall back to the default, for programs that must never stop on a setting (the
   ResumeProgram reading the heartbeat threshold).
 
-A provider reads its settings once, into a frozen record (``LocalSettings``, ``FakeFailures``,
-``AwsSettings``), and passes the record on; nothing below reads the environment again.
+A provider reads its settings once, into a frozen record, and passes the record on: the local
+provider's ``LocalSettings`` (kept in each cluster's descriptor) and the fake's ``FakeFailures``.
+The AWS provider has no such record yet: it still reads its few variables where it uses them.
 """
 
 from __future__ import annotations
