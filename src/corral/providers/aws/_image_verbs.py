@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.providers.aws._clients import AwsClients
-from corral.providers.base import EventSink
+from corral.providers.base import EventSink, LogSource
 
 
 class AwsImageVerbs:
@@ -47,6 +47,18 @@ class AwsImageVerbs:
         from corral.providers.aws import _images
 
         return _images.delete(self.clients(region), image_id, force=force)
+
+    def image_log_sources(self, image_id: str, *, region: str | None) -> list[LogSource]:
+        """The build log group's streams, read from CloudWatch Logs."""
+        from corral.providers.aws import _images
+
+        return _images.log_sources(self.clients(region), image_id)
+
+    def image_stack_events(self, image_id: str, *, region: str | None) -> list[dict[str, Any]]:
+        """The image stack's CloudFormation events, newest first, in pcluster's StackEvent shape."""
+        from corral.providers.aws import _images
+
+        return _images.stack_events(self.clients(region), image_id)
 
 
 __all__ = ["AwsImageVerbs"]

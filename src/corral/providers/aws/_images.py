@@ -319,6 +319,45 @@ def delete(clients: AwsClients, image_id: str, *, force: bool) -> dict[str, Any]
     return out
 
 
+def stack_event(event: dict[str, Any]) -> dict[str, Any]:
+    """pcluster's ``StackEvent`` from one DescribeStackEvents entry. Pure."""
+    out: dict[str, Any] = {
+        "stackId": event["StackId"],
+        "eventId": event["EventId"],
+        "stackName": event["StackName"],
+        "logicalResourceId": event.get("LogicalResourceId", ""),
+        "physicalResourceId": event.get("PhysicalResourceId", ""),
+        "resourceType": event.get("ResourceType", ""),
+        "timestamp": _iso(event.get("Timestamp")),
+        "resourceStatus": event.get("ResourceStatus", ""),
+    }
+    for key, name in (
+        ("ResourceStatusReason", "resourceStatusReason"),
+        ("ResourceProperties", "resourceProperties"),
+        ("ClientRequestToken", "clientRequestToken"),
+    ):
+        if event.get(key):
+            out[name] = event[key]
+    return out
+
+
+def stack_events(clients: AwsClients, image_id: str) -> list[dict[str, Any]]:
+    """The image stack's events, newest first (``get-image-stack-events``)."""
+    stack = find_stack(clients, image_id)
+    if stack is None:
+        raise NotFoundError(f"No stack associated with ParallelCluster image id: {image_id}.")
+    return [stack_event(e) for e in reversed(_stack.events(clients, stack["StackId"]))]
+
+
+def log_sources(clients: AwsClients, image_id: str) -> list[Any]:
+    """The streams of the build's log group (Image Builder writes ``<version>/<build>``)."""
+    from corral.providers.aws._cloudwatch import log_sources as group_sources
+
+    if find_stack(clients, image_id) is None and find_ami(clients, image_id) is None:
+        raise NotFoundError(f"No image or stack associated with ParallelCluster image id: {image_id}.")
+    return group_sources(clients, image_log_group(image_id), None)
+
+
 def _refuse_in_use(clients: AwsClients, image_id: str, ami_id: str) -> None:
     running = aws_call(
         "DescribeInstances",

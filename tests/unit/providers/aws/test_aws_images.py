@@ -311,3 +311,36 @@ def test_a_missing_parent_image_is_refused_before_anything_is_made(parent: str, 
     assert provider.list_images(image_status="PENDING", region=None) == []
     with pytest.raises(NotFoundError):
         provider.describe_image("bad-1", region=None)
+
+
+def test_the_image_verbs_through_the_cli_with_provider_aws(
+    parent: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``corral build-image --provider aws`` and the other verbs print pcluster's JSON from the
+    provider (moto: the stack without its Image Builder resources, an AMI made by the test)."""
+    from click.testing import CliRunner
+
+    from corral.cli import main as cli_main
+
+    monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "state"))
+    config = tmp_path / "image.yaml"
+    config.write_text(full(parent=parent, regions="us-east-1"))
+
+    def corral(*args: str) -> dict[str, Any]:
+        result = CliRunner().invoke(cli_main.cli, [*args, "--provider", "aws"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
+    built = corral("build-image", "-c", str(config), "-i", "cli-1")
+    assert built["image"]["imageBuildStatus"] == "BUILD_IN_PROGRESS"
+    events = corral("get-image-stack-events", "-i", "cli-1")["events"]
+    assert events[0]["stackName"] == "cli-1" and {"eventId", "resourceStatus", "timestamp"} <= set(events[0])
+    assert corral("list-image-log-streams", "-i", "cli-1")["logStreams"] == []  # no build wrote any
+    ami, _ = _distribute(parent, "cli-1")
+    described = corral("describe-image", "-i", "cli-1")
+    assert described["imageBuildStatus"] == "BUILD_COMPLETE" and described["ec2AmiInfo"]["amiId"] == ami
+    listed = corral("list-images", "--image-status", "AVAILABLE")["images"]
+    assert [i["imageId"] for i in listed] == ["cli-1"]
+    deleted = corral("delete-image", "-i", "cli-1")
+    assert deleted["image"]["imageBuildStatus"] == "DELETE_IN_PROGRESS"
+    assert corral("list-images", "--image-status", "AVAILABLE")["images"] == []
