@@ -24,8 +24,8 @@ def os_findings(config: Any, *, nodes_boot_from_images: bool) -> list[Finding]:
         )
     else:
         message = (
-            f"{os} is not applicable locally: nodes run on this machine's own root file system and Slurm "
-            f"(CORRAL_LOCAL_NODE_ROOT=image boots them from the official {OFFICIAL_OS} image {ami})"
+            f"{os} is not applicable locally: CORRAL_LOCAL_NODE_ROOT=host runs nodes on this machine's own "
+            f"root file system and Slurm (unset, they boot from the official {OFFICIAL_OS} image {ami})"
         )
     hint = f"software that needs {os} itself must be installed by a custom action"
     return [Finding(Level.INFO, OS_CODE, "Image/Os", message, hint)]

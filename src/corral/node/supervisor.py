@@ -153,8 +153,15 @@ def start(service: Service) -> int | None:
     pid = spawn(service.argv, dict(service.env), service.log)
     if service.daemonizes:
         return _wait_for_pid_file(service, old)
-    Path(service.pid_file).write_text(f"{pid}\n")
+    _write_pid(service.pid_file, pid)
     return pid
+
+
+def _write_pid(path: str, pid: int) -> None:
+    """Written whole or not at all: a reader never sees it empty (tmp file, then rename)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    Path(tmp).write_text(f"{pid}\n")
+    os.replace(tmp, path)
 
 
 def _reap() -> None:
@@ -221,7 +228,7 @@ def run(spec_path: Path) -> int:
     except BlockingIOError:
         log("another supervisor holds the lock; exiting")
         return 0
-    Path(spec.pid_file).write_text(f"{os.getpid()}\n")
+    _write_pid(spec.pid_file, os.getpid())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     watches = {s.name: Watch() for s in spec.services}
     log(f"supervising {', '.join(s.name for s in spec.services)} of cluster {spec.cluster!r}")

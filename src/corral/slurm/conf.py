@@ -135,11 +135,15 @@ def _global_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str
 
 
 def _node_groups(nodes: Sequence[NodeSpec]) -> list[list[NodeSpec]]:
-    """Consecutive nodes of one queue, compute resource and kind share a NodeName line."""
+    """Consecutive nodes of one queue, compute resource, kind and shape share a NodeName line (a
+    node an update keeps at its old shape until it is replaced gets a line of its own)."""
     groups: list[list[NodeSpec]] = []
+
+    def key(node: NodeSpec) -> tuple[object, ...]:
+        return (node.queue, node.compute_resource, node.kind, node.shape)
+
     for node in nodes:
-        key = (node.queue, node.compute_resource, node.kind)
-        if groups and (groups[-1][0].queue, groups[-1][0].compute_resource, groups[-1][0].kind) == key:
+        if groups and key(groups[-1][0]) == key(node):
             groups[-1].append(node)
         else:
             groups.append([node])

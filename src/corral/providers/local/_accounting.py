@@ -38,6 +38,8 @@ from corral.providers.local import _cgroups, _net, _proc
 from corral.providers.local._daemons import (
     ACCOUNTING_DATABASE_KEY,
     EXTERNAL_SLURMDBD_KEY,
+    head_daemon_argv,
+    image_cluster,
     log_tail,
     slurm_env,
 )
@@ -270,6 +272,10 @@ def connect(layout: ClusterLayout, descriptor: ClusterDescriptor, key: str | Non
 
 
 def slurmdbd_argv(layout: ClusterLayout, holder: int) -> list[str]:
+    """slurmdbd on the head: the image's in the head's root (an image cluster: slurmdbd must be at
+    least slurmctld's version), else the host's in the head's network and UTS namespaces."""
+    if image_cluster(layout):
+        return head_daemon_argv(layout, holder, "slurmdbd")
     head = _net.head_netns(layout.name)
     return ["nsenter", f"--net=/run/netns/{head}", f"--uts=/proc/{holder}/ns/uts", "--", "slurmdbd"]
 
@@ -318,6 +324,20 @@ def register_cluster(
         added = _proc.run([*head, "sacctmgr", "-i", "add", "cluster", name], env=env, check=False)
         if added.returncode != 0 and "already exists" not in added.stdout + added.stderr:
             raise ProviderError(f"sacctmgr add cluster {name} failed: {added.stderr.strip() or added.stdout}")
+
+
+def restart(layout: ClusterLayout, descriptor: ClusterDescriptor, holder: int) -> None:
+    """After a reboot: the cluster's stand-in up again (it may have gone with the host), the link
+    to it, and slurmdbd on the head."""
+    standin = _load(databases_dir(layout.state_dir) / descriptor.extra[DATABASE_KEY])
+    if standin is None:
+        raise ProviderError(
+            f"the database stand-in of cluster {descriptor.name!r} is gone",
+            hint="`corral list-databases` lists the stand-ins; recreate the cluster",
+        )
+    ensure_standin(standin, lambda _where, _what: None)
+    connect(layout, descriptor)
+    start_slurmdbd(layout, descriptor, holder, lambda _where, _what: None)
 
 
 # -- listing and removing stand-ins ------------------------------------------------------------

@@ -278,6 +278,18 @@ def run_head_agent(layout: ClusterLayout, descriptor: ClusterDescriptor, holder:
         )
 
 
+def head_enter_argv(descriptor: ClusterDescriptor, holder: int) -> list[str]:
+    """The prefix that runs a command in the head node (its root, when it boots from an image)."""
+    if _imageroot.image_root(descriptor) is not None:
+        return _rootfs.enter_argv(holder, pid_namespace=False)
+    return _nodes.enter_argv(holder)
+
+
+def start_head_sshd(layout: ClusterLayout, descriptor: ClusterDescriptor, holder: int) -> _sshd.SshFiles:
+    """The head's sshd (the image's in an image head), once its agent placed the accounts."""
+    return _sshd.start(layout, head_enter_argv(descriptor, holder), descriptor.head_address)
+
+
 def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> int:
     """Head netns with the bridge, the holder, mounts and OnNodeStart, munged, slurmctld."""
     for change in _net.raise_neighbour_limits(len(descriptor.nodes)):
@@ -288,14 +300,13 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     _nodes.write_identity(layout.head_dir)
     _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
     holder = start_head_machine(layout, descriptor, head)
-    image = _imageroot.image_root(descriptor)
     report("HeadNode", f"namespaces ready ({descriptor.head_hostname}, {descriptor.head_address})")
-    if image is None:  # accounts before any agent runs (image-rooted heads: not yet, see _sshd)
-        _sshd.prepare(layout, descriptor.head_address, descriptor.os)
-    elif descriptor.login_pools:  # login nodes: the default user on every machine, the image's others
-        _sshd.prepare(layout, descriptor.head_address, descriptor.os, etc=Path(image) / "etc")
+    # accounts before any agent runs: the host's, or the image's (its sshd is the image's)
+    image = _imageroot.image_root(descriptor)
+    etc = Path(image) / "etc" if image else Path("/etc")
+    _sshd.prepare(layout, descriptor.head_address, descriptor.os, etc=etc)
     run_head_agent(layout, descriptor, holder, "start")
-    _daemons.start_munged(layout)
+    _daemons.start_munged(layout, holder)
     report("HeadNode", "munged started")
     if _accounting.DATABASE_KEY in descriptor.extra:
         _accounting.connect(layout, descriptor)
@@ -307,14 +318,9 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     _daemons.start_slurmctld(layout, holder)
     _daemons.wait_for_slurmctld(layout, 30.0)
     report("HeadNode", "slurmctld is up")
-    if image is None:
-        ssh = _sshd.start(layout, _nodes.enter_argv(holder), descriptor.head_address)
-        user = ssh.user_file.read_text().strip()
-        report("HeadNode", f"sshd is up on {descriptor.head_address}:22 (user {user}, key authentication)")
-    else:
-        report(
-            "HeadNode", "WARNING: sshd on an image-rooted head is not implemented yet: `corral ssh` enters it"
-        )
+    ssh = start_head_sshd(layout, descriptor, holder)
+    user = ssh.user_file.read_text().strip()
+    report("HeadNode", f"sshd is up on {descriptor.head_address}:22 (user {user}, key authentication)")
     return holder
 
 

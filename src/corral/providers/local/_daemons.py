@@ -54,9 +54,15 @@ def slurm_env(layout: ClusterLayout) -> dict[str, str]:
 def slurmctld_argv(layout: ClusterLayout, holder: int) -> list[str]:
     """slurmctld as the supervisor (re)starts it: the host's, or in an image cluster the image's,
     inside the head's root."""
+    return head_daemon_argv(layout, holder, "slurmctld")
+
+
+def head_daemon_argv(layout: ClusterLayout, holder: int, program: str) -> list[str]:
+    """A head daemon (slurmctld, slurmdbd) as the supervisor (re)starts it from the head's network
+    namespace: the host's program, or in an image cluster the image's, inside the head's root."""
     if image_cluster(layout):
-        return [*_rootfs.enter_argv(holder, pid_namespace=False), "slurmctld"]
-    return ["slurmctld"]
+        return [*_rootfs.enter_argv(holder, pid_namespace=False), program]
+    return [program]
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -67,10 +73,13 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(content[-lines:])
 
 
-def munged_argv(layout: ClusterLayout) -> list[str]:
+def munged_argv(layout: ClusterLayout, holder: int | None = None) -> list[str]:
     """munged with the cluster's own key and socket; ``--force`` lets a restarted munged replace
-    the socket a killed one left behind."""
+    the socket a killed one left behind. In an image cluster (given the head's ``holder``) the
+    image's munged, in the head's root."""
+    enter = _rootfs.enter_argv(holder, pid_namespace=False) if holder and image_cluster(layout) else []
     return [
+        *enter,
         "munged",
         "--force",
         f"--socket={layout.munge_socket}",
@@ -81,8 +90,9 @@ def munged_argv(layout: ClusterLayout) -> list[str]:
     ]
 
 
-def start_munged(layout: ClusterLayout) -> None:
-    """A per-cluster munged with its own key and socket (the socket dir must be 0755)."""
+def start_munged(layout: ClusterLayout, holder: int) -> None:
+    """A per-cluster munged with its own key and socket (the socket dir must be 0755), in the
+    head's network namespace (and root, when the head boots from an image)."""
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     layout.run_dir.chmod(0o755)
     layout.requests_dir.mkdir(exist_ok=True)
@@ -91,8 +101,10 @@ def start_munged(layout: ClusterLayout) -> None:
         with open(os.open(layout.munge_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as key:
             key.write(os.urandom(1024))
     # Inside the head's network namespace (it needs no network: clients reach it by its socket).
-    head = ["nsenter", f"--net=/run/netns/{_net.head_netns(layout.name)}", "--"]
-    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *head, *munged_argv(layout)]
+    head = (
+        [] if image_cluster(layout) else ["nsenter", f"--net=/run/netns/{_net.head_netns(layout.name)}", "--"]
+    )
+    argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *head, *munged_argv(layout, holder)]
     result = _proc.run(argv, env={"PATH": _proc.SAFE_PATH}, check=False)
     if result.returncode != 0:
         raise ProviderError(
@@ -238,7 +250,7 @@ def supervisor_spec(
     dbd = (
         Service(
             "slurmdbd",
-            ("slurmdbd",),
+            tuple(head_daemon_argv(layout, holder, "slurmdbd")),
             str(layout.run_dir / "slurmdbd.pid"),
             program="slurmdbd",
             same_netns=True,
@@ -250,7 +262,7 @@ def supervisor_spec(
     services = (
         Service(
             "munged",
-            tuple(munged_argv(layout)),
+            tuple(munged_argv(layout, holder)),
             str(layout.run_dir / "munged.pid"),
             program="munged",
             markers=(str(layout.munge_socket),),

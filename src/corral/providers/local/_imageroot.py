@@ -1,5 +1,5 @@
-"""Clusters whose machines boot from an image (``CORRAL_LOCAL_NODE_ROOT=image``, read at create;
-off by default until the whole end-to-end suite passes on it).
+"""Clusters whose machines boot from an image: the default. ``CORRAL_LOCAL_NODE_ROOT=host`` (read at
+create) keeps the older host-rooted machines (the host's root file system and Slurm) as a fallback.
 
 What changes for such a cluster (everything else is as for host-rooted machines):
 
@@ -51,11 +51,14 @@ SLURM_COMMANDS = (
 
 
 def requested() -> bool:
-    """Whether a create asks for image-rooted machines."""
+    """Whether a create boots its machines from an image (the default; ``host`` opts out)."""
     value = os.environ.get(NODE_ROOT_ENV, "").strip().lower()
     if value not in ("", "host", "image"):
-        raise ProviderError(f"{NODE_ROOT_ENV}={value!r} is not 'host' or 'image'", hint="e.g. image")
-    return value == "image"
+        raise ProviderError(
+            f"{NODE_ROOT_ENV}={value!r} is not 'host' or 'image'",
+            hint="unset it (nodes boot from the official image), or 'host' for host-rooted nodes",
+        )
+    return value != "host"
 
 
 #: ``{queue: lowerdir}`` (JSON) of queues whose nodes boot from another image than the head

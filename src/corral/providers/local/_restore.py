@@ -23,6 +23,7 @@ from pathlib import Path
 
 from corral.plan import ClusterPlan
 from corral.providers.local import (
+    _accounting,
     _cgroups,
     _cluster,
     _daemons,
@@ -94,7 +95,8 @@ def restore(layout: ClusterLayout, plan: ClusterPlan, cluster_id: str) -> bool:
 
 
 def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
-    """The head's namespaces, mounts and OnNodeStart, munged and slurmctld (recovering its state)."""
+    """The head's namespaces and machine (from its image, if it boots from one), mounts and
+    OnNodeStart, munged, slurmdbd, slurmctld (recovering its state) and sshd."""
     import ipaddress
 
     head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
@@ -102,9 +104,11 @@ def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
     _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
     holder = _cluster.start_head_machine(layout, descriptor, head)
     _cluster.run_head_agent(layout, descriptor, holder, "start")
-    _daemons.start_munged(layout)
+    _daemons.start_munged(layout, holder)
+    if _accounting.DATABASE_KEY in descriptor.extra:
+        _accounting.restart(layout, descriptor, holder)
     _daemons.start_slurmctld(layout, holder)
     _daemons.wait_for_slurmctld(layout, 60.0)
     if _sshd.ssh_files(layout).user_file.exists():  # its files survive under <cluster>/ssh
-        _sshd.start(layout, _nodes.enter_argv(holder), descriptor.head_address)
+        _cluster.start_head_sshd(layout, descriptor, holder)
     return holder

@@ -12,10 +12,12 @@ earlier, interrupted one stopped; a rollback is the same walk towards the old pl
 3. the descriptor, /etc/hosts (rewritten in place: nodes bind-mount it), slurm.conf, gres.conf and
    the program wrappers are rewritten;
 4. Slurm takes the new config: ``scontrol reconfigure`` when the node set is the same, else a
-   slurmctld restart (Slurm 22.05 cannot add or remove nodes on reconfigure; jobs survive in
+   slurmctld restart (so that nodes can come and go whatever the Slurm version; jobs survive in
    StateSaveLocation), with the head's supervisor paused so that it does not race the restart;
 5. nodes whose instance type changed are replaced per QueueUpdateStrategy: DRAIN powers them down as
-   their jobs end (``POWER_DOWN_ASAP``), TERMINATE now (``POWER_DOWN_FORCE``, jobs requeued);
+   their jobs end (``POWER_DOWN_ASAP``; until then they keep their shape in slurm.conf, since Slurm
+   24.11's reconfigure requeues a job whose node's cores change: ``_reshape``), TERMINATE now
+   (``POWER_DOWN_FORCE``, jobs requeued);
 6. storage added or removed is mounted into, or unmounted from, every running node and the head;
 7. new static nodes are powered up and waited for;
 8. login pools converge on their new Count (``_login``): new nodes launch now; nodes past Count are
@@ -46,6 +48,7 @@ from corral.providers.local import (
     _net,
     _nodes,
     _proc,
+    _reshape,
     _storage,
     _storage_teardown,
 )
@@ -58,14 +61,20 @@ Report = Callable[[str, str], None]
 POWER_DOWN_WAIT_S = 20.0
 
 
-def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback: bool) -> None:
-    """Converge the local cluster at ``layout`` on ``new`` (see the module docstring)."""
+def update(
+    layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback: bool, old: ClusterPlan | None = None
+) -> None:
+    """Converge the local cluster at ``layout`` on ``new`` (see the module docstring); ``old`` is
+    the plan it runs (the shapes of nodes that DRAIN keeps, ``_reshape``)."""
     current = ClusterDescriptor.load(layout.descriptor)
     holder = _nodes.holder_pid(layout.head_dir)
     if holder is None:
         raise ProviderError(f"the head node of cluster {layout.name!r} is not running")
     _unpark_supervisor(layout)
     descriptor = new_descriptor(layout, current, new)
+    reshaped = _reshaped(layout, current, descriptor)
+    kept = _reshape.deferred(layout, old, new, reshaped)
+    descriptor = _reshape.keep_types(descriptor, kept)
     partitions = _partition_states(layout)
     stopped = bool(partitions) and all(state == "INACTIVE" for state in partitions.values())
     going = [n.name for n in current.nodes if _gone(n, descriptor)]
@@ -75,9 +84,13 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
     layout.descriptor.write_text(descriptor.dump())
     _logs.write_policy(new, layout)
     try:
-        _cluster.write_files(new, layout, descriptor)
+        _cluster.write_files(_reshape.conf_plan(new, kept), layout, descriptor)
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
+    _reshape.save(layout, new, kept)
+    # a kept node that powered down meanwhile (before its shape was saved) takes its new one now
+    _reshape.finish(layout, [n for n in kept if _nodes.holder_pid(layout.node_dir(n)) is None])
+    descriptor = ClusterDescriptor.load(layout.descriptor)
     if {n.name for n in current.nodes} != {n.name for n in descriptor.nodes}:
         restart_slurmctld(layout, holder)
         report("HeadNode", "slurmctld restarted with the new node set")
@@ -87,7 +100,7 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
     _reconfigure(layout)
     _keep_partition_states(layout, new, partitions, stopped)
     report("HeadNode", "slurm.conf applied")
-    _replace_reshaped(layout, current, descriptor, new.slurm.queue_update_strategy, report)
+    _replace_reshaped(layout, reshaped, new.slurm.queue_update_strategy, report)
     _apply_storage(layout, current, descriptor, holder, report)
     if not stopped:  # a stopped fleet stays stopped: its static nodes start with the fleet
         _start_static(new, layout, current, report)
@@ -103,7 +116,7 @@ def update(layout: ClusterLayout, new: ClusterPlan, report: Report, *, rollback:
             report("HeadNode", "OnNodeUpdated actions done")
 
 
-#: slurm.conf keys that Slurm 22.05 reads only when slurmctld starts (reconfigure ignores them).
+#: slurm.conf keys that slurmctld reads only when it starts (Slurm 22.05's reconfigure ignores them).
 RESTART_KEYS = ("SelectType=", "SelectTypeParameters=")
 
 
@@ -291,18 +304,20 @@ def _reconfigure(layout: ClusterLayout) -> None:
         time.sleep(0.25)
 
 
-def _replace_reshaped(
-    layout: ClusterLayout, current: ClusterDescriptor, new: ClusterDescriptor, strategy: str, report: Report
-) -> None:
-    """Nodes whose instance type changed and that run now are replaced: after their jobs (DRAIN) or
-    at once, their jobs requeued (TERMINATE)."""
-    reshaped = [
+def _reshaped(layout: ClusterLayout, current: ClusterDescriptor, new: ClusterDescriptor) -> list[str]:
+    """The running nodes whose instance type changes."""
+    return [
         n.name
         for n in new.nodes
         if (old := current.node(n.name)) is not None
         and old.instance_type != n.instance_type
         and _nodes.holder_pid(layout.node_dir(n.name)) is not None
     ]
+
+
+def _replace_reshaped(layout: ClusterLayout, reshaped: list[str], strategy: str, report: Report) -> None:
+    """Nodes whose instance type changed and that run now are replaced: after their jobs (DRAIN,
+    their shape kept until then: ``_reshape``) or at once, their jobs requeued (TERMINATE)."""
     if not reshaped:
         return
     state = "POWER_DOWN_FORCE" if strategy == "TERMINATE" else "POWER_DOWN_ASAP"

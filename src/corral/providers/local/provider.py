@@ -3,6 +3,7 @@ node (see ``notes/local-slurm-findings.md`` for the measured recipe and the Slur
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -48,6 +49,7 @@ from corral.providers.local import (
     _nodes,
     _owner,
     _proc,
+    _reshape,
     _restore,
     _rootfs,
     _sshd,
@@ -71,6 +73,19 @@ class NodeFailure:
 
 def _missing_programs() -> list[str]:
     return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=_proc.SAFE_PATH) is None]
+
+
+def _os_failure(verb: str, name: str, exc: BaseException) -> ProviderError:
+    """A create/update/restore that failed on an OS error; a full disk says so plainly (a node's
+    writable layer, logs and storage live in the state directory)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return ProviderError(
+            f"{verb} local cluster {name!r} failed: the file system holding the state directory is"
+            f" full{where}",
+            hint="free some space there (`df` on the state directory) and retry",
+        )
+    return ProviderError(f"{verb} local cluster {name!r} failed: {exc}")
 
 
 class LocalProvider(LocalImageVerbs, ProviderBase):
@@ -151,9 +166,9 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
 
         self.check_prerequisites()
         try:
-            _update.update(self.layout(new.cluster_name), new, on_event, rollback=rollback)
+            _update.update(self.layout(new.cluster_name), new, on_event, rollback=rollback, old=old)
         except (OSError, subprocess.SubprocessError) as exc:
-            raise ProviderError(f"updating local cluster {new.cluster_name!r} failed: {exc}") from exc
+            raise _os_failure("updating", new.cluster_name, exc) from exc
 
     def delete(self, cluster_name: str, *, retain_storage: bool = True) -> None:
         self.delete_owned(cluster_name, cluster_id="", retain_storage=retain_storage)
@@ -200,7 +215,7 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
             _cluster.run_head_agent(layout, descriptor, holder, "configured")
             _daemons.start_supervisor(layout, holder, descriptor)
         except (OSError, subprocess.SubprocessError) as exc:
-            raise ProviderError(f"creating local cluster {plan.cluster_name!r} failed: {exc}") from exc
+            raise _os_failure("creating", plan.cluster_name, exc) from exc
         on_event("HeadNode", "bootstrap complete")
         return self._head_instance(layout, descriptor)
 
@@ -217,7 +232,7 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
         try:
             return _restore.restore(self.layout(plan.cluster_name), plan, cluster_id)
         except (OSError, subprocess.SubprocessError) as exc:
-            raise ProviderError(f"restoring local cluster {plan.cluster_name!r} failed: {exc}") from exc
+            raise _os_failure("restoring", plan.cluster_name, exc) from exc
 
     def recoverable_clusters(self) -> list[RecoveredCluster]:
         """Every cluster directory of this state dir that has a descriptor."""
@@ -288,6 +303,7 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
         descriptor = self._descriptor(cluster_name)
         layout = self.layout(cluster_name)
         _nodes.terminate_nodes(layout, descriptor, list(node_names))
+        _reshape.finish(layout, list(node_names))  # a drained node takes its new instance type
 
     def instances(self, cluster_name: str) -> list[Instance]:
         layout = self.layout(cluster_name)

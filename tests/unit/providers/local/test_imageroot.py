@@ -11,9 +11,11 @@ from corral.providers.local import _files, _imageroot
 from corral.providers.local._layout import ClusterLayout
 
 
-def test_the_switch_is_off_unless_asked_and_refuses_other_values(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_images_are_the_default_host_opts_out_other_values_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv(_imageroot.NODE_ROOT_ENV, raising=False)
-    assert not _imageroot.requested()
+    assert _imageroot.requested()
     monkeypatch.setenv(_imageroot.NODE_ROOT_ENV, "host")
     assert not _imageroot.requested()
     monkeypatch.setenv(_imageroot.NODE_ROOT_ENV, "image")
