@@ -187,7 +187,13 @@ def with_watchdog(
     # a node whose bootstrap failed stops its services but keeps its dead-man's switch.
     # slurmd (the other services) only after OnNodeConfigured: no job starts on a node before its
     # OnNodeConfigured actions have finished.
-    return replace(spec, services=(argv,), late_services=(*spec.late_services, *spec.services))
+    return slurmd_after_configured(spec, first=(argv,))
+
+
+def slurmd_after_configured(spec: BootstrapSpec, first: tuple[tuple[str, ...], ...] = ()) -> BootstrapSpec:
+    """A compute node's spec whose services (slurmd) start only after its OnNodeConfigured actions:
+    no job starts on a node before they finished. ``first``: services that start before them."""
+    return replace(spec, services=first, late_services=(*spec.late_services, *spec.services))
 
 
 def events_file(layout: ClusterLayout) -> Path:

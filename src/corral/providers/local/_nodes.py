@@ -20,7 +20,7 @@ from pathlib import Path
 from corral.errors import ConflictError, ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
 from corral.providers.local import _cgroups, _disks, _imageroot, _logs, _net, _owner, _proc, _rootfs
-from corral.providers.local._daemons import heartbeat_file, with_watchdog
+from corral.providers.local._daemons import heartbeat_file, slurmd_after_configured, with_watchdog
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
 
@@ -121,6 +121,7 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
             netns, directory, image, binds, node.name, env, cgroup=cgroup, watchdog=watchdog, log=log
         )
         python, enter, env = _imageroot.IMAGE_PYTHON, _rootfs.enter_argv, _imageroot.agent_env(env)
+        spec = slurmd_after_configured(spec)
     spec_path = directory / "bootstrap.json"
     spec_path.write_text(spec.dump())
     agent = [*cgroup, *enter(pid), python, "-m", "corral.node", str(spec_path)]

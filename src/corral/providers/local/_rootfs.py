@@ -30,6 +30,7 @@ BOOT_TIMEOUT_S = 10.0
 INIT = "trap 'exit 0' TERM; while :; do sleep 86400 & wait $!; done"
 INIT_MARKER = "corral-init"
 OLD_ROOT = ".corral-host-root"
+DOWN_REASON = "shutting down: the head node's heartbeat is stale (its jobs are requeued)"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,11 @@ def watchdog_init(w: Watchdog) -> str:
             '  if [ "$age" -gt "$limit" ]; then',
             "    say \"the head node's heartbeat is stale ($age s > $limit s): nobody can replace or"
             ' terminate this node; shutting it down"',
+            # DOWN first, as the Python watchdog does: slurmctld requeues the node's batch jobs
+            # instead of seeing them end by the TERM that follows
+            f"    if timeout 10 scontrol update NodeName={q(w.node)} State=DOWN Reason={q(DOWN_REASON)}"
+            ' >/dev/null 2>&1; then say "marked DOWN in Slurm, its jobs requeued";'
+            ' else say "could not mark it DOWN in Slurm: its jobs die with it"; fi',
             "    kill -TERM -1 2>/dev/null; sleep 2; kill -KILL -1 2>/dev/null",
             f"    ip netns delete {q(w.netns)} || say 'could not delete its network namespace'",
             '    say "shut down"; exit 0',
