@@ -360,9 +360,9 @@ def _apply_storage(
 
 
 def _in_mount_ns(pid: int, argv: list[str], *, check: bool = True) -> None:
-    result = subprocess.run(
-        ["nsenter", "-t", str(pid), "--mount", "--", *argv], capture_output=True, text=True, check=False
-    )
+    # its PID namespace too: an image node's /proc is its own, and umount reads /proc/self/mountinfo
+    enter = ["nsenter", "-t", str(pid), "--mount", "--pid", "--root", "--"]
+    result = subprocess.run([*enter, *argv], capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise ProviderError(f"{' '.join(argv)} failed in the machine of pid {pid}: {result.stderr.strip()}")
 
