@@ -30,7 +30,9 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from corral.config.findings import Finding, Level
 from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.node.fetch import fetch_all
@@ -77,6 +79,8 @@ MAX_POOL_NODES = LOGIN_POOL_BLOCK
 MAX_POOLS = 10
 #: GracetimePeriod in seconds instead of the config's minutes (tests), read at create and update.
 GRACE_ENV = "CORRAL_LOCAL_LOGIN_GRACETIME_SECONDS"
+#: The code of the local provider's own findings about login pools.
+CONFIG_CODE = "LocalLoginNodesValidator"
 LOGIN_NODE_TYPE = "LoginNode"
 WALL_TIMEOUT_S = 10.0
 
@@ -368,6 +372,38 @@ def retire(layout: ClusterLayout, name: str, grace_s: int, now: float) -> None:
     _proc.run([*_rootfs.enter_argv(pid), "wall", message], check=False, timeout=WALL_TIMEOUT_S)
 
 
+def config_findings(config: Any, *, nodes_boot_from_images: bool) -> list[Finding]:
+    """What the local provider cannot do with a config's login pools, before anything is made: a
+    WARNING when its nodes are host-rooted (no login node is launched), an ERROR for a pool larger
+    than a local pool's address block."""
+    pools = getattr(getattr(config, "login_nodes", None), "pools", ()) or ()
+    found = []
+    if pools and not nodes_boot_from_images:
+        found.append(
+            Finding(
+                Level.WARNING,
+                CONFIG_CODE,
+                "LoginNodes/Pools",
+                "login nodes are not implemented yet on host-rooted local nodes:"
+                " no login node will be launched",
+                hint=f"create the cluster with {_imageroot.NODE_ROOT_ENV}=image (nodes booted from the"
+                " official image), where login pools run",
+            )
+        )
+    for i, pool in enumerate(pools):
+        if int(getattr(pool, "count", 0)) > MAX_POOL_NODES:
+            found.append(
+                Finding(
+                    Level.ERROR,
+                    CONFIG_CODE,
+                    f"LoginNodes/Pools[{i}]/Count",
+                    f"Count {pool.count} of login node pool {pool.name!r} is more than a local pool holds",
+                    hint=f"use at most {MAX_POOL_NODES} nodes per pool on the local provider",
+                )
+            )
+    return found
+
+
 def start_with_cluster(
     layout: ClusterLayout, descriptor: ClusterDescriptor, report: Callable[[str, str], None]
 ) -> None:
@@ -395,6 +431,7 @@ __all__ = [
     "GRACE_ENV",
     "LoginNode",
     "Observed",
+    "config_findings",
     "converge",
     "instances",
     "known_hosts",

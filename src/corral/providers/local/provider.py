@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corral.config.findings import Finding, Level
+from corral.config.findings import Finding
 from corral.errors import ConflictError, NotFoundError, PrerequisiteError, ProviderError
 from corral.images import os_findings
 from corral.plan import ClusterPlan
@@ -258,31 +258,19 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
 
     def cloud_findings(self, config: Any) -> list[Finding]:
         """What this machine makes of the config's images: an INFO naming the image its Os maps to,
-        an ERROR at each CustomAmi it cannot boot, and one for images of different Slurm majors."""
+        an ERROR at each CustomAmi it cannot boot, and one for images of different Slurm majors; what
+        it cannot do with its login pools (``_login.config_findings``)."""
         try:
             boots = _imageroot.requested()
         except ProviderError:
             boots = False  # the create reports the bad value
         from corral.providers.local.images import custom_ami_findings
 
-        findings = [
+        return [
             *os_findings(config, nodes_boot_from_images=boots),
             *custom_ami_findings(config, self.state_dir),
+            *_login.config_findings(config, nodes_boot_from_images=boots),
         ]
-        pools = getattr(getattr(config, "login_nodes", None), "pools", ())
-        if pools and not boots:
-            findings.append(
-                Finding(
-                    Level.WARNING,
-                    "LocalLoginNodesValidator",
-                    "LoginNodes/Pools",
-                    "login nodes are not implemented yet on host-rooted local nodes: no login node"
-                    " will be launched",
-                    hint=f"create the cluster with {_imageroot.NODE_ROOT_ENV}=image (nodes booted from"
-                    " the official image), where login pools run",
-                )
-            )
-        return findings
 
     def launch(self, cluster_name: str, node_names: Sequence[str]) -> list[Instance]:
         """All of these nodes or none: ``InsufficientCapacityError`` when the cluster's capacity

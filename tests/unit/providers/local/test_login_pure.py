@@ -217,3 +217,16 @@ def test_a_login_nodes_spec_runs_sshd_and_no_slurmd_with_the_login_environment(t
     assert (dna["node_type"], dna["pool_name"]) == ("LoginNode", "users")
     assert placed["/etc/passwd"] == "passwd\n"  # the cluster's accounts
     assert [a.event for a in spec.actions] == ["OnNodeStart"]
+
+
+def test_the_local_provider_says_what_it_cannot_do_with_login_pools_before_anything_is_made() -> None:
+    config = load_cluster_config_text(CONFIG.replace("Count: 2", "Count: 101"), "c.yaml").config
+    host = _login.config_findings(config, nodes_boot_from_images=False)
+    assert [(f.level.name, f.path) for f in host] == [
+        ("WARNING", "LoginNodes/Pools"),
+        ("ERROR", "LoginNodes/Pools[0]/Count"),
+    ]
+    assert "no login node will be launched" in host[0].message and "=image" in host[0].hint
+    assert "at most 100 nodes per pool" in host[1].hint
+    fine = load_cluster_config_text(CONFIG, "c.yaml").config
+    assert _login.config_findings(fine, nodes_boot_from_images=True) == []
