@@ -61,7 +61,7 @@ LoginNodes:
         OnNodeConfigured:
           Script: {script}
           Args: [hello]
-    - Name: ops
+{updated}    - Name: ops
       InstanceType: t3.small
       Count: {ops}
       Networking:
@@ -119,7 +119,7 @@ def cluster(provider: LocalProvider, tmp_path_factory: pytest.TempPathFactory) -
     script.write_text(ACTION)
     script.chmod(0o755)
     config = work / "cluster.yaml"
-    config.write_text(CONFIG.format(users=2, ops=1, script=script))
+    config.write_text(CONFIG.format(users=2, ops=1, script=script, updated=""))
     name = unique_name("lg")
     created = _corral(provider, "create-cluster", "-c", str(config), "-n", name, "--wait")
     try:
@@ -226,7 +226,8 @@ def test_count_changes_through_update_cluster_scale_the_pools(provider: LocalPro
     session = _session_on(provider, name, "ip-" + address.replace(".", "-"), work)
     try:
         config = work / "smaller.yaml"
-        config.write_text(CONFIG.format(users=1, ops=2, script=script))
+        updated = f"        OnNodeUpdated:\n          Script: {script}\n          Args: [updated]\n"
+        config.write_text(CONFIG.format(users=1, ops=2, script=script, updated=updated))
         updated = _corral(
             provider,
             "update-cluster",
@@ -251,6 +252,11 @@ def test_count_changes_through_update_cluster_scale_the_pools(provider: LocalPro
         assert (stopped - warned).total_seconds() >= GRACE_S
         wait_until(lambda: _active(provider, name, users=1, ops=2), 120, "users at 1 node, ops at 2")
         assert address not in _login_instances(provider, name)
+        # the serving node of the pool ran the pool's new OnNodeUpdated script during the update
+        ran = _ok(
+            _corral(provider, "ssh", "-n", name, "--login-pool", "users", "--", "cat /var/tmp/configured")
+        )
+        assert ran.strip() == "LoginNode users LoginNode users updated"
     finally:
         session.kill()
         session.wait()

@@ -145,27 +145,34 @@ UPDATED_ACTION = """      CustomActions:
           Script: /opt/updated.sh
           Args: [a]
 """
+CUSTOM_AMI = """      Image:
+        CustomAmi: ami-0123456789abcdef0
+"""
 
 
-@pytest.mark.parametrize("target", ["local", "aws"])
-def test_an_unimplemented_key_is_one_warning_on_each_provider(tmp_path: Path, target: str) -> None:
-    report = check_cluster_config(
-        write(tmp_path, BASE + LOGIN + UPDATED_ACTION), cluster_name="c", target=target
-    )
+@pytest.mark.parametrize(
+    ("target", "extra", "reason", "other_key"),
+    [
+        ("local", CUSTOM_AMI, "not an AMI", "LoginNodes/Pools[0]/Image/CustomAmi"),
+        (
+            "aws",
+            UPDATED_ACTION,
+            "OnNodeUpdated on the head node only",
+            "LoginNodes/Pools[0]/CustomActions/OnNodeUpdated/Args",
+        ),
+    ],
+)
+def test_an_unimplemented_key_is_one_warning_on_each_provider(
+    tmp_path: Path, target: str, extra: str, reason: str, other_key: str
+) -> None:
+    report = check_cluster_config(write(tmp_path, BASE + LOGIN + extra), cluster_name="c", target=target)
     [warning] = [f for f in by_code(report, NOT_IMPLEMENTED_CODE) if f.path.startswith("LoginNodes")]
     assert warning.level is Level.WARNING and warning.line is not None
-    assert (
-        "not implemented yet" in warning.message and "OnNodeUpdated on the head node only" in warning.message
-    )
-    assert (
-        "LoginNodes/Pools[0]/CustomActions/OnNodeUpdated/Args" in warning.message
-    )  # the other keys are named
+    assert "not implemented yet" in warning.message and reason in warning.message
+    assert other_key in f"{warning.path} {warning.message}"  # every key with that reason is named
     assert not report.blocking
     strict = check_cluster_config(
-        write(tmp_path, BASE + LOGIN + UPDATED_ACTION),
-        cluster_name="c",
-        failure_level="WARNING",
-        target=target,
+        write(tmp_path, BASE + LOGIN + extra), cluster_name="c", failure_level="WARNING", target=target
     )
     assert strict.blocking
 

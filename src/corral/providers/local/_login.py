@@ -404,6 +404,37 @@ def config_findings(config: Any, *, nodes_boot_from_images: bool) -> list[Findin
     return found
 
 
+def run_updated(layout: ClusterLayout, descriptor: ClusterDescriptor) -> list[str]:
+    """After update-cluster: every serving login node whose pool has OnNodeUpdated scripts runs
+    them (its agent's ``updated`` phase, with the pool's current scripts). A failing script marks
+    the node failed (its pool reports ``failed``), as a failed bootstrap does."""
+    done = []
+    for seen in observe(layout):
+        pool = descriptor.login_pool(seen.node.pool)
+        if pool is None or not seen.healthy or not any(a.event == "OnNodeUpdated" for a in pool.actions):
+            continue
+        directory = node_dir(layout, seen.node.name)
+        pid = _nodes.holder_pid(directory)
+        if pid is None:
+            continue
+        spec_path = directory / "bootstrap.json"
+        spec_path.write_text(bootstrap_spec(layout, descriptor, pool, seen.node).dump())
+        agent = [*_cgroups.enter_argv(layout.root, seen.node.name), *_rootfs.enter_argv(pid)]
+        agent += [_imageroot.IMAGE_PYTHON, "-m", "corral.node", str(spec_path), "--phase", "updated"]
+        env = _imageroot.agent_env(_files.node_environment(layout, descriptor))
+        result = _proc.run(agent, env=env, check=False, timeout=descriptor.compute_timeout_s + 30.0)
+        with (layout.log / f"login-{seen.node.name.removeprefix('login-')}.log").open("a") as log:
+            log.write(result.stdout + result.stderr)
+        status = _nodes.read_status(directory / "status.json")
+        if result.returncode == 0:
+            done.append(f"login node {seen.node.name}: OnNodeUpdated actions done")
+        else:
+            done.append(
+                f"WARNING: login node {seen.node.name}: OnNodeUpdated failed: {status.get('message', '')}"
+            )
+    return done
+
+
 def start_with_cluster(
     layout: ClusterLayout, descriptor: ClusterDescriptor, report: Callable[[str, str], None]
 ) -> None:
@@ -442,6 +473,7 @@ __all__ = [
     "pool_records",
     "pool_statuses",
     "retire",
+    "run_updated",
     "start_with_cluster",
     "stop",
     "stop_all",

@@ -22,7 +22,7 @@ earlier, interrupted one stopped; a rollback is the same walk towards the old pl
 7. new static nodes are powered up and waited for;
 8. login pools converge on their new Count (``_login``): new nodes launch now; nodes past Count are
    warned (``wall``) and stop after GracetimePeriod, by the reconciler;
-9. the head node runs its OnNodeUpdated actions (not on a rollback).
+9. the serving login nodes, then the head node, run their OnNodeUpdated actions (not on a rollback).
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def update(
     for line in _login.converge(layout, descriptor):  # Count: scale out now, scale in with grace
         report("LoginNodes", line)
     if not rollback:
+        for line in _login.run_updated(layout, descriptor):
+            report("LoginNodes", line)
         try:
             _cluster.run_head_agent(layout, descriptor, holder, "updated")
         except ProviderError as exc:
