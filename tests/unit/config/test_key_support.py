@@ -145,15 +145,11 @@ UPDATED_ACTION = """      CustomActions:
           Script: /opt/updated.sh
           Args: [a]
 """
-CUSTOM_AMI = """      Image:
-        CustomAmi: ami-0123456789abcdef0
-"""
 
 
 @pytest.mark.parametrize(
     ("target", "extra", "reason", "other_key"),
     [
-        ("local", CUSTOM_AMI, "not an AMI", "LoginNodes/Pools[0]/Image/CustomAmi"),
         (
             "aws",
             UPDATED_ACTION,
