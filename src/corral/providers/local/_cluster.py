@@ -32,6 +32,7 @@ from corral.providers.local import (
     _imageroot,
     _login,
     _logs,
+    _nat,
     _net,
     _nodes,
     _owner,
@@ -210,6 +211,8 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout, knobs: LocalSettings) -> C
     chosen = cluster_images(plan.config)
     if _imageroot.requested() or chosen.located():
         descriptor = with_image(descriptor, chosen, layout.state_dir)
+    if _nat.requested():
+        descriptor = replace(descriptor, extra={**descriptor.extra, _nat.NAT_KEY: "1"})
     # Written before any namespace exists: delete() finds every namespace name through it.
     layout.descriptor.write_text(descriptor.dump())
     _disks.mount_storage(layout, storage)  # after the descriptor: a rollback releases them through it
@@ -297,6 +300,7 @@ def start_head(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
     start_data_repositories(layout, descriptor, report)
     head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
     _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
+    _nat.connect(layout, descriptor, report)  # the cluster's NAT, when it has one
     _nodes.write_identity(layout.head_dir)
     _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
     holder = start_head_machine(layout, descriptor, head)
@@ -444,7 +448,9 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "
     if head in _cluster_netns(layout, descriptor):
         _daemons.stop_slurmctld(layout)
     survivors = _cgroups.kill(layout.root)
-    _net.delete_netns(*_cluster_netns(layout, descriptor))
+    _net.delete_netns(*_cluster_netns(layout, descriptor))  # the NAT's veth goes with the head's
+    if descriptor is None or _nat.enabled(descriptor):
+        _nat.remove(_nat.cluster_tag_id(layout.root))
     _daemons.stop_munged(layout)
     if legacy:
         _proc.kill_pids(_legacy_stray_pids(layout))

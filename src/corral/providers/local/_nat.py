@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from corral.errors import ProviderError
-from corral.providers.local import _net, _proc
+from corral.providers.local import _net, _owner, _proc
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 from corral.runtime import settings
 
@@ -49,6 +49,12 @@ def requested() -> bool:
 
 def enabled(descriptor: ClusterDescriptor) -> bool:
     return descriptor.extra.get(NAT_KEY) == "1"
+
+
+def cluster_tag_id(root: Path) -> str:
+    """The id the cluster's rules carry: its cluster id (a hash of its directory for a cluster
+    made before ids were recorded)."""
+    return _owner.cluster_id(root) or hashlib.sha1(str(root).encode()).hexdigest()[:16]
 
 
 def tag(cluster_id: str) -> str:
@@ -126,9 +132,12 @@ def _enable_forwarding(report: Report) -> None:
         raise ProviderError(f"cannot switch on IPv4 forwarding for the cluster's NAT: {exc}") from exc
 
 
-def connect(layout: ClusterLayout, descriptor: ClusterDescriptor, cluster_id: str, report: Report) -> None:
-    """The uplink and the rules (see the module doc), after the head's namespace exists. Rules a
-    previous run of this cluster left (a restart) are replaced."""
+def connect(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> None:
+    """The uplink and the rules (see the module doc), after the head's namespace exists, for a
+    cluster with NAT. Rules a previous run of this cluster left (a restart) are replaced."""
+    if not enabled(descriptor):
+        return
+    cluster_id = cluster_tag_id(layout.root)
     head = _net.head_netns(descriptor.name)
     host_side, head_side = addresses(ipaddress.IPv4Network(descriptor.subnet))
     veth = host_if(cluster_id)

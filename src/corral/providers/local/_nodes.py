@@ -19,7 +19,7 @@ from pathlib import Path
 
 from corral.errors import ConflictError, ProviderError
 from corral.providers.base import Instance, InstanceState, NodeRole
-from corral.providers.local import _cgroups, _disks, _imageroot, _logs, _net, _owner, _proc, _rootfs
+from corral.providers.local import _cgroups, _disks, _imageroot, _logs, _nat, _net, _owner, _proc, _rootfs
 from corral.providers.local._daemons import heartbeat_file, slurmd_after_configured, with_watchdog
 from corral.providers.local._files import bootstrap_spec, node_environment
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
@@ -101,6 +101,7 @@ def launch_node(layout: ClusterLayout, descriptor: ClusterDescriptor, node: Node
     create_owned_netns(
         layout, netns, lambda: _net.create_node_network(descriptor.name, node.name, node.index, subnet)
     )
+    _nat.node_route(descriptor, netns)  # out through the head, when the cluster has NAT
     env = node_environment(layout, descriptor)
     _cgroups.shape(layout.root, node.name, node.instance_type)
     cgroup = _cgroups.enter_argv(layout.root, node.name)

@@ -29,6 +29,7 @@ from corral.providers.local import (
     _daemons,
     _disks,
     _launch,
+    _nat,
     _net,
     _nodes,
     _owner,
@@ -101,6 +102,7 @@ def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
 
     head, subnet = _net.head_netns(descriptor.name), ipaddress.IPv4Network(descriptor.subnet)
     _nodes.create_owned_netns(layout, head, lambda: _net.create_head_network(descriptor.name, subnet))
+    _nat.connect(layout, descriptor, lambda _where, _what: None)
     _cgroups.shape(layout.root, _cgroups.HEAD, descriptor.head_instance_type)
     holder = _cluster.start_head_machine(layout, descriptor, head)
     _cluster.run_head_agent(layout, descriptor, holder, "start")
