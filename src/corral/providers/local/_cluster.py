@@ -232,6 +232,13 @@ def with_image(
     official = images.ensure_official().ami_id
     chosen = chosen or ClusterImages()
 
+    def booted(ami: str) -> str:
+        """The image ``ami`` boots here: itself, or the official one for an id this machine never
+        saw (an AWS AMI; validation warned: LocalCustomAmiValidator)."""
+        if state_dir is None or not images.known_locally(ami, state_dir):
+            return official
+        return ami
+
     def lowerdir(ami: str) -> str:
         if ami == official or state_dir is None:
             return str(images.rootfs(official))
@@ -240,8 +247,8 @@ def with_image(
         except (NotFoundError, ConflictError) as exc:
             raise ProviderError(f"CustomAmi {ami}: {exc.message}", hint=exc.hint) from None
 
-    head = chosen.head_ami(official)
-    queues = {q: lowerdir(chosen.queue_ami(q, official)) for q in chosen.queues}
+    head = booted(chosen.head_ami(official))
+    queues = {q: lowerdir(booted(chosen.queue_ami(q, official))) for q in chosen.queues}
     extra = {
         **descriptor.extra,
         _imageroot.IMAGE_ID_KEY: head,

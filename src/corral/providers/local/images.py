@@ -304,9 +304,19 @@ CUSTOM_AMI_CODE = "LocalCustomAmiValidator"
 SLURM_VERSION_CODE = "LocalImageSlurmVersionValidator"
 
 
+def known_locally(ami_id: str, state_dir: Path) -> bool:
+    """Whether ``ami_id`` names an image of this machine: the official one (built or not) or one
+    in ``state_dir``'s store (in any status). Any other id is an AWS AMI the machine never saw."""
+    if ami_id == official_recipe().ami_id or read_manifest(ami_id) is not None:
+        return True
+    return ImageStore(state_dir).by_ami(ami_id) is not None
+
+
 def custom_ami_findings(config: Any, state_dir: Path) -> list[Finding]:
-    """An ERROR at each ``CustomAmi`` this machine cannot boot (unknown, unfinished, parent gone),
-    and one when the cluster's images carry different Slurm major versions."""
+    """A WARNING at each ``CustomAmi`` this machine has never heard of (an AWS AMI: its nodes boot
+    from the official image instead, so a production config still runs here), an ERROR at each local
+    image it cannot boot (unfinished, parent gone), and one when the cluster's images carry
+    different Slurm major versions."""
     from corral.images.custom import cluster_images
 
     findings: list[Finding] = []
@@ -316,6 +326,19 @@ def custom_ami_findings(config: Any, state_dir: Path) -> list[Finding]:
         name = f"the official image {official.ami_id}"
         majors.setdefault(official.slurm_major or "unknown", []).append(name)
     for path, ami in cluster_images(config).located():
+        if not known_locally(ami, state_dir):
+            findings.append(
+                Finding(
+                    Level.WARNING,
+                    CUSTOM_AMI_CODE,
+                    path,
+                    f"{ami}: no local image has this id (an AWS AMI?): these nodes boot from the official "
+                    f"image {official_recipe().ami_id} instead, so software the AMI carries is missing here",
+                    "to test the image itself, build it locally (`corral build-image`) and name the id "
+                    "`corral describe-image` gives; `corral list-images` lists the built ones",
+                )
+            )
+            continue
         try:
             manifest = resolve_image(ami, state_dir).manifest
         except (NotFoundError, ConflictError) as exc:
@@ -368,6 +391,7 @@ __all__ = [
     "ensure_official",
     "image_dir",
     "installed_packages",
+    "known_locally",
     "read_manifest",
     "remove_tree",
     "resolve_image",
