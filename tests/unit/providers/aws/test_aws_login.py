@@ -298,6 +298,19 @@ def test_login_pools_live_and_die_with_the_cluster_and_count_updates_scale_them(
         assert set(pools) == {"login", "other"}
         assert pools["login"].status == "active" and pools["login"].address
         assert pools["login"].scheme == "internet-facing" and pools["other"].scheme == "internal"
+        # describe-cluster (CLI and /v3 API alike) carries them as pcluster 3.16's loginNodes
+        described = service.describe(name).to_json()["loginNodes"]
+        assert [p["poolName"] for p in described] == ["login", "other"]
+        assert described[0] == {
+            "poolName": "login",
+            "status": "active",
+            "address": pools["login"].address,
+            "scheme": "internet-facing",
+            "healthyNodes": 2,
+            "unhealthyNodes": 0,
+        }
+        assert (described[1]["scheme"], described[1]["healthyNodes"]) == ("internal", 1)
+        assert described[1]["address"].endswith(".elb.amazonaws.com")
         elb = boto3.client("elbv2")
         listeners = elb.describe_listeners(LoadBalancerArn=_arn_of(provider, name, "login"))["Listeners"]
         assert [(x["Port"], x["Protocol"]) for x in listeners] == [(22, "TCP")]
