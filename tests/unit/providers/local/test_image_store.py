@@ -121,7 +121,9 @@ def test_custom_amis_a_machine_cannot_boot_are_located_errors(tmp_path: Path, of
     assert finding.path == "Scheduling/SlurmQueues[0]/Image/CustomAmi"
     assert "ami-00000000000000099: no local image has this id" in finding.message
     assert f"boot from the official image {official}" in finding.message
-    ImageStore(state).claim(ImageRecord(image_id="bi-wip", ami_id="ami-00000000000000099", status=st.BUILD_IN_PROGRESS))
+    ImageStore(state).claim(
+        ImageRecord(image_id="bi-wip", ami_id="ami-00000000000000099", status=st.BUILD_IN_PROGRESS)
+    )
     [finding] = images.custom_ami_findings(config, state)  # a local image that is not built yet
     assert finding.level.name == "ERROR" and "is BUILD_IN_PROGRESS, not BUILD_COMPLETE" in finding.message
     extra = {"image_root": "/head", QUEUE_ROOTS_KEY: '{"q2": "/a:/b"}'}
