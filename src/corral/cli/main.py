@@ -158,25 +158,76 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Several option decorators as one, in the order they would be stacked (so ``--help`` lists
+    them in that order)."""
+
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
 def cluster_name_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-n", "--cluster-name", required=True, type=NAME, help="Name of the cluster.")(func)
 
 
-def provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
+def provider_choice(purpose: str) -> Callable[[Any], Any]:
+    """Corral's ``--provider`` flag; ``purpose`` ends its help (``where the cluster runs``)."""
     return click.option(
         "--provider",
         envvar="CORRAL_PROVIDER",
         default=PROVIDER_NAMES[0],
         show_default=True,
         type=click.Choice(PROVIDER_NAMES),
-        help="Corral: where the cluster runs (env CORRAL_PROVIDER).",
-    )(func)
+        help=f"Corral: {purpose} (env CORRAL_PROVIDER).",
+    )
+
+
+provider_option = provider_choice("where the cluster runs")
 
 
 def wait_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--wait", is_flag=True, help="Corral: wait until done, showing progress and events on stderr."
     )(func)
+
+
+def next_token_option(*dest: str, help: str = "Token for paginated requests.") -> Callable[[Any], Any]:
+    return click.option("--next-token", *dest, help=help)
+
+
+def validation_options(suppress_help: str) -> Callable[[Any], Any]:
+    """``--suppress-validators`` and ``--validation-failure-level``, as pcluster's create verbs take them."""
+    return options(
+        click.option("--suppress-validators", multiple=True, help=suppress_help),
+        click.option(
+            "--validation-failure-level",
+            type=click.Choice(VALIDATION_LEVELS),
+            default="ERROR",
+            show_default=True,
+        ),
+    )
+
+
+SUPPRESS_HELP = "Validators to suppress: ALL or type:NAME."
+SUPPRESS_SEVERAL_HELP = "Validators to suppress: ALL or type:NAME (several allowed)."
+
+#: what ``create-cluster`` and ``build-image`` take after their config file
+create_options = options(
+    click.option("--dryrun", type=BOOL, default=False, help="Only validate the request (true|false)."),
+    click.option(
+        "--rollback-on-failure", type=BOOL, default=True, help="Roll back on failure (default true)."
+    ),
+)
+
+#: what the ``ssh``-like verbs take instead of ``common`` (they print no JSON)
+session_options = options(
+    click.option("-r", "--region", help="AWS Region of the cluster."),
+    click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks."),
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -209,14 +260,8 @@ def _run(name: str, **kwargs: Any) -> None:
 @cli.command("create-cluster")
 @cluster_name_option
 @click.option("-c", "--cluster-configuration", required=True, help="Path of the cluster config (YAML).")
-@click.option(
-    "--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME (several allowed)."
-)
-@click.option(
-    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
-)
-@click.option("--dryrun", type=BOOL, default=False, help="Only validate the request (true|false).")
-@click.option("--rollback-on-failure", type=BOOL, default=True, help="Roll back on failure (default true).")
+@validation_options(SUPPRESS_SEVERAL_HELP)
+@create_options
 @provider_option
 @wait_option
 @common
@@ -237,12 +282,7 @@ def delete_cluster(**kwargs: Any) -> None:
 @cli.command("update-cluster")
 @cluster_name_option
 @click.option("-c", "--cluster-configuration", required=True, help="Path of the new cluster config (YAML).")
-@click.option(
-    "--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME (several allowed)."
-)
-@click.option(
-    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
-)
+@validation_options(SUPPRESS_SEVERAL_HELP)
 @click.option(
     "--dryrun", type=BOOL, default=False, help="Only show the change set; change nothing (true|false)."
 )
@@ -271,7 +311,7 @@ def describe_cluster(**kwargs: Any) -> None:
 @click.option(
     "--cluster-status", multiple=True, type=click.Choice(CLUSTER_STATUSES), help="Filter by status."
 )
-@click.option("--next-token", help="Token for paginated requests.")
+@next_token_option()
 @common
 def list_clusters(**kwargs: Any) -> None:
     """List the clusters."""
@@ -282,7 +322,7 @@ def list_clusters(**kwargs: Any) -> None:
 @cluster_name_option
 @click.option("--node-type", type=click.Choice(NODE_TYPES), help="Filter by node type.")
 @click.option("--queue-name", help="Filter by queue.")
-@click.option("--next-token", help="Token for paginated requests.")
+@next_token_option()
 @common
 def describe_cluster_instances(**kwargs: Any) -> None:
     """Describe the instances of a cluster."""
@@ -319,7 +359,7 @@ def update_compute_fleet(**kwargs: Any) -> None:
 
 @cli.command("get-cluster-stack-events")
 @cluster_name_option
-@click.option("--next-token", help="Token for paginated requests.")
+@next_token_option()
 @common
 def get_cluster_stack_events(**kwargs: Any) -> None:
     """The events of a cluster's creation, update and deletion, newest first."""
@@ -331,28 +371,42 @@ FILTERS_HELP = (
 )
 
 
-def log_time_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option(
-        "--end-time", help="End of the interval, ISO 8601 (2026-01-01T20:00:00Z), exclusive."
-    )(func)
-    return click.option("--start-time", help="Start of the interval, ISO 8601, inclusive.")(func)
+log_time_options = options(
+    click.option("--start-time", help="Start of the interval, ISO 8601, inclusive."),
+    click.option("--end-time", help="End of the interval, ISO 8601 (2026-01-01T20:00:00Z), exclusive."),
+)
 
+#: what ``get-cluster-log-events`` and ``get-image-log-events`` take after the cluster or image
+log_events_options = options(
+    click.option("--log-stream-name", required=True, help="Name of the log stream."),
+    log_time_options,
+    click.option(
+        "--start-from-head", type=BOOL, default=False, help="Earliest events first (default false: latest)."
+    ),
+    click.option("--limit", type=INT, help="Maximum number of events (default: up to 10,000 or 1 MB)."),
+    next_token_option("token", help="Token for paginated requests (nextToken or prevToken)."),
+)
 
-def retained_provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--provider",
-        envvar="CORRAL_PROVIDER",
-        default=PROVIDER_NAMES[0],
-        show_default=True,
-        type=click.Choice(PROVIDER_NAMES),
-        help="Corral: where to find the retained logs of a deleted cluster (env CORRAL_PROVIDER).",
-    )(func)
+#: where ``export-cluster-logs`` and ``export-image-logs`` put the archive, and which interval
+export_options = options(
+    click.option(
+        "--bucket", help="S3 bucket to upload the archive to (AWS_ENDPOINT_URL selects the endpoint)."
+    ),
+    click.option("--bucket-prefix", help="Key prefix of the archive in the bucket."),
+    click.option("--output-file", help="Write the archive to this file (or into this existing directory)."),
+    click.option(
+        "--keep-s3-objects", type=BOOL, default=False, help="With --output-file, also keep it in S3."
+    ),
+    log_time_options,
+)
+
+retained_provider_option = provider_choice("where to find the retained logs of a deleted cluster")
 
 
 @cli.command("list-cluster-log-streams")
 @cluster_name_option
 @click.option("--filters", multiple=True, help=FILTERS_HELP)
-@click.option("--next-token", "token", help="Token for paginated requests.")
+@next_token_option("token")
 @retained_provider_option
 @common
 def list_cluster_log_streams(**kwargs: Any) -> None:
@@ -362,13 +416,7 @@ def list_cluster_log_streams(**kwargs: Any) -> None:
 
 @cli.command("get-cluster-log-events")
 @cluster_name_option
-@click.option("--log-stream-name", required=True, help="Name of the log stream.")
-@log_time_options
-@click.option(
-    "--start-from-head", type=BOOL, default=False, help="Earliest events first (default false: latest)."
-)
-@click.option("--limit", type=INT, help="Maximum number of events (default: up to 10,000 or 1 MB).")
-@click.option("--next-token", "token", help="Token for paginated requests (nextToken or prevToken).")
+@log_events_options
 @retained_provider_option
 @common
 def get_cluster_log_events(**kwargs: Any) -> None:
@@ -378,11 +426,7 @@ def get_cluster_log_events(**kwargs: Any) -> None:
 
 @cli.command("export-cluster-logs")
 @cluster_name_option
-@click.option("--bucket", help="S3 bucket to upload the archive to (AWS_ENDPOINT_URL selects the endpoint).")
-@click.option("--bucket-prefix", help="Key prefix of the archive in the bucket.")
-@click.option("--output-file", help="Write the archive to this file (or into this existing directory).")
-@click.option("--keep-s3-objects", type=BOOL, default=False, help="With --output-file, also keep it in S3.")
-@log_time_options
+@export_options
 @click.option("--filters", multiple=True, help=FILTERS_HELP)
 @retained_provider_option
 @common
@@ -404,8 +448,7 @@ def export_cluster_logs(**kwargs: Any) -> None:
     help="Corral: connect to a node of this login node pool instead of the head node (round robin).",
 )
 @click.option("--dryrun", type=BOOL, default=False, help="Print the command and exit (true|false).")
-@click.option("-r", "--region", help="AWS Region of the cluster.")
-@click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
+@session_options
 @click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
 def ssh(**kwargs: Any) -> None:
     """SSH to the head node as the cluster's default user: `ssh USER@HEAD ARGS`. ARGS are ssh's
@@ -419,8 +462,7 @@ def ssh(**kwargs: Any) -> None:
 @click.option("--key-path", help="Path of the SSH key to use for the connection.")
 @click.option("--login-node-ip", help="Address of a login node with DCV enabled (default: the head node).")
 @click.option("--show-url", is_flag=True, help="Print the one-time URL and exit.")
-@click.option("-r", "--region", help="AWS Region of the cluster.")
-@click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
+@session_options
 def dcv_connect(**kwargs: Any) -> None:
     """Open a NICE DCV session on the head node (or a login node) in the browser."""
     _run("dcv_connect", **kwargs)
@@ -430,26 +472,14 @@ def image_id_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-i", "--image-id", required=True, type=NAME, help="Id of the image.")(func)
 
 
-def image_provider_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--provider",
-        envvar="CORRAL_PROVIDER",
-        default=PROVIDER_NAMES[0],
-        show_default=True,
-        type=click.Choice(PROVIDER_NAMES),
-        help="Corral: where the image is built (env CORRAL_PROVIDER).",
-    )(func)
+image_provider_option = provider_choice("where the image is built")
 
 
 @cli.command("build-image")
 @image_id_option
 @click.option("-c", "--image-configuration", required=True, help="Path of the image config (YAML).")
-@click.option("--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME.")
-@click.option(
-    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
-)
-@click.option("--dryrun", type=BOOL, default=False, help="Only validate the request (true|false).")
-@click.option("--rollback-on-failure", type=BOOL, default=True, help="Roll back on failure (default true).")
+@validation_options(SUPPRESS_HELP)
+@create_options
 @click.option(
     "--wait", is_flag=True, help="Corral: wait until the build ends; print describe-image's answer."
 )
@@ -477,7 +507,7 @@ def describe_image(**kwargs: Any) -> None:
     type=click.Choice(["AVAILABLE", "PENDING", "FAILED"]),
     help="Filter by status.",
 )
-@click.option("--next-token", help="Token for paginated requests.")
+@next_token_option()
 @image_provider_option
 @common
 def list_images(**kwargs: Any) -> None:
@@ -497,7 +527,7 @@ def delete_image(**kwargs: Any) -> None:
 
 @cli.command("list-image-log-streams")
 @image_id_option
-@click.option("--next-token", "token", help="Token for paginated requests.")
+@next_token_option("token")
 @image_provider_option
 @common
 def list_image_log_streams(**kwargs: Any) -> None:
@@ -507,13 +537,7 @@ def list_image_log_streams(**kwargs: Any) -> None:
 
 @cli.command("get-image-log-events")
 @image_id_option
-@click.option("--log-stream-name", required=True, help="Name of the log stream.")
-@log_time_options
-@click.option(
-    "--start-from-head", type=BOOL, default=False, help="Earliest events first (default false: latest)."
-)
-@click.option("--limit", type=INT, help="Maximum number of events (default: up to 10,000 or 1 MB).")
-@click.option("--next-token", "token", help="Token for paginated requests (nextToken or prevToken).")
+@log_events_options
 @image_provider_option
 @common
 def get_image_log_events(**kwargs: Any) -> None:
@@ -523,7 +547,7 @@ def get_image_log_events(**kwargs: Any) -> None:
 
 @cli.command("get-image-stack-events")
 @image_id_option
-@click.option("--next-token", help="Token for paginated requests.")
+@next_token_option()
 @image_provider_option
 @common
 def get_image_stack_events(**kwargs: Any) -> None:
@@ -533,11 +557,7 @@ def get_image_stack_events(**kwargs: Any) -> None:
 
 @cli.command("export-image-logs")
 @image_id_option
-@click.option("--bucket", help="S3 bucket to upload the archive to (AWS_ENDPOINT_URL selects the endpoint).")
-@click.option("--bucket-prefix", help="Key prefix of the archive in the bucket.")
-@click.option("--output-file", help="Write the archive to this file (or into this existing directory).")
-@click.option("--keep-s3-objects", type=BOOL, default=False, help="With --output-file, also keep it in S3.")
-@log_time_options
+@export_options
 @image_provider_option
 @common
 def export_image_logs(**kwargs: Any) -> None:
@@ -557,10 +577,7 @@ def export_image_logs(**kwargs: Any) -> None:
 @click.option("--keep", is_flag=True, help="Keep the cluster when something failed (for debugging).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--junit", help="Write a JUnit XML report of the jobs to this file.")
-@click.option("--suppress-validators", multiple=True, help="Validators to suppress: ALL or type:NAME.")
-@click.option(
-    "--validation-failure-level", type=click.Choice(VALIDATION_LEVELS), default="ERROR", show_default=True
-)
+@validation_options(SUPPRESS_HELP)
 @provider_option
 @click.option("--debug", is_flag=True, help="Turn on debug logging; show tracebacks.")
 @click.argument("jobs", nargs=-1)
