@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corral.api._context import ApiContext, config_file, context
 from corral.api._errors import located
 from corral.errors import BadRequestError
+from corral.service import EventQuery
 
 NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9-]+$"
 VALIDATOR_PATTERN = r"^(ALL|type:[A-Za-z0-9]+)$"
@@ -20,6 +21,7 @@ router = APIRouter(prefix="/v3/clusters")
 Ctx = Annotated[ApiContext, Depends(context)]
 ClusterName = Annotated[str, Path(alias="clusterName", pattern=NAME_PATTERN)]
 Region = Annotated[str | None, Query()]
+NextToken = Annotated[str | None, Query(alias="nextToken")]
 
 
 class ClusterStatusFilter(StrEnum):
@@ -54,6 +56,26 @@ Suppress = Annotated[
     list[Annotated[str, Field(pattern=VALIDATOR_PATTERN)]] | None, Query(alias="suppressValidators")
 ]
 Level = Annotated[ValidationLevel, Query(alias="validationFailureLevel")]
+
+
+def event_query(
+    next_token: NextToken = None,
+    start_from_head: Annotated[bool, Query(alias="startFromHead")] = False,
+    limit: Annotated[int | None, Query(ge=-(2**31), le=2**31 - 1)] = None,
+    start_time: Annotated[str | None, Query(alias="startTime")] = None,
+    end_time: Annotated[str | None, Query(alias="endTime")] = None,
+) -> EventQuery:
+    """The query parameters of pcluster's ``GetClusterLogEvents`` and ``GetImageLogEvents``."""
+    return EventQuery(
+        start_time=start_time,
+        end_time=end_time,
+        start_from_head=start_from_head,
+        limit=limit,
+        next_token=next_token,
+    )
+
+
+Events = Annotated[EventQuery, Depends(event_query)]
 
 
 def dry_run_json(doc: dict[str, Any], findings: tuple[Any, ...]) -> dict[str, Any]:

@@ -10,13 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from corral.api._clusters import NAME_PATTERN, Region, Suppress, ValidationLevel, unique
+from corral.api._clusters import NAME_PATTERN, Events, NextToken, Region, Suppress, ValidationLevel, unique
 from corral.api._context import ApiContext, config_file, context
 
 router = APIRouter(prefix="/v3/images")
 Ctx = Annotated[ApiContext, Depends(context)]
 ImageId = Annotated[str, Path(alias="imageId", pattern=NAME_PATTERN)]
-NextToken = Annotated[str | None, Query(alias="nextToken")]
 
 
 class ImageStatusFilter(StrEnum):
@@ -97,22 +96,10 @@ def get_image_log_events(
     image_id: ImageId,
     stream: Annotated[str, Path(alias="logStreamName")],
     region: Region = None,
-    next_token: NextToken = None,
-    start_from_head: Annotated[bool, Query(alias="startFromHead")] = False,
-    limit: Annotated[int | None, Query(ge=-(2**31), le=2**31 - 1)] = None,
-    start_time: Annotated[str | None, Query(alias="startTime")] = None,
-    end_time: Annotated[str | None, Query(alias="endTime")] = None,
+    *,
+    query: Events,
 ) -> Any:
-    found = ctx.service.get_image_log_events(
-        image_id,
-        stream,
-        start_time=start_time,
-        end_time=end_time,
-        start_from_head=start_from_head,
-        limit=limit,
-        next_token=next_token,
-        provider=ctx.provider,
-    )
+    found = ctx.service.get_image_log_events(image_id, stream, provider=ctx.provider, **query)
     return found.to_json()
 
 

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from corral.api._clusters import ClusterName, Ctx, Region, unique
+from corral.api._clusters import ClusterName, Ctx, Events, NextToken, Region, unique
 from corral.errors import NotFoundError
 
 router = APIRouter(prefix="/v3/clusters/{clusterName}")
-NextToken = Annotated[str | None, Query(alias="nextToken")]
 
 
 class RequestedFleetStatus(StrEnum):
@@ -98,22 +97,10 @@ def get_cluster_log_events(
     name: ClusterName,
     stream: Annotated[str, Path(alias="logStreamName")],
     region: Region = None,
-    next_token: NextToken = None,
-    start_from_head: Annotated[bool, Query(alias="startFromHead")] = False,
-    limit: Annotated[int | None, Query(ge=-(2**31), le=2**31 - 1)] = None,
-    start_time: Annotated[str | None, Query(alias="startTime")] = None,
-    end_time: Annotated[str | None, Query(alias="endTime")] = None,
+    *,
+    query: Events,
 ) -> dict[str, Any]:
-    found = ctx.service.log_events(
-        name,
-        stream,
-        start_time=start_time,
-        end_time=end_time,
-        start_from_head=start_from_head,
-        limit=limit,
-        next_token=next_token,
-        provider=ctx.provider,
-    )
+    found = ctx.service.log_events(name, stream, provider=ctx.provider, **query)
     return found.to_json()
 
 

@@ -11,14 +11,15 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from corral.cli._output import emit
+from corral.cli._output import emit, emit_log_events
 from corral.errors import BadRequestError, NotFoundError
 
 if TYPE_CHECKING:
     from corral.config.findings import Finding
     from corral.service import ClusterService
+    from corral.service._log_access import EventQuery, ExportRequest
 
 
 def make_service(state_dir: Path | None = None) -> ClusterService:
@@ -342,12 +343,14 @@ def list_cluster_log_streams(
     *,
     cluster_name: str,
     filters: tuple[str, ...],
-    token: str | None,
+    next_token: str | None,
     provider: str,
     output: str,
     query: str | None,
 ) -> None:
-    found = make_service().log_streams(cluster_name, filters=filters, next_token=token, provider=provider)
+    found = make_service().log_streams(
+        cluster_name, filters=filters, next_token=next_token, provider=provider
+    )
     emit(found.to_json(), output=output, query=query)
 
 
@@ -355,56 +358,25 @@ def get_cluster_log_events(
     *,
     cluster_name: str,
     log_stream_name: str,
-    start_time: str | None,
-    end_time: str | None,
-    start_from_head: bool,
-    limit: int | None,
-    token: str | None,
     provider: str,
     output: str,
     query: str | None,
+    **request: Unpack[EventQuery],
 ) -> None:
-    found = make_service().log_events(
-        cluster_name,
-        log_stream_name,
-        start_time=start_time,
-        end_time=end_time,
-        start_from_head=start_from_head,
-        limit=limit,
-        next_token=token,
-        provider=provider,
-    )
-    doc = found.to_json()
-    if output == "table" and not query:  # the events as rows; the tokens are for scripts (JSON)
-        doc = {"logEvents": doc["events"]}
-    emit(doc, output=output, query=query)
+    found = make_service().log_events(cluster_name, log_stream_name, provider=provider, **request)
+    emit_log_events(found.to_json(), output=output, query=query)
 
 
 def export_cluster_logs(
     *,
     cluster_name: str,
-    bucket: str | None,
-    bucket_prefix: str | None,
-    output_file: str | None,
-    keep_s3_objects: bool,
-    start_time: str | None,
-    end_time: str | None,
     filters: tuple[str, ...],
     provider: str,
     output: str,
     query: str | None,
+    **request: Unpack[ExportRequest],
 ) -> None:
-    exported = make_service().export_logs(
-        cluster_name,
-        output_file=output_file,
-        bucket=bucket,
-        bucket_prefix=bucket_prefix,
-        keep_s3_objects=keep_s3_objects,
-        start_time=start_time,
-        end_time=end_time,
-        filters=filters,
-        provider=provider,
-    )
+    exported = make_service().export_logs(cluster_name, filters=filters, provider=provider, **request)
     emit(exported.to_json(), output=output, query=query)
 
 
@@ -555,9 +527,9 @@ def delete_image(*, image_id: str, force: bool, provider: str, output: str, quer
 
 
 def list_image_log_streams(
-    *, image_id: str, token: str | None, provider: str, output: str, query: str | None
+    *, image_id: str, next_token: str | None, provider: str, output: str, query: str | None
 ) -> None:
-    found = make_service().list_image_log_streams(image_id, next_token=token, provider=provider)
+    found = make_service().list_image_log_streams(image_id, next_token=next_token, provider=provider)
     emit(found.to_json(), output=output, query=query)
 
 
@@ -565,29 +537,13 @@ def get_image_log_events(
     *,
     image_id: str,
     log_stream_name: str,
-    start_time: str | None,
-    end_time: str | None,
-    start_from_head: bool,
-    limit: int | None,
-    token: str | None,
     provider: str,
     output: str,
     query: str | None,
+    **request: Unpack[EventQuery],
 ) -> None:
-    found = make_service().get_image_log_events(
-        image_id,
-        log_stream_name,
-        start_time=start_time,
-        end_time=end_time,
-        start_from_head=start_from_head,
-        limit=limit,
-        next_token=token,
-        provider=provider,
-    )
-    doc = found.to_json()
-    if output == "table" and not query:
-        doc = {"logEvents": doc["events"]}
-    emit(doc, output=output, query=query)
+    found = make_service().get_image_log_events(image_id, log_stream_name, provider=provider, **request)
+    emit_log_events(found.to_json(), output=output, query=query)
 
 
 def get_image_stack_events(
@@ -600,28 +556,9 @@ def get_image_stack_events(
 
 
 def export_image_logs(
-    *,
-    image_id: str,
-    bucket: str | None,
-    bucket_prefix: str | None,
-    output_file: str | None,
-    keep_s3_objects: bool,
-    start_time: str | None,
-    end_time: str | None,
-    provider: str,
-    output: str,
-    query: str | None,
+    *, image_id: str, provider: str, output: str, query: str | None, **request: Unpack[ExportRequest]
 ) -> None:
-    exported = make_service().export_image_logs(
-        image_id,
-        output_file=output_file,
-        bucket=bucket,
-        bucket_prefix=bucket_prefix,
-        keep_s3_objects=keep_s3_objects,
-        start_time=start_time,
-        end_time=end_time,
-        provider=provider,
-    )
+    exported = make_service().export_image_logs(image_id, provider=provider, **request)
     emit(exported.to_json(), output=output, query=query)
 
 

@@ -25,6 +25,14 @@ def emit(doc: Any, *, output: str = "json", query: str | None = None) -> None:
     sys.stdout.flush()
 
 
+def emit_log_events(doc: dict[str, Any], *, output: str, query: str | None) -> None:
+    """A ``get-*-log-events`` answer: in a table, only the events as rows (the tokens are for
+    scripts, which read JSON)."""
+    if output == "table" and not query:
+        doc = {"logEvents": doc["events"]}
+    emit(doc, output=output, query=query)
+
+
 def _query(doc: Any, query: str) -> Any:
     import jmespath
     from jmespath.exceptions import JMESPathError
@@ -124,4 +132,4 @@ def _single_list(doc: Any) -> list[Any] | None:
     return None
 
 
-__all__ = ["change_table", "emit", "flatten"]
+__all__ = ["change_table", "emit", "emit_log_events", "flatten"]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from corral.cli._output import emit
+from corral.cli._output import emit, emit_log_events
 from corral.errors import BadRequestError
 
 IN_PROGRESS = ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "UPDATE_IN_PROGRESS")
@@ -158,36 +158,24 @@ def _get(path: str, **names: str) -> Callable[..., None]:
     return verb
 
 
-def get_cluster_log_events(remote: Remote, **kw: Any) -> None:
-    params = _params(
-        startTime=kw["start_time"],
-        endTime=kw["end_time"],
-        startFromHead=kw["start_from_head"],
-        limit=kw["limit"],
-        nextToken=kw["token"],
-    )
-    path = f"/v3/clusters/{kw['cluster_name']}/logstreams/{kw['log_stream_name']}"
-    doc = remote.call("GET", path, params=params)
-    if kw["output"] == "table" and not kw["query"]:
-        doc = {"logEvents": doc["events"]}
-    emit(doc, output=kw["output"], query=kw["query"])
-
-
-def get_image_log_events(remote: Remote, **kw: Any) -> None:
+def _log_events(path: str) -> Callable[..., None]:
+    """A ``get-*-log-events`` verb: GET ``path`` (formatted with the verb's arguments, the stream's
+    name quoted: an image's has a slash) with the interval and page as query parameters."""
     from urllib.parse import quote
 
-    params = _params(
-        startTime=kw["start_time"],
-        endTime=kw["end_time"],
-        startFromHead=kw["start_from_head"],
-        limit=kw["limit"],
-        nextToken=kw["token"],
-    )
-    path = f"/v3/images/custom/{kw['image_id']}/logstreams/{quote(kw['log_stream_name'], safe='')}"
-    doc = remote.call("GET", path, params=params)
-    if kw["output"] == "table" and not kw["query"]:
-        doc = {"logEvents": doc["events"]}
-    emit(doc, output=kw["output"], query=kw["query"])
+    def verb(remote: Remote, **kw: Any) -> None:
+        params = _params(
+            startTime=kw["start_time"],
+            endTime=kw["end_time"],
+            startFromHead=kw["start_from_head"],
+            limit=kw["limit"],
+            nextToken=kw["next_token"],
+        )
+        stream = quote(kw["log_stream_name"], safe="")
+        doc = remote.call("GET", path.format(**{**kw, "log_stream_name": stream}), params=params)
+        emit_log_events(doc, output=kw["output"], query=kw["query"])
+
+    return verb
 
 
 def delete_image(remote: Remote, **kw: Any) -> None:
@@ -259,15 +247,15 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "update_compute_fleet": update_compute_fleet,
     "get_cluster_stack_events": _get("/v3/clusters/{cluster_name}/stackevents", nextToken="next_token"),
     "list_cluster_log_streams": _get(
-        "/v3/clusters/{cluster_name}/logstreams", filters="filters", nextToken="token"
+        "/v3/clusters/{cluster_name}/logstreams", filters="filters", nextToken="next_token"
     ),
-    "get_cluster_log_events": get_cluster_log_events,
+    "get_cluster_log_events": _log_events("/v3/clusters/{cluster_name}/logstreams/{log_stream_name}"),
     "build_image": build_image,
     "describe_image": _get("/v3/images/custom/{image_id}"),
     "list_images": _get("/v3/images/custom", imageStatus="image_status", nextToken="next_token"),
     "delete_image": delete_image,
-    "list_image_log_streams": _get("/v3/images/custom/{image_id}/logstreams", nextToken="token"),
-    "get_image_log_events": get_image_log_events,
+    "list_image_log_streams": _get("/v3/images/custom/{image_id}/logstreams", nextToken="next_token"),
+    "get_image_log_events": _log_events("/v3/images/custom/{image_id}/logstreams/{log_stream_name}"),
     "get_image_stack_events": _get("/v3/images/custom/{image_id}/stackevents", nextToken="next_token"),
     "export_image_logs": local_only("export-image-logs"),
     "list_official_images": _get("/v3/images/official", os="os_name", architecture="architecture"),

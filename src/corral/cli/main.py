@@ -195,8 +195,8 @@ def wait_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def next_token_option(*dest: str, help: str = "Token for paginated requests.") -> Callable[[Any], Any]:
-    return click.option("--next-token", *dest, help=help)
+def next_token_option(help: str = "Token for paginated requests.") -> Callable[[Any], Any]:
+    return click.option("--next-token", help=help)
 
 
 def validation_options(suppress_help: str) -> Callable[[Any], Any]:
@@ -384,7 +384,7 @@ log_events_options = options(
         "--start-from-head", type=BOOL, default=False, help="Earliest events first (default false: latest)."
     ),
     click.option("--limit", type=INT, help="Maximum number of events (default: up to 10,000 or 1 MB)."),
-    next_token_option("token", help="Token for paginated requests (nextToken or prevToken)."),
+    next_token_option(help="Token for paginated requests (nextToken or prevToken)."),
 )
 
 #: where ``export-cluster-logs`` and ``export-image-logs`` put the archive, and which interval
@@ -406,7 +406,7 @@ retained_provider_option = provider_choice("where to find the retained logs of a
 @cli.command("list-cluster-log-streams")
 @cluster_name_option
 @click.option("--filters", multiple=True, help=FILTERS_HELP)
-@next_token_option("token")
+@next_token_option()
 @retained_provider_option
 @common
 def list_cluster_log_streams(**kwargs: Any) -> None:
@@ -527,7 +527,7 @@ def delete_image(**kwargs: Any) -> None:
 
 @cli.command("list-image-log-streams")
 @image_id_option
-@next_token_option("token")
+@next_token_option()
 @image_provider_option
 @common
 def list_image_log_streams(**kwargs: Any) -> None:

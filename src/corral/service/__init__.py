@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from corral.service._images import list_official_images
     from corral.service._jobs import cancel_job, list_jobs
     from corral.service._log_access import (
+        EventQuery,
         ExportedLogs,
+        ExportRequest,
         LogEventList,
         LogStreamList,
     )
@@ -83,6 +85,8 @@ _LAZY = {
     "plan_from_json": "corral.service._codec",
     "plan_to_json": "corral.service._codec",
     "list_official_images": "corral.service._images",
+    "EventQuery": "corral.service._log_access",
+    "ExportRequest": "corral.service._log_access",
     "ExportedLogs": "corral.service._log_access",
     "LogEventList": "corral.service._log_access",
     "LogStreamList": "corral.service._log_access",
@@ -139,6 +143,8 @@ __all__ = [
     "DeleteAccepted",
     "DryRunResult",
     "EventCallback",
+    "EventQuery",
+    "ExportRequest",
     "ExportedLogs",
     "FleetView",
     "InstanceList",

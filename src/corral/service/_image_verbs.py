@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from corral.config.findings import Level
 from corral.errors import BadRequestError, ConflictError
 from corral.providers import DEFAULT_PROVIDER
 from corral.providers.base import Provider
-from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
+from corral.service._log_access import (
+    EventQuery,
+    ExportedLogs,
+    ExportRequest,
+    LogEventList,
+    LogStreamList,
+)
 from corral.service._validate import check_image, check_name
 
 if TYPE_CHECKING:
@@ -121,26 +127,14 @@ class ImageVerbs:
         image_id: str,
         log_stream_name: str,
         *,
-        start_time: str | None = None,
-        end_time: str | None = None,
-        start_from_head: bool = False,
-        limit: int | None = None,
-        next_token: str | None = None,
         provider: str = DEFAULT_PROVIDER,
+        **query: Unpack[EventQuery],
     ) -> LogEventList:
         from corral.service import _log_access
 
         check_name(image_id, "image-id")
         sources = self.provider(provider).image_log_sources(image_id, region=None)
-        return _log_access.get_events(
-            sources,
-            log_stream_name,
-            start_time=start_time,
-            end_time=end_time,
-            start_from_head=start_from_head,
-            limit=limit,
-            next_token=next_token,
-        )
+        return _log_access.get_events(sources, log_stream_name, **query)
 
     def get_image_stack_events(self, image_id: str, *, provider: str = DEFAULT_PROVIDER) -> dict[str, Any]:
         """pcluster's ``GetImageStackEventsResponseContent``, newest first (all of them: the
@@ -152,13 +146,8 @@ class ImageVerbs:
         self,
         image_id: str,
         *,
-        output_file: str | None = None,
-        bucket: str | None = None,
-        bucket_prefix: str | None = None,
-        keep_s3_objects: bool = False,
-        start_time: str | None = None,
-        end_time: str | None = None,
         provider: str = DEFAULT_PROVIDER,
+        **request: Unpack[ExportRequest],
     ) -> ExportedLogs:
         """``export-image-logs``: a tar.gz of the build's log streams and its stack events."""
         from corral.service import _log_access
@@ -167,18 +156,8 @@ class ImageVerbs:
         chosen = self.provider(provider)
         sources = chosen.image_log_sources(image_id, region=None)
         events = chosen.image_stack_events(image_id, region=None)
-        return _log_access.export(
-            image_id,
-            sources,
-            output_file=output_file,
-            bucket=bucket,
-            bucket_prefix=bucket_prefix,
-            keep_s3_objects=keep_s3_objects,
-            start_time=start_time,
-            end_time=end_time,
-            filters=(),
-            extra_files={f"{image_id}-cfn-events": _log_access.stack_events_text(events)},
-        )
+        extra = {f"{image_id}-cfn-events": _log_access.stack_events_text(events)}
+        return _log_access.export(image_id, sources, filters=(), extra_files=extra, **request)
 
 
 __all__ = ["IMAGE_STATUSES", "ImageVerbs"]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from corral.errors import BadRequestError, NotFoundError
 from corral.providers.base import LogSource
@@ -23,6 +23,29 @@ from corral.service._views import iso
 
 #: Bytes read at each end of a file to find its first and last timestamps (list-cluster-log-streams).
 EDGE_BYTES = 65_536
+
+
+class EventQuery(TypedDict, total=False):
+    """What a ``get-*-log-events`` request may say besides its stream: the interval (ISO 8601,
+    start inclusive, end exclusive), the order, the page size and the page."""
+
+    start_time: str | None
+    end_time: str | None
+    start_from_head: bool
+    limit: int | None
+    next_token: str | None
+
+
+class ExportRequest(TypedDict, total=False):
+    """What an ``export-*-logs`` request may say: where the archive goes (a file or directory,
+    and/or ``s3://bucket/prefix/``) and the interval it covers."""
+
+    output_file: str | None
+    bucket: str | None
+    bucket_prefix: str | None
+    keep_s3_objects: bool
+    start_time: str | None
+    end_time: str | None
 
 
 @dataclass(frozen=True)
@@ -150,25 +173,20 @@ def find_stream(sources: Sequence[LogSource], name: str) -> LogSource:
     )
 
 
-def get_events(
-    sources: Sequence[LogSource],
-    stream_name: str,
-    *,
-    start_time: str | None,
-    end_time: str | None,
-    start_from_head: bool,
-    limit: int | None,
-    next_token: str | None,
-) -> LogEventList:
+def get_events(sources: Sequence[LogSource], stream_name: str, **query: Unpack[EventQuery]) -> LogEventList:
     """``get-cluster-log-events`` of one stream."""
-    start = _logs.parse_time(start_time, "start_time")
-    end = _logs.parse_time(end_time, "end_time")
+    start = _logs.parse_time(query.get("start_time"), "start_time")
+    end = _logs.parse_time(query.get("end_time"), "end_time")
     _logs.check_bounds(start, end)
+    limit = query.get("limit")
     if limit is not None and limit <= 0:
         raise BadRequestError("'limit' must be a positive integer.", hint="e.g. --limit 100")
     source = find_stream(sources, stream_name)
     page = _logs.page_events(
-        select_events(source, start, end), start_from_head=start_from_head, limit=limit, token=next_token
+        select_events(source, start, end),
+        start_from_head=query.get("start_from_head", False),
+        limit=limit,
+        token=query.get("next_token"),
     )
     return LogEventList(page)
 
@@ -211,17 +229,13 @@ def export(
     cluster_name: str,
     sources: Sequence[LogSource],
     *,
-    output_file: str | None,
-    bucket: str | None,
-    bucket_prefix: str | None,
-    keep_s3_objects: bool,
-    start_time: str | None,
-    end_time: str | None,
     filters: Sequence[str],
     extra_files: dict[str, str],
+    **request: Unpack[ExportRequest],
 ) -> ExportedLogs:
     """``export-cluster-logs``: the archive goes to ``output_file`` (a file, or an existing
     directory to put it in), or to ``s3://bucket/prefix/`` (both when ``keep_s3_objects``)."""
+    output_file, bucket = request.get("output_file"), request.get("bucket")
     if output_file is None and bucket is None:
         raise BadRequestError(
             "export-cluster-logs needs --output-file or --bucket",
@@ -233,16 +247,16 @@ def export(
             cluster_name,
             sources,
             directory=Path(tmp),
-            start_time=start_time,
-            end_time=end_time,
+            start_time=request.get("start_time"),
+            end_time=request.get("end_time"),
             filters=filters,
             extra_files=extra_files,
         )
         url = s3_url = None
-        if bucket is not None and (target is None or keep_s3_objects):
+        if bucket is not None and (target is None or request.get("keep_s3_objects", False)):
             from corral.providers import s3
 
-            key = "/".join(p for p in ((bucket_prefix or "").strip("/"), archive.name) if p)
+            key = "/".join(p for p in ((request.get("bucket_prefix") or "").strip("/"), archive.name) if p)
             url, s3_url = s3.upload(archive, bucket, key), f"s3://{bucket}/{key}"
         path = None
         if target is not None:
@@ -258,6 +272,8 @@ def stack_events_text(events: Sequence[dict[str, Any]]) -> str:
 
 
 __all__ = [
+    "EventQuery",
+    "ExportRequest",
     "ExportedLogs",
     "LogEventList",
     "LogStreamList",

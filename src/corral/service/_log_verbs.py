@@ -5,12 +5,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from corral.errors import BadRequestError
 from corral.providers.base import LogSource, Provider
 from corral.service._codec import plan_from_json
-from corral.service._log_access import ExportedLogs, LogEventList, LogStreamList
+from corral.service._log_access import (
+    EventQuery,
+    ExportedLogs,
+    ExportRequest,
+    LogEventList,
+    LogStreamList,
+)
 
 if TYPE_CHECKING:
     from corral.service._views import StackEvents
@@ -50,12 +56,8 @@ class LogVerbs:
         cluster_name: str,
         log_stream_name: str,
         *,
-        start_time: str | None = None,
-        end_time: str | None = None,
-        start_from_head: bool = False,
-        limit: int | None = None,
-        next_token: str | None = None,
         provider: str | None = None,
+        **query: Unpack[EventQuery],
     ) -> LogEventList:
         """``get-cluster-log-events``: the latest ``limit`` events, or the first with
         ``start_from_head``; ISO 8601 bounds, start inclusive, end exclusive."""
@@ -63,28 +65,15 @@ class LogVerbs:
 
         self._require_cloudwatch_logs(cluster_name)
         _, sources = self._log_sources(cluster_name, provider)
-        return _log_access.get_events(
-            sources,
-            log_stream_name,
-            start_time=start_time,
-            end_time=end_time,
-            start_from_head=start_from_head,
-            limit=limit,
-            next_token=next_token,
-        )
+        return _log_access.get_events(sources, log_stream_name, **query)
 
     def export_logs(
         self,
         cluster_name: str,
         *,
-        output_file: str | None = None,
-        bucket: str | None = None,
-        bucket_prefix: str | None = None,
-        keep_s3_objects: bool = False,
-        start_time: str | None = None,
-        end_time: str | None = None,
         filters: Sequence[str] = (),
         provider: str | None = None,
+        **request: Unpack[ExportRequest],
     ) -> ExportedLogs:
         """``export-cluster-logs``: a tar.gz of the streams (and the stack events) to
         ``output_file`` and/or ``s3://bucket/bucket_prefix/``."""
@@ -99,18 +88,7 @@ class LogVerbs:
             extra[f"{cluster_name}-cfn-events"] = _log_access.stack_events_text(
                 self.stack_events(cluster_name).to_json()["events"]
             )
-        return _log_access.export(
-            cluster_name,
-            sources,
-            output_file=output_file,
-            bucket=bucket,
-            bucket_prefix=bucket_prefix,
-            keep_s3_objects=keep_s3_objects,
-            start_time=start_time,
-            end_time=end_time,
-            filters=filters,
-            extra_files=extra,
-        )
+        return _log_access.export(cluster_name, sources, filters=filters, extra_files=extra, **request)
 
     def _require_cloudwatch_logs(self, cluster_name: str) -> None:
         """pcluster's answer for a cluster whose config has ``Monitoring/Logs/CloudWatch/Enabled:
