@@ -94,14 +94,19 @@ def _wait(remote: Remote, name: str, *, gone_ok: bool = False, timeout: float = 
         time.sleep(2)
 
 
-def create_cluster(remote: Remote, **kw: Any) -> None:
-    text = Path(kw["cluster_configuration"]).read_text(encoding="utf-8")
-    params = _params(
+def _create_params(kw: dict[str, Any]) -> dict[str, Any]:
+    """The query parameters of ``create-cluster`` and ``build-image``: validation, dry run, rollback."""
+    return _params(
         suppressValidators=list(kw["suppress_validators"]) or None,
         validationFailureLevel=kw["validation_failure_level"],
         dryrun=kw["dryrun"],
         rollbackOnFailure=kw["rollback_on_failure"],
     )
+
+
+def create_cluster(remote: Remote, **kw: Any) -> None:
+    text = Path(kw["cluster_configuration"]).read_text(encoding="utf-8")
+    params = _create_params(kw)
     body = {"clusterName": kw["cluster_name"], "clusterConfiguration": text}
     doc = remote.call("POST", "/v3/clusters", ok=(202, 412), params=params, json=body)
     if kw["wait"] and not kw["dryrun"]:
@@ -201,12 +206,7 @@ def delete_cluster_instances(remote: Remote, **kw: Any) -> None:
 
 def build_image(remote: Remote, **kw: Any) -> None:
     text = Path(kw["image_configuration"]).read_text(encoding="utf-8")
-    params = _params(
-        suppressValidators=list(kw["suppress_validators"]) or None,
-        validationFailureLevel=kw["validation_failure_level"],
-        dryrun=kw["dryrun"],
-        rollbackOnFailure=kw["rollback_on_failure"],
-    )
+    params = _create_params(kw)
     body = {"imageId": kw["image_id"], "imageConfiguration": text}
     doc = remote.call("POST", "/v3/images/custom", ok=(202, 412), params=params, json=body)
     path = f"/v3/images/custom/{kw['image_id']}"

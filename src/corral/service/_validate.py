@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from corral.config import targets
 from corral.config.findings import Finding, Level
@@ -36,6 +36,25 @@ class CheckedConfig:
     findings: tuple[Finding, ...]
 
 
+class Gate(TypedDict, total=False):
+    """How a config is gated: the validators to suppress (``ALL`` or ``type:NAME``), the level at
+    which a finding fails the request (ERROR when not given) and the provider's validation target
+    (local when not given)."""
+
+    suppress: Sequence[str]
+    failure_level: Level
+    target: str
+
+
+def _gate_args(gate: Gate) -> Gate:
+    """``gate`` with every default filled in, as ``corral.config.check`` takes it."""
+    return Gate(
+        suppress=tuple(gate.get("suppress", ())),
+        failure_level=gate.get("failure_level", Level.ERROR),
+        target=gate.get("target", targets.LOCAL),
+    )
+
+
 def check_name(value: str, what: str) -> str:
     """Reject a name that does not match pcluster's pattern, as its CLI does."""
     if not NAME_PATTERN.match(value):
@@ -50,11 +69,9 @@ def check_cluster(
     config_path: str | Path,
     *,
     cluster_name: str,
-    suppress: Sequence[str] = (),
-    failure_level: Level = Level.ERROR,
-    target: str = targets.LOCAL,
     cloud: CloudCheck | None = None,
     source: bytes | None = None,
+    **gate: Unpack[Gate],
 ) -> CheckedConfig:
     """Load and validate a cluster config for a provider ``target`` (``ProviderTraits.validation_target``).
     ``cloud`` (a provider's ``cloud_findings``) adds the validators that need the cloud; its
@@ -64,16 +81,15 @@ def check_cluster(
     from corral.config.check import check_cluster_config
 
     check_name(cluster_name, "cluster-name")
+    args = _gate_args(gate)
     report = check_cluster_config(
         config_path if source is not None else _existing(config_path),
         cluster_name=cluster_name,
-        suppress=tuple(suppress),
-        failure_level=failure_level,
-        target=target,
         source=source,
+        **args,
     )
     if cloud is not None and report.config is not None:
-        return _gate_with_cloud(report, cloud(report.config), suppress, failure_level)
+        return _gate_with_cloud(report, cloud(report.config), args["suppress"], args["failure_level"])
     return _gate(report, INVALID_CLUSTER_CONFIG)
 
 
@@ -81,21 +97,13 @@ def check_image(
     config_path: str | Path,
     *,
     image_id: str,
-    suppress: Sequence[str] = (),
-    failure_level: Level = Level.ERROR,
-    target: str = targets.LOCAL,
+    **gate: Unpack[Gate],
 ) -> CheckedConfig:
     """The same gate for an image builder config."""
     from corral.config.check import check_image_config
 
     check_name(image_id, "image-id")
-    report = check_image_config(
-        _existing(config_path),
-        image_id=image_id,
-        suppress=tuple(suppress),
-        failure_level=failure_level,
-        target=target,
-    )
+    report = check_image_config(_existing(config_path), image_id=image_id, **_gate_args(gate))
     return _gate(report, INVALID_IMAGE_CONFIG)
 
 
@@ -103,36 +111,21 @@ def dry_run_create(
     config_path: str | Path,
     *,
     cluster_name: str,
-    suppress: Sequence[str] = (),
-    failure_level: Level = Level.ERROR,
-    target: str = targets.LOCAL,
     cloud: CloudCheck | None = None,
+    **gate: Unpack[Gate],
 ) -> DryRunResult:
     """``create-cluster --dryrun true``: validate only (with ``cloud``, the provider's cloud checks too)."""
-    checked = check_cluster(
-        config_path,
-        cluster_name=cluster_name,
-        suppress=suppress,
-        failure_level=failure_level,
-        target=target,
-        cloud=cloud,
-    )
-    return DryRunResult(checked.findings)
+    return DryRunResult(check_cluster(config_path, cluster_name=cluster_name, cloud=cloud, **gate).findings)
 
 
 def dry_run_build_image(
     config_path: str | Path,
     *,
     image_id: str,
-    suppress: Sequence[str] = (),
-    failure_level: Level = Level.ERROR,
-    target: str = targets.LOCAL,
+    **gate: Unpack[Gate],
 ) -> DryRunResult:
     """``build-image --dryrun true``: validate only."""
-    checked = check_image(
-        config_path, image_id=image_id, suppress=suppress, failure_level=failure_level, target=target
-    )
-    return DryRunResult(checked.findings)
+    return DryRunResult(check_image(config_path, image_id=image_id, **gate).findings)
 
 
 def read_config(path: str | Path) -> bytes | None:
