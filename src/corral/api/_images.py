@@ -37,7 +37,9 @@ def list_images(
     region: Region = None,
     next_token: NextToken = None,
 ) -> dict[str, Any]:
-    return ctx.service.list_images(image_status.value, next_token=next_token, provider=ctx.provider)
+    return ctx.service.list_images(
+        image_status.value, next_token=next_token, provider=ctx.provider, region=region
+    )
 
 
 @router.post("/custom", status_code=202)
@@ -67,17 +69,18 @@ def build_image(
             failure_level=Level[level.value],
             rollback_on_failure=rollback,
             provider=ctx.provider,
+            region=region,
         )
 
 
 @router.get("/custom/{imageId}")
 def describe_image(ctx: Ctx, image_id: ImageId, region: Region = None) -> dict[str, Any]:
-    return ctx.service.describe_image(image_id, provider=ctx.provider)
+    return ctx.service.describe_image(image_id, provider=ctx.provider, region=region)
 
 
 @router.delete("/custom/{imageId}", status_code=202)
 def delete_image(ctx: Ctx, image_id: ImageId, region: Region = None, force: bool = False) -> dict[str, Any]:
-    return ctx.service.delete_image(image_id, force=force, provider=ctx.provider)
+    return ctx.service.delete_image(image_id, force=force, provider=ctx.provider, region=region)
 
 
 @router.get("/custom/{imageId}/logstreams")
@@ -85,7 +88,7 @@ def list_image_log_streams(
     ctx: Ctx, image_id: ImageId, region: Region = None, next_token: NextToken = None
 ) -> Any:
     return ctx.service.list_image_log_streams(
-        image_id, next_token=next_token, provider=ctx.provider
+        image_id, next_token=next_token, provider=ctx.provider, region=region
     ).to_json()
 
 
@@ -99,7 +102,7 @@ def get_image_log_events(
     *,
     query: Events,
 ) -> Any:
-    found = ctx.service.get_image_log_events(image_id, stream, provider=ctx.provider, **query)
+    found = ctx.service.get_image_log_events(image_id, stream, provider=ctx.provider, region=region, **query)
     return found.to_json()
 
 
@@ -109,7 +112,7 @@ def get_image_stack_events(
 ) -> Any:
     from corral.service import paged_doc
 
-    doc = ctx.service.get_image_stack_events(image_id, provider=ctx.provider)
+    doc = ctx.service.get_image_stack_events(image_id, provider=ctx.provider, region=region)
     return paged_doc(doc, "events", "eventId", next_token, "events")
 
 

@@ -45,6 +45,23 @@ def run(name: str, **kwargs: Any) -> None:
     COMMANDS[name](**kwargs)
 
 
+#: Verbs that take ``region`` themselves (the image verbs have no cluster record to find it by).
+REGION_VERBS = (
+    "create_cluster",
+    "list_clusters",
+    "describe_cluster_instances",
+    "configure",
+    "build_image",
+    "describe_image",
+    "list_images",
+    "delete_image",
+    "list_image_log_streams",
+    "get_image_log_events",
+    "get_image_stack_events",
+    "export_image_logs",
+)
+
+
 def _use_region(name: str, region: str, kwargs: dict[str, Any]) -> None:
     """``-r``, as pcluster: checked against the supported regions, exported as AWS_DEFAULT_REGION
     (AWS calls use it), and a cluster recorded in another region is not found there."""
@@ -52,7 +69,7 @@ def _use_region(name: str, region: str, kwargs: dict[str, Any]) -> None:
     from corral.errors import NotFoundError
 
     os.environ["AWS_DEFAULT_REGION"] = check_region(region)
-    if name in ("create_cluster", "list_clusters", "describe_cluster_instances", "configure"):
+    if name in REGION_VERBS:
         kwargs["region"] = region  # these verbs apply it themselves
         return
     cluster_name = kwargs.get("cluster_name")
@@ -487,19 +504,21 @@ def build_image(
             region=region,
         )
     if wait:
-        _wait_for_image(image_id, provider, output=output, query=query)
+        _wait_for_image(image_id, provider, output=output, query=query, region=region)
         return
     emit(doc, output=output, query=query)
 
 
-def _wait_for_image(image_id: str, provider: str, *, output: str, query: str | None) -> None:
+def _wait_for_image(
+    image_id: str, provider: str, *, output: str, query: str | None, region: str | None = None
+) -> None:
     """``build-image --wait``: poll until the build ends; describe-image's answer, exit 1 unless
     BUILD_COMPLETE."""
     import time
 
     service = make_service()
     print(f"corral: building image {image_id}...", file=sys.stderr, flush=True)
-    while (doc := service.describe_image(image_id, provider=provider))[
+    while (doc := service.describe_image(image_id, provider=provider, region=region))[
         "imageBuildStatus"
     ] == "BUILD_IN_PROGRESS":
         time.sleep(1.0)
@@ -511,25 +530,46 @@ def _wait_for_image(image_id: str, provider: str, *, output: str, query: str | N
         sys.exit(1)
 
 
-def describe_image(*, image_id: str, provider: str, output: str, query: str | None) -> None:
-    emit(make_service().describe_image(image_id, provider=provider), output=output, query=query)
+def describe_image(
+    *, image_id: str, provider: str, output: str, query: str | None, region: str | None = None
+) -> None:
+    emit(
+        make_service().describe_image(image_id, provider=provider, region=region), output=output, query=query
+    )
 
 
 def list_images(
-    *, image_status: str, next_token: str | None, provider: str, output: str, query: str | None
+    *,
+    image_status: str,
+    next_token: str | None,
+    provider: str,
+    output: str,
+    query: str | None,
+    region: str | None = None,
 ) -> None:
-    doc = make_service().list_images(image_status, next_token=next_token, provider=provider)
+    doc = make_service().list_images(image_status, next_token=next_token, provider=provider, region=region)
     emit(doc, output=output, query=query)
 
 
-def delete_image(*, image_id: str, force: bool, provider: str, output: str, query: str | None) -> None:
-    emit(make_service().delete_image(image_id, force=force, provider=provider), output=output, query=query)
+def delete_image(
+    *, image_id: str, force: bool, provider: str, output: str, query: str | None, region: str | None = None
+) -> None:
+    deleted = make_service().delete_image(image_id, force=force, provider=provider, region=region)
+    emit(deleted, output=output, query=query)
 
 
 def list_image_log_streams(
-    *, image_id: str, next_token: str | None, provider: str, output: str, query: str | None
+    *,
+    image_id: str,
+    next_token: str | None,
+    provider: str,
+    output: str,
+    query: str | None,
+    region: str | None = None,
 ) -> None:
-    found = make_service().list_image_log_streams(image_id, next_token=next_token, provider=provider)
+    found = make_service().list_image_log_streams(
+        image_id, next_token=next_token, provider=provider, region=region
+    )
     emit(found.to_json(), output=output, query=query)
 
 
@@ -540,25 +580,40 @@ def get_image_log_events(
     provider: str,
     output: str,
     query: str | None,
+    region: str | None = None,
     **request: Unpack[EventQuery],
 ) -> None:
-    found = make_service().get_image_log_events(image_id, log_stream_name, provider=provider, **request)
+    found = make_service().get_image_log_events(
+        image_id, log_stream_name, provider=provider, region=region, **request
+    )
     emit_log_events(found.to_json(), output=output, query=query)
 
 
 def get_image_stack_events(
-    *, image_id: str, next_token: str | None, provider: str, output: str, query: str | None
+    *,
+    image_id: str,
+    next_token: str | None,
+    provider: str,
+    output: str,
+    query: str | None,
+    region: str | None = None,
 ) -> None:
     from corral.service import paged_doc
 
-    doc = make_service().get_image_stack_events(image_id, provider=provider)
+    doc = make_service().get_image_stack_events(image_id, provider=provider, region=region)
     emit(paged_doc(doc, "events", "eventId", next_token, "events"), output=output, query=query)
 
 
 def export_image_logs(
-    *, image_id: str, provider: str, output: str, query: str | None, **request: Unpack[ExportRequest]
+    *,
+    image_id: str,
+    provider: str,
+    output: str,
+    query: str | None,
+    region: str | None = None,
+    **request: Unpack[ExportRequest],
 ) -> None:
-    exported = make_service().export_image_logs(image_id, provider=provider, **request)
+    exported = make_service().export_image_logs(image_id, provider=provider, region=region, **request)
     emit(exported.to_json(), output=output, query=query)
 
 

@@ -71,12 +71,19 @@ class ImageVerbs:
             doc["validationMessages"] = [f.to_validation_message() for f in checked.findings]
         return doc
 
-    def describe_image(self, image_id: str, *, provider: str = DEFAULT_PROVIDER) -> dict[str, Any]:
+    def describe_image(
+        self, image_id: str, *, provider: str = DEFAULT_PROVIDER, region: str | None = None
+    ) -> dict[str, Any]:
         check_name(image_id, "image-id")
-        return self.provider(provider).describe_image(image_id, region=None)
+        return self.provider(provider).describe_image(image_id, region=region)
 
     def list_images(
-        self, image_status: str, *, next_token: str | None = None, provider: str = DEFAULT_PROVIDER
+        self,
+        image_status: str,
+        *,
+        next_token: str | None = None,
+        provider: str = DEFAULT_PROVIDER,
+        region: str | None = None,
     ) -> dict[str, Any]:
         """pcluster's ``ListImagesResponseContent`` (one page: a local store is small)."""
         if image_status not in IMAGE_STATUSES:
@@ -85,17 +92,22 @@ class ImageVerbs:
             )
         if next_token:
             raise BadRequestError("Bad Request: invalid nextToken", hint="list-images answers in one page")
-        images = self.provider(provider).list_images(image_status=image_status, region=None)
+        images = self.provider(provider).list_images(image_status=image_status, region=region)
         return {"images": sorted(images, key=lambda i: str(i["imageId"]))}
 
     def delete_image(
-        self, image_id: str, *, force: bool = False, provider: str = DEFAULT_PROVIDER
+        self,
+        image_id: str,
+        *,
+        force: bool = False,
+        provider: str = DEFAULT_PROVIDER,
+        region: str | None = None,
     ) -> dict[str, Any]:
         """pcluster's ``DeleteImageResponseContent``. An image that a cluster's config names
         (``CustomAmi``) is refused unless ``force``."""
         check_name(image_id, "image-id")
         chosen = self.provider(provider)
-        described = chosen.describe_image(image_id, region=None)
+        described = chosen.describe_image(image_id, region=region)
         ami = str(described.get("ec2AmiInfo", {}).get("amiId", ""))
         users = self.clusters_using(ami) if ami else []
         if users and not force:
@@ -104,7 +116,7 @@ class ImageVerbs:
                 + ", ".join(users),
                 hint=f"delete those clusters first, or `corral delete-image -i {image_id} --force true`",
             )
-        return {"image": chosen.delete_image(image_id, region=None, force=force)}
+        return {"image": chosen.delete_image(image_id, region=region, force=force)}
 
     def clusters_using(self, ami_id: str) -> list[str]:
         """The clusters whose config names ``ami_id``."""
@@ -112,14 +124,19 @@ class ImageVerbs:
 
     # -- logs and events --------------------------------------------------------------------------
     def list_image_log_streams(
-        self, image_id: str, *, next_token: str | None = None, provider: str = DEFAULT_PROVIDER
+        self,
+        image_id: str,
+        *,
+        next_token: str | None = None,
+        provider: str = DEFAULT_PROVIDER,
+        region: str | None = None,
     ) -> LogStreamList:
         from corral.service import _log_access
 
         check_name(image_id, "image-id")
-        sources = self.provider(provider).image_log_sources(image_id, region=None)
-        region = self.provider(provider).describe_image(image_id, region=None)["region"]
-        prefix = f"arn:corral:logs:{region}::log-group:/corral/imagebuilder/{image_id}:log-stream:"
+        sources = self.provider(provider).image_log_sources(image_id, region=region)
+        where = self.provider(provider).describe_image(image_id, region=region)["region"]
+        prefix = f"arn:corral:logs:{where}::log-group:/corral/imagebuilder/{image_id}:log-stream:"
         return _log_access.list_streams(sources, filters=(), next_token=next_token, arn_prefix=prefix)
 
     def get_image_log_events(
@@ -128,25 +145,29 @@ class ImageVerbs:
         log_stream_name: str,
         *,
         provider: str = DEFAULT_PROVIDER,
+        region: str | None = None,
         **query: Unpack[EventQuery],
     ) -> LogEventList:
         from corral.service import _log_access
 
         check_name(image_id, "image-id")
-        sources = self.provider(provider).image_log_sources(image_id, region=None)
+        sources = self.provider(provider).image_log_sources(image_id, region=region)
         return _log_access.get_events(sources, log_stream_name, **query)
 
-    def get_image_stack_events(self, image_id: str, *, provider: str = DEFAULT_PROVIDER) -> dict[str, Any]:
+    def get_image_stack_events(
+        self, image_id: str, *, provider: str = DEFAULT_PROVIDER, region: str | None = None
+    ) -> dict[str, Any]:
         """pcluster's ``GetImageStackEventsResponseContent``, newest first (all of them: the
         interfaces page it with ``paged_doc``)."""
         check_name(image_id, "image-id")
-        return {"events": self.provider(provider).image_stack_events(image_id, region=None)}
+        return {"events": self.provider(provider).image_stack_events(image_id, region=region)}
 
     def export_image_logs(
         self,
         image_id: str,
         *,
         provider: str = DEFAULT_PROVIDER,
+        region: str | None = None,
         **request: Unpack[ExportRequest],
     ) -> ExportedLogs:
         """``export-image-logs``: a tar.gz of the build's log streams and its stack events."""
@@ -154,8 +175,8 @@ class ImageVerbs:
 
         check_name(image_id, "image-id")
         chosen = self.provider(provider)
-        sources = chosen.image_log_sources(image_id, region=None)
-        events = chosen.image_stack_events(image_id, region=None)
+        sources = chosen.image_log_sources(image_id, region=region)
+        events = chosen.image_stack_events(image_id, region=region)
         extra = {f"{image_id}-cfn-events": _log_access.stack_events_text(events)}
         return _log_access.export(image_id, sources, filters=(), extra_files=extra, **request)
 

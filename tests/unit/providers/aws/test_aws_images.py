@@ -344,3 +344,54 @@ def test_the_image_verbs_through_the_cli_with_provider_aws(
     deleted = corral("delete-image", "-i", "cli-1")
     assert deleted["image"]["imageBuildStatus"] == "DELETE_IN_PROGRESS"
     assert corral("list-images", "--image-status", "AVAILABLE")["images"] == []
+
+
+def test_the_image_verbs_honour_region(parent: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-r``/``--region`` of every image verb picks the client's region, over AWS_REGION (us-east-1
+    here): the image is built, found, listed, read and deleted in eu-west-1 only."""
+    from click.testing import CliRunner
+
+    from corral.cli import main as cli_main
+
+    monkeypatch.setenv("CORRAL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # restored after -r exports its region
+    region = "eu-west-1"
+    ec2 = boto3.client("ec2", region_name=region)
+    parent_eu = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    config = tmp_path / "image.yaml"
+    config.write_text(full(parent=parent_eu, regions=region))
+
+    def corral(*args: str) -> dict[str, Any]:
+        result = CliRunner().invoke(cli_main.cli, [*args, "--provider", "aws"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
+    built = corral("build-image", "-c", str(config), "-i", "eu-1", "-r", region)
+    assert built["image"]["region"] == region and f":{region}:" in built["image"]["cloudformationStackArn"]
+    assert boto3.client("cloudformation", region_name=region).describe_stacks(StackName="eu-1")["Stacks"]
+    with pytest.raises(NotFoundError):  # not in AWS_REGION's us-east-1
+        corral("describe-image", "-i", "eu-1")
+    instance = ec2.run_instances(ImageId=parent_eu, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ami = ec2.create_image(InstanceId=instance, Name="eu-1 build")["ImageId"]
+    ec2.create_tags(Resources=[ami], Tags=[{"Key": IMAGE_ID_TAG, "Value": "eu-1"}])
+    ec2.terminate_instances(InstanceIds=[instance])
+    described = corral("describe-image", "-i", "eu-1", "--region", region)
+    assert (described["region"], described["ec2AmiInfo"]["amiId"]) == (region, ami)
+    assert [
+        i["imageId"] for i in corral("list-images", "--image-status", "AVAILABLE", "-r", region)["images"]
+    ] == ["eu-1"]
+    assert corral("list-images", "--image-status", "AVAILABLE")["images"] == []
+    events = corral("get-image-stack-events", "-i", "eu-1", "-r", region)["events"]
+    assert events and events[0]["stackName"] == "eu-1"
+    assert corral("list-image-log-streams", "-i", "eu-1", "-r", region)["logStreams"] == []
+    out = tmp_path / "logs.tar.gz"
+    assert corral("export-image-logs", "-i", "eu-1", "-r", region, "--output-file", str(out))
+    assert out.exists()
+    deleted = corral("delete-image", "-i", "eu-1", "-r", region)
+    assert deleted["image"]["imageBuildStatus"] == "DELETE_IN_PROGRESS"
+    assert (
+        ec2.describe_images(Owners=["self"], Filters=[{"Name": f"tag:{IMAGE_ID_TAG}", "Values": ["eu-1"]}])[
+            "Images"
+        ]
+        == []
+    )
