@@ -31,6 +31,7 @@ from typing import Any
 from corral.errors import CorralError
 from corral.providers.aws._clients import AwsClients
 from corral.providers.aws._errors import BOTO_ERRORS, aws_call, error_code, translate
+from corral.providers.aws.template._iam import allow_statement
 
 DELETER_PATH = "/corral/"
 _TAGGED = {"StringLike": {"aws:ResourceTag/corral:cluster-name": "*"}}
@@ -44,25 +45,13 @@ def deleter_role_arn(account: str, region: str, partition: str = "aws") -> str:
     return f"arn:{partition}:iam::{account}:role{DELETER_PATH}{deleter_role_name(region)}"
 
 
-def _allow(sid: str, actions: list[str], resources: Any, condition: Any = None) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": sorted(actions),
-        "Resource": resources,
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
-
-
 def deleter_policy(account: str, region: str, partition: str = "aws") -> dict[str, Any]:
     """What CloudFormation may do with the deleter role: delete Corral's stacks' resources. Pure."""
     base = f"arn:{partition}"
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _allow(
+            allow_statement(
                 "DeleteClusterStacks",
                 [
                     "cloudformation:DeleteStack",
@@ -72,10 +61,10 @@ def deleter_policy(account: str, region: str, partition: str = "aws") -> dict[st
                 f"{base}:cloudformation:{region}:{account}:stack/*",
                 _TAGGED,
             ),
-            _allow(
+            allow_statement(
                 "Describe", ["autoscaling:Describe*", "ec2:Describe*", "elasticloadbalancing:Describe*"], "*"
             ),
-            _allow(
+            allow_statement(
                 "DeleteTaggedEc2",
                 [
                     "ec2:DeleteLaunchTemplate",
@@ -93,7 +82,7 @@ def deleter_policy(account: str, region: str, partition: str = "aws") -> dict[st
                 "*",
                 _TAGGED,
             ),
-            _allow(
+            allow_statement(
                 "DeleteTaggedServices",
                 [
                     "autoscaling:DeleteAutoScalingGroup",
@@ -112,7 +101,7 @@ def deleter_policy(account: str, region: str, partition: str = "aws") -> dict[st
                 "*",
                 _TAGGED,
             ),
-            _allow(
+            allow_statement(
                 "DeleteClusterRoles",
                 [
                     "iam:DeleteInstanceProfile",
@@ -131,12 +120,12 @@ def deleter_policy(account: str, region: str, partition: str = "aws") -> dict[st
                     f"{base}:iam::{account}:instance-profile/*corral/*",
                 ],
             ),
-            _allow(
+            allow_statement(
                 "DeleteClusterLogs",
                 ["logs:DeleteLogGroup", "logs:DeleteRetentionPolicy", "logs:DescribeLogGroups"],
                 f"{base}:logs:{region}:{account}:log-group:/aws/corral/*",
             ),
-            _allow(
+            allow_statement(
                 "DeleteClusterZone",
                 [
                     "route53:ChangeResourceRecordSets",

@@ -54,21 +54,12 @@ from corral.slurm.conf import gpu_device_count, render_gres_conf, render_slurm_c
 Report = Callable[[str, str], None]
 
 
-def _first_missing_ancestor(path: Path) -> Path | None:
-    missing = None
-    for candidate in [path, *path.parents]:
-        if candidate.exists():
-            break
-        missing = candidate
-    return missing
-
-
 def prepare_storage(plan: ClusterPlan, layout: ClusterLayout, cap: int) -> tuple[StorageRecord, ...]:
     """Create each storage's data dir and, where missing on the host, its mount point (``cap``:
     the EFS volume size cap, GiB)."""
     specs = _storage.storage_with_home(plan)
     # Decided before any is created: /sbo/home and /sbo/data both record /sbo as Corral's.
-    created = [_first_missing_ancestor(Path(spec.mount_dir)) for spec in specs]
+    created = [_ephemeral.first_missing_ancestor(Path(spec.mount_dir)) for spec in specs]
     records = []
     for spec, root in zip(specs, created, strict=True):
         Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ def prepare_mount_points(plan: ClusterPlan) -> tuple[tuple[str, str], ...]:
     created = []
     for mount_dir in mount_dirs(plan):
         path = Path(mount_dir)
-        root = _first_missing_ancestor(path)
+        root = first_missing_ancestor(path)
         path.mkdir(parents=True, exist_ok=True)
         if root is not None:
             created.append((mount_dir, str(root)))
@@ -50,7 +50,8 @@ def remove_mount_points(created: Iterable[tuple[str, str]], in_use: Collection[s
                 break
 
 
-def _first_missing_ancestor(path: Path) -> Path | None:
+def first_missing_ancestor(path: Path) -> Path | None:
+    """The outermost directory of ``path`` that does not exist yet (what making it would create)."""
     missing = None
     for candidate in [path, *path.parents]:
         if candidate.exists():

@@ -42,6 +42,7 @@ from corral.providers.local import (
     _cluster,
     _daemons,
     _disks,
+    _ephemeral,
     _files,
     _login,
     _logs,
@@ -222,7 +223,7 @@ def _storage_records(
         if spec.name in kept:
             records.append(kept[spec.name])
             continue
-        missing = _cluster._first_missing_ancestor(Path(spec.mount_dir))
+        missing = _ephemeral.first_missing_ancestor(Path(spec.mount_dir))
         Path(_storage.storage_data_dir(layout, spec)).mkdir(parents=True, exist_ok=True)
         Path(spec.mount_dir).mkdir(parents=True, exist_ok=True)
         created = str(missing) if missing else ""

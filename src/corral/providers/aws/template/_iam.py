@@ -84,7 +84,10 @@ class Profile:
     role_arn: Any = None
 
 
-def _statement(sid: str, actions: Iterable[str], resources: Any, condition: Any = None) -> dict[str, Any]:
+def allow_statement(
+    sid: str, actions: Iterable[str], resources: Any, condition: Any = None
+) -> dict[str, Any]:
+    """An IAM ``Allow`` statement (actions sorted, so templates and policies diff stably)."""
     statement: dict[str, Any] = {
         "Sid": sid,
         "Effect": "Allow",
@@ -116,9 +119,9 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
     """The head node's policy: launch and terminate its cluster's instances, run its control plane."""
     statements = _head_ec2_statements(cluster)
     statements += [
-        _statement("NodeStateTable", _TABLE_HEAD, [shared.table_arn]),
-        _statement("ClusterLogs", _LOGS, _log_arns(shared)),
-        _statement(
+        allow_statement("NodeStateTable", _TABLE_HEAD, [shared.table_arn]),
+        allow_statement("ClusterLogs", _LOGS, _log_arns(shared)),
+        allow_statement(
             "ClusterStack",
             [
                 "cloudformation:DescribeStackResource",
@@ -134,7 +137,7 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
     ]
     if hosted_zone is not None:
         statements.append(
-            _statement(
+            allow_statement(
                 "ClusterDnsRecords",
                 [
                     "route53:ChangeResourceRecordSets",
@@ -151,7 +154,7 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
     statements += _s3_statements(_head_buckets(cluster))
     secrets = _head_secrets(cluster)
     if secrets:
-        statements.append(_statement("ClusterSecrets", ["secretsmanager:GetSecretValue"], secrets))
+        statements.append(allow_statement("ClusterSecrets", ["secretsmanager:GetSecretValue"], secrets))
     return statements
 
 
@@ -166,23 +169,23 @@ def self_delete_statements(cluster: Cluster) -> list[dict[str, Any]]:
     more (terminating its instances it may already)."""
     bucket = artefact_bucket(cluster)
     return [
-        _statement(
+        allow_statement(
             "DeleteOwnStack",
             ["cloudformation:DeleteStack"],
             [arn("cloudformation", "stack/${AWS::StackName}/*")],
         ),
-        _statement(
+        allow_statement(
             "PassStackDeleterRole",
             ["iam:PassRole"],
             [arn("iam", DELETER_ROLE, region=False)],
             {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         ),
-        _statement(
+        allow_statement(
             "DeleteOwnArtifacts",
             ["s3:DeleteObject"],
             [Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/corral/{cluster.name}/*")],
         ),
-        _statement(
+        allow_statement(
             "ListOwnArtifacts",
             ["s3:ListBucket"],
             [Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}")],
@@ -195,24 +198,26 @@ def _head_ec2_statements(cluster: Cluster) -> list[dict[str, Any]]:
     """Launch from the cluster's templates, tag and terminate only the cluster's instances."""
     own = _tag_condition(cluster)
     return [
-        _statement("Ec2Describe", _EC2_DESCRIBE, "*"),
-        _statement("LaunchFromClusterTemplates", _LAUNCH, _ec2_arns(["launch-template/*"]), own),
-        _statement(
+        allow_statement("Ec2Describe", _EC2_DESCRIBE, "*"),
+        allow_statement("LaunchFromClusterTemplates", _LAUNCH, _ec2_arns(["launch-template/*"]), own),
+        allow_statement(
             "LaunchOnlyTagged",
             _LAUNCH,
             _ec2_arns(_TAGGED_ON_LAUNCH),
             _tag_condition(cluster, "aws:RequestTag"),
         ),
-        _statement("LaunchInputs", _LAUNCH, _ec2_arns_any_account(_LAUNCH_INPUTS)),
-        _statement(
+        allow_statement("LaunchInputs", _LAUNCH, _ec2_arns_any_account(_LAUNCH_INPUTS)),
+        allow_statement(
             "TagOnlyAtLaunch",
             ["ec2:CreateTags"],
             _ec2_arns(_TAGGED_ON_LAUNCH),
             {"StringEquals": {"ec2:CreateAction": ["CreateFleet", "RunInstances"]}},
         ),
-        _statement("TagClusterInstances", ["ec2:CreateTags"], _ec2_arns(["instance/*"]), own),
-        _statement("TerminateClusterInstances", ["ec2:TerminateInstances"], _ec2_arns(["instance/*"]), own),
-        _statement(
+        allow_statement("TagClusterInstances", ["ec2:CreateTags"], _ec2_arns(["instance/*"]), own),
+        allow_statement(
+            "TerminateClusterInstances", ["ec2:TerminateInstances"], _ec2_arns(["instance/*"]), own
+        ),
+        allow_statement(
             "PassClusterRoles",
             ["iam:PassRole"],
             _pass_role_arns(cluster),
@@ -224,36 +229,51 @@ def _head_ec2_statements(cluster: Cluster) -> list[dict[str, Any]]:
 def compute_statements(cluster: Cluster, queue: Any, shared: Shared) -> list[dict[str, Any]]:
     """A queue's compute node policy: read its cluster's state and config, write its logs."""
     statements = [
-        _statement("Ec2Describe", ["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),
-        _statement(
+        allow_statement("Ec2Describe", ["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),
+        allow_statement(
             "TagClusterInstances", ["ec2:CreateTags"], _ec2_arns(["instance/*"]), _tag_condition(cluster)
         ),
-        _statement("NodeStateTable", _TABLE_COMPUTE, [shared.table_arn]),
-        _statement("ClusterLogs", _LOGS, _log_arns(shared)),
+        allow_statement("NodeStateTable", _TABLE_COMPUTE, [shared.table_arn]),
+        allow_statement("ClusterLogs", _LOGS, _log_arns(shared)),
         _artifacts_statement(cluster),
         # the storage ids are root stack outputs (the root stack is named after the cluster)
-        _statement(
-            "ClusterStackRead",
-            ["cloudformation:DescribeStacks"],
-            [arn("cloudformation", f"stack/{cluster.name}/*")],
-        ),
+        _stack_read_statement(cluster),
     ]
     statements += _storage_statements(cluster)
     return statements + _s3_statements(_queue_buckets(cluster, queue))
+
+
+def ec2_assume_role_policy() -> dict[str, Any]:
+    """The trust policy of an instance role: EC2 may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": Sub("ec2.${AWS::URLSuffix}")},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def _stack_read_statement(cluster: Cluster) -> dict[str, Any]:
+    """Reading the cluster's root stack (named after the cluster), whose outputs hold the storage ids."""
+    return allow_statement(
+        "ClusterStackRead",
+        ["cloudformation:DescribeStacks"],
+        [arn("cloudformation", f"stack/{cluster.name}/*")],
+    )
 
 
 def login_statements(cluster: Cluster, pool: Any, shared: Shared) -> list[dict[str, Any]]:
     """A login pool's policy: what a compute node reads (its cluster's artefacts, munge key and
     stack outputs, instance tags) and its log group; no node table, no launch, no terminate."""
     statements = [
-        _statement("Ec2Describe", ["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),
-        _statement("ClusterLogs", _LOGS, _log_arns(shared)),
+        allow_statement("Ec2Describe", ["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),
+        allow_statement("ClusterLogs", _LOGS, _log_arns(shared)),
         _artifacts_statement(cluster),
-        _statement(
-            "ClusterStackRead",
-            ["cloudformation:DescribeStacks"],
-            [arn("cloudformation", f"stack/{cluster.name}/*")],
-        ),
+        _stack_read_statement(cluster),
     ]
     statements += _storage_statements(cluster)
     urls = [
@@ -279,7 +299,7 @@ def _storage_statements(cluster: Cluster) -> list[dict[str, Any]]:
     if not kinds & {"FsxLustre", "FsxOntap", "FsxOpenZfs", "FileCache"}:
         return []
     patterns = ["file-system/*", "volume/*/*", "storage-virtual-machine/*/*", "file-cache/*"]
-    return [_statement("StorageDescribe", _FSX_DESCRIBE, [arn("fsx", p) for p in patterns])]
+    return [allow_statement("StorageDescribe", _FSX_DESCRIBE, [arn("fsx", p) for p in patterns])]
 
 
 def _artifacts_statement(cluster: Cluster) -> dict[str, Any]:
@@ -287,7 +307,7 @@ def _artifacts_statement(cluster: Cluster) -> dict[str, Any]:
     provider's bucket: ``CustomS3Bucket``, else ``corral-<account>-<region>``."""
     bucket = artefact_bucket(cluster)
     objects = Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/corral/{cluster.name}/*")
-    return _statement("ClusterArtifactsRead", ["s3:GetObject"], [objects])
+    return allow_statement("ClusterArtifactsRead", ["s3:GetObject"], [objects])
 
 
 def _log_arns(shared: Shared) -> list[Any]:
@@ -330,10 +350,10 @@ def _s3_statements(grants: list[Grant]) -> list[dict[str, Any]]:
             listed.add(bucket)
             read.append(s3_bucket_arns(bucket)[0])
         read.append(s3_bucket_arns(bucket, key)[1])
-    statements = [_statement("ConfiguredBucketsRead", _S3_READ, read)]
+    statements = [allow_statement("ConfiguredBucketsRead", _S3_READ, read)]
     writable = [s3_bucket_arns(b, k)[1] for (b, k), write in sorted(keys.items()) if write]
     if writable:
-        statements.append(_statement("ConfiguredBucketsWrite", _S3_WRITE, writable))
+        statements.append(allow_statement("ConfiguredBucketsWrite", _S3_WRITE, writable))
     return statements
 
 
@@ -401,16 +421,7 @@ def add_node_profile(
         return Profile(profile_arn=GetAtt(f"{prefix}InstanceProfile", "Arn"), role_arn=iam.instance_role)
     role = Role(
         f"{prefix}Role",
-        AssumeRolePolicyDocument={
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": Sub("ec2.${AWS::URLSuffix}")},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        },
+        AssumeRolePolicyDocument=ec2_assume_role_policy(),
         Path=cluster.role_path,
         Policies=[
             Policy(

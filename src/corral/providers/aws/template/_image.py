@@ -54,6 +54,7 @@ from troposphere.logs import LogGroup
 
 from corral import __version__
 from corral.config.model.image_builder import ImageBuilderConfig
+from corral.providers.aws.template._iam import ec2_assume_role_policy
 
 IMAGE_ID_TAG = "corral:image-id"
 VERSION_TAG = "corral:version"
@@ -232,16 +233,7 @@ def _profile(template: Template, config: ImageBuilderConfig, image_id: str, tags
         )
     role = Role(
         "InstanceRole",
-        AssumeRolePolicyDocument={
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": Sub("ec2.${AWS::URLSuffix}")},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        },
+        AssumeRolePolicyDocument=ec2_assume_role_policy(),
         Path="/corral/images/",
         ManagedPolicyArns=[
             Sub(_SSM_CORE),
