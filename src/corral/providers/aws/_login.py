@@ -12,13 +12,14 @@ resources' logical ids), mapped to pcluster's ``LoginNodesPool``:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from corral.plan import ClusterPlan
 from corral.providers.aws import _stack
 from corral.providers.aws._clients import AwsClients
 from corral.providers.aws._errors import aws_call
-from corral.providers.base import LoginPoolStatus
+from corral.providers.base import Instance, LoginPoolStatus
 
 #: Load balancer state -> pcluster's LoginNodesState.
 _LB_STATES = {"active": "active", "provisioning": "pending", "active_impaired": "failed", "failed": "failed"}
@@ -79,7 +80,7 @@ def pool_resources(clients: AwsClients, cluster_name: str, plan: ClusterPlan) ->
     ]
 
 
-def _balancers(clients: AwsClients, arns: list[str]) -> dict[str, dict[str, Any]]:
+def balancers(clients: AwsClients, arns: list[str]) -> dict[str, dict[str, Any]]:
     if not arns:
         return {}
     elb = clients.client("elbv2")
@@ -119,8 +120,44 @@ def to_status(
 def login_pools(clients: AwsClients, cluster_name: str, plan: ClusterPlan) -> list[LoginPoolStatus]:
     """Every pool of the cluster's config, in config order."""
     pools = pool_resources(clients, cluster_name, plan)
-    balancers = _balancers(clients, [p.balancer_arn for p in pools if p.balancer_arn])
-    return [to_status(p, balancers.get(p.balancer_arn), _health(clients, p.target_group_arn)) for p in pools]
+    found = balancers(clients, [p.balancer_arn for p in pools if p.balancer_arn])
+    return [to_status(p, found.get(p.balancer_arn), _health(clients, p.target_group_arn)) for p in pools]
+
+
+def healthy_targets(clients: AwsClients, target_group_arn: str) -> list[str]:
+    """The instance ids the pool's load balancer sends sessions to (healthy targets), sorted."""
+    if not target_group_arn:
+        return []
+    elb = clients.client("elbv2")
+    found = aws_call("DescribeTargetHealth", elb.describe_target_health, TargetGroupArn=target_group_arn)
+    return sorted(
+        str(d["Target"]["Id"])
+        for d in found.get("TargetHealthDescriptions", [])
+        if d.get("TargetHealth", {}).get("State") == "healthy"
+    )
+
+
+def login_address(instance: Instance | None, balancer: dict[str, Any] | None) -> str | None:
+    """Where ``ssh --login-pool`` connects: the chosen node's public IP, else the pool's
+    internet-facing load balancer (the node has no public address but the pool has), else the
+    node's private IP (an internal pool: reachable from inside the VPC only, as its load balancer
+    is). Pure."""
+    if instance is not None and instance.public_ip:
+        return instance.public_ip
+    if balancer is not None and balancer.get("Scheme") == "internet-facing" and balancer.get("DNSName"):
+        return str(balancer["DNSName"])
+    return instance.private_ip if instance is not None and instance.private_ip else None
+
+
+def next_turn(counter: Path, count: int) -> int:
+    """Round robin: the index (0..count-1) whose turn it is, advancing the counter file."""
+    try:
+        turn = int(counter.read_text(encoding="utf-8").strip() or 0)
+    except (OSError, ValueError):
+        turn = 0
+    counter.parent.mkdir(parents=True, exist_ok=True)
+    counter.write_text(f"{turn + 1}\n", encoding="utf-8")
+    return turn % count
 
 
 def desired_capacities(clients: AwsClients, pools: list[PoolResources]) -> dict[str, int]:
@@ -138,4 +175,15 @@ def desired_capacities(clients: AwsClients, pools: list[PoolResources]) -> dict[
     return {p.pool: by_name[p.group] for p in pools if p.group in by_name}
 
 
-__all__ = ["PoolResources", "desired_capacities", "login_pools", "pool_names", "pool_resources", "to_status"]
+__all__ = [
+    "PoolResources",
+    "balancers",
+    "desired_capacities",
+    "healthy_targets",
+    "login_address",
+    "login_pools",
+    "next_turn",
+    "pool_names",
+    "pool_resources",
+    "to_status",
+]

@@ -27,7 +27,13 @@ from typing import Any
 
 from corral.config import targets
 from corral.config.findings import Finding
-from corral.errors import InsufficientCapacityError, PrerequisiteError, ProviderError
+from corral.errors import (
+    ConflictError,
+    InsufficientCapacityError,
+    NotFoundError,
+    PrerequisiteError,
+    ProviderError,
+)
 from corral.plan import ClusterPlan
 from corral.providers.aws import _fleet, _stack, _table
 from corral.providers.aws._clients import AwsClients, has_credentials, resolve_region
@@ -318,6 +324,42 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         if not _login.pool_names(plan):
             return []
         return _login.login_pools(self._clients_of(cluster_name), cluster_name, plan)
+
+    def login_shell_argv(
+        self, cluster_name: str, pool: str, argv: Sequence[str], *, user: str | None = None
+    ) -> list[str]:
+        """``ssh USER@NODE ARGS`` to one of the pool's healthy nodes, round robin (as locally), by
+        its address (``_login.login_address``). Not through the load balancer's name: each node has
+        its own host key, so one name that lands on different nodes fails ssh's host key check."""
+        from corral.providers.aws import _login
+
+        plan = self.plan(cluster_name)
+        names = _login.pool_names(plan)
+        if pool not in names:
+            raise NotFoundError(
+                f"cluster {cluster_name!r} has no login node pool {pool!r}",
+                hint=f"its pools: {', '.join(names) or 'none'} (LoginNodes/Pools in its config)",
+            )
+        clients = self._clients_of(cluster_name)
+        found = next(p for p in _login.pool_resources(clients, cluster_name, plan) if p.pool == pool)
+        healthy = _login.healthy_targets(clients, found.target_group_arn)
+        nodes = {i.instance_id: i for i in cluster_instances(clients, cluster_name) if i.pool == pool}
+        serving = [nodes[i] for i in healthy if i in nodes]
+        if not serving:
+            raise ConflictError(
+                f"login node pool {pool!r} of cluster {cluster_name!r} has no healthy node yet",
+                hint=f"`corral describe-cluster -n {cluster_name}` shows its loginNodes status",
+            )
+        counter = Path(self.state_dir) / "aws" / "login-turns" / f"{cluster_name}.{pool}"
+        chosen = serving[_login.next_turn(counter, len(serving))]
+        balancer = None
+        if not chosen.public_ip and found.balancer_arn:
+            balancer = _login.balancers(clients, [found.balancer_arn]).get(found.balancer_arn)
+        address = _login.login_address(chosen, balancer)
+        if address is None:
+            raise ProviderError(f"login node {chosen.instance_id} of pool {pool!r} has no address")
+        login = user or OS_USERS.get(plan.os, "ec2-user")
+        return ["ssh", f"{login}@{address}", *argv]
 
     def exists(self, cluster_name: str) -> bool:
         clients = self._clients_of(cluster_name)

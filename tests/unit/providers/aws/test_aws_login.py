@@ -21,6 +21,7 @@ from cfnlint.decode.decode import decode_str
 from cfnlint.runner import Runner
 
 from corral.config.check import check_cluster_config
+from corral.errors import NotFoundError
 from corral.plan import build_plan
 from corral.providers import get_provider
 from corral.providers.aws import AwsProvider
@@ -209,6 +210,25 @@ def test_pool_status_maps_the_load_balancer_and_target_health() -> None:
     }
 
 
+def test_ssh_login_pool_address_prefers_the_node_then_a_public_load_balancer() -> None:
+    from datetime import UTC, datetime
+
+    from corral.providers.aws._login import login_address
+    from corral.providers.base import Instance, InstanceState
+
+    def node(public: str | None) -> Instance:
+        when = datetime.now(UTC)
+        return Instance(
+            "i-1", NodeRole.LOGIN, "t3.small", "10.0.0.5", InstanceState.RUNNING, when, public_ip=public
+        )
+
+    lb = {"Scheme": "internet-facing", "DNSName": "lb-1.elb.amazonaws.com"}
+    assert login_address(node("3.3.3.3"), lb) == "3.3.3.3"
+    assert login_address(node(None), lb) == "lb-1.elb.amazonaws.com"
+    assert login_address(node(None), {**lb, "Scheme": "internal"}) == "10.0.0.5"
+    assert login_address(None, None) is None
+
+
 def test_a_login_node_runs_munged_and_sshd_with_keys_only_but_no_slurm_daemon(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, config_text(OFFLINE))
     context = NodeContext(
@@ -311,6 +331,19 @@ def test_login_pools_live_and_die_with_the_cluster_and_count_updates_scale_them(
         }
         assert (described[1]["scheme"], described[1]["healthyNodes"]) == ("internal", 1)
         assert described[1]["address"].endswith(".elb.amazonaws.com")
+        # ssh --login-pool: each healthy node of the pool in turn, by its own address
+        logins = [i for i in provider.instances(name) if i.role is NodeRole.LOGIN]
+        public = sorted(i.public_ip or "" for i in logins if i.pool == "login")
+        turns = [
+            service.ssh_argv(name, ["-i", "k.pem", "--", "hostname"], login_pool="login") for _ in range(3)
+        ]
+        assert sorted({t[1] for t in turns[:2]}) == [f"ec2-user@{ip}" for ip in public] and all(public)
+        assert turns[2][1] == turns[0][1] and turns[0][2:] == ["-i", "k.pem", "--", "hostname"]
+        [other] = [i for i in logins if i.pool == "other"]
+        argv = service.ssh_argv(name, [], user="alice", login_pool="other")
+        assert argv[1] == f"alice@{other.public_ip or other.private_ip}"
+        with pytest.raises(NotFoundError, match="no login node pool 'nope'"):
+            service.ssh_argv(name, [], login_pool="nope")
         elb = boto3.client("elbv2")
         listeners = elb.describe_listeners(LoadBalancerArn=_arn_of(provider, name, "login"))["Listeners"]
         assert [(x["Port"], x["Protocol"]) for x in listeners] == [(22, "TCP")]
