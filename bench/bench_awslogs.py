@@ -14,22 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from _measure import median_ms
+
 START = datetime(2026, 11, 22, tzinfo=UTC)
-
-
-def timed(func: Callable[[], object], runs: int) -> float:
-    func()
-    samples = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - began)
-    return statistics.median(samples) * 1000
 
 
 def main() -> None:
@@ -72,14 +62,14 @@ def main() -> None:
         return _log_access.get_events(sources, stream, **options)  # type: ignore[arg-type]
 
     rows = [
-        ("latest page (--limit 100)", timed(lambda: get(limit=100, start_from_head=False), args.runs)),
+        ("latest page (--limit 100)", median_ms(lambda: get(limit=100, start_from_head=False), args.runs)),
         (
             "head page (--start-from-head --limit 100)",
-            timed(lambda: get(limit=100, start_from_head=True), args.runs),
+            median_ms(lambda: get(limit=100, start_from_head=True), args.runs),
         ),
         (
             "list-cluster-log-streams summary",
-            timed(
+            median_ms(
                 lambda: _log_access.list_streams(
                     log_sources(clients, group, None), filters=(), next_token=None, arn_prefix="arn:"
                 ),

@@ -22,17 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import pss_kib
+
 from corral.providers.local import _proc, _rootfs, images
-
-
-def pss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def machine_pids(init: int) -> list[int]:
@@ -78,7 +70,7 @@ def machines(count: int, work: Path) -> None:
             inits.append(_rootfs.start_machine(netns, work / f"m{i}", root, [], f"m{i}", {}))
             boots.append(time.monotonic() - t)
         time.sleep(1.0)
-        per_machine = [sum(pss_kb(p) for p in machine_pids(init)) for init in inits]
+        per_machine = [sum(pss_kib(p) for p in machine_pids(init)) for init in inits]
         disk = [du_kb(work / f"m{i}" / "upper") for i in range(count)]
         print(f"boot: median {statistics.median(boots) * 1000:.0f} ms, max {max(boots) * 1000:.0f} ms")
         median_mb, max_mb = statistics.median(per_machine) / 1024, max(per_machine) / 1024

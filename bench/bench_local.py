@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import pss_kib
+
 from corral.plan import (
     ClusterPlan,
     HeadNodeSpec,
@@ -138,16 +140,6 @@ def bench_scale_up(provider: LocalProvider, runs: int) -> list[float]:
         return times
     finally:
         provider.delete(name)
-
-
-def pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def used_mib() -> int:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from _measure import median_ms
 
 from corral.providers.base import LogSource, NodeRole
 from corral.service import _log_access
@@ -41,16 +41,6 @@ def write_log(path: Path, lines: int) -> None:
                 out.write(TRACEBACK)
 
 
-def timed(func: Callable[[], object], runs: int) -> float:
-    func()
-    samples = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - began)
-    return statistics.median(samples) * 1000
-
-
 def in_process(path: Path, runs: int) -> list[tuple[str, float]]:
     source = LogSource("head.i-1.slurmctld", path, NodeRole.HEAD, "head", "ip-10-0-0-1", "i-1", "slurmctld")
 
@@ -68,16 +58,19 @@ def in_process(path: Path, runs: int) -> list[tuple[str, float]]:
     middle = get(start_from_head=True, limit=50_000).page.next_token
     bounded = (START + timedelta(minutes=30)).isoformat()
     return [
-        ("tail page (default, --limit 100)", timed(get, runs)),
-        ("head page (--start-from-head true --limit 100)", timed(lambda: get(start_from_head=True), runs)),
-        ("page after a nextToken in the middle", timed(lambda: get(next_token=middle), runs)),
+        ("tail page (default, --limit 100)", median_ms(get, runs)),
+        (
+            "head page (--start-from-head true --limit 100)",
+            median_ms(lambda: get(start_from_head=True), runs),
+        ),
+        ("page after a nextToken in the middle", median_ms(lambda: get(next_token=middle), runs)),
         (
             "--start-time 30 min in, --limit 100",
-            timed(lambda: get(start_time=bounded, start_from_head=True), runs),
+            median_ms(lambda: get(start_time=bounded, start_from_head=True), runs),
         ),
         (
             "stream summary (list-cluster-log-streams)",
-            timed(lambda: _log_access.summarize(source, "arn:"), runs),
+            median_ms(lambda: _log_access.summarize(source, "arn:"), runs),
         ),
     ]
 
@@ -111,7 +104,7 @@ def cli_cold(path: Path, runs: int) -> tuple[float, float]:
         def runner(argv: list[str]) -> Callable[[], object]:
             return lambda: subprocess.run(argv, env=env, check=True, capture_output=True)
 
-        return timed(runner(get), runs), timed(runner(describe), runs)
+        return median_ms(runner(get), runs), median_ms(runner(describe), runs)
 
 
 def main() -> None:
