@@ -133,34 +133,12 @@ def plan(
     )
 
 
-def small_plan(name: str = "demo", *, static: int = 1, dynamic: int = 2) -> ClusterPlan:
-    """The service tests' plan: two queues; ``q1`` has ``static`` static and ``dynamic`` dynamic
-    nodes, ``q2`` one dynamic node; a region, a tag, Home storage, a custom Slurm setting."""
+def _xlarge_plan(name: str, static: int, dynamic: int, q2_features: Features) -> ClusterPlan:
+    """Two c5.xlarge queues: ``q1`` (default) with ``static`` + ``dynamic`` nodes featuring kind
+    and instance type, ``q2`` one dynamic node with ``q2_features``; a t3.medium head node."""
     xlarge = shape("c5.xlarge", 4, 7500, cores_per_socket=2, threads_per_core=2)
     q1 = nodes("q1", "cr1", static, dynamic, xlarge, features=lambda k, s, _cr: (k.value, s.instance_type))
-    q2 = nodes("q2", "cr2", 0, 1, xlarge, features=lambda k, _s, _cr: (k.value,))
-    return ClusterPlan(
-        cluster_name=name,
-        os="alinux2023",
-        region="us-east-1",
-        head_node=HeadNodeSpec(shape=NodeShape("t3.medium", 2, 1, 1, 2, 3800)),
-        nodes=(*q1, *q2),
-        partitions=(
-            PartitionSpec("q1", tuple(n.name for n in q1), True),
-            PartitionSpec("q2", tuple(n.name for n in q2), False),
-        ),
-        storage=(StorageSpec("home", "Home", "/home", "Retain"),),
-        slurm=SlurmPlan(10, False, "TERMINATE", custom_settings=(("MaxJobCount", "1000"),)),
-        tags=(("team", "hpc"),),
-    )
-
-
-def engine_plan(name: str) -> ClusterPlan:
-    """The reconciler engine tests' plan: q1 has one static and one dynamic node, q2 one dynamic
-    node (c5.xlarge, features kind and instance type); nothing else."""
-    xlarge = shape("c5.xlarge", 4, 7500, cores_per_socket=2, threads_per_core=2)
-    q1 = nodes("q1", "cr1", 1, 1, xlarge, features=lambda k, s, _cr: (k.value, s.instance_type))
-    q2 = nodes("q2", "cr2", 0, 1, xlarge, features=lambda k, s, _cr: (k.value, s.instance_type))
+    q2 = nodes("q2", "cr2", 0, 1, xlarge, features=q2_features)
     return ClusterPlan(
         cluster_name=name,
         os="alinux2023",
@@ -174,6 +152,23 @@ def engine_plan(name: str) -> ClusterPlan:
         storage=(),
         slurm=SlurmPlan(10, False, "TERMINATE"),
     )
+
+
+def small_plan(name: str = "demo", *, static: int = 1, dynamic: int = 2) -> ClusterPlan:
+    """The service tests' plan: two queues; ``q1`` has ``static`` static and ``dynamic`` dynamic
+    nodes, ``q2`` one dynamic node; a region, a tag, Home storage, a custom Slurm setting."""
+    return replace(
+        _xlarge_plan(name, static, dynamic, lambda k, _s, _cr: (k.value,)),
+        storage=(StorageSpec("home", "Home", "/home", "Retain"),),
+        slurm=SlurmPlan(10, False, "TERMINATE", custom_settings=(("MaxJobCount", "1000"),)),
+        tags=(("team", "hpc"),),
+    )
+
+
+def engine_plan(name: str) -> ClusterPlan:
+    """The reconciler engine tests' plan: q1 has one static and one dynamic node, q2 one dynamic
+    node (c5.xlarge, features kind and instance type); nothing else."""
+    return _xlarge_plan(name, 1, 1, lambda k, s, _cr: (k.value, s.instance_type))
 
 
 def two_queue_plan(
