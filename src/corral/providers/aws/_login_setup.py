@@ -38,6 +38,7 @@ from corral.providers.aws._node_setup import (
     NodeSetup,
     StorageFacts,
     aws_slurm_conf,
+    corral_command,
     log_shipping,
     munged_service,
     program_env,
@@ -157,6 +158,7 @@ def login_setup(plan: ClusterPlan, context: NodeContext, *, storage: StorageFact
             (SLURM_CONF, conf, 0o644),
             (SSHD_DROP_IN, SSHD_SETTINGS, 0o644),
             (CFNCONFIG, cfnconfig(plan, context), 0o644),
+            corral_command(plan, context),
         ),
         services=(
             *shipping,

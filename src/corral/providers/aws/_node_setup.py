@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from corral import PCLUSTER_COMPAT_VERSION
 from corral.node.agent import BootstrapSpec
 from corral.plan import ClusterPlan
 from corral.providers.aws._cloudwatch import agent_steps, shipping_enabled
@@ -53,6 +54,11 @@ MUNGE_SOCKET = "/run/munge/munge.socket.2"
 HEARTBEAT_FILE = f"{STATE_DIR}/heartbeat"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SLURMCTLD_PORT = 6817
+#: ``corral delete-cluster`` on any node of the cluster (``corral.node.selfdelete``) writes its
+#: request here; the head's reconciler reads it at every pass. On ``/home``, the one directory
+#: every node shares with the head (the head's NFS export, or the internal EFS).
+REQUESTS_DIR = "/home/.corral-requests"
+CORRAL_COMMAND = "/usr/local/bin/corral"
 #: What the node agent's services may need: where the cluster's context and Slurm's config are.
 AWS_SLURMCTLD_PARAMETERS = ("cloud_reg_addrs", "enable_configless")
 #: The instance metadata service: only root may reach it on a head node with ``Imds/Secured``.
@@ -242,6 +248,29 @@ def imds_guard() -> tuple[str, ...]:
     return ("/bin/sh", "-ec", script)
 
 
+def corral_command(plan: ClusterPlan, context: NodeContext) -> tuple[str, str, int]:
+    """``/usr/local/bin/corral`` on every node of the cluster: only ``corral delete-cluster -n
+    NAME`` (this cluster), which asks the head's reconciler to delete the cluster (as locally)."""
+    env = {
+        "CORRAL_CLUSTER_NAME": plan.cluster_name,
+        "CORRAL_REQUEST_DIR": REQUESTS_DIR,
+        "CORRAL_CLUSTER_REGION": context.region,
+        "CORRAL_PCLUSTER_VERSION": PCLUSTER_COMPAT_VERSION,
+    }
+    assigns = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    text = (
+        "#!/bin/sh\n"
+        f"# corral on a node of cluster {plan.cluster_name}: only `corral delete-cluster -n NAME`\n"
+        f'{assigns} exec {PYTHON} -m corral.node.selfdelete "$@"\n'
+    )
+    return (CORRAL_COMMAND, text, 0o755)
+
+
+#: The request directory, made on the head once ``/home`` is in place (after the storage steps: an
+#: EFS ``/home`` mounted over it would hide it): any user may drop a request, none may list them.
+REQUESTS_DIR_STEP = ("/bin/sh", "-c", f"mkdir -p {REQUESTS_DIR} && chmod 1733 {REQUESTS_DIR}")
+
+
 def _munged() -> tuple[str, ...]:
     """munged as root (``--force``) with the cluster's key, its files in Corral's directories (so
     the image's munge user and directories need no setup)."""
@@ -281,6 +310,8 @@ def _reconciler(plan: ClusterPlan) -> tuple[str, ...]:
         f"{STATE_DIR}/nodes.json",
         "--events-file",
         f"{LOG_DIR}/events.jsonl",
+        "--requests-dir",
+        REQUESTS_DIR,
     ]
     if plan.expires_at:  # the time-to-live: the head deletes its own stack then (``_expire``)
         argv += ["--expires-at", plan.expires_at]
@@ -332,6 +363,7 @@ def head_setup(
         ),
         *log_files,
         *accounting_files,
+        corral_command(plan, context),
     )
     return NodeSetup(
         directories=_directories(plan, "slurmctld"),
@@ -341,6 +373,7 @@ def head_setup(
             *guard,
             *search_domain(plan),
             *mounts,
+            REQUESTS_DIR_STEP,
             _munged(),
             *accounting_services,
             ("slurmctld",),
@@ -396,7 +429,7 @@ def compute_setup(
     client = aws_slurm_conf(plan, slurm_runtime(plan, head_label(head), head))
     return NodeSetup(
         directories=_directories(plan, "slurmd"),
-        files=(*log_files, (CLIENT_CONF, client, 0o644)),
+        files=(*log_files, (CLIENT_CONF, client, 0o644), corral_command(plan, context)),
         on_failure=failure_command(node_name, _munged()),
         services=(*shipping, *smt_off(plan, context), *search_domain(plan), *mounts, _munged(), slurmd),
         service_pidfiles=("/run/munge/munged.pid", f"{RUN_DIR}/slurmd-{node_name}.pid"),
@@ -424,12 +457,15 @@ def apply_setup(base: BootstrapSpec, setup: NodeSetup) -> BootstrapSpec:
 
 
 __all__ = [
+    "CORRAL_COMMAND",
+    "REQUESTS_DIR",
     "NodeContext",
     "NodeSetup",
     "StorageFacts",
     "apply_setup",
     "aws_slurm_conf",
     "compute_setup",
+    "corral_command",
     "head_setup",
     "program_env",
     "slurm_runtime",

@@ -29,6 +29,7 @@ from corral.config import targets
 from corral.config.findings import Finding
 from corral.errors import (
     ConflictError,
+    CorralError,
     InsufficientCapacityError,
     NotFoundError,
     PrerequisiteError,
@@ -188,14 +189,7 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         on_event("CloudFormation", f"uploading templates to s3://{bucket}/{site.prefix}")
         main_url, parameters = self._upload_templates(clients, site, plan)
         tags = {"corral:cluster-name": name, **dict(plan.tags)}
-        if plan.expires_at:
-            from corral.providers.aws import _expire
-
-            role = _expire.ensure_deleter_role(clients)
-            on_event(
-                "CloudFormation",
-                f"time-to-live {plan.expires_at}: the head node deletes the stack with {role}",
-            )
+        self._ensure_deleter(clients, plan, on_event)
         _stack.create(clients, name, main_url, tags=tags, parameters=parameters, rollback=False)
         on_event("CloudFormation", f"stack {name} CREATE_IN_PROGRESS in {clients.region}")
         try:
@@ -213,6 +207,29 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
                 hint="check the HeadNode resource of the stack in the CloudFormation console",
             )
         return head
+
+    def _ensure_deleter(self, clients: AwsClients, plan: ClusterPlan, on_event: EventSink) -> None:
+        """The account's stack deleter role, through which the head node deletes its own stack: for
+        the time-to-live (without it the create fails) and for ``corral delete-cluster`` on the
+        cluster's nodes (without it the create goes on and those requests will fail: an event)."""
+        from corral.providers.aws import _expire
+
+        try:
+            role = _expire.ensure_deleter_role(clients)
+        except CorralError as exc:
+            if plan.expires_at:
+                raise
+            on_event(
+                "CloudFormation",
+                f"no stack deleter role ({exc.message}): `corral delete-cluster` on the cluster's nodes"
+                " will not be able to delete it",
+            )
+            return
+        if plan.expires_at:
+            on_event(
+                "CloudFormation",
+                f"time-to-live {plan.expires_at}: the head node deletes the stack with {role}",
+            )
 
     def _upload_templates(
         self, clients: AwsClients, site: ClusterSite, plan: ClusterPlan, *, munge_key: bool = True

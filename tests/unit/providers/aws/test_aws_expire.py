@@ -1,4 +1,5 @@
-"""The time-to-live on AWS (#16): a cluster with ``expires_at`` gets a head role that may delete
+"""The time-to-live on AWS (#16), and ``corral delete-cluster`` run on a node of the cluster: the
+head role (of every cluster: a node may ask for the delete) may delete
 exactly its own stack (through the account's stack deleter role, passed only to CloudFormation)
 and its own artefacts; ``expire`` terminates the compute instances, removes the artefacts and
 deletes the stack; the head's reconciler is started with ``--expires-at``. Against a moto server
@@ -69,9 +70,10 @@ def head_policy(plan: Any) -> list[dict[str, Any]]:
     return list(role["Policies"][0]["PolicyDocument"]["Statement"])
 
 
-def test_the_head_may_delete_exactly_its_own_stack_only_with_a_time_to_live(tmp_path: Path) -> None:
-    without = {s["Sid"] for s in head_policy(plan_of(tmp_path, None))}
-    assert not without & {"DeleteOwnStack", "PassStackDeleterRole", "DeleteOwnArtifacts"}
+def test_the_head_may_delete_exactly_its_own_stack_with_or_without_a_time_to_live(tmp_path: Path) -> None:
+    # without a time-to-live too: `corral delete-cluster` on a node asks the head to delete it
+    without = {s["Sid"]: s for s in head_policy(plan_of(tmp_path, None))}
+    assert {"DeleteOwnStack", "PassStackDeleterRole", "DeleteOwnArtifacts"} <= set(without)
     statements = {s["Sid"]: s for s in head_policy(plan_of(tmp_path, LATER))}
     delete = statements["DeleteOwnStack"]
     assert delete["Action"] == ["cloudformation:DeleteStack"]
@@ -89,9 +91,7 @@ def test_the_head_may_delete_exactly_its_own_stack_only_with_a_time_to_live(tmp_
     # no other statement lets the head delete a stack or pass another role
     others = [s for sid, s in statements.items() if sid not in ("DeleteOwnStack", "PassStackDeleterRole")]
     assert not any("cloudformation:DeleteStack" in s["Action"] for s in others)
-    assert [s["Resource"] for s in others if "iam:PassRole" in s["Action"]] == [
-        s["Resource"] for s in head_policy(plan_of(tmp_path, None)) if "iam:PassRole" in s["Action"]
-    ]
+    assert without == statements
 
 
 def test_the_reconciler_gets_the_time_to_live(tmp_path: Path) -> None:
@@ -214,3 +214,88 @@ def test_corral_run_on_aws_goes_as_far_as_moto_can_and_deletes_the_cluster(
     assert report["clusterDeleted"] is True and report["phases"]["delete"] >= 0
     assert "deletes itself after" in result.stderr  # AWS enforces the time-to-live now
     assert _stack_gone(name) and _running(name) == []
+
+
+def test_every_node_gets_the_corral_command_and_the_reconciler_reads_its_requests(tmp_path: Path) -> None:
+    """``/usr/local/bin/corral`` on the head, compute and login nodes asks through ``/home`` (shared
+    by every node); the head makes that directory after its storage steps and its reconciler reads
+    it (``--requests-dir``)."""
+    from corral.providers.aws._login_setup import login_setup
+    from corral.providers.aws._node_setup import CORRAL_COMMAND, REQUESTS_DIR, compute_setup
+
+    plan = plan_of(tmp_path, None)
+    head = NodeContext(cluster_name="ttl", node_role="HeadNode", region="eu-west-1")
+    setups = [
+        head_setup(plan, head, hostname="head", address="10.0.0.5"),
+        compute_setup(
+            plan,
+            NodeContext(
+                cluster_name="ttl", node_role="Compute", region="eu-west-1", head_private_ip="10.0.0.5"
+            ),
+            node_name="q1-dy-cr1-1",
+        ),
+        login_setup(
+            plan,
+            NodeContext(
+                cluster_name="ttl", node_role="LoginNode", region="eu-west-1", head_private_ip="10.0.0.5"
+            ),
+        ),
+    ]
+    for setup in setups:
+        [(text, mode)] = [(c, m) for p, c, m in setup.files if p == CORRAL_COMMAND]
+        assert mode == 0o755 and text.startswith("#!/bin/sh\n")
+        assert "CORRAL_CLUSTER_NAME=ttl" in text and f"CORRAL_REQUEST_DIR={REQUESTS_DIR}" in text
+        assert "CORRAL_CLUSTER_REGION=eu-west-1" in text
+        assert text.rstrip().endswith('/opt/corral/bin/python -m corral.node.selfdelete "$@"')
+    services = [" ".join(s) for s in setups[0].services]
+    made = next(i for i, s in enumerate(services) if f"chmod 1733 {REQUESTS_DIR}" in s)
+    reconciler = next(i for i, s in enumerate(services) if "corral.daemons.reconcilerd" in s)
+    assert made < reconciler and f"--requests-dir {REQUESTS_DIR}" in services[reconciler]
+    mounts = [i for i, s in enumerate(services) if "storage_node" in s or "mount" in s]
+    assert all(i < made for i in mounts)
+
+
+def test_delete_cluster_from_a_node_reaches_the_head_s_reconciler_which_deletes_the_stack(
+    net: Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster without a time-to-live: the deleter role is made at create; a node's ``corral
+    delete-cluster`` (``corral.node.selfdelete`` with the launcher's environment) leaves its
+    request, and the head's reconciler loop (``Loop.honour_requests`` over the aws provider, as
+    ``reconcilerd --provider aws --requests-dir`` runs it) terminates the instances, removes the
+    artefacts and deletes the stack. moto boots no node: the command and the loop run here."""
+    from corral.daemons._loop import Loop, LoopFiles
+    from corral.node import selfdelete
+
+    state = tmp_path / "state"
+    service = ClusterService(StateStore(state), lambda name: get_provider(name, state))
+    name = "awsself-1"
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG.format(subnet=net.public_subnet))
+    service.create(name, config, provider="aws")
+    record = service.run_create(name)
+    assert record.stack_status is StackStatus.CREATE_COMPLETE, record.failure_reason
+    assert boto3.client("iam").get_role(RoleName=deleter_role_name("us-east-1"))["Role"]
+    provider = service.provider("aws")
+    assert isinstance(provider, AwsProvider)
+    provider.launch(name, ["q1-dy-cr1-1"])
+    assert len(_running(name)) >= 2
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    loop = Loop(provider, name, files=LoopFiles(requests=requests, events=tmp_path / "events.jsonl"))
+    loop.honour_requests(datetime.now(UTC))  # nothing asked yet: nothing happens
+    assert not _stack_gone(name)
+    monkeypatch.setenv("CORRAL_CLUSTER_NAME", name)
+    monkeypatch.setenv("CORRAL_REQUEST_DIR", str(requests))
+    assert selfdelete.main(["delete-cluster", "-n", "another"]) == 1  # only its own cluster
+    assert selfdelete.main(["delete-cluster", "-n", name]) == 0
+    loop.honour_requests(datetime.now(UTC))
+    assert _stack_gone(name)
+    assert _running(name) == []
+    listed = boto3.client("s3").list_objects_v2(
+        Bucket="corral-123456789012-us-east-1", Prefix=f"corral/{name}/"
+    )
+    assert listed.get("KeyCount", 0) == 0
+    assert not (requests / selfdelete.DELETE_REQUEST).exists()
+    assert "cluster-delete-requested" in (tmp_path / "events.jsonl").read_text()
+    service.delete(name)
+    assert service.run_delete(name) is None

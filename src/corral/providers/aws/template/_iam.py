@@ -148,8 +148,8 @@ def head_statements(cluster: Cluster, shared: Shared, hosted_zone: Any) -> list[
             )
         )
     statements.append(_artifacts_statement(cluster))
-    if cluster.plan.expires_at:
-        statements += self_delete_statements(cluster)
+    # the time-to-live and ``corral delete-cluster`` run on a node of the cluster (every cluster)
+    statements += self_delete_statements(cluster)
     statements += _storage_statements(cluster)
     statements += _s3_statements(_head_buckets(cluster))
     secrets = _head_secrets(cluster)
@@ -164,9 +164,10 @@ DELETER_ROLE = "role/corral/corral-stack-deleter-${AWS::Region}"
 
 
 def self_delete_statements(cluster: Cluster) -> list[dict[str, Any]]:
-    """A cluster with a time-to-live (``expires_at``): its head node may delete its own root stack
-    (through the stack deleter role, passed only to CloudFormation) and its own artefacts; nothing
-    more (terminating its instances it may already)."""
+    """Every cluster's head node may delete its own root stack (through the stack deleter role,
+    passed only to CloudFormation) and its own artefacts, for its time-to-live (``expires_at``) and
+    for ``corral delete-cluster`` run on one of its nodes; nothing more (terminating its instances
+    it may already)."""
     bucket = artefact_bucket(cluster)
     return [
         allow_statement(
