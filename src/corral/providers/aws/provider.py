@@ -288,6 +288,7 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         on_event("CloudFormation", f"uploading the new templates to s3://{site.bucket}/{site.prefix}")
         url, parameters = self._upload_templates(clients, site, new, munge_key=False)
         self._plans[name] = new
+        self._ensure_deleter(clients, new, on_event)  # a cluster made before every head could self-delete
         _update.update_stack(clients, name, url, parameters, on_event)
         _update.apply_on_head(self.run_on_head, name, new, on_event, rollback=rollback)
 
