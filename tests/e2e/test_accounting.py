@@ -303,3 +303,54 @@ def test_clusters_naming_one_external_slurmdbd_share_it(prerequisites: None, tmp
     finally:
         teardown(state)
     assert not (state / "slurmdbds").exists() or list((state / "slurmdbds").iterdir()) == []
+
+
+def test_an_external_slurmdbd_comes_back_after_a_host_restart(prerequisites: None, tmp_path: Path) -> None:
+    """A simulated host restart takes the cluster and the ExternalSlurmdbd stand-in (its machine,
+    its MariaDB and their namespace): restore-clusters brings the stand-in back before slurmctld,
+    and a job run after the restart reaches sacct through it."""
+    from corral.providers.local import _accounting, _extdbd
+    from corral.providers.local._proc import kill_pids
+
+    from .test_reboot import _simulate_restart
+
+    state = tmp_path / "state"
+    cli = Cli(state, tmp_path, env={"CORRAL_LOCAL_NODE_ROOT": "image"})
+    provider = LocalProvider(state)
+    name = unique_name("exr")
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(EXT_CONFIG.format(arn=ARN, host=EXT_HOST))
+    try:
+        created = json.loads(cli("create-cluster", "-c", str(config), "-n", name, "--wait").stdout)
+        assert created["clusterStatus"] == "CREATE_COMPLETE"
+        standin = _extdbd.standin_for(state, EXT_HOST, 6819)
+        _simulate_restart(provider, name)
+        machine = read_pid(standin.machine_dir / "holder.pid")
+        assert machine is not None
+        kill_pids([machine], grace_s=0)  # the stand-in's instance went down with the host
+        _accounting.stop_standin(standin.database)
+        assert [d.running for d in provider.databases()] == [False]
+
+        restored = json.loads(cli("restore-clusters").stdout)["restoredClusters"]
+        events = json.loads(cli("get-cluster-stack-events", "-n", name).stdout)["events"]
+        assert restored == [name], [e.get("resourceStatusReason") for e in events[:3]]
+        assert [d.running for d in provider.databases()] == [True]
+
+        def head(*argv: str) -> str:
+            result = provider.run_on_head(name, list(argv), timeout=60)
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        job = head("sbatch", "--parsable", "-p", "cpu", "--wrap", "true").strip()
+
+        def record() -> list[str]:
+            out = head("sacct", "-X", "-n", "-P", "-j", job, "-o", "JobID,Cluster,State,ExitCode")
+            return [line for line in out.splitlines() if line.startswith(f"{job}|{name}|")]
+
+        # the record of a job submitted after the restart, in the stand-in's database under this
+        # cluster's name (its state may still be RUNNING: what counts is that slurmdbd took it)
+        wait_until(record, 120, "the job's record after the restart", 0.5)
+        cli("delete-cluster", "-n", name, "--wait")
+        assert leftovers(provider, name) == []
+    finally:
+        teardown(state)

@@ -221,6 +221,36 @@ def stop_standin(standin: Standin) -> None:
 # -- a cluster's side --------------------------------------------------------------------------
 
 
+def _write_slurmdbd_conf(
+    plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor, port: int, password: str
+) -> None:
+    """The head's slurmdbd.conf (in the run dir: a restore writes it again)."""
+    from corral.providers.local._files import slurm_runtime
+
+    _, db_address = addresses(ipaddress.IPv4Network(descriptor.subnet))
+    settings = SlurmdbdSettings(
+        storage_host=str(db_address),
+        storage_port=port,
+        password=password,
+        pid_file=str(layout.run_dir / "slurmdbd.pid"),
+        log_file=str(layout.log / "slurmdbd.log"),
+    )
+    conf = layout.conf_dir / "slurmdbd.conf"
+    runtime = slurm_runtime(layout, descriptor, suspend_time_s=None, include_file=None)
+    conf.write_text(render_slurmdbd_conf(plan, runtime, settings))
+    conf.chmod(0o600)
+
+
+def map_host(layout: ClusterLayout, descriptor: ClusterDescriptor, host: str) -> None:
+    """The database's (or external slurmdbd's) host name in the cluster's hosts file, mapped to the
+    stand-in's end of the link; once (a restore rewrites the hosts file, then maps it again)."""
+    _, db_address = addresses(ipaddress.IPv4Network(descriptor.subnet))
+    line = f"{db_address}\t{host}\n"
+    if line not in (layout.hosts_file.read_text() if layout.hosts_file.exists() else ""):
+        with layout.hosts_file.open("a") as hosts:
+            hosts.write(line)
+
+
 def prepare(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> str:
     """Before the head starts: the stand-in up with the user, slurmdbd.conf written, the Uri's host
     in the cluster's hosts file. Returns the stand-in's key (for ``descriptor.extra``)."""
@@ -237,22 +267,8 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescrip
     password = database_password(plan, standin, report)
     ensure_standin(standin, report)
     ensure_user(standin, plan.slurm.database_user or "", password)
-    _, db_address = addresses(ipaddress.IPv4Network(descriptor.subnet))
-    from corral.providers.local._files import slurm_runtime
-
-    settings = SlurmdbdSettings(
-        storage_host=str(db_address),
-        storage_port=port,
-        password=password,
-        pid_file=str(layout.run_dir / "slurmdbd.pid"),
-        log_file=str(layout.log / "slurmdbd.log"),
-    )
-    conf = layout.conf_dir / "slurmdbd.conf"
-    runtime = slurm_runtime(layout, descriptor, suspend_time_s=None, include_file=None)
-    conf.write_text(render_slurmdbd_conf(plan, runtime, settings))
-    conf.chmod(0o600)
-    with layout.hosts_file.open("a") as hosts:
-        hosts.write(f"{db_address}\t{host}\n")
+    _write_slurmdbd_conf(plan, layout, descriptor, port, password)
+    map_host(layout, descriptor, host)
     return standin.key
 
 
@@ -326,18 +342,23 @@ def register_cluster(
             raise ProviderError(f"sacctmgr add cluster {name} failed: {added.stderr.strip() or added.stdout}")
 
 
-def restart(layout: ClusterLayout, descriptor: ClusterDescriptor, holder: int) -> None:
-    """After a reboot: the cluster's stand-in up again (it may have gone with the host), the link
-    to it, and slurmdbd on the head."""
+def restart(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor, holder: int) -> None:
+    """After a reboot: the cluster's stand-in up again (it may have gone with the host), the head's
+    slurmdbd.conf and hosts entry again (the run dir went with the host), the link to it, and
+    slurmdbd on the head."""
     standin = _load(databases_dir(layout.state_dir) / descriptor.extra[DATABASE_KEY])
     if standin is None:
         raise ProviderError(
             f"the database stand-in of cluster {descriptor.name!r} is gone",
             hint="`corral list-databases` lists the stand-ins; recreate the cluster",
         )
-    ensure_standin(standin, lambda _where, _what: None)
+    quiet: Report = lambda _where, _what: None  # noqa: E731 (restore reports one event of its own)
+    ensure_standin(standin, quiet)
+    host, port = plan.slurm.database_endpoint()
+    _write_slurmdbd_conf(plan, layout, descriptor, port, database_password(plan, standin, quiet))
+    map_host(layout, descriptor, host)
     connect(layout, descriptor)
-    start_slurmdbd(layout, descriptor, holder, lambda _where, _what: None)
+    start_slurmdbd(layout, descriptor, holder, quiet)
 
 
 # -- listing and removing stand-ins ------------------------------------------------------------

@@ -25,7 +25,6 @@ before slurmctld starts.
 from __future__ import annotations
 
 import fcntl
-import ipaddress
 import os
 import secrets
 import shutil
@@ -224,9 +223,7 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescrip
         )
     standin = standin_for(layout.state_dir, host, port)
     ensure(standin, image, layout.munge_key.read_bytes(), arn, report)
-    _, db_address = _accounting.addresses(ipaddress.IPv4Network(descriptor.subnet))
-    with layout.hosts_file.open("a") as hosts:
-        hosts.write(f"{db_address}\t{host}\n")
+    _accounting.map_host(layout, descriptor, host)
     return standin.key
 
 
@@ -240,13 +237,16 @@ def wait_ready(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Rep
 
 
 def restart(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report) -> None:
-    """After a reboot: the stand-in again (it went with the host), with the cluster's key."""
+    """After a reboot: the stand-in again (it went with the host; another cluster's restore may
+    have brought it back already), with the cluster's key, and its Host in the cluster's hosts file
+    again (the restore wrote that file afresh)."""
     endpoint = (layout.state_dir / "slurmdbds" / descriptor.extra[EXTERNAL_KEY] / "endpoint").read_text()
     host, _, port = endpoint.strip().rpartition(":")
     image = _imageroot.image_root(descriptor)
     if image is None:
         raise ProviderError("ExternalSlurmdbd needs an image-rooted cluster")
     ensure(standin_for(layout.state_dir, host, int(port)), image, layout.munge_key.read_bytes(), "", report)
+    _accounting.map_host(layout, descriptor, host)
 
 
 __all__ = [

@@ -6,7 +6,9 @@ processes, namespaces, cgroups, mounts and the run dir's tmpfs. A run dir that i
 written during another boot is how a restart is recognised (``_runfs``; a head node that merely
 died keeps it, and is reported as stopped instead). ``restore`` then makes the cgroups and the
 head's namespaces again, rewrites the run dir's files from the plan, mounts the storage (its volumes
-again, data intact) and runs the head's OnNodeStart (the agent's start phase), starts munged and
+again, data intact) and runs the head's OnNodeStart (the agent's start phase), starts munged and its
+accounting (the Database's MariaDB stand-in and slurmdbd, or the ExternalSlurmdbd stand-in with its
+MariaDB; each stand-in brought back if the restart took it, and the cluster registered there), then
 slurmctld (which recovers its jobs from the saved state), the static nodes and the supervisor. The
 head keeps its instance id, as an EC2 instance does across a reboot (an image-rooted head boots
 again on its root volume). A lock makes concurrent first commands restore once.
@@ -28,6 +30,7 @@ from corral.providers.local import (
     _cluster,
     _daemons,
     _disks,
+    _extdbd,
     _launch,
     _nat,
     _net,
@@ -83,7 +86,7 @@ def restore(layout: ClusterLayout, plan: ClusterPlan, cluster_id: str) -> bool:
         _cgroups.create_cluster(layout.root, f"{layout.name}-{_owner.cluster_id(layout.root)}")
         _cluster.write_files(plan, layout, descriptor)
         _disks.mount_storage(layout, descriptor.storage)  # the volumes with their data
-        holder = _start_head(layout, descriptor)
+        holder = _start_head(plan, layout, descriptor)
         write_heartbeat(_daemons.heartbeat_file(layout), datetime.now(UTC))  # the head is back
         sync_config = layout.datasync_dir / "config.json"
         if sync_config.exists() and any(r.auto_import or r.auto_export for r in descriptor.data_repositories):
@@ -95,7 +98,7 @@ def restore(layout: ClusterLayout, plan: ClusterPlan, cluster_id: str) -> bool:
     return True
 
 
-def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
+def _start_head(plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
     """The head's namespaces and machine (from its image, if it boots from one), mounts and
     OnNodeStart, munged, slurmdbd, slurmctld (recovering its state) and sshd."""
     import ipaddress
@@ -108,9 +111,24 @@ def _start_head(layout: ClusterLayout, descriptor: ClusterDescriptor) -> int:
     _cluster.run_head_agent(layout, descriptor, holder, "start")
     _daemons.start_munged(layout, holder)
     if _accounting.DATABASE_KEY in descriptor.extra:
-        _accounting.restart(layout, descriptor, holder)
+        _accounting.restart(plan, layout, descriptor, holder)
+    elif _extdbd.EXTERNAL_KEY in descriptor.extra:
+        _restart_external_slurmdbd(layout, descriptor)
     _daemons.start_slurmctld(layout, holder)
     _daemons.wait_for_slurmctld(layout, 60.0)
     if _sshd.ssh_files(layout).user_file.exists():  # its files survive under <cluster>/ssh
         _cluster.start_head_sshd(layout, descriptor, holder)
     return holder
+
+
+def _restart_external_slurmdbd(layout: ClusterLayout, descriptor: ClusterDescriptor) -> None:
+    """The ExternalSlurmdbd stand-in (and its MariaDB) back up if the restart took it (another
+    cluster's restore may have brought it back already), the head's link to it, and the cluster
+    registered with it, all before slurmctld starts: slurmctld then finds its slurmdbd at once."""
+    _extdbd.restart(layout, descriptor, _quiet)
+    _accounting.connect(layout, descriptor, descriptor.extra[_extdbd.EXTERNAL_KEY])
+    _extdbd.wait_ready(layout, descriptor, _quiet)
+
+
+def _quiet(_where: str, _what: str) -> None:
+    """Restore reports one event of its own, not each step's."""
