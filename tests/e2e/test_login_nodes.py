@@ -293,3 +293,48 @@ def _session_on(provider: LocalProvider, name: str, hostname: str, work: Path) -
         session.kill()
         session.wait()
     pytest.fail(f"no session reached {hostname}")
+
+
+def test_the_first_pool_added_by_update_cluster_works_as_one_created_with_the_cluster(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    """A cluster created without LoginNodes gets its first pool by update-cluster: the pool's node
+    serves the default user, whose job runs on a compute node as that user and writes to /home,
+    and the head node (booted before the pool existed) knows the same account."""
+    script = tmp_path / "configured.sh"
+    script.write_text(ACTION)
+    script.chmod(0o755)
+    config = tmp_path / "cluster.yaml"
+    config.write_text(CONFIG.split("LoginNodes:")[0])
+    name = unique_name("lgu")
+    _ok(_corral(provider, "create-cluster", "-c", str(config), "-n", name, "--wait"))
+    try:
+        assert _pools(provider, name) == {}
+        added = tmp_path / "with-pool.yaml"
+        added.write_text(CONFIG.format(users=1, ops=0, script=script, updated=""))
+        _ok(_corral(provider, "update-cluster", "-n", name, "-c", str(added), "--wait"))
+        wait_until(lambda: _active(provider, name, users=1), 120, "the added pool active")
+        job = "#!/bin/sh\n#SBATCH -o job-%j.out\necho $(hostname) $(id -un) > $HOME/added-pool.txt\n"
+        _ok(
+            _corral(
+                provider,
+                "ssh",
+                "-n",
+                name,
+                "--login-pool",
+                "users",
+                "--",
+                "sbatch --parsable --wait",
+                stdin=job,
+            )
+        )
+        node, user = _ok(
+            _corral(provider, "ssh", "-n", name, "--login-pool", "users", "--", "cat added-pool.txt")
+        ).split()
+        assert node.startswith("q1-dy-c1-") and user == "ec2-user"
+        # the head's side: the same account, the same home
+        on_head = _ok(_corral(provider, "ssh", "-n", name, "--", "id -un; cat added-pool.txt")).split()
+        assert on_head == ["ec2-user", node, user]
+    finally:
+        _ok(_corral(provider, "delete-cluster", "-n", name, "--wait"))
+        assert leftovers(provider, name) == []

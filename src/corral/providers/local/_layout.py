@@ -185,8 +185,10 @@ class LoginPoolRecord:
 
 #: Addresses per login pool (each pool takes a block of the subnet's top; pcluster allows 10 pools).
 LOGIN_POOL_BLOCK = 100
-#: Addresses at the very top of the subnet that login nodes leave free (the accounting link's /30).
-LOGIN_TOP_RESERVED = 4
+#: Addresses at the very top of the subnet that login nodes leave free: the accounting link's /30
+#: (the last) and the NAT uplink's (the second-to-last, ``_nat.addresses``). A login node inside the
+#: uplink's /30 is unreachable: the head routes that /30 to its uplink, not to its bridge.
+LOGIN_TOP_RESERVED = 8
 
 
 @dataclass(frozen=True)

@@ -180,13 +180,27 @@ def test_slots_take_addresses_from_the_top_of_the_subnet(tmp_path: Path) -> None
     descriptor = _descriptor(tmp_path)
     slots = descriptor.login_slots()
     assert [(s.name, s.address) for s in slots] == [
-        ("login-users-1", "10.240.31.251"),
-        ("login-users-2", "10.240.31.250"),
-        ("login-admins-1", "10.240.31.151"),
+        ("login-users-1", "10.240.31.247"),
+        ("login-users-2", "10.240.31.246"),
+        ("login-admins-1", "10.240.31.147"),
     ]
-    assert str(login_address(SUBNET, 9, 100)) == "10.240.28.20"  # far above the compute nodes
+    assert str(login_address(SUBNET, 9, 100)) == "10.240.28.16"  # far above the compute nodes
     hosts = _files.render_hosts(descriptor)
-    assert "10.240.31.251\tip-10-240-31-251\n" in hosts and "10.240.31.151\tip-10-240-31-151\n" in hosts
+    assert "10.240.31.247\tip-10-240-31-247\n" in hosts and "10.240.31.147\tip-10-240-31-147\n" in hosts
+
+
+def test_login_slots_stay_out_of_the_nat_uplink_and_the_accounting_link() -> None:
+    """The head routes each link's /30 to that link: a login node inside one is unreachable."""
+    from corral.providers.local import _accounting, _nat
+
+    links = [
+        ipaddress.IPv4Network(f"{a}/30", strict=False)
+        for a in (*_nat.addresses(SUBNET), *_accounting.addresses(SUBNET))
+    ]
+    for block in range(10):
+        for index in (1, 100):
+            address = login_address(SUBNET, block, index)
+            assert not any(address in link for link in links), (block, index, address)
 
 
 def test_a_login_nodes_spec_runs_sshd_and_no_slurmd_with_the_login_environment(tmp_path: Path) -> None:
@@ -201,7 +215,7 @@ def test_a_login_nodes_spec_runs_sshd_and_no_slurmd_with_the_login_environment(t
     pool = descriptor.login_pools[0]
     node = descriptor.login_slot(pool, 1)
     spec = _login.bootstrap_spec(layout, descriptor, pool, node)
-    assert spec.hostname == "ip-10-240-31-251" and spec.private_root
+    assert spec.hostname == "ip-10-240-31-247" and spec.private_root
     assert len(spec.services) == 1 and "/usr/sbin/sshd -f" in spec.services[0][-1]
     assert not any("slurmd" in " ".join(s) for s in (*spec.services, *spec.late_services))
     assert ("/etc/hosts" in dict((t, s) for s, t in spec.early_mounts)) and (
