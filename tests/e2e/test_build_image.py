@@ -502,3 +502,32 @@ def test_done_when_a_cluster_whose_queue_names_the_lab_image_runs_a_job_with_wha
         assert leftovers(provider, name) == []
     corral("delete-image", "-i", "bi-lab-cluster")
     assert image_leftovers("bi-lab-cluster", state_dir()) == []
+
+
+def test_build_nodes_reach_debians_archive_through_nat_and_update_the_os(
+    official: ImageManifest, s3: Any, tmp_path: Path
+) -> None:
+    """UpdateOsPackages and a component's apt-get install run in a build node that reaches
+    Debian's archive through the build's NAT; the package is in the image, and the host's rules
+    tagged with the build's id go with the build."""
+    from corral.providers.local import _image_nodes, _nat
+
+    install = bash_doc("Hello", ["apt-get update", "apt-get install -y --no-install-recommends hello"])
+    s3.put_object(Bucket=BUCKET, Key="hello.yaml", Body=install)
+    extra = "  UpdateOsPackages:\n    Enabled: true\n"
+    config = write_config(tmp_path / "image.yaml", official.ami_id, [f"s3://{BUCKET}/hello.yaml"], extra)
+    doc = corral("build-image", "-c", str(config), "-i", "bi-apt", "--wait", timeout=BUILD_TIMEOUT_S)
+    assert doc["imageBuildStatus"] == "BUILD_COMPLETE", doc
+    stream = corral("list-image-log-streams", "-i", "bi-apt")["logStreams"][0]["logStreamName"]
+    log = json.dumps(
+        corral("get-image-log-events", "-i", "bi-apt", "--log-stream-name", stream, "--limit", "10000")
+    )
+    assert "UpdateOsPackages" in log and "Setting up hello" in log
+    manifest = images.resolve_image(doc["ec2AmiInfo"]["amiId"], state_dir()).manifest
+    assert "hello" in manifest.packages
+    assert run_in_image(doc["ec2AmiInfo"]["amiId"], tmp_path, "hello") == "Hello, world!\n"
+    assert _nat.tagged_rules("bi-apt") == []  # the build ended: its NAT went with its nodes
+    corral("delete-image", "-i", "bi-apt")
+    assert image_leftovers("bi-apt", state_dir()) == []
+    veths = {_nat.build_host_if(_image_nodes.netns_name("bi-apt", role)) for role in ("build", "test")}
+    assert not veths & set(os.listdir("/sys/class/net"))

@@ -2,6 +2,10 @@
 network namespace of their own, recorded under ``<image dir>/nodes/<role>/`` so that whoever
 cleans up (the builder, or ``delete-image`` after the builder was killed) finds them.
 
+Each node reaches the networks the host reaches, as a cluster's node does (``_nat``): a veth from
+the host, masquerade and forward rules on the host tagged ``corral:<image id>``, which stopping the
+node removes (``CORRAL_LOCAL_NAT=off`` gives build nodes none).
+
 A node's init is the image's bash as PID 1 of its own PID namespace: killing it ends every process
 of the node, and with the last of them its mount namespace and overlay go. The host never holds a
 mount of a node."""
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corral.errors import ProviderError
-from corral.providers.local import _net, _proc, _rootfs
+from corral.providers.local import _nat, _net, _proc, _rootfs
 
 STOP_TIMEOUT_S = 10.0
 #: what a step's environment holds (the node's own root; nothing of the host's environment)
@@ -54,7 +58,11 @@ def boot(nodes_dir: Path, image_id: str, role: str, lowerdir: str) -> BuildNode:
     netns = netns_name(image_id, role)
     (directory / "netns").write_text(netns + "\n")
     _net.delete_netns(netns)  # a leftover of an interrupted build of the same id
+    _nat.remove(image_id)
     _net.create_netns(netns)
+    if _nat.requested():  # the archive and the components' downloads, through NAT
+        (directory / "nat").write_text(image_id + "\n")
+        _nat.connect_build_node(image_id, netns, lambda _where, _what: None)
     hostname = f"{role}-{image_id}"[:63]
     pid = _rootfs.start_machine(netns, directory, lowerdir, [], hostname, {}, log=directory / "boot.log")
     return BuildNode(role, directory, netns, pid)
@@ -73,7 +81,11 @@ def stop(directory: Path) -> None:
             raise ProviderError(f"the image build node {directory.name} (pid {pid}) did not stop")
     netns_file = directory / "netns"
     if netns_file.exists():
-        _net.delete_netns(netns_file.read_text().strip())
+        _net.delete_netns(netns_file.read_text().strip())  # the node's link goes with it
+    nat_file = directory / "nat"
+    if nat_file.exists():
+        _nat.remove(nat_file.read_text().strip())  # the host's rules tagged with the build's id
+        nat_file.unlink()
     _wait_unmounted(directory)
 
 

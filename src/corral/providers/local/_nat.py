@@ -156,6 +156,68 @@ def connect(layout: ClusterLayout, descriptor: ClusterDescriptor, report: Report
         _checked("-t", table, "-I" if table == "filter" else "-A", *rule)
 
 
+# -- build and test nodes of an image build ------------------------------------------------------
+
+#: where build nodes' links come from: one /30 per node, picked by a hash of its namespace
+BUILD_LINKS = ipaddress.IPv4Network("10.239.0.0/16")
+NODE_IF = "eth0"
+
+
+def build_link(netns: str, taken: set[str]) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """(host side, node side) of a build node's link: the /30 of ``BUILD_LINKS`` its namespace's
+    name hashes to, or the next one whose addresses no host interface holds (pure)."""
+    count = BUILD_LINKS.num_addresses // 4
+    start = int(hashlib.sha1(netns.encode()).hexdigest(), 16) % count
+    for step in range(count):
+        base = BUILD_LINKS.network_address + 4 * ((start + step) % count)
+        if str(base + 1) not in taken and str(base + 2) not in taken:
+            return base + 1, base + 2
+    raise ProviderError("no free /30 left in 10.239.0.0/16 for an image build node's link")
+
+
+def build_host_if(netns: str) -> str:
+    return "cb" + hashlib.sha1(netns.encode()).hexdigest()[:10]
+
+
+def _host_addresses() -> set[str]:
+    listed = _proc.run(["ip", "-o", "-4", "addr", "show"], check=False, timeout=30).stdout
+    return {field.split("/")[0] for line in listed.splitlines() for field in line.split()[3:4]}
+
+
+def connect_build_node(build_id: str, netns: str, report: Report) -> None:
+    """A build (or test) node's way out, as a cluster node's: a veth from the host into its
+    namespace, its default route through the host, and the host's masquerade and forward rules
+    tagged ``corral:<build id>`` (``remove(build_id)`` deletes them)."""
+    host_side, node_side = build_link(netns, _host_addresses())
+    veth = build_host_if(netns)
+    _net.ip("link", "add", veth, "type", "veth", "peer", "name", NODE_IF, "netns", netns)
+    _net.ip("addr", "add", f"{host_side}/30", "dev", veth)
+    _net.ip("link", "set", veth, "up")
+    _net.ip("-n", netns, "addr", "add", f"{node_side}/30", "dev", NODE_IF)
+    _net.ip("-n", netns, "link", "set", NODE_IF, "up")
+    _net.ip("-n", netns, "link", "set", "lo", "up")
+    _net.ip("-n", netns, "route", "add", "default", "via", str(host_side))
+    _enable_forwarding(report)
+    comment = ["-m", "comment", "--comment", tag(build_id)]
+    replies = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]
+    _checked(
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-s",
+        f"{node_side}/32",
+        "!",
+        "-o",
+        veth,
+        *comment,
+        "-j",
+        "MASQUERADE",
+    )
+    _checked("-t", "filter", "-I", "FORWARD", "-i", veth, *comment, "-j", "ACCEPT")
+    _checked("-t", "filter", "-I", "FORWARD", "-o", veth, *replies, *comment, "-j", "ACCEPT")
+
+
 def node_route(descriptor: ClusterDescriptor, netns: str) -> None:
     """A node's default route: the head's bridge address (NAT clusters only)."""
     if enabled(descriptor):
@@ -167,7 +229,10 @@ __all__ = [
     "NAT_ENV",
     "NAT_KEY",
     "addresses",
+    "build_host_if",
+    "build_link",
     "connect",
+    "connect_build_node",
     "enabled",
     "host_if",
     "host_rules",
