@@ -37,3 +37,11 @@ def test_nat_is_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_nat.NAT_ENV, "maybe")
     with pytest.raises(ProviderError, match="is not on or off"):
         _nat.requested()
+
+
+def test_a_build_nodes_link_is_a_free_30_of_the_build_range() -> None:
+    host, node = _nat.build_link("corral-img-0123456789-build", set())
+    assert host in _nat.BUILD_LINKS and node == host + 1 and (int(host) - 1) % 4 == 0
+    again = _nat.build_link("corral-img-0123456789-build", {str(host)})
+    assert again != (host, node) and again[0] in _nat.BUILD_LINKS
+    assert len(_nat.build_host_if("corral-img-0123456789-build")) <= 15
