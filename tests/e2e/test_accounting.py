@@ -354,3 +354,26 @@ def test_an_external_slurmdbd_comes_back_after_a_host_restart(prerequisites: Non
         assert leftovers(provider, name) == []
     finally:
         teardown(state)
+
+
+def test_a_database_cluster_comes_back_after_a_host_restart(cli: Cli) -> None:
+    """A simulated host restart takes the cluster and its Database's MariaDB stand-in; the restore
+    brings the stand-in back, writes the head's slurmdbd.conf again (the run dir went with the
+    host) and starts slurmdbd before slurmctld: a job run after the restart is accounted."""
+    from corral.providers.local import _accounting
+
+    from .test_reboot import _simulate_restart
+
+    name = unique_name("acr")
+    assert cli.create(name)["clusterStatus"] == "CREATE_COMPLETE"
+    provider = LocalProvider(cli.state)
+    (standin,) = provider.databases()
+    _simulate_restart(provider, name)
+    loaded = _accounting.standin_for(cli.state, standin.uri, 3306)
+    _accounting.stop_standin(loaded)
+    assert [d.running for d in provider.databases()] == [False]
+    restored = json.loads(cli("restore-clusters").stdout)["restoredClusters"]
+    events = json.loads(cli("get-cluster-stack-events", "-n", name).stdout)["events"]
+    assert restored == [name], [e.get("resourceStatusReason") for e in events[:3]]
+    job = submit(cli, name, "true")
+    wait_until(lambda: sacct(cli, name, job), 120, "the job's record after the restart", 0.5)
