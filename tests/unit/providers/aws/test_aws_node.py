@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from corral.cli import main as cli_main
 from corral.config.check import check_cluster_config
 from corral.plan import build_plan
-from corral.providers.aws._node_setup import PYTHON
+from corral.providers.aws._node_setup import CORRAL_COMMAND, PYTHON, REQUESTS_DIR_STEP
 from support.aws import Network, aws_endpoint, make_network, rewrite_ids
 from support.corpus import (
     CORPUS,
@@ -180,7 +180,9 @@ def test_user_data_files_feed_the_node_program(
         # munge, Slurm, the reconciler
         names = [s[0] for s in head.services]
         assert "fetch-config" in head.services[0][2] and head.services[1][:2] == ("/bin/sh", "-ec")
-        assert names[-3:] == ["munged", "slurmctld", "setsid"] and set(names[2:-3]) == {PYTHON}
+        assert names[-3:] == ["munged", "slurmctld", "setsid"] and set(names[2:-4]) == {PYTHON}
+        # the self-delete requests directory on /home, once /home is in place, before munge
+        assert head.services[-4] == REQUESTS_DIR_STEP and "chmod 1733" in REQUESTS_DIR_STEP[-1]
         assert head.services[2][-1] == f"{name}.pcluster"  # node names resolve: the search domain
         assert head.services[3][-3:] == ("export", "/home", "10.0.0.0/16")
         assert "corral.daemons.reconciler" in head.services[-1][-1]
@@ -351,7 +353,8 @@ def test_head_setup_mounts_efs_it_knows_and_says_what_it_does_not_mount() -> Non
     ]
     # the IMDS guard, the storage (OnNodeConfigured scripts see it), then munge before Slurm
     assert [s[0] for s in setup.services][-3:] == ["munged", "slurmctld", "setsid"]
-    assert setup.services[0][0] == "/bin/sh" and len(setup.services) == 10
+    assert setup.services[0][0] == "/bin/sh" and len(setup.services) == 11
+    assert setup.services[-4] == REQUESTS_DIR_STEP
     assert setup.skipped == ("existing-fsx (/fsx): its FsxLustre id or DNS name is not known on this node",)
     assert {"/efs", "/data", "/run/corral", "/var/spool/corral/slurmctld"} <= set(setup.directories)
     files = {path: (content, mode) for path, content, mode in setup.files}
@@ -379,7 +382,8 @@ def test_compute_setup_is_configless_slurmd_under_its_own_name() -> None:
     setup = compute_setup(plan, context, node_name="compute-dy-c5-1")
     # configless: slurmd fetches slurm.conf from slurmctld; the node's own copy is only for the
     # client command that reports a failed bootstrap (it has no SLURM_CONF in its environment)
-    assert [path for path, _, _ in setup.files] == ["/etc/corral/slurm-client.conf"]
+    # and the node's ``corral`` command, which only asks the head to delete the cluster
+    assert [path for path, _, _ in setup.files] == ["/etc/corral/slurm-client.conf", CORRAL_COMMAND]
     assert setup.services[-2:] == (
         _munged(),
         ("slurmd", "-N", "compute-dy-c5-1", "--conf-server", "10.0.0.5:6817"),
