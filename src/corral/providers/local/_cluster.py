@@ -446,9 +446,9 @@ def teardown(layout: ClusterLayout, *, retain_storage: bool, cluster_id: str = "
     if head in _cluster_netns(layout, descriptor):
         _daemons.stop_slurmctld(layout)
     survivors = _cgroups.kill(layout.root)
-    _net.delete_netns(*_cluster_netns(layout, descriptor))  # the NAT's veth goes with the head's
     if descriptor is None or _nat.enabled(descriptor):
-        _nat.remove(_nat.cluster_tag_id(layout.root))
+        _nat.remove(_nat.cluster_tag_id(layout.root))  # its rules and its uplink veth
+    _net.delete_netns(*_cluster_netns(layout, descriptor))
     _daemons.stop_munged(layout)
     if legacy:
         _proc.kill_pids(_legacy_stray_pids(layout))

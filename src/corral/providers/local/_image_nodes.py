@@ -81,7 +81,9 @@ def stop(directory: Path) -> None:
             raise ProviderError(f"the image build node {directory.name} (pid {pid}) did not stop")
     netns_file = directory / "netns"
     if netns_file.exists():
-        _net.delete_netns(netns_file.read_text().strip())  # the node's link goes with it
+        netns = netns_file.read_text().strip()
+        _nat.delete_link(_nat.build_host_if(netns))  # now, not when the kernel frees the netns
+        _net.delete_netns(netns)
     nat_file = directory / "nat"
     if nat_file.exists():
         _nat.remove(nat_file.read_text().strip())  # the host's rules tagged with the build's id

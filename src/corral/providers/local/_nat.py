@@ -116,11 +116,21 @@ def _split(spec: str) -> list[str]:
 
 
 def remove(cluster_id: str) -> None:
-    """Delete the host rules tagged with the cluster id (and only those). Idempotent."""
+    """Delete the host rules tagged with the cluster id (and only those) and the cluster's uplink
+    veth. Idempotent. The veth is deleted here rather than left to go with the head's namespace:
+    the kernel frees a namespace (and its links) asynchronously once its last user is gone, so a
+    delete that relied on that could return with the host side still there."""
     if not cluster_id:
         return
     for table, rule in tagged_rules(cluster_id):
         _iptables("-t", table, "-D", *rule)
+    delete_link(host_if(cluster_id))
+
+
+def delete_link(veth: str) -> None:
+    """Delete a host-side veth of Corral's, when it is there (its peer goes with it)."""
+    if subprocess.run(["ip", "link", "show", veth], capture_output=True).returncode == 0:
+        subprocess.run(["ip", "link", "del", veth], capture_output=True)
 
 
 def _enable_forwarding(report: Report) -> None:
@@ -233,6 +243,7 @@ __all__ = [
     "build_link",
     "connect",
     "connect_build_node",
+    "delete_link",
     "enabled",
     "host_if",
     "host_rules",
