@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ import pytest
 from corral.daemons.events import read_events
 from corral.providers.local import LocalProvider
 from corral.runtime.heartbeat import stale_after_s
+from support.clusters import archive_address, archive_probe
 
 from .conftest import leftovers, unique_name, wait_until
 
@@ -187,6 +189,17 @@ def test_login_nodes_run_sshd_and_no_slurm_daemon_and_ran_their_pools_action(
     )
     assert sorted(i["instanceType"] for i in listed["instances"]) == ["t3.medium", "t3.medium", "t3.small"]
     assert {i["nodeType"] for i in listed["instances"]} == {"LoginNode"}
+
+
+def test_a_login_node_reaches_the_archive_through_the_clusters_nat(
+    provider: LocalProvider, cluster: Any
+) -> None:
+    """A user on a login node installs what they need (pip, apt) as behind a NAT gateway."""
+    name, _work, _script = cluster
+    address = archive_address()
+    probe = "bash -c " + shlex.quote(archive_probe(address))
+    reached = _corral(provider, "ssh", "-n", name, "--login-pool", "ops", "--", probe)
+    assert _ok(reached).startswith("HTTP/"), reached.stdout + reached.stderr
 
 
 def _users_addresses(provider: LocalProvider, name: str) -> list[str]:

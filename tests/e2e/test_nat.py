@@ -4,7 +4,6 @@ delete removes; CORRAL_LOCAL_NAT=off gives a cluster none."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 
 import pytest
@@ -12,23 +11,13 @@ import pytest
 from corral.providers.base import CommandResult
 from corral.providers.local import LocalProvider, _nat, _owner
 from support import plans
+from support.clusters import archive_address, archive_probe
 
 from .conftest import delete_and_check, unique_name
 
 pytestmark = pytest.mark.e2e
 
-ARCHIVE = ("deb.debian.org", 80)
 NODE = "q1-st-c1-1"
-
-
-def _archive_address() -> str:
-    """The archive's address, when this machine reaches it (else the test cannot say anything)."""
-    try:
-        address = socket.gethostbyname(ARCHIVE[0])
-        socket.create_connection((address, ARCHIVE[1]), timeout=5).close()
-    except OSError as exc:
-        pytest.skip(f"this machine does not reach {ARCHIVE[0]}:{ARCHIVE[1]} ({exc})")
-    return address
 
 
 def _on_node(provider: LocalProvider, name: str, script: str) -> CommandResult:
@@ -42,7 +31,7 @@ def _host_link_exists(interface: str) -> bool:
 def test_a_node_reaches_the_archive_through_the_clusters_nat_and_delete_removes_its_rules(
     provider: LocalProvider,
 ) -> None:
-    address = _archive_address()
+    address = archive_address()
     name = unique_name("imnat")
     try:
         provider.create(plans.plan(name, queues=(("q1", "c1", 1, 0),)), on_event=lambda r, m: None)
@@ -51,9 +40,7 @@ def test_a_node_reaches_the_archive_through_the_clusters_nat_and_delete_removes_
         assert len(rules) == 3, rules
         assert _host_link_exists(_nat.host_if(cluster_id))
         # a TCP connection and an HTTP answer from the archive, from inside a job on the node
-        request = f"HEAD /debian/ HTTP/1.0\\r\\nHost: {ARCHIVE[0]}\\r\\n\\r\\n"
-        script = f"exec 3<>/dev/tcp/{address}/80 && printf '{request}' >&3 && head -1 <&3"
-        reached = _on_node(provider, name, script)
+        reached = _on_node(provider, name, archive_probe(address))
         assert reached.returncode == 0 and reached.stdout.startswith("HTTP/"), reached.stdout + reached.stderr
     finally:
         delete_and_check(provider, name)

@@ -101,6 +101,29 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, inter
         time.sleep(interval)
 
 
+#: what a node behind the cluster's NAT reaches when this machine does: Debian's archive
+ARCHIVE = ("deb.debian.org", 80)
+
+
+def archive_address() -> str:
+    """The archive's address, when this machine reaches it (else the test skips: it cannot say
+    anything about NAT here)."""
+    import socket
+
+    try:
+        address = socket.gethostbyname(ARCHIVE[0])
+        socket.create_connection((address, ARCHIVE[1]), timeout=5).close()
+    except OSError as exc:
+        pytest.skip(f"this machine does not reach {ARCHIVE[0]}:{ARCHIVE[1]} ({exc})")
+    return address
+
+
+def archive_probe(address: str) -> str:
+    """A bash command that prints the first line of the archive's HTTP answer (no DNS needed)."""
+    request = f"HEAD /debian/ HTTP/1.0\\r\\nHost: {ARCHIVE[0]}\\r\\n\\r\\n"
+    return f"exec 3<>/dev/tcp/{address}/80 && printf '{request}' >&3 && head -1 <&3"
+
+
 def leftovers(provider: LocalProvider, name: str) -> list[str]:
     """Everything of cluster ``name`` still on the machine: namespaces, processes, mounts, loop
     devices, files."""

@@ -44,6 +44,7 @@ from corral.providers.local import (
     _files,
     _imageroot,
     _logs,
+    _nat,
     _net,
     _nodes,
     _owner,
@@ -260,6 +261,7 @@ def launch(layout: ClusterLayout, descriptor: ClusterDescriptor, pool: LoginPool
             descriptor.name, node.name, veth, ipaddress.IPv4Address(node.address), subnet
         ),
     )
+    _nat.node_route(descriptor, netns)  # out through the head, as compute nodes (NAT clusters)
     _cgroups.shape(layout.root, node.name, pool.instance_type)
     cgroup = _cgroups.enter_argv(layout.root, node.name)
     _prepare_sshd(layout, node)
