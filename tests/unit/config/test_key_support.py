@@ -200,14 +200,17 @@ def test_not_applicable_keys_are_info_locally_and_silent_on_aws(tmp_path: Path) 
 
 
 def test_value_conditions(tmp_path: Path) -> None:
+    # "n/a when SPOT,CAPACITY_BLOCK" locally: only those values get the INFO; both honoured on aws
     assert "CapacityType: ONDEMAND" in BASE
-    ondemand = check_cluster_config(write(tmp_path, BASE), cluster_name="c", target="aws")
+    ondemand = check_cluster_config(write(tmp_path, BASE), cluster_name="c", target="local")
     assert not [f for f in ondemand.findings if f.path.endswith("CapacityType")]
     block = BASE.replace("CapacityType: ONDEMAND", "CapacityType: CAPACITY_BLOCK")
-    report = check_cluster_config(write(tmp_path, block), cluster_name="c", target="aws", suppress=["ALL"])
+    report = check_cluster_config(write(tmp_path, block), cluster_name="c", target="local", suppress=["ALL"])
     assert report.findings == ()  # suppressible like any validator
-    report = check_cluster_config(write(tmp_path, block), cluster_name="c", target="aws")
-    assert [f.level for f in report.findings if f.path.endswith("CapacityType")] == [Level.WARNING]
+    report = check_cluster_config(write(tmp_path, block), cluster_name="c", target="local")
+    assert [f.level for f in report.findings if f.path.endswith("CapacityType")] == [Level.INFO]
+    on_aws = check_cluster_config(write(tmp_path, block), cluster_name="c", target="aws")
+    assert not [f for f in on_aws.findings if f.path.endswith("CapacityType")]
 
 
 def test_image_configs_say_what_does_not_apply_locally(tmp_path: Path) -> None:
