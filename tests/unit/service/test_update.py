@@ -248,3 +248,24 @@ def test_a_change_the_provider_cannot_apply_yet_is_refused_not_ignored(env: Env)
     env.provider.traits = ProviderTraits()  # type: ignore[misc]
     env.service.update("demo", env.config(moved))  # a provider without the limit takes it
     assert env.service.run_update("demo").stack_status is StackStatus.UPDATE_COMPLETE
+
+
+def test_a_database_change_follows_pclusters_policy_then_reaches_the_local_provider(env: Env) -> None:
+    """Database is COMPUTE_FLEET_STOP in pcluster 3.16: refused with the fleet running, taken with it
+    stopped; the local provider no longer refuses it (its trait keeps ExternalSlurmdbd only)."""
+    from corral.providers.local.provider import LocalProvider
+
+    env.create()
+    env.provider.traits = LocalProvider.traits  # type: ignore[misc]
+    doc = copy.deepcopy(DEMO)
+    doc["Scheduling"]["SlurmSettings"]["Database"] = {
+        "Uri": "acct.example.com:3306",
+        "UserName": "admin",
+        "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+    }
+    with pytest.raises(UpdateRefusedError) as refused:
+        env.service.update("demo", env.config(doc))
+    assert any("update-compute-fleet" in str(e["message"]) for e in refused.value.update_errors)
+    env.service.update_compute_fleet("demo", "STOP_REQUESTED")
+    env.service.update("demo", env.config(doc))
+    assert env.service.run_update("demo").stack_status is StackStatus.UPDATE_COMPLETE

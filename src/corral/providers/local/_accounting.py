@@ -225,6 +225,26 @@ def _write_slurmdbd_conf(
     plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor, port: int, password: str
 ) -> None:
     """The head's slurmdbd.conf (in the run dir: a restore writes it again)."""
+    write_slurmdbd_conf(layout, slurmdbd_conf_text(plan, layout, descriptor, port, password))
+
+
+def slurmdbd_conf_path(layout: ClusterLayout) -> Path:
+    return layout.conf_dir / "slurmdbd.conf"
+
+
+def write_slurmdbd_conf(layout: ClusterLayout, text: str) -> None:
+    """slurmdbd.conf, readable by root only from its first byte (it holds the password)."""
+    conf = slurmdbd_conf_path(layout)
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    conf.chmod(0o600)
+
+
+def slurmdbd_conf_text(
+    plan: ClusterPlan, layout: ClusterLayout, descriptor: ClusterDescriptor, port: int, password: str
+) -> str:
+    """The head's slurmdbd.conf for ``plan``'s Database."""
     from corral.providers.local._files import slurm_runtime
 
     _, db_address = addresses(ipaddress.IPv4Network(descriptor.subnet))
@@ -235,10 +255,8 @@ def _write_slurmdbd_conf(
         pid_file=str(layout.run_dir / "slurmdbd.pid"),
         log_file=str(layout.log / "slurmdbd.log"),
     )
-    conf = layout.conf_dir / "slurmdbd.conf"
     runtime = slurm_runtime(layout, descriptor, suspend_time_s=None, include_file=None)
-    conf.write_text(render_slurmdbd_conf(plan, runtime, settings))
-    conf.chmod(0o600)
+    return render_slurmdbd_conf(plan, runtime, settings)
 
 
 def map_host(layout: ClusterLayout, descriptor: ClusterDescriptor, host: str) -> None:
@@ -285,6 +303,41 @@ def connect(layout: ClusterLayout, descriptor: ClusterDescriptor, key: str | Non
     _net.ip("-n", head, "link", "set", HEAD_VETH, "up")
     _net.ip("-n", standin_ns, "addr", "add", f"{db_address}/30", "dev", peer)
     _net.ip("-n", standin_ns, "link", "set", peer, "up")
+
+
+def disconnect(layout: ClusterLayout) -> None:
+    """Remove the head's link to its database, if there is one (both ends go with it)."""
+    head = _net.head_netns(layout.name)
+    _proc.run(["ip", "-n", head, "link", "del", HEAD_VETH], check=False)
+
+
+def stop_slurmdbd(layout: ClusterLayout) -> None:
+    """Stop the head's slurmdbd (by its pid file, after checking the pid is really a slurmdbd) and
+    wait for it to go, so that a new one can take its port."""
+    pid_file = layout.run_dir / "slurmdbd.pid"
+    pid = _proc.read_pid(pid_file)
+    if pid and _proc.alive(pid) and any("slurmdbd" in part for part in _proc.cmdline(pid)[:1]):
+        _proc.kill_pids([pid], grace_s=10.0)
+    pid_file.unlink(missing_ok=True)
+
+
+def slurmdbd_running(layout: ClusterLayout) -> bool:
+    pid = _proc.read_pid(layout.run_dir / "slurmdbd.pid")
+    return bool(pid and _proc.alive(pid))
+
+
+def check_login(standin: Standin, user: str, password: str) -> None:
+    """Log in to the stand-in as ``user`` over TCP, as slurmdbd will: a wrong password fails here,
+    with MariaDB's own words, before a running cluster is touched."""
+    argv = ["ip", "netns", "exec", standin.netns, "mariadb", "--no-defaults", "-h127.0.0.1"]
+    argv += [f"-P{standin.port}", f"-u{user}", "-N", "-e", "SELECT 1"]
+    env = {"PATH": _proc.SAFE_PATH, "MYSQL_PWD": password}
+    result = _proc.run(argv, env=env, check=False, timeout=30)
+    if result.returncode != 0:
+        raise ProviderError(
+            f"cannot log in to the database {standin.uri} as {user!r}: {result.stderr.strip()}",
+            hint="check Database/UserName and the password in PasswordSecretArn",
+        )
 
 
 def slurmdbd_argv(layout: ClusterLayout, holder: int) -> list[str]:

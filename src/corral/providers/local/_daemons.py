@@ -309,19 +309,25 @@ def supervisor_spec(
     )
 
 
-def start_supervisor(layout: ClusterLayout, holder: int, descriptor: ClusterDescriptor) -> int:
-    """Write the supervisor's spec and start it (detached, in the head's network and UTS
-    namespaces); it adopts munged and slurmctld and starts the reconciler with the settings the
-    create recorded."""
-    expires_at = descriptor.extra.get(EXPIRES_AT_KEY)
-    spec = supervisor_spec(
+def cluster_supervisor_spec(
+    layout: ClusterLayout, holder: int, descriptor: ClusterDescriptor
+) -> SupervisorSpec:
+    """The supervisor's spec for the cluster as ``descriptor`` describes it (slurmdbd with a Database)."""
+    return supervisor_spec(
         layout,
         holder,
         descriptor.python,
         descriptor.settings,
-        expires_at,
+        descriptor.extra.get(EXPIRES_AT_KEY),
         slurmdbd=ACCOUNTING_DATABASE_KEY in descriptor.extra,
     )
+
+
+def start_supervisor(layout: ClusterLayout, holder: int, descriptor: ClusterDescriptor) -> int:
+    """Write the supervisor's spec and start it (detached, in the head's network and UTS
+    namespaces); it adopts munged and slurmctld and starts the reconciler with the settings the
+    create recorded."""
+    spec = cluster_supervisor_spec(layout, holder, descriptor)
     supervisor_spec_file(layout).write_text(spec.dump())
     argv = [*_cgroups.enter_argv(layout.root, _cgroups.HEAD), *spec.argv]
     pid = _proc.spawn_detached(argv, env=dict(spec.env), log_path=Path(spec.log))

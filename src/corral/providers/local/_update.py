@@ -38,6 +38,7 @@ from corral.node.fetch import FetchError
 from corral.node.supervisor import revive
 from corral.plan import ClusterPlan
 from corral.providers.local import (
+    _accounting_update,
     _bootfiles,
     _cluster,
     _daemons,
@@ -73,6 +74,8 @@ def update(
         raise ProviderError(f"the head node of cluster {layout.name!r} is not running")
     _unpark_supervisor(layout)
     descriptor = new_descriptor(layout, current, new)
+    # the new Database's stand-in up and logged in to, before anything of the cluster changes
+    descriptor, database = _accounting_update.decide(layout, descriptor, new, report)
     reshaped = _reshaped(layout, current, descriptor)
     kept = _reshape.deferred(layout, old, new, reshaped)
     descriptor = _reshape.keep_types(descriptor, kept)
@@ -88,11 +91,21 @@ def update(
         _cluster.write_files(_reshape.conf_plan(new, kept), layout, descriptor)
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
+    _accounting_update.map_host(layout, descriptor, new)  # the hosts file was written afresh
     _reshape.save(layout, new, kept)
     # a kept node that powered down meanwhile (before its shape was saved) takes its new one now
     _reshape.finish(layout, [n for n in kept if _nodes.holder_pid(layout.node_dir(n)) is None])
     descriptor = ClusterDescriptor.load(layout.descriptor)
-    if {n.name for n in current.nodes} != {n.name for n in descriptor.nodes}:
+    if database is not None:
+        switched = descriptor  # its slurmdbd moves while slurmctld is down; its spec lists slurmdbd or not
+        restart_slurmctld(
+            layout,
+            holder,
+            between=lambda: _accounting_update.apply(layout, switched, holder, database, report),
+            descriptor=switched,
+        )
+        report("HeadNode", "slurmctld restarted with the new accounting settings")
+    elif {n.name for n in current.nodes} != {n.name for n in descriptor.nodes}:
         restart_slurmctld(layout, holder)
         report("HeadNode", "slurmctld restarted with the new node set")
     elif _restart_settings(layout) != before:
@@ -263,10 +276,17 @@ def _running(layout: ClusterLayout, names: Sequence[str]) -> list[str]:
     return [n for n in names if _nodes.holder_pid(layout.node_dir(n)) is not None]
 
 
-def restart_slurmctld(layout: ClusterLayout, holder: int) -> None:
+def restart_slurmctld(
+    layout: ClusterLayout,
+    holder: int,
+    *,
+    between: Callable[[], None] | None = None,
+    descriptor: ClusterDescriptor | None = None,
+) -> None:
     """Restart slurmctld on the new slurm.conf (it recovers its jobs from StateSaveLocation), with
     the head's supervisor stopped meanwhile so that it does not start a second one; the supervisor
-    is started again afterwards (it adopts the new slurmctld)."""
+    is started again afterwards (it adopts the new slurmctld). ``between`` runs while slurmctld is
+    down; once slurmctld is back, the supervisor's spec becomes ``descriptor``'s (when given)."""
     spec = _daemons.supervisor_spec_file(layout)
     parked = spec.with_name(spec.name + ".update")
     if spec.exists():
@@ -275,8 +295,12 @@ def restart_slurmctld(layout: ClusterLayout, holder: int) -> None:
         _wait_supervisor_gone(layout)
         _daemons.stop_slurmctld(layout)
         _kill_slurmctld(layout)
+        if between is not None:
+            between()
         _daemons.start_slurmctld(layout, holder)
         _daemons.wait_for_slurmctld(layout, 30.0)
+        if descriptor is not None and parked.exists():
+            parked.write_text(_daemons.cluster_supervisor_spec(layout, holder, descriptor).dump())
     finally:
         if parked.exists():
             parked.replace(spec)

@@ -96,8 +96,8 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
         enforces_expiry=True,
         update_not_implemented=(
             (
-                r"^Scheduling/SlurmSettings/(Database|ExternalSlurmdbd)(/|$)",
-                "the local provider cannot switch a running cluster's accounting database yet",
+                r"^Scheduling/SlurmSettings/ExternalSlurmdbd(/|$)",
+                "the local provider cannot switch a running cluster's external slurmdbd yet",
             ),
         ),
     )
