@@ -14,7 +14,8 @@ service first; the local provider then converges the head's accounting on the ne
    without ``-c``: it recovers its jobs from StateSaveLocation), ``apply``: the head's slurmdbd
    stopped, its link to the old stand-in removed; with a Database, slurmdbd.conf written, the link
    to the new stand-in made, slurmdbd started and the cluster registered (``sacctmgr``) before
-   slurmctld comes back; the supervisor's spec then lists slurmdbd, or no longer does.
+   slurmctld comes back (slurmctld then takes the ClusterID that database knows the cluster by);
+   the supervisor's spec then lists slurmdbd, or no longer does.
 
 What the head runs is read from the cluster's own files (the descriptor, slurmdbd.conf, slurmdbd's
 pid), not from the old plan: a rollback is the same walk towards the old Database.
@@ -35,6 +36,8 @@ from corral.providers.local._layout import DATABASE_URI_KEY, ClusterDescriptor, 
 Report = Callable[[str, str], None]
 #: the descriptor's keys that say which Database the head's slurmdbd serves
 KEYS = (DATABASE_URI_KEY, _accounting.DATABASE_KEY)
+#: slurmctld's record of its cluster's name and ClusterID, in StateSaveLocation
+CLUSTER_ID_FILE = "clustername"
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ def apply(
     _accounting.write_slurmdbd_conf(layout, switch.conf)
     _accounting.connect(layout, descriptor, switch.key)
     _accounting.start_slurmdbd(layout, descriptor, holder, report)
+    # slurmctld keeps its ClusterID in StateSaveLocation and stops ("CLUSTER ID MISMATCH") when the
+    # database knows the cluster by another: without the file it takes the database's (its jobs,
+    # nodes and reservations are in other files and stay)
+    (layout.slurm_state / CLUSTER_ID_FILE).unlink(missing_ok=True)
 
 
 __all__ = ["DatabaseSwitch", "apply", "decide", "map_host", "needs_switch", "with_database"]

@@ -73,6 +73,8 @@ def update(
     if holder is None:
         raise ProviderError(f"the head node of cluster {layout.name!r} is not running")
     _unpark_supervisor(layout)
+    if rollback:  # the failed update may have left slurmctld restarting under the supervisor
+        _daemons.wait_for_slurmctld(layout, 60.0)
     descriptor = new_descriptor(layout, current, new)
     # the new Database's stand-in up and logged in to, before anything of the cluster changes
     descriptor, database = _accounting_update.decide(layout, descriptor, new, report)
