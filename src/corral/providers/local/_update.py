@@ -4,7 +4,8 @@ The cluster's own files say what runs now (the descriptor), so an update converg
 earlier, interrupted one stopped; a rollback is the same walk towards the old plan. In order:
 
 1. decide everything before touching anything: the new descriptor (kept nodes keep their address;
-   new nodes take free ones), new custom action scripts fetched, new storage directories;
+   new nodes take free ones), new custom action scripts fetched, new storage directories, a new
+   Database's stand-in up and logged in to (``_accounting_update``);
 2. nodes that go (removed queues and compute resources, past a lower MaxCount, dynamic nodes that
    became static) are powered down through Slurm (``POWER_DOWN_FORCE``: the service refused the
    update when they held jobs, unless QueueUpdateStrategy is TERMINATE, which requeues them), then
@@ -13,7 +14,8 @@ earlier, interrupted one stopped; a rollback is the same walk towards the old pl
    the program wrappers are rewritten;
 4. Slurm takes the new config: ``scontrol reconfigure`` when the node set is the same, else a
    slurmctld restart (so that nodes can come and go whatever the Slurm version; jobs survive in
-   StateSaveLocation), with the head's supervisor paused so that it does not race the restart;
+   StateSaveLocation), with the head's supervisor paused so that it does not race the restart; a
+   Database added, changed or removed moves the head's slurmdbd while slurmctld is down;
 5. nodes whose instance type changed are replaced per QueueUpdateStrategy: DRAIN powers them down as
    their jobs end (``POWER_DOWN_ASAP``; until then they keep their shape in slurm.conf, since Slurm
    24.11's reconfigure requeues a job whose node's cores change: ``_reshape``), TERMINATE now
