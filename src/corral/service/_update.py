@@ -183,8 +183,8 @@ def _refuse_not_implemented(changes: ChangeSet, provider: Provider, name: str) -
         if found:
             raise ConflictError(
                 f"update-cluster cannot apply {', '.join(found)} yet: {reason}",
-                hint=f"delete cluster {name} and create it with the new config (database stand-ins and"
-                " their records are kept)",
+                hint=f"delete cluster {name} and create it with the new config (an accounting database"
+                " and its records outlive the cluster)",
             )
 
 

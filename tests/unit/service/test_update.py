@@ -269,3 +269,26 @@ def test_a_database_change_follows_pclusters_policy_then_reaches_the_local_provi
     env.service.update_compute_fleet("demo", "STOP_REQUESTED")
     env.service.update("demo", env.config(doc))
     assert env.service.run_update("demo").stack_status is StackStatus.UPDATE_COMPLETE
+
+
+def test_a_database_change_is_refused_on_aws_until_its_head_node_moves_slurmdbd(env: Env) -> None:
+    """The AWS head node's update rewrites slurm.conf but does not start, move or stop slurmdbd: a
+    Database change that pcluster's policy allows is refused there with the reason, never half-applied."""
+    from corral.providers.aws.provider import AwsProvider
+
+    env.create()
+    env.provider.traits = AwsProvider.traits  # type: ignore[misc]
+    doc = copy.deepcopy(DEMO)
+    doc["Scheduling"]["SlurmSettings"]["Database"] = {
+        "Uri": "acct.example.com:3306",
+        "UserName": "admin",
+        "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+    }
+    env.service.update_compute_fleet("demo", "STOP_REQUESTED")
+    before = env.store.get("demo")
+    with pytest.raises(
+        ConflictError, match=r"cannot apply Scheduling/SlurmSettings/Database.* yet"
+    ) as refused:
+        env.service.update("demo", env.config(doc))
+    assert "slurmdbd" in refused.value.message and "outlive the cluster" in (refused.value.hint or "")
+    assert env.store.get("demo") == before

@@ -85,7 +85,16 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
     """Clusters on AWS. ``state_dir`` keeps only where each cluster lives (region, bucket)."""
 
     name = "aws"
-    traits = ProviderTraits(validation_target=targets.AWS, enforces_expiry=True)
+    traits = ProviderTraits(
+        validation_target=targets.AWS,
+        enforces_expiry=True,
+        update_not_implemented=(
+            (
+                r"^Scheduling/SlurmSettings/(Database|ExternalSlurmdbd)(/|$)",
+                "the AWS head node's update does not start, move or stop slurmdbd yet",
+            ),
+        ),
+    )
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
