@@ -139,6 +139,15 @@ def test_delete_while_a_background_create_runs(tmp_path: Path) -> None:
     assert not (tmp_path / "fake-provider" / "busy.json").exists()
 
 
+def _as_from_a_terminal() -> None:
+    """The child's SIGINT as a shell in a terminal gives it: default and unblocked. An ignored or
+    blocked SIGINT is inherited across exec, and a test worker can carry one (seen once in CI: the
+    child ran on to CREATE_COMPLETE as if Ctrl-C never came); Python then never raises
+    KeyboardInterrupt, as for a command started with ``nohup``."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_wait_rolls_back(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_FAKE_")}
     env.update({"CORRAL_STATE_DIR": str(tmp_path), "CORRAL_PROVIDER": "fake", "CORRAL_FAKE_DELAY": "60"})
@@ -148,6 +157,7 @@ def test_ctrl_c_during_wait_rolls_back(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_as_from_a_terminal,
     )
     deadline = time.monotonic() + 20
     while not (tmp_path / "fake-provider" / "demo.json").exists() and time.monotonic() < deadline:
