@@ -94,20 +94,38 @@ def update(store: StateStore, provider: Provider, record: ClusterRecord, request
     stop = requested == "STOP_REQUESTED"
     commands = slurm_fleet.stop_fleet_commands(plan) if stop else slurm_fleet.start_fleet_commands(plan)
     revert = F.RUNNING if stop else F.STOPPED
-    record = store.save(record, replace(record, fleet_status=request, fleet_updated_at=utc_now()))
-    record = store.save(record, replace(record, fleet_status=progress, fleet_updated_at=utc_now()))
+    record = _record(store, record, request)
+    record = _record(store, record, progress)
     for argv in commands:
         result = provider.run_on_head(record.name, argv, timeout=60)
         if result.returncode != 0:
-            store.save(record, replace(record, fleet_status=revert, fleet_updated_at=utc_now()))
+            _record(store, record, revert)
             raise ProviderError(
                 f"`{' '.join(argv)}` failed on the head node of {record.name!r}: "
                 f"{(result.stderr or result.stdout).strip()}",
                 hint="check the head node's slurmctld with `corral ssh -n " + record.name + " -- sinfo`",
             )
     if observe(provider, record) is final:
-        record = store.save(record, replace(record, fleet_status=final, fleet_updated_at=utc_now()))
+        record = _record(store, record, final)
     return FleetView(record.fleet_status, record.fleet_updated_at)
+
+
+#: how many times a fleet status is applied again to a record the reconciler saved meanwhile
+_STALE_RETRIES = 5
+
+
+def _record(store: StateStore, record: ClusterRecord, status: FleetStatus) -> ClusterRecord:
+    """Save ``status`` as the fleet's. When another writer (the head's reconciler, each pass) saved
+    the cluster since ``record`` was read, the status is applied to the fresh record instead of
+    failing the user's command; a transition the fresh record does not allow still fails."""
+    for attempt in range(_STALE_RETRIES + 1):
+        try:
+            return store.save(record, replace(record, fleet_status=status, fleet_updated_at=utc_now()))
+        except StaleWriteError:
+            if attempt == _STALE_RETRIES:
+                raise
+            record = store.get(record.name)
+    raise AssertionError("unreachable")
 
 
 __all__ = ["describe", "observe", "update"]

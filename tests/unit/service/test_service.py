@@ -275,6 +275,30 @@ def test_fleet_command_failure_reverts_and_raises(tmp_path: Path) -> None:
     assert env.service.describe_compute_fleet("demo").status is FleetStatus.RUNNING
 
 
+def test_a_fleet_request_survives_the_reconciler_saving_the_cluster_meanwhile(env: Env) -> None:
+    """The head's reconciler saves the record every pass; a user's START/STOP that loses a versioned
+    write to it applies its status to the fresh record instead of failing (seen in CI as "changed
+    by another command meanwhile")."""
+    from dataclasses import replace
+
+    env.accept()
+    env.service.run_create("demo")
+    real = env.provider.run_on_head
+    bumps: list[int] = []
+
+    def run_on_head(name: str, argv: list[str], **kwargs: object) -> object:
+        if argv[:2] == ["scontrol", "update"]:  # a reconciler pass lands while the commands run
+            current = env.store.get(name)
+            env.store.save(current, replace(current, failure_reason=current.failure_reason))
+            bumps.append(current.version)
+        return real(name, argv, **kwargs)  # type: ignore[arg-type]
+
+    env.provider.run_on_head = run_on_head  # type: ignore[method-assign,assignment]
+    assert env.service.update_compute_fleet("demo", "STOP_REQUESTED").status is FleetStatus.STOPPED
+    assert bumps  # the record really changed under the request
+    assert env.service.update_compute_fleet("demo", "START_REQUESTED").status is FleetStatus.RUNNING
+
+
 def test_fleet_update_needs_a_running_cluster(env: Env) -> None:
     env.accept()
     with pytest.raises(ConflictError, match="Cannot stop/disable compute fleet"):
