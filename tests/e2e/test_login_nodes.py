@@ -241,6 +241,7 @@ def test_count_changes_through_update_cluster_scale_the_pools(provider: LocalPro
         config = work / "smaller.yaml"
         updated = f"        OnNodeUpdated:\n          Script: {script}\n          Args: [updated]\n"
         config.write_text(CONFIG.format(users=1, ops=2, script=script, updated=updated))
+        update_started = time.time()
         updated = _corral(
             provider,
             "update-cluster",
@@ -252,17 +253,23 @@ def test_count_changes_through_update_cluster_scale_the_pools(provider: LocalPro
             CORRAL_LOCAL_LOGIN_GRACETIME_SECONDS=str(GRACE_S),
         )
         _ok(updated)
+        # the node's end of grace, as the update recorded it when it warned the users (read while
+        # the node still runs: it stops GRACE_S seconds after the warning at the earliest)
+        retire_at = float((retiring / "retire_at").read_text())
         # the user was warned by the update, and the node stops only once its grace period passed
         wait_until(lambda: "is being removed from its pool" in (work / "session.txt").read_text(), 30, "wall")
         wait_until(lambda: not retiring.exists(), GRACE_S + stale_after_s() + 60, "the retired node to stop")
         warned = _event_time(
             json.loads(_ok(_corral(provider, "get-cluster-stack-events", "-n", name)))["events"],
             "login node login-users-2 leaves its pool",
-        )
+        ).timestamp()
         stopped = _event_time(
             read_events(layout.log / "reconciler.events"), "login node login-users-2 stopped"
-        )
-        assert (stopped - warned).total_seconds() >= GRACE_S
+        ).timestamp()
+        # the grace counts from the warning: decided during the update, recorded before its event
+        # (an event is written once the pass that made it ends, so events alone cannot be compared)
+        assert update_started <= retire_at - GRACE_S <= warned
+        assert stopped >= retire_at
         wait_until(lambda: _active(provider, name, users=1, ops=2), 120, "users at 1 node, ops at 2")
         assert address not in _login_instances(provider, name)
         # the serving node of the pool ran the pool's new OnNodeUpdated script during the update
