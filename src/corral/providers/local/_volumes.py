@@ -158,8 +158,15 @@ def ensure(image: Path, mount_point: Path, size_gib: int, label: str, *, mode: i
 
 def _umount(mount_point: Path) -> None:
     result = subprocess.run(["umount", str(mount_point)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
+    if result.returncode == 0:
+        return
+    try:
         _run(["umount", "-l", str(mount_point)])  # busy: detach it here all the same
+    except ProviderError:
+        # "not mounted": something else (the machine's own end, a concurrent release) unmounted it
+        # between the two calls; only a mount that is still there is a failure
+        if str(mount_point) in mounts():
+            raise
 
 
 def release(image: Path, mount_point: Path) -> list[str]:

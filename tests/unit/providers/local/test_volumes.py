@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from corral.config.check import check_cluster_config
+from corral.errors import ProviderError
 from corral.plan import StorageSpec, build_plan
 from corral.providers.local import _settings, _storage, _volumes
 from corral.providers.local._settings import LocalSettings
@@ -121,3 +122,25 @@ def test_create_names_its_volumes_and_warns_when_they_overcommit_the_disk(tmp_pa
     lines = _disks.summary(layout, replace(base, storage=(small, huge)))
     assert lines[-1].startswith(f"WARNING: the volumes can hold {(1 << 30) + 1} GiB together")
     assert _disks.summary(layout, base) == []
+
+
+def test_an_unmount_that_loses_a_race_to_another_unmount_is_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``umount`` fails (busy), then ``umount -l`` says "not mounted" because the machine's own end
+    unmounted it meanwhile (seen in CI: an update rolled back on it): the goal is met. A mount that
+    is still there after both is still an error."""
+    point = tmp_path / "disk"
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **_kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(list(argv))
+        return subprocess.CompletedProcess(argv, 32, "", f"umount: {point}: not mounted.")
+
+    monkeypatch.setattr(_volumes.subprocess, "run", run)
+    monkeypatch.setattr(_volumes, "mounts", lambda: {})
+    _volumes._umount(point)
+    assert calls == [["umount", str(point)], ["umount", "-l", str(point)]]
+    monkeypatch.setattr(_volumes, "mounts", lambda: {str(point): "/dev/loop7"})
+    with pytest.raises(ProviderError, match="not mounted"):
+        _volumes._umount(point)
