@@ -250,6 +250,17 @@ def test_a_change_the_provider_cannot_apply_yet_is_refused_not_ignored(env: Env)
     assert env.service.run_update("demo").stack_status is StackStatus.UPDATE_COMPLETE
 
 
+def _with_database() -> dict[str, Any]:
+    """The demo config with a Database section added."""
+    doc = copy.deepcopy(DEMO)
+    doc["Scheduling"]["SlurmSettings"]["Database"] = {
+        "Uri": "acct.example.com:3306",
+        "UserName": "admin",
+        "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+    }
+    return doc
+
+
 def test_a_database_change_follows_pclusters_policy_then_reaches_the_local_provider(env: Env) -> None:
     """Database is COMPUTE_FLEET_STOP in pcluster 3.16: refused with the fleet running, taken with it
     stopped; the local provider no longer refuses it (its trait keeps ExternalSlurmdbd only)."""
@@ -257,12 +268,7 @@ def test_a_database_change_follows_pclusters_policy_then_reaches_the_local_provi
 
     env.create()
     env.provider.traits = LocalProvider.traits  # type: ignore[misc]
-    doc = copy.deepcopy(DEMO)
-    doc["Scheduling"]["SlurmSettings"]["Database"] = {
-        "Uri": "acct.example.com:3306",
-        "UserName": "admin",
-        "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
-    }
+    doc = _with_database()
     with pytest.raises(UpdateRefusedError) as refused:
         env.service.update("demo", env.config(doc))
     assert any("update-compute-fleet" in str(e["message"]) for e in refused.value.update_errors)
@@ -278,12 +284,7 @@ def test_a_database_change_is_refused_on_aws_until_its_head_node_moves_slurmdbd(
 
     env.create()
     env.provider.traits = AwsProvider.traits  # type: ignore[misc]
-    doc = copy.deepcopy(DEMO)
-    doc["Scheduling"]["SlurmSettings"]["Database"] = {
-        "Uri": "acct.example.com:3306",
-        "UserName": "admin",
-        "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
-    }
+    doc = _with_database()
     env.service.update_compute_fleet("demo", "STOP_REQUESTED")
     before = env.store.get("demo")
     with pytest.raises(
