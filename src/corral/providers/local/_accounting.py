@@ -45,6 +45,7 @@ from corral.providers.local._daemons import (
 )
 from corral.providers.local._layout import RUN_ROOT, ClusterDescriptor, ClusterLayout
 from corral.providers.secrets import aws_reachable, secret_password
+from corral.runtime.files import write_atomic
 from corral.slurm.conf import SlurmdbdSettings, render_slurmdbd_conf
 
 #: ``ClusterDescriptor.extra`` keys: the stand-in's key, and whether the head runs slurmdbd.
@@ -234,11 +235,11 @@ def slurmdbd_conf_path(layout: ClusterLayout) -> Path:
 
 def write_slurmdbd_conf(layout: ClusterLayout, text: str) -> None:
     """slurmdbd.conf, readable by root only from its first byte (it holds the password)."""
-    conf = slurmdbd_conf_path(layout)
-    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    conf.chmod(0o600)
+    write_atomic(slurmdbd_conf_path(layout), text, mode=0o600)
+
+
+def slurmdbd_pid_file(layout: ClusterLayout) -> Path:
+    return layout.run_dir / "slurmdbd.pid"
 
 
 def slurmdbd_conf_text(
@@ -252,7 +253,7 @@ def slurmdbd_conf_text(
         storage_host=str(db_address),
         storage_port=port,
         password=password,
-        pid_file=str(layout.run_dir / "slurmdbd.pid"),
+        pid_file=str(slurmdbd_pid_file(layout)),
         log_file=str(layout.log / "slurmdbd.log"),
     )
     runtime = slurm_runtime(layout, descriptor, suspend_time_s=None, include_file=None)
@@ -314,7 +315,7 @@ def disconnect(layout: ClusterLayout) -> None:
 def stop_slurmdbd(layout: ClusterLayout) -> None:
     """Stop the head's slurmdbd (by its pid file, after checking the pid is really a slurmdbd) and
     wait for it to go, so that a new one can take its port."""
-    pid_file = layout.run_dir / "slurmdbd.pid"
+    pid_file = slurmdbd_pid_file(layout)
     pid = _proc.read_pid(pid_file)
     if pid and _proc.alive(pid) and any("slurmdbd" in part for part in _proc.cmdline(pid)[:1]):
         _proc.kill_pids([pid], grace_s=10.0)
@@ -322,7 +323,7 @@ def stop_slurmdbd(layout: ClusterLayout) -> None:
 
 
 def slurmdbd_running(layout: ClusterLayout) -> bool:
-    pid = _proc.read_pid(layout.run_dir / "slurmdbd.pid")
+    pid = _proc.read_pid(slurmdbd_pid_file(layout))
     return bool(pid and _proc.alive(pid))
 
 
@@ -358,7 +359,7 @@ def start_slurmdbd(layout: ClusterLayout, descriptor: ClusterDescriptor, holder:
     _proc.spawn_detached(argv, env=env, log_path=layout.log / "slurmdbd.stdout")
     deadline = time.monotonic() + SLURMDBD_READY_TIMEOUT_S
     register_cluster(
-        layout, descriptor, report, deadline, layout.log / "slurmdbd.log", layout.run_dir / "slurmdbd.pid"
+        layout, descriptor, report, deadline, layout.log / "slurmdbd.log", slurmdbd_pid_file(layout)
     )
     report("HeadNode", "slurmdbd is up; the cluster is registered for accounting")
 
