@@ -9,8 +9,8 @@ Every parser reads ``environ`` (default ``os.environ``), treats an unset or blan
   ResumeProgram reading the heartbeat threshold).
 
 A provider reads its settings once, into a frozen record, and passes the record on: the local
-provider's ``LocalSettings`` (kept in each cluster's descriptor) and the fake's ``FakeFailures``.
-The AWS provider has no such record yet: it still reads its few variables where it uses them.
+provider's ``LocalSettings`` (kept in each cluster's descriptor), the fake's ``FakeFailures``
+and the AWS provider's ``AwsSettings`` (carried by its boto3 clients).
 """
 
 from __future__ import annotations

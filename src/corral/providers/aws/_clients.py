@@ -6,6 +6,9 @@
   old name) still applies to S3 when ``AWS_ENDPOINT_URL`` is unset.
 - Retries: botocore's ``standard`` mode (exponential backoff with jitter, throttling and transient
   errors retried), ``AWS_MAX_ATTEMPTS`` attempts (default 6).
+
+The endpoint and retry knobs come from the ``AwsSettings`` record the clients carry (``_settings``),
+read once by the provider that made them.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from typing import Any
 
 from corral.errors import PrerequisiteError
 from corral.providers.aws._errors import CREDENTIALS_HINT, aws_call, aws_errors
-
-DEFAULT_MAX_ATTEMPTS = 6
+from corral.providers.aws._settings import AwsSettings
 
 
 def resolve_region(configured: str | None) -> str:
@@ -39,13 +41,6 @@ def resolve_region(configured: str | None) -> str:
     return region
 
 
-def max_attempts() -> int:
-    try:
-        return max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)))
-    except ValueError:
-        return DEFAULT_MAX_ATTEMPTS
-
-
 def has_credentials() -> bool:
     """Whether boto3 can find credentials (environment, profile, instance role), without a call."""
     import boto3
@@ -55,10 +50,12 @@ def has_credentials() -> bool:
 
 
 class AwsClients:
-    """Lazily created, cached boto3 clients for one region (thread-safe creation)."""
+    """Lazily created, cached boto3 clients for one region (thread-safe creation), made with the
+    ``settings`` of the provider that owns them (default: read from the environment now)."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, settings: AwsSettings | None = None) -> None:
         self.region = region
+        self.settings = settings if settings is not None else AwsSettings.from_env()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account: str | None = None
@@ -70,13 +67,13 @@ class AwsClients:
                 from botocore.config import Config
 
                 config = Config(
-                    retries={"mode": "standard", "total_max_attempts": max_attempts()},
+                    retries={"mode": "standard", "total_max_attempts": self.settings.max_attempts},
                     connect_timeout=10,
                     read_timeout=60,
                 )
                 kwargs: dict[str, Any] = {"region_name": self.region, "config": config}
-                legacy = os.environ.get("CORRAL_S3_ENDPOINT_URL")
-                if service == "s3" and legacy and not os.environ.get("AWS_ENDPOINT_URL"):
+                legacy = self.settings.s3_endpoint_url()
+                if service == "s3" and legacy:
                     kwargs["endpoint_url"] = legacy
                 with aws_errors("CreateClient"):
                     self._clients[service] = boto3.session.Session().client(service, **kwargs)
@@ -112,4 +109,4 @@ class AwsClients:
         return self._account
 
 
-__all__ = ["DEFAULT_MAX_ATTEMPTS", "AwsClients", "has_credentials", "max_attempts", "resolve_region"]
+__all__ = ["AwsClients", "has_credentials", "resolve_region"]

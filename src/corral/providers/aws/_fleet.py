@@ -212,7 +212,7 @@ def terminate(clients: AwsClients, instance_ids: Sequence[str], *, wait_s: float
         states = {i["State"]["Name"] for r in found["Reservations"] for i in r["Instances"]}
         if states <= {"terminated"}:
             return
-        time.sleep(poll_interval())
+        time.sleep(poll_interval(clients))
 
 
 __all__ = [

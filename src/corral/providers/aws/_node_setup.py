@@ -36,6 +36,7 @@ from typing import Any
 from corral import PCLUSTER_COMPAT_VERSION
 from corral.node.agent import BootstrapSpec
 from corral.plan import ClusterPlan
+from corral.providers.aws import _settings
 from corral.providers.aws._cloudwatch import agent_steps, shipping_enabled
 from corral.providers.aws._node_failure import CLIENT_CONF, failure_command, head_label
 from corral.providers.aws._storage_setup import StorageFacts, storage_steps
@@ -44,7 +45,7 @@ from corral.slurm.conf import SlurmdbdSettings, SlurmRuntime, render_slurm_conf,
 PYTHON = "/opt/corral/bin/python"
 LIBEXEC = "/opt/corral/libexec"
 STATE_DIR = "/var/lib/corral"
-CLUSTER_FILE = "/etc/corral/cluster.json"
+CLUSTER_FILE = str(_settings.CLUSTER_FILE)
 SLURM_CONF = "/etc/slurm/slurm.conf"
 RUN_DIR = "/run/corral"
 LOG_DIR = "/var/log/corral"

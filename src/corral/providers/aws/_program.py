@@ -11,10 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from corral.providers.aws._settings import CLUSTER_FILE, AwsSettings
 from corral.providers.aws.provider import AwsProvider
 from corral.runtime.proclog import emit
 
-CLUSTER_FILE = Path("/etc/corral/cluster.json")
 STATE_DIR = Path("/var/lib/corral")
 
 
@@ -24,7 +24,8 @@ log = emit
 
 def context() -> tuple[AwsProvider, str]:
     """The provider and the cluster name of this head node."""
-    path = Path(os.environ.get("CORRAL_CLUSTER_CONFIG", str(CLUSTER_FILE)))
+    settings = AwsSettings.from_env()
+    path = settings.cluster_config
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         cluster, region = str(data["cluster_name"]), str(data.get("region") or "")
@@ -32,7 +33,7 @@ def context() -> tuple[AwsProvider, str]:
         sys.exit(f"cannot read the cluster context {path}: {exc}")
     if region:
         os.environ.setdefault("AWS_REGION", region)
-    provider = AwsProvider(Path(os.environ.get("CORRAL_STATE_DIR", str(STATE_DIR))))
+    provider = AwsProvider(Path(os.environ.get("CORRAL_STATE_DIR", str(STATE_DIR))), settings)
     provider.remember(data)
     return provider, cluster
 

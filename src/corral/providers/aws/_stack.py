@@ -16,7 +16,6 @@ from typing import Any
 from corral.errors import NotFoundError, ProviderError
 from corral.providers.aws._clients import AwsClients
 from corral.providers.aws._errors import BOTO_ERRORS, aws_call, error_code, translate
-from corral.runtime import settings
 
 #: Stack statuses at which a create has finished well or badly.
 CREATE_DONE = frozenset({"CREATE_COMPLETE"})
@@ -29,9 +28,9 @@ DELETE_FAILED = frozenset({"DELETE_FAILED"})
 EventReport = Callable[[str, str], None]
 
 
-def poll_interval() -> float:
-    """Seconds between DescribeStacks polls (``CORRAL_AWS_POLL_S``, default 5; tests use less)."""
-    return max(0.05, settings.seconds("CORRAL_AWS_POLL_S", 5.0, lenient=True))
+def poll_interval(clients: AwsClients) -> float:
+    """Seconds between two polls (``CORRAL_AWS_POLL_S`` in the clients' settings, default 5)."""
+    return clients.settings.poll_s
 
 
 def bucket_name(account: str, region: str) -> str:
@@ -197,7 +196,7 @@ def wait(
                 f"stack {name!r} is still {view.status} after {timeout_s:.0f} s",
                 hint="look at the stack in the CloudFormation console; delete the cluster to clean up",
             )
-        time.sleep(poll_interval())
+        time.sleep(poll_interval(clients))
 
 
 def _pages(operation: str, method: Any, items_key: str, **kwargs: Any) -> list[dict[str, Any]]:

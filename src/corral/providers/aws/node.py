@@ -234,10 +234,11 @@ def report_head_failure(context: NodeContext, message: str, clients: Any = None)
 def main(argv: list[str]) -> int:
     """Complete the spec at ``argv[0]`` and run the node agent on it; the head node then signals its
     stack (compute nodes hand the process over to the agent)."""
-    from corral.providers.aws._program import CLUSTER_FILE, log
+    from corral.providers.aws._program import log
+    from corral.providers.aws._settings import AwsSettings
 
     spec_path = Path(argv[0] if argv else "/etc/corral/bootstrap.json")
-    context_path = Path(os.environ.get("CORRAL_CLUSTER_CONFIG", str(CLUSTER_FILE)))
+    context_path = AwsSettings.from_env().cluster_config
     context = NodeContext.of(json.loads(context_path.read_text(encoding="utf-8")))
     agent = [sys.executable, "-m", "corral.node", str(spec_path), "--phase", "all"]
     try:

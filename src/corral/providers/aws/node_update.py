@@ -56,11 +56,12 @@ def take_config(spec: BootstrapSpec) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from corral.providers.aws._program import CLUSTER_FILE, log
+    from corral.providers.aws._program import log
+    from corral.providers.aws._settings import AwsSettings
     from corral.providers.aws.node import prepare
 
     actions = "--no-actions" not in argv
-    context = Path(os.environ.get("CORRAL_CLUSTER_CONFIG", str(CLUSTER_FILE)))
+    context = AwsSettings.from_env().cluster_config
     BASE_SPEC.write_text(base_spec(BootstrapSpec.load(SPEC.read_text(encoding="utf-8"))).dump())
     spec = prepare(BASE_SPEC, context)
     SPEC.write_text(spec.dump(), encoding="utf-8")

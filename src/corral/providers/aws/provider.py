@@ -54,6 +54,7 @@ from corral.providers.aws._instances import (
     describe_ids,
     tag_nodes,
 )
+from corral.providers.aws._settings import AwsSettings
 from corral.providers.base import (
     CommandResult,
     EventSink,
@@ -96,8 +97,10 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         ),
     )
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, settings: AwsSettings | None = None) -> None:
         self.state_dir = Path(state_dir)
+        #: the environment's knobs, read once (``_settings``); every client this provider makes has them
+        self.settings = settings if settings is not None else AwsSettings.from_env()
         self._clients: dict[str, AwsClients] = {}
         self._plans: dict[str, ClusterPlan] = {}
 
@@ -105,7 +108,7 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
     def clients(self, region: str | None) -> AwsClients:
         resolved = resolve_region(region)
         if resolved not in self._clients:
-            self._clients[resolved] = AwsClients(resolved)
+            self._clients[resolved] = AwsClients(resolved, self.settings)
         return self._clients[resolved]
 
     def site(self, cluster_name: str) -> ClusterSite:
@@ -518,13 +521,14 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         """Run ``argv`` on the head node through SSM Run Command (AWS-RunShellScript)."""
         from corral.providers.aws._ssm import run_command, run_here
 
-        if on_head_node(cluster_name):  # the reconciler and the Slurm programs run on the head itself
+        if on_head_node(cluster_name, self.settings.cluster_config):
+            # the reconciler and the Slurm programs run on the head itself
             return run_here(argv, user=user, stdin=stdin, timeout=timeout)
-        if os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("CORRAL_AWS_SSM") != "1":
+        emulator = self.settings.emulator_refuses_ssm()
+        if emulator:
             raise ProviderError(
                 f"cannot run `{' '.join(argv)}` on the head node of {cluster_name!r}: AWS_ENDPOINT_URL "
-                f"points at {os.environ['AWS_ENDPOINT_URL']}, an emulator that accepts SSM commands but "
-                "never runs them",
+                f"points at {emulator}, an emulator that accepts SSM commands but never runs them",
                 hint="use a real AWS account for commands on the head node (or set CORRAL_AWS_SSM=1 if "
                 "the endpoint really runs SSM commands)",
             )
@@ -570,7 +574,7 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         from corral.providers.aws._clients import AwsClients
         from corral.providers.aws._errors import aws_call
 
-        ec2 = AwsClients(region).ec2
+        ec2 = AwsClients(region, self.settings).ec2
         keys = aws_call("list the key pairs", ec2.describe_key_pairs)["KeyPairs"]
         subnets = aws_call("list the subnets", ec2.describe_subnets)["Subnets"]
         return {
@@ -634,10 +638,9 @@ class AwsProvider(AwsImageVerbs, ProviderBase):
         return next((i for i in cluster_instances(clients, cluster_name) if i.role is NodeRole.HEAD), None)
 
 
-def on_head_node(cluster_name: str) -> bool:
-    """Whether this machine is the head node of ``cluster_name`` (its user data wrote
-    ``/etc/corral/cluster.json``, or ``CORRAL_CLUSTER_CONFIG`` names that file, with role HeadNode)."""
-    path = Path(os.environ.get("CORRAL_CLUSTER_CONFIG", "/etc/corral/cluster.json"))
+def on_head_node(cluster_name: str, path: Path) -> bool:
+    """Whether this machine is the head node of ``cluster_name``: its user data wrote the node
+    context ``path`` (``AwsSettings.cluster_config``) with role HeadNode."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

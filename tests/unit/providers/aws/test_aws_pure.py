@@ -162,5 +162,6 @@ def test_run_on_head_runs_locally_on_the_head_node(tmp_path: Path, monkeypatch: 
     assert (result.returncode, result.stdout, result.stderr) == (3, "in", "err\n")
     context.write_text('{"cluster_name": "awsunit", "node_role": "Compute"}')
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    provider = AwsProvider(tmp_path)  # a provider reads the environment once, when it is made
     with pytest.raises(ProviderError, match="never runs them"):
         provider.run_on_head("awsunit", ["true"])
