@@ -77,6 +77,9 @@ class BootstrapSpec:
     #: daemons started only once OnNodeConfigured finished (slurmd on a local compute node: no job
     #: may start on the node before its OnNodeConfigured actions are done)
     late_services: tuple[tuple[str, ...], ...] = ()
+    #: environment the services get on top of ``env`` (never the actions: a user's script runs
+    #: as on the real node)
+    service_env: tuple[tuple[str, str], ...] = ()
 
     def dump(self) -> str:
         return codec.dumps(self)
@@ -238,11 +241,11 @@ def bootstrap(spec: BootstrapSpec, phase: str = "all") -> None:
         for source, target in _parents_first(spec.mounts):
             bind_mount(source, target)
         for service in spec.services:
-            start_service(service, env)
+            start_service(service, {**env, **dict(spec.service_env)})
     if phase in ("configured", "all"):
         run_actions(spec, ON_NODE_CONFIGURED, env, deadline)
         for service in spec.late_services:
-            start_service(service, env)
+            start_service(service, {**env, **dict(spec.service_env)})
     if phase == "updated":
         run_actions(spec, ON_NODE_UPDATED, env, deadline)
 

@@ -48,6 +48,10 @@ class SlurmRuntime:
     #: ``LaunchParameters``; the local provider's slurmctld runs in the host's mount namespace, where
     #: the cluster's default user does not exist: ``disable_send_gids`` lets each node look it up.
     launch_parameters: str | None = None
+    #: ``SlurmdParameters=conmgr_threads``: slurmd 24.11's connection workers (Slurm's default is
+    #: 10, each a thread with its own stack). The local provider runs hundreds of slurmds on one
+    #: host, each idle but for a few messages, and asks for the minimum (2). None: Slurm's default.
+    slurmd_conmgr_threads: int | None = None
 
 
 def _merge(defaults: Sequence[tuple[str, str]], custom: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -74,6 +78,13 @@ def suspend_time(plan: ClusterPlan, runtime: SlurmRuntime) -> int:
         return runtime.suspend_time_s
     minutes = plan.slurm.scaledown_idletime_min
     return -1 if minutes < 0 else minutes * 60
+
+
+def _slurmd_parameters(runtime: SlurmRuntime) -> str:
+    params = ["config_overrides"]
+    if runtime.slurmd_conmgr_threads is not None:
+        params.append(f"conmgr_threads={runtime.slurmd_conmgr_threads}")
+    return ",".join(params)
 
 
 def _global_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str, str]]:
@@ -107,7 +118,7 @@ def _global_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str
         ("SelectTypeParameters", select_params),
         ("MpiDefault", "none"),
         ("ReturnToService", "2"),
-        ("SlurmdParameters", "config_overrides"),
+        ("SlurmdParameters", _slurmd_parameters(runtime)),
         # CLOUD nodes are invisible to sinfo/scontrol without this.
         ("PrivateData", "cloud"),
         ("TreeWidth", "65533"),

@@ -92,6 +92,22 @@ def _spec(tmp_path: Path, actions: tuple[Action, ...], timeout_s: int = 0) -> Bo
     )
 
 
+def test_the_service_environment_reaches_the_services_and_never_the_actions(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    show = f'echo "$0 ${{MALLOC_ARENA_MAX:-unset}} ${{A:-unset}}" >> {seen}'
+    spec = BootstrapSpec(
+        node_name="n1",
+        hostname="n1",
+        status_file=str(tmp_path / "status.json"),
+        actions=(Action("OnNodeConfigured", _script(tmp_path / "a.sh", f"#!/bin/sh\n{show}\n")),),
+        late_services=(("sh", "-c", show, "service"),),
+        env=(("A", "1"), ("PATH", os.environ["PATH"])),
+        service_env=(("MALLOC_ARENA_MAX", "1"),),
+    )
+    bootstrap(spec, "configured")
+    assert seen.read_text().splitlines() == [f"{tmp_path / 'a.sh'} unset 1", "service 1 1"]
+
+
 def test_the_deadline_covers_all_actions_and_phases_select_events(tmp_path: Path) -> None:
     out = tmp_path / "ran"
     record = _script(tmp_path / "rec.sh", f'#!/bin/sh\necho "$CORRAL_EVENT $1" >> {out}\n')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.providers.local import _files, _net
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
+from corral.slurm.conf import render_slurm_conf
 from support.plans import rich_plan, two_queue_plan
 
 SUBNET = ipaddress.IPv4Network("10.240.16.0/20")
@@ -145,6 +147,28 @@ def test_bootstrap_specs(tmp_path: Path) -> None:
     head = _files.bootstrap_spec(layout, descriptor, None)
     assert head.services == () and head.hostname == "head" and head.actions == ()
     assert json.loads(head.dump())["on_failure"] == []
+
+
+def test_a_compute_nodes_slurmd_runs_lean_and_the_users_scripts_run_as_usual(tmp_path: Path) -> None:
+    """slurmd idles on every node: two connection workers (Slurm's minimum) and one malloc arena,
+    given to the services only (a custom action keeps glibc's defaults, as on an instance)."""
+    layout = ClusterLayout(tmp_path, "demo")
+    descriptor = _descriptor()
+    node = descriptor.node("q1-dy-c1-1")
+    assert node is not None
+    spec = _files.bootstrap_spec(layout, descriptor, node)
+    assert dict(spec.service_env) == {"MALLOC_ARENA_MAX": "1", "MALLOC_TOP_PAD_": "0"}
+    assert "MALLOC_ARENA_MAX" not in dict(spec.env)
+    assert _files.bootstrap_spec(layout, descriptor, None).service_env == ()
+    runtime = _files.slurm_runtime(layout, descriptor, suspend_time_s=None, include_file=None)
+    conf = render_slurm_conf(two_queue_plan("demo"), runtime).splitlines()
+    assert "SlurmdParameters=config_overrides,conmgr_threads=2" in conf
+    # a user's SlurmdParameters still replaces the whole value
+    custom = replace(
+        two_queue_plan("demo"),
+        slurm=replace(two_queue_plan("demo").slurm, custom_settings=(("SlurmdParameters", "allow_ecores"),)),
+    )
+    assert "SlurmdParameters=allow_ecores" in render_slurm_conf(custom, runtime).splitlines()
 
 
 def test_run_dir_is_short_enough_for_unix_sockets(tmp_path: Path) -> None:
