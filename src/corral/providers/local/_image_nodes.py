@@ -6,7 +6,7 @@ Each node reaches the networks the host reaches, as a cluster's node does (``_na
 the host, masquerade and forward rules on the host tagged ``corral:<image id>``, which stopping the
 node removes (``CORRAL_LOCAL_NAT=off`` gives build nodes none).
 
-A node's init is the image's bash as PID 1 of its own PID namespace: killing it ends every process
+A node's init is the image's /bin/sh as PID 1 of its own PID namespace: killing it ends every process
 of the node, and with the last of them its mount namespace and overlay go. The host never holds a
 mount of a node."""
 

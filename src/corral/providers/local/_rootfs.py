@@ -45,7 +45,7 @@ DOWN_REASON = "shutting down: the head node's heartbeat is stale (its jobs are r
 @dataclass(frozen=True)
 class Watchdog:
     """The dead-man's switch a compute node's init runs (ParallelCluster's computemgtd, in the
-    init's bash instead of a Python process per node): when ``heartbeat`` (the reconciler's, seen
+    init's shell instead of a Python process per node): when ``heartbeat`` (the reconciler's, seen
     through the bound state dir) has not changed for ``timeout_s``, or never appeared that long
     after boot, the node stops every process it has, deletes its network namespace (``/run/netns``
     is bound in for this) and ends, which ends its PID namespace."""

@@ -150,14 +150,16 @@ def test_bootstrap_specs(tmp_path: Path) -> None:
 
 
 def test_a_compute_nodes_slurmd_runs_lean_and_the_users_scripts_run_as_usual(tmp_path: Path) -> None:
-    """slurmd idles on every node: two connection workers (Slurm's minimum) and one malloc arena,
-    given to the services only (a custom action keeps glibc's defaults, as on an instance)."""
+    """slurmd idles on every node: two connection workers (Slurm's minimum), one malloc arena and
+    no hwloc GPU plugins, given to the services only (a custom action keeps glibc's defaults, as on an instance)."""
     layout = ClusterLayout(tmp_path, "demo")
     descriptor = _descriptor()
     node = descriptor.node("q1-dy-c1-1")
     assert node is not None
     spec = _files.bootstrap_spec(layout, descriptor, node)
-    assert dict(spec.service_env) == {"MALLOC_ARENA_MAX": "1", "MALLOC_TOP_PAD_": "0"}
+    service_env = dict(spec.service_env)
+    assert service_env["MALLOC_ARENA_MAX"] == "1" and service_env["MALLOC_TOP_PAD_"] == "0"
+    assert "hwloc_levelzero" in service_env["HWLOC_PLUGINS_BLACKLIST"].split(",")
     assert "MALLOC_ARENA_MAX" not in dict(spec.env)
     assert _files.bootstrap_spec(layout, descriptor, None).service_env == ()
     runtime = _files.slurm_runtime(layout, descriptor, suspend_time_s=None, include_file=None)
