@@ -151,7 +151,8 @@ def test_bootstrap_specs(tmp_path: Path) -> None:
 
 def test_a_compute_nodes_slurmd_runs_lean_and_the_users_scripts_run_as_usual(tmp_path: Path) -> None:
     """slurmd idles on every node: two connection workers (Slurm's minimum), one malloc arena and
-    no hwloc GPU plugins, given to the services only (a custom action keeps glibc's defaults, as on an instance)."""
+    no hwloc GPU plugins, given to the services only (a custom action keeps glibc's defaults, as on
+    an instance)."""
     layout = ClusterLayout(tmp_path, "demo")
     descriptor = _descriptor()
     node = descriptor.node("q1-dy-c1-1")
