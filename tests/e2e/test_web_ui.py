@@ -223,3 +223,28 @@ def test_images_official_and_built_and_the_build_editor(server: Server, browser:
     page.locator(".finding.error", has_text="InstanceTyp").first.wait_for()  # the unknown key, on its line
     page.locator(".finding.error", has_text="line 2").first.wait_for()
     page.close()
+
+
+def test_a_cluster_page_shows_its_login_pools(server: Server, browser: object, tmp_path: Path) -> None:
+    config = tmp_path / "logins.yaml"
+    config.write_text(
+        (ROOT / "examples" / "demo.yaml").read_text()
+        + "LoginNodes:\n  Pools:\n    - Name: users\n      InstanceType: t3.medium\n      Count: 2\n"
+        + "      Networking:\n        SubnetIds:\n          - subnet-0123456789abcdef0\n"
+    )
+    cli(server, "create-cluster", "-n", "ui-logins", "-c", str(config), "--wait")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, server, server.token)
+    page.goto(f"{server.url}/#/cluster/ui-logins")
+    pool = page.locator("dd", has=page.locator(".badge", has_text="ACTIVE"))
+    pool.wait_for()
+    assert page.get_by_text("Login pool users").is_visible()
+    assert "2 healthy, 0 unhealthy" in pool.inner_text() and "ssh to 10.99." in pool.inner_text()
+    rows = page.get_by_role("table", name="Instances").locator("tbody tr", has_text="LoginNode")
+    rows.nth(1).wait_for()
+    assert rows.count() == 2 and "t3.medium" in rows.first.inner_text()
+    assert errors == []
+    page.close()
+    cli(server, "delete-cluster", "-n", "ui-logins", "--wait")

@@ -58,12 +58,8 @@ def describe_cluster_instances(
     from corral.service import paged_doc
 
     try:
-        if node_type is NodeType.LoginNode:  # Corral has no login nodes yet: an empty answer
-            ctx.service.get(name)
-            doc: dict[str, Any] = {"instances": []}
-        else:
-            kind = node_type.value if node_type else None
-            doc = ctx.service.instances(name, node_type=kind, queue_name=queue_name).to_json()
+        kind = node_type.value if node_type else None
+        doc = ctx.service.instances(name, node_type=kind, queue_name=queue_name).to_json()
     except NotFoundError:  # pcluster lists the instances tagged with the name: none, not an error
         doc = {"instances": []}
     return paged_doc(doc, "instances", "instanceId", next_token, "instances")

@@ -7,6 +7,10 @@ worker (two processes) see the same fake infrastructure.
 Failures are injected with ``FakeFailures`` (or, for a CLI subprocess, ``CORRAL_FAKE_FAIL``: a comma
 list of ``prerequisites``, ``create``, ``delete``, ``commands``, and ``CORRAL_FAKE_DELAY`` seconds
 to sleep in the middle of each create).
+
+Login nodes: each ``LoginNodes/Pools`` entry gets ``Count`` running LOGIN instances at create and
+after each update, and ``login_pools`` reports every pool with at least one node as active, its
+first node's address standing in for the load balancer's.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from corral.providers.base import (
     InstanceState,
     LaunchFailure,
     LaunchResult,
+    LoginPoolStatus,
     LogSource,
     NodeRole,
     ProviderBase,
@@ -150,8 +155,40 @@ class FakeProvider(ProviderBase):
                 )
             )
             on_event(node.name, "static node up")
+        self._start_login_nodes(plan, cluster, on_event)
         self._store(plan.cluster_name, cluster)
         return head
+
+    def _start_login_nodes(self, plan: ClusterPlan, cluster: _FakeCluster, on_event: EventSink) -> None:
+        """Each pool's nodes up to its ``Count``; nodes of pools gone or shrunk are terminated."""
+        counts = {p.name: p.count for p in plan.login_pools}
+        kept: dict[str, int] = {}
+        instances = []
+        for i in cluster.instances:
+            if i.role is NodeRole.LOGIN:
+                if kept.get(i.pool or "", 0) >= counts.get(i.pool or "", 0):
+                    continue
+                kept[i.pool or ""] = kept.get(i.pool or "", 0) + 1
+            instances.append(i)
+        cluster.instances = instances
+        for pool in plan.login_pools:
+            for index in range(kept.get(pool.name, 0) + 1, pool.count + 1):
+                node = self._instance(NodeRole.LOGIN, pool.instance_type, pool=pool.name)
+                cluster.instances.append(node)
+                on_event(f"{pool.name}-{index}", f"login node {node.instance_id} up at {node.private_ip}")
+
+    def login_pools(self, cluster_name: str) -> list[LoginPoolStatus]:
+        cluster = self._load(cluster_name)
+        pools: dict[str, list[Instance]] = {}
+        for i in cluster.instances if cluster is not None else ():
+            if i.role is NodeRole.LOGIN and i.pool:
+                pools.setdefault(i.pool, []).append(i)
+        return [
+            LoginPoolStatus(
+                name, "active", address=nodes[0].private_ip, scheme="internal", healthy=len(nodes)
+            )
+            for name, nodes in pools.items()
+        ]
 
     def live_update_kinds(self) -> frozenset[str]:
         """``ClusterUpdater``: the fake applies every kind the local provider does."""
@@ -166,7 +203,9 @@ class FakeProvider(ProviderBase):
         are terminated, new static nodes start. ``FakeFailures.update`` fails afterwards."""
         cluster = self._require(new.cluster_name)
         keep = {n.name for n in new.nodes}
-        cluster.instances = [i for i in cluster.instances if i.role is NodeRole.HEAD or i.node_name in keep]
+        cluster.instances = [
+            i for i in cluster.instances if i.role in (NodeRole.HEAD, NodeRole.LOGIN) or i.node_name in keep
+        ]
         cluster.nodes = {n.name: (n.queue, n.compute_resource, n.shape.instance_type) for n in new.nodes}
         cluster.static = [n.name for n in new.static_nodes]
         cluster.partitions = {p.name: cluster.partitions.get(p.name, "UP") for p in new.partitions}
@@ -186,6 +225,7 @@ class FakeProvider(ProviderBase):
                     )
                 )
                 on_event(node.name, "static node up")
+        self._start_login_nodes(new, cluster, on_event)
         self._store(new.cluster_name, cluster)
         on_event("ComputeFleet", f"{len(new.nodes)} node(s) in {len(new.partitions)} queue(s)")
         if self.failures.update and not rollback:
@@ -381,6 +421,7 @@ class FakeProvider(ProviderBase):
         node: str | None = None,
         queue: str | None = None,
         cr: str | None = None,
+        pool: str | None = None,
     ) -> Instance:
         with self._lock:
             self._counter += 1
@@ -395,6 +436,7 @@ class FakeProvider(ProviderBase):
             node_name=node,
             queue=queue,
             compute_resource=cr,
+            pool=pool,
         )
 
     def _require(self, cluster_name: str) -> _FakeCluster:

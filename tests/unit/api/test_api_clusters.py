@@ -206,3 +206,37 @@ def test_served_spec_is_pcluster_with_bearer_tokens(api: Api) -> None:
     ops = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
     assert len(ops) == 20
     assert api.client.get("/v3/openapi.yaml").text.startswith("openapi:")
+
+
+LOGIN_POOL = """
+LoginNodes:
+  Pools:
+    - Name: users
+      InstanceType: t3.medium
+      Count: 2
+      Networking:
+        SubnetIds:
+          - subnet-0123456789abcdef0
+"""
+
+
+def test_login_nodes_are_described_and_listed_by_node_type(api: Api) -> None:
+    answer = api.client.post(
+        "/v3/clusters",
+        json={"clusterName": "logins", "clusterConfiguration": DEMO + LOGIN_POOL},
+        headers=api.headers(),
+    )
+    assert answer.status_code == 202, answer.text
+    desc = wait_status(api, "logins", "CREATE_COMPLETE")
+    validate("DescribeClusterResponseContent", desc)
+    [pool] = desc["loginNodes"]
+    assert (pool["poolName"], pool["status"], pool["healthyNodes"]) == ("users", "active", 2)
+    logins = api.client.get(
+        "/v3/clusters/logins/instances", params={"nodeType": "LoginNode"}, headers=api.headers()
+    )
+    validate("DescribeClusterInstancesResponseContent", logins.json())
+    listed = logins.json()["instances"]
+    assert [i["nodeType"] for i in listed] == ["LoginNode", "LoginNode"]
+    assert {i["instanceType"] for i in listed} == {"t3.medium"}
+    every = api.client.get("/v3/clusters/logins/instances", headers=api.headers()).json()["instances"]
+    assert sorted({i["nodeType"] for i in every}) == ["ComputeNode", "HeadNode", "LoginNode"]

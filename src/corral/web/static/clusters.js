@@ -1,5 +1,5 @@
-// The cluster list and a cluster's page: status, head node, compute fleet (start/stop), instances,
-// stack events, its configuration (read-only) and delete with a confirmation that names it.
+// The cluster list and a cluster's page: status, head node, login pools, compute fleet (start/stop),
+// instances, stack events, its configuration (read-only) and delete with a confirmation that names it.
 import { IN_PROGRESS, api, codeView, el, enc, errorBox, every, session, statusBadge, table } from "./core.js";
 
 export function clustersView(view) {
@@ -30,6 +30,9 @@ function summaryList(doc) {
     el("dt", { text: "Head node" }), el("dd", { text:
       head.instanceId ? `${head.instanceId} ${head.privateIpAddress || ""} (${head.state})` : "—" }),
     el("dt", { text: "Scheduler" }), el("dd", { text: (doc.scheduler || {}).type || "" }),
+    ...(doc.loginNodes || []).map((p) => [el("dt", { text: `Login pool ${p.poolName}` }),
+      el("dd", {}, statusBadge(String(p.status).toUpperCase()),
+        ` ${p.healthyNodes} healthy, ${p.unhealthyNodes} unhealthy` + (p.address ? ` — ssh to ${p.address}` : ""))]),
     el("dt", { text: "Created" }), el("dd", { text: doc.creationTime || "" }),
     el("dt", { text: "Last updated" }), el("dd", { text: doc.lastUpdatedTime || "" }),
     ...(doc.failures || []).map((f) => [el("dt", { text: "Failure" }),

@@ -28,7 +28,7 @@ export const enc = encodeURIComponent;
 export function statusBadge(status) {
   const s = String(status || "UNKNOWN");
   const kind = IN_PROGRESS.test(s) || /REQUESTED|STARTING|STOPPING|PENDING/.test(s) ? "busy"
-    : /FAILED|PROTECTED|ERROR|INVALID/.test(s) ? "bad" : /COMPLETE|RUNNING|AVAILABLE/.test(s) ? "good" : "idle";
+    : /FAILED|PROTECTED|ERROR|INVALID/.test(s) ? "bad" : /COMPLETE|RUNNING|AVAILABLE|ACTIVE/.test(s) ? "good" : "idle";
   return el("span", { class: `badge ${kind}`, text: s });
 }
 export function table(headers, rows, caption) {
