@@ -8,8 +8,9 @@ service first; the local provider then converges the head's accounting on the ne
    user, and a login as that user with the password over TCP, as slurmdbd will log in (a wrong
    password or an unreachable database fails here, and the update rolls back having changed
    nothing); the new slurmdbd.conf rendered and compared with the head's;
-2. the descriptor records the Database (``extra``), so that slurm.conf's accounting lines follow it
-   (``AccountingStorageType=accounting_storage/slurmdbd`` to the head, or ``none``);
+2. the descriptor holds the new plan, so that slurm.conf's accounting lines follow its Database
+   (``AccountingStorageType=accounting_storage/slurmdbd`` to the head, or ``none``), and records the
+   stand-in that serves it (``extra``);
 3. while slurmctld is stopped for its restart (``_update.restart_slurmctld``, which starts it again
    without ``-c``: it recovers its jobs from StateSaveLocation), ``apply``: the head's slurmdbd
    stopped, its link to the old stand-in removed; with a Database, slurmdbd.conf written, the link
@@ -17,8 +18,9 @@ service first; the local provider then converges the head's accounting on the ne
    slurmctld comes back (slurmctld then takes the ClusterID that database knows the cluster by);
    the supervisor's spec then lists slurmdbd, or no longer does.
 
-What the head runs is read from the cluster's own files (the descriptor, slurmdbd.conf, slurmdbd's
-pid), not from the old plan: a rollback is the same walk towards the old Database.
+What the head runs is read from the cluster's own files (the running descriptor's plan and stand-in,
+slurmdbd.conf, slurmdbd's pid), not from the service's old plan: a rollback is the same walk
+towards the old Database.
 ``ExternalSlurmdbd`` is not switched here (the provider refuses its changes: ``update_not_implemented``).
 """
 
@@ -31,11 +33,9 @@ from dataclasses import dataclass, replace
 from corral.errors import PrerequisiteError
 from corral.plan import ClusterPlan
 from corral.providers.local import _accounting, _proc
-from corral.providers.local._layout import DATABASE_URI_KEY, ClusterDescriptor, ClusterLayout
+from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 
 Report = Callable[[str, str], None]
-#: the descriptor's keys that say which Database the head's slurmdbd serves
-KEYS = (DATABASE_URI_KEY, _accounting.DATABASE_KEY)
 #: slurmctld's record of its cluster's name and ClusterID, in StateSaveLocation
 CLUSTER_ID_FILE = "clustername"
 
@@ -50,10 +50,11 @@ class DatabaseSwitch:
     conf: str | None
 
 
-def with_database(extra: Mapping[str, str], uri: str | None, key: str | None) -> dict[str, str]:
-    """``extra`` recording the Database ``uri`` served by stand-in ``key``, or none (pure)."""
-    rest = {k: v for k, v in extra.items() if k not in KEYS}
-    return {**rest, DATABASE_URI_KEY: uri, _accounting.DATABASE_KEY: key} if uri and key else rest
+def with_database(extra: Mapping[str, str], key: str | None) -> dict[str, str]:
+    """``extra`` recording the Database's stand-in ``key``, or none (pure; the Database's Uri is the
+    descriptor's plan's)."""
+    rest = {k: v for k, v in extra.items() if k != _accounting.DATABASE_KEY}
+    return {**rest, _accounting.DATABASE_KEY: key} if key else rest
 
 
 def needs_switch(
@@ -76,20 +77,22 @@ def _quiet(_where: str, _what: str) -> None:
 
 
 def decide(
-    layout: ClusterLayout, descriptor: ClusterDescriptor, plan: ClusterPlan, report: Report
+    layout: ClusterLayout, current: ClusterDescriptor, descriptor: ClusterDescriptor, report: Report
 ) -> tuple[ClusterDescriptor, DatabaseSwitch | None]:
-    """``descriptor`` (the new one, with the running cluster's ``extra``) recording ``plan``'s
-    Database, and the switch the head needs (None: none). Brings the new stand-in up and logs in to
-    it (see the module docstring), touching nothing of the cluster."""
+    """``descriptor`` (the new one: the plan to converge on, with the running cluster's ``extra``)
+    recording the stand-in of its plan's Database, and the switch the head needs (None: none) from
+    the Database ``current`` (the running cluster's descriptor) serves. Brings the new stand-in up
+    and logs in to it (see the module docstring), touching nothing of the cluster."""
+    plan = descriptor.plan
     if plan.slurm.external_slurmdbd_host:
         return descriptor, None
-    running_uri = descriptor.extra.get(DATABASE_URI_KEY)
+    running_uri = current.database_uri
     dbd_running = _accounting.slurmdbd_running(layout)
     wanted_uri = plan.slurm.database_uri
     if not wanted_uri:
         if not needs_switch(running_uri, None, dbd_running, None, None):
             return descriptor, None
-        gone = replace(descriptor, extra=with_database(descriptor.extra, None, None))
+        gone = replace(descriptor, extra=with_database(descriptor.extra, None))
         return gone, DatabaseSwitch(None, None, None)
     _check_programs()
     say = report if wanted_uri != running_uri else _quiet
@@ -100,7 +103,7 @@ def decide(
     user = plan.slurm.database_user or ""
     _accounting.ensure_user(standin, user, password)
     _accounting.check_login(standin, user, password)
-    fresh = replace(descriptor, extra=with_database(descriptor.extra, wanted_uri, standin.key))
+    fresh = replace(descriptor, extra=with_database(descriptor.extra, standin.key))
     conf = _accounting.slurmdbd_conf_text(plan, layout, fresh, port, password)
     path = _accounting.slurmdbd_conf_path(layout)
     running_conf = path.read_text() if path.exists() else None

@@ -116,13 +116,3 @@ def script_environment(descriptor: ClusterDescriptor, node: NodeRecord | None) -
         env["CORRAL_COMPUTE_RESOURCE"] = node.compute_resource
         env["CORRAL_INSTANCE_TYPE"] = node.instance_type
     return env
-
-
-def render_cluster_config(config: object) -> str:
-    """The validated config as YAML (the keys the user set), or "" without one."""
-    if config is None:
-        return ""
-    import yaml
-
-    dumped = config.model_dump(mode="json", by_alias=True, exclude_unset=True)  # type: ignore[attr-defined]
-    return str(yaml.safe_dump(dumped, sort_keys=False))

@@ -22,7 +22,6 @@ from corral.node.fetch import FetchError, fetch, fetch_all
 from corral.plan import ClusterPlan, CustomActionSpec
 from corral.providers.local import (
     _accounting,
-    _bootfiles,
     _cgroups,
     _daemons,
     _disks,
@@ -191,14 +190,15 @@ def prepare(plan: ClusterPlan, layout: ClusterLayout, knobs: LocalSettings) -> C
         storage=storage,
         actions=actions,
         env=env,
-        cluster_config=_bootfiles.render_cluster_config(plan.config),
     )
     descriptor = replace(descriptor, ephemeral_created=_ephemeral.prepare_mount_points(plan), settings=knobs)
     try:
-        logins = _login.pool_records(plan, layout, str(subnet), _net.FIRST_NODE_OFFSET + len(plan.nodes), ())
+        logins = _login.pool_placements(
+            plan, layout, str(subnet), _net.FIRST_NODE_OFFSET + len(plan.nodes), ()
+        )
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
-    descriptor = replace(descriptor, login_pools=logins)
+    descriptor = replace(descriptor, login_placements=logins)
     chosen = cluster_images(plan.config)
     if _imageroot.requested() or chosen.located():
         descriptor = with_image(descriptor, chosen, layout.state_dir)

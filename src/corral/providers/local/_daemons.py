@@ -29,7 +29,7 @@ from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
 from corral.node.supervisor import SUPERVISOR_MODULE, Service, SupervisorSpec
 from corral.providers.local import _cgroups, _imageroot, _net, _proc, _rootfs
-from corral.providers.local._layout import EXPIRES_AT_KEY, ClusterDescriptor, ClusterLayout
+from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 from corral.providers.local._settings import PROTECTED_FAILURE_COUNT_ENV as PROTECTED_FAILURE_COUNT_ENV
 from corral.providers.local._settings import WATCHDOG_TIMEOUT_ENV as WATCHDOG_TIMEOUT_ENV
 from corral.providers.local._settings import LocalSettings
@@ -318,7 +318,7 @@ def cluster_supervisor_spec(
         holder,
         descriptor.python,
         descriptor.settings,
-        descriptor.extra.get(EXPIRES_AT_KEY),
+        descriptor.expires_at,
         slurmdbd=ACCOUNTING_DATABASE_KEY in descriptor.extra,
     )
 

@@ -13,9 +13,6 @@ from corral.node.agent import Action, BootstrapSpec
 from corral.plan import ClusterPlan, event_rank
 from corral.providers.local import _bootfiles, _imageroot, _net, _scaling, _sshd, _storage
 from corral.providers.local._layout import (
-    DATABASE_URI_KEY,
-    EXPIRES_AT_KEY,
-    EXTERNAL_SLURMDBD_ENDPOINT_KEY,
     ActionRecord,
     ClusterDescriptor,
     ClusterLayout,
@@ -139,7 +136,7 @@ def slurm_runtime(
         suspend_time_s=suspend_time_s,
         include_file=include_file,
         # Database: slurmdbd on the head against a MariaDB stand-in; ExternalSlurmdbd: its stand-in
-        accounting=DATABASE_URI_KEY in descriptor.extra or EXTERNAL_SLURMDBD_ENDPOINT_KEY in descriptor.extra,
+        accounting=descriptor.accounting,
     )
 
 
@@ -156,9 +153,9 @@ def build_descriptor(
     storage: tuple[StorageRecord, ...],
     actions: Mapping[str | None, tuple[ActionRecord, ...]],
     env: Mapping[str, str],
-    cluster_config: str = "",
 ) -> ClusterDescriptor:
-    """The descriptor for a plan: node addresses follow each node's position in the plan."""
+    """The descriptor for a plan (which it holds): node addresses follow each node's position in
+    the plan."""
     nodes = tuple(
         NodeRecord(
             name=n.name,
@@ -172,11 +169,10 @@ def build_descriptor(
         for i, n in enumerate(plan.nodes)
     )
     return ClusterDescriptor(
-        name=plan.cluster_name,
+        plan=plan,
         subnet=str(subnet),
         head_address=str(_net.head_address(subnet)),
         head_hostname=HEAD_HOSTNAME,
-        head_instance_type=plan.head_node.shape.instance_type,
         python=python,
         nodes=nodes,
         storage=storage,
@@ -184,29 +180,7 @@ def build_descriptor(
         queue_actions=tuple((q, a) for q, a in actions.items() if q is not None),
         env=tuple(sorted(env.items())),
         data_repositories=_storage.data_repositories(_storage.storage_with_home(plan), storage),
-        region=plan.region or "",
-        os=plan.os,
-        cluster_config=cluster_config,
-        head_timeout_s=plan.head_node_bootstrap_timeout_s,
-        compute_timeout_s=plan.compute_node_bootstrap_timeout_s,
-        ephemeral_dirs=(("", plan.head_node.ephemeral_dir), *plan.queue_ephemeral_dirs),
-        root_volumes=(("", plan.head_node.root_volume_gib), *plan.queue_root_volume_gib),
-        use_ec2_hostnames=plan.use_ec2_hostnames,
-        extra={
-            key: value
-            for key, value in (
-                (EXPIRES_AT_KEY, plan.expires_at),
-                (DATABASE_URI_KEY, plan.slurm.database_uri),
-                (EXTERNAL_SLURMDBD_ENDPOINT_KEY, _external_endpoint(plan)),
-            )
-            if value
-        },
     )
-
-
-def _external_endpoint(plan: ClusterPlan) -> str | None:
-    host = plan.slurm.external_slurmdbd_host
-    return f"{host}:{plan.slurm.external_slurmdbd_port}" if host else None
 
 
 def node_environment(layout: ClusterLayout, descriptor: ClusterDescriptor) -> dict[str, str]:

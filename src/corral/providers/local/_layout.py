@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
+from corral.plan import ClusterPlan
 from corral.providers.local._settings import LocalSettings
 from corral.runtime import codec
 
 RUN_ROOT = Path("/run/corral")
-#: ``ClusterDescriptor.extra`` key: when the cluster deletes itself (``ClusterPlan.expires_at``, ISO
-#: 8601), passed to the head's reconciler.
-EXPIRES_AT_KEY = "expires_at"
-#: ``ClusterDescriptor.extra`` key: ``Database/Uri`` (slurmdbd on the head against its stand-in).
-DATABASE_URI_KEY = "database_uri"
-#: ``ClusterDescriptor.extra``: ``ExternalSlurmdbd``'s Host:Port (slurm.conf accounts jobs there)
-EXTERNAL_SLURMDBD_ENDPOINT_KEY = "external_slurmdbd_endpoint"
 
 
 @dataclass(frozen=True)
@@ -170,15 +166,29 @@ class NodeRecord:
 
 
 @dataclass(frozen=True)
+class LoginPoolPlacement:
+    """Where this machine put a ``LoginNodes/Pools`` entry of the plan (``_login``): what the plan's
+    ``LoginPoolSpec`` does not say."""
+
+    name: str
+    #: GracetimePeriod in seconds as applied here (the plan's, or the environment's override): how
+    #: long a node scale-in removes runs after its users were warned
+    gracetime_s: int
+    #: which block of the subnet's top addresses the pool's nodes take (0-9, kept across updates)
+    block: int
+    #: the pool's custom actions, fetched
+    actions: tuple[ActionRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoginPoolRecord:
-    """A ``LoginNodes/Pools`` entry as the running cluster holds it (``_login``)."""
+    """A ``LoginNodes/Pools`` entry as the running cluster holds it (``_login``): the plan's pool
+    (instance type, Count) with its placement. Not stored: ``ClusterDescriptor.login_pools``."""
 
     name: str
     instance_type: str
     count: int
-    #: GracetimePeriod in seconds: how long a node scale-in removes runs after its users were warned
     gracetime_s: int
-    #: which block of the subnet's top addresses the pool's nodes take (0-9, kept across updates)
     block: int
     actions: tuple[ActionRecord, ...] = ()
 
@@ -243,13 +253,28 @@ class DataRepositoryRecord:
 
 @dataclass(frozen=True)
 class ClusterDescriptor:
-    """Everything the Resume/Suspend programs and the node agent need, as JSON on disk."""
+    """Everything the Resume/Suspend programs and the node agent need, as JSON on disk.
 
-    name: str
+    It holds the cluster's ``ClusterPlan`` once (``plan``, in the one stored form of a plan:
+    ``corral.runtime.codec``, as the service's ``plan_json`` and the AWS ``cluster.json``), plus
+    only what the plan does not say: where this machine put the cluster (subnet, addresses, fetched
+    action scripts, storage directories, login address blocks), the environment and settings the
+    create captured, and the ``extra`` facts local programs record (image roots, NAT, accounting
+    stand-ins). What the plan says (instance types, OS, timeouts, mount dirs, the config, the expiry,
+    the Database) is read from ``plan`` through the properties below, so an update changes it in one
+    place.
+
+    A ``cluster.json`` written by a Corral from before the plan was stored in it has no ``plan``:
+    ``load`` rebuilds the plan from the config YAML that file kept (``cluster_config``) and its
+    expiry, as the service builds a plan, and keeps the rest of the file; the next update or create
+    writes the new form. A file of that kind without the config cannot be rebuilt and fails to
+    load with a ``ValueError`` naming it.
+    """
+
+    plan: ClusterPlan
     subnet: str
     head_address: str
     head_hostname: str
-    head_instance_type: str
     python: str
     nodes: tuple[NodeRecord, ...]
     storage: tuple[StorageRecord, ...] = ()
@@ -257,33 +282,100 @@ class ClusterDescriptor:
     queue_actions: tuple[tuple[str, tuple[ActionRecord, ...]], ...] = ()
     #: environment passed to node agents (S3 endpoint and credentials captured at create time)
     env: tuple[tuple[str, str], ...] = ()
+    #: facts local programs record about the running cluster (image roots, NAT, accounting
+    #: stand-ins' keys); never a copy of the plan
     extra: dict[str, str] = field(default_factory=dict)
     data_repositories: tuple[DataRepositoryRecord, ...] = ()
-    region: str = ""
-    os: str = ""
-    #: the cluster config as YAML, placed on every node at /opt/parallelcluster/shared
-    cluster_config: str = ""
-    head_timeout_s: int = 1800
-    compute_timeout_s: int = 1800
-    #: EphemeralVolume/MountDir of the head node ("") and of each queue's compute nodes
-    ephemeral_dirs: tuple[tuple[str, str], ...] = ()
     #: (mount dir, first dir created) of the ephemeral mount points create made on the host
     ephemeral_created: tuple[tuple[str, str], ...] = ()
-    #: UseEc2Hostnames: compute nodes are named ``ip-a-b-c-d`` after their address (their Slurm
-    #: NodeHostname), as EC2 names instances
-    use_ec2_hostnames: bool = False
-    #: RootVolume/Size in GiB of the head node ("") and of each queue's compute nodes: an
-    #: image-rooted machine's writable layer is a volume of that size (0 or absent: a directory)
-    root_volumes: tuple[tuple[str, int], ...] = ()
     #: the environment's knobs as the create read them (``_settings``): used from then on
     settings: LocalSettings = field(default_factory=LocalSettings)
+    #: where each of the plan's LoginNodes/Pools is placed (``_login``)
+    login_placements: tuple[LoginPoolPlacement, ...] = ()
+
+    # -- what the plan says ------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.plan.cluster_name
+
+    @property
+    def head_instance_type(self) -> str:
+        return self.plan.head_node.shape.instance_type
+
+    @property
+    def region(self) -> str:
+        return self.plan.region or ""
+
+    @property
+    def os(self) -> str:
+        return self.plan.os
+
+    @property
+    def cluster_config(self) -> str:
+        """The cluster config as YAML (the keys the user set), placed on every node at
+        /opt/parallelcluster/shared ("" for a plan built without one)."""
+        config = self.plan.config
+        if config is None:
+            return ""
+        import yaml
+
+        dumped = config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return str(yaml.safe_dump(dumped, sort_keys=False))
+
+    @property
+    def head_timeout_s(self) -> int:
+        return self.plan.head_node_bootstrap_timeout_s
+
+    @property
+    def compute_timeout_s(self) -> int:
+        return self.plan.compute_node_bootstrap_timeout_s
+
+    @property
+    def ephemeral_dirs(self) -> tuple[tuple[str, str], ...]:
+        """EphemeralVolume/MountDir of the head node ("") and of each queue's compute nodes."""
+        return (("", self.plan.head_node.ephemeral_dir), *self.plan.queue_ephemeral_dirs)
+
+    @property
+    def root_volumes(self) -> tuple[tuple[str, int], ...]:
+        """RootVolume/Size in GiB of the head node ("") and of each queue's compute nodes: an
+        image-rooted machine's writable layer is a volume of that size (0: a directory)."""
+        return (("", self.plan.head_node.root_volume_gib), *self.plan.queue_root_volume_gib)
+
+    @property
+    def use_ec2_hostnames(self) -> bool:
+        """UseEc2Hostnames: compute nodes are named ``ip-a-b-c-d`` after their address (their Slurm
+        NodeHostname), as EC2 names instances."""
+        return self.plan.use_ec2_hostnames
+
+    @property
+    def expires_at(self) -> str | None:
+        """When the cluster deletes itself (ISO 8601), passed to the head's reconciler."""
+        return self.plan.expires_at
+
+    @property
+    def database_uri(self) -> str | None:
+        """``Database/Uri``: slurmdbd on the head against its stand-in."""
+        return self.plan.slurm.database_uri
+
+    @property
+    def accounting(self) -> bool:
+        """Whether slurm.conf accounts jobs (a Database, or an ExternalSlurmdbd)."""
+        return self.plan.slurm.accounting
 
     def root_volume_gib(self, queue: str | None) -> int:
         return dict(self.root_volumes).get(queue or "", 0)
 
-    #: LoginNodes/Pools (``_login``)
-    login_pools: tuple[LoginPoolRecord, ...] = ()
+    @property
+    def login_pools(self) -> tuple[LoginPoolRecord, ...]:
+        """The plan's login pools (in config order) with where each is placed."""
+        placed = {p.name: p for p in self.login_placements}
+        return tuple(
+            LoginPoolRecord(spec.name, spec.instance_type, spec.count, p.gracetime_s, p.block, p.actions)
+            for spec in self.plan.login_pools
+            if (p := placed.get(spec.name)) is not None
+        )
 
+    # -- where this machine put it -------------------------------------------------------------
     def login_pool(self, name: str) -> LoginPoolRecord | None:
         return next((p for p in self.login_pools if p.name == name), None)
 
@@ -320,4 +412,41 @@ class ClusterDescriptor:
 
     @classmethod
     def load(cls, path: Path) -> ClusterDescriptor:
-        return codec.loads(cls, path.read_text())
+        """The descriptor at ``path`` (one written before the plan was stored in it: see the class
+        docstring). ``OSError``/``ValueError``/``KeyError``/``TypeError`` when it cannot be read."""
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and "plan" not in data:
+            data = _older_descriptor(data, path)
+        return codec.decode(cls, data)
+
+
+_FIELDS = frozenset(f.name for f in fields(ClusterDescriptor))
+#: ``extra`` keys of a descriptor from before the plan was stored in it (copies of the plan's).
+_OLDER_PLAN_KEYS = ("expires_at", "database_uri", "external_slurmdbd_endpoint")
+
+
+def _older_descriptor(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A descriptor written before the plan was stored in it, in today's form: its plan built from
+    the config YAML it kept, with the expiry it kept (no config says it); ``ValueError`` when it
+    kept no config. Its copies of the plan's fields are left out."""
+    text = data.get("cluster_config") or ""
+    if not text:
+        raise ValueError(
+            f"{path} was written by an older Corral and holds no cluster config to rebuild its plan"
+            " from; delete the cluster and create it again"
+        )
+    from corral.config.loader import load_cluster_config_text
+    from corral.errors import CorralError
+    from corral.plan import build_plan
+
+    try:
+        config = load_cluster_config_text(text, str(path)).config
+        plan = build_plan(config, cluster_name=str(data["name"]))
+    except CorralError as exc:
+        raise ValueError(f"{path}: cannot rebuild the plan from the config it kept: {exc}") from exc
+    extra = data.get("extra") or {}
+    plan = replace(plan, expires_at=extra.get("expires_at") or None)
+    kept = {k: v for k, v in data.items() if k in _FIELDS}
+    kept["extra"] = {k: v for k, v in extra.items() if k not in _OLDER_PLAN_KEYS}
+    kept["login_placements"] = data.get("login_pools") or []  # their copies of the plan's go
+    return {**kept, "plan": codec.encode(plan)}

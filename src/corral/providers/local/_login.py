@@ -58,6 +58,7 @@ from corral.providers.local._layout import (
     ClusterDescriptor,
     ClusterLayout,
     LoginNode,
+    LoginPoolPlacement,
     LoginPoolRecord,
     ec2_hostname,
     login_address,
@@ -95,14 +96,14 @@ def _grace_override() -> float | None:
     return settings.seconds(GRACE_ENV, 0.0, error=ProviderError)
 
 
-def pool_records(
+def pool_placements(
     plan: ClusterPlan,
     layout: ClusterLayout,
     subnet: str,
     highest_node: int,
-    current: tuple[LoginPoolRecord, ...],
-) -> tuple[LoginPoolRecord, ...]:
-    """The login pools of ``plan``: pools that stay keep their address block; their custom
+    current: tuple[LoginPoolPlacement, ...],
+) -> tuple[LoginPoolPlacement, ...]:
+    """Where the login pools of ``plan`` go: pools that stay keep their address block; their custom
     action scripts are fetched (from the host's network, as the head's and the queues' are)."""
     kept = {p.name: p.block for p in current}
     free = iter(b for b in range(MAX_POOLS) if b not in kept.values())
@@ -126,7 +127,7 @@ def pool_records(
         ordered = sorted(spec.custom_actions, key=lambda a: a.run_order)
         actions = tuple(ActionRecord(a.event, a.script, str(paths[a.script]), a.args) for a in ordered)
         grace = round(override) if override is not None else spec.gracetime_min * 60
-        records.append(LoginPoolRecord(spec.name, spec.instance_type, spec.count, grace, block, actions))
+        records.append(LoginPoolPlacement(spec.name, grace, block, actions))
     return tuple(records)
 
 
@@ -472,7 +473,7 @@ __all__ = [
     "next_node",
     "observe",
     "owned_netns",
-    "pool_records",
+    "pool_placements",
     "pool_statuses",
     "retire",
     "run_updated",

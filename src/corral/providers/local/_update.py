@@ -41,7 +41,6 @@ from corral.node.supervisor import revive
 from corral.plan import ClusterPlan
 from corral.providers.local import (
     _accounting_update,
-    _bootfiles,
     _cluster,
     _daemons,
     _disks,
@@ -79,7 +78,7 @@ def update(
         _daemons.wait_for_slurmctld(layout, 60.0)
     descriptor = new_descriptor(layout, current, new)
     # the new Database's stand-in up and logged in to, before anything of the cluster changes
-    descriptor, database = _accounting_update.decide(layout, descriptor, new, report)
+    descriptor, database = _accounting_update.decide(layout, current, descriptor, report)
     reshaped = _reshaped(layout, current, descriptor)
     kept = _reshape.deferred(layout, old, new, reshaped)
     descriptor = _reshape.keep_types(descriptor, kept)
@@ -220,15 +219,14 @@ def new_descriptor(layout: ClusterLayout, current: ClusterDescriptor, new: Clust
         storage=storage,
         actions=actions,
         env=dict(current.env),
-        cluster_config=_bootfiles.render_cluster_config(new.config),
     )
     highest = _net.FIRST_NODE_OFFSET + max((n.index for n in nodes), default=0) + 1
     try:
-        logins = _login.pool_records(new, layout, current.subnet, highest, current.login_pools)
+        logins = _login.pool_placements(new, layout, current.subnet, highest, current.login_placements)
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
     fresh = replace(fresh, extra=current.extra, settings=current.settings)  # kept from the create
-    return replace(fresh, nodes=tuple(nodes), login_pools=logins)
+    return replace(fresh, nodes=tuple(nodes), login_placements=logins)
 
 
 def _storage_records(

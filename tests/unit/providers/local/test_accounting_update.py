@@ -6,19 +6,14 @@ import re
 
 from corral.providers.local._accounting import DATABASE_KEY
 from corral.providers.local._accounting_update import needs_switch, with_database
-from corral.providers.local._layout import DATABASE_URI_KEY
 from corral.providers.local.provider import LocalProvider
 
 
 def test_the_descriptor_records_the_database_or_none() -> None:
-    extra = {"expires_at": "2030-01-01T00:00:00Z", DATABASE_URI_KEY: "a:3306", DATABASE_KEY: "k1"}
-    assert with_database(extra, "b:3306", "k2") == {
-        "expires_at": "2030-01-01T00:00:00Z",
-        DATABASE_URI_KEY: "b:3306",
-        DATABASE_KEY: "k2",
-    }
-    assert with_database(extra, None, None) == {"expires_at": "2030-01-01T00:00:00Z"}
-    assert with_database({}, "a:3306", "k1") == {DATABASE_URI_KEY: "a:3306", DATABASE_KEY: "k1"}
+    extra = {"nat": "1", DATABASE_KEY: "k1"}
+    assert with_database(extra, "k2") == {"nat": "1", DATABASE_KEY: "k2"}
+    assert with_database(extra, None) == {"nat": "1"}
+    assert with_database({}, "k1") == {DATABASE_KEY: "k1"}
 
 
 def test_slurmdbd_switches_when_the_database_comes_goes_or_changes() -> None:

@@ -10,6 +10,7 @@ import pytest
 from corral.providers.base import NodeRole
 from corral.providers.local import _logs
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout, NodeRecord
+from support import plans
 
 
 @pytest.mark.parametrize(
@@ -42,7 +43,8 @@ NODES = (
 
 def _cluster(tmp_path: Path) -> tuple[ClusterLayout, ClusterDescriptor]:
     layout = ClusterLayout(tmp_path, "demo")
-    descriptor = ClusterDescriptor("demo", "10.240.16.0/20", "10.240.16.1", "head", "t3.micro", "py", NODES)
+    plan = plans.plan("demo", [("q1", "c1", 1, 1)])
+    descriptor = ClusterDescriptor(plan, "10.240.16.0/20", "10.240.16.1", "head", "py", NODES)
     layout.root.mkdir(parents=True)
     layout.descriptor.write_text(descriptor.dump())
     for name in ("slurmctld.log", "munged.log", "node-q1-st-c1-1.log", "slurmd-q1-st-c1-1.log"):

@@ -74,7 +74,6 @@ def _descriptor(tmp_path: Path) -> tuple[ClusterLayout, ClusterDescriptor]:
         storage=storage,
         actions=actions,
         env={},
-        cluster_config=_bootfiles.render_cluster_config(plan.config),
     )
     return layout, ClusterDescriptor.load(_write(tmp_path, descriptor))
 

@@ -18,7 +18,7 @@ from corral.providers.local._layout import (
     ActionRecord,
     ClusterDescriptor,
     ClusterLayout,
-    LoginPoolRecord,
+    LoginPoolPlacement,
     login_address,
 )
 from corral.providers.local._login_rules import DEFAULT_GRACE_S, Seen, Want, decide
@@ -130,7 +130,7 @@ def test_the_plan_carries_each_pool_with_its_actions_in_run_order() -> None:
     assert _plan().login_pool("admins") == admins and _plan().login_pool("nope") is None
 
 
-def test_pool_records_keep_blocks_and_convert_the_grace_period(
+def test_pool_placements_keep_blocks_and_convert_the_grace_period(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for script in ("a.sh", "b.sh"):
@@ -139,14 +139,14 @@ def test_pool_records_keep_blocks_and_convert_the_grace_period(
     plan = build_plan(load_cluster_config_text(text, "c.yaml").config, cluster_name="lg")
     layout = ClusterLayout(tmp_path / "state", "lg")
     monkeypatch.delenv(_login.GRACE_ENV, raising=False)
-    users, admins = _login.pool_records(plan, layout, str(SUBNET), 12, ())
+    users, admins = _login.pool_placements(plan, layout, str(SUBNET), 12, ())
     assert (users.block, admins.block, users.gracetime_s, admins.gracetime_s) == (0, 1, 300, 600)
     assert [a.event for a in users.actions] == ["OnNodeStart", "OnNodeConfigured"]
     assert users.actions[0].args == ("x",)
     # an update keeps the blocks of the pools that stay, whatever their order
     kept = (replace(admins, block=0), replace(users, block=3))
     monkeypatch.setenv(_login.GRACE_ENV, "7")
-    again = _login.pool_records(plan, layout, str(SUBNET), 12, kept)
+    again = _login.pool_placements(plan, layout, str(SUBNET), 12, kept)
     assert [(r.name, r.block, r.gracetime_s) for r in again] == [("users", 3, 7), ("admins", 0, 7)]
 
 
@@ -159,21 +159,21 @@ def test_pools_that_do_not_fit_are_refused_before_anything_runs(tmp_path: Path) 
     )
     plan = build_plan(load_cluster_config_text(big, "c.yaml").config, cluster_name="lg")
     with pytest.raises(ProviderError, match="more than a local pool holds"):
-        _login.pool_records(plan, layout, str(SUBNET), 12, ())
+        _login.pool_placements(plan, layout, str(SUBNET), 12, ())
     crowded = big.replace("Count: 101", "Count: 2")
     plan = build_plan(load_cluster_config_text(crowded, "c.yaml").config, cluster_name="lg")
     with pytest.raises(ProviderError, match="does not fit"):
-        _login.pool_records(plan, layout, str(SUBNET), 4000, ())
+        _login.pool_placements(plan, layout, str(SUBNET), 4000, ())
 
 
 def _descriptor(tmp_path: Path) -> ClusterDescriptor:
     plan = _plan()
     base = _files.build_descriptor(plan, SUBNET, python="/py", storage=(), actions={}, env={})
     pools = (
-        LoginPoolRecord("users", "t3.medium", 2, 300, 0, (ActionRecord("OnNodeStart", "/a.sh", "/c/a.sh"),)),
-        LoginPoolRecord("admins", "t3.small", 1, 600, 1),
+        LoginPoolPlacement("users", 300, 0, (ActionRecord("OnNodeStart", "/a.sh", "/c/a.sh"),)),
+        LoginPoolPlacement("admins", 600, 1),
     )
-    return replace(base, login_pools=pools)
+    return replace(base, login_placements=pools)
 
 
 def test_slots_take_addresses_from_the_top_of_the_subnet(tmp_path: Path) -> None:

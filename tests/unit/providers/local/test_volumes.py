@@ -15,6 +15,7 @@ from corral.errors import ProviderError
 from corral.plan import StorageSpec, build_plan
 from corral.providers.local import _settings, _storage, _volumes
 from corral.providers.local._settings import LocalSettings
+from support import plans
 
 CONFIG = """\
 Region: us-east-1
@@ -113,9 +114,12 @@ def test_create_names_its_volumes_and_warns_when_they_overcommit_the_disk(tmp_pa
     node = NodeRecord("q1-st-c1-1", 0, "10.0.0.2", "q1", "c1", "c5.large", "static")
     small = StorageRecord("data", "/data", str(tmp_path / "data"), "Delete", "", size_gib=1)
     huge = StorageRecord("fsx", "/fsx", str(tmp_path / "fsx"), "Delete", "", size_gib=1 << 30)
-    base = ClusterDescriptor("c1", "10.0.0.0/24", "10.0.0.1", "head", "c5.large", "python", (node,))
+    plan = plans.plan("c1", [("q1", "c1", 1, 0)])
+    base = ClusterDescriptor(plan, "10.0.0.0/24", "10.0.0.1", "head", "python", (node,))
     image = {"image_root": "/cache/rootfs"}
-    sized = replace(base, storage=(small,), root_volumes=(("", 2), ("q1", 3)))
+    head = replace(plan.head_node, root_volume_gib=2)
+    sized_plan = replace(plan, head_node=head, queue_root_volume_gib=(("q1", 3),))
+    sized = replace(base, plan=sized_plan, storage=(small,))
     assert _disks.summary(layout, sized) == ["volumes: data 1 GiB"]  # host-rooted: no root volume
     lines = _disks.summary(layout, replace(sized, extra=image))
     assert lines == ["volumes: data 1 GiB", "root volumes: HeadNode 2 GiB, q1 3 GiB"]
