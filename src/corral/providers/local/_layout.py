@@ -1,7 +1,8 @@
 """Where a local cluster lives on disk, and the descriptor every local program reads.
 
-``<state>/clusters/<name>/`` holds the cluster: ``cluster.json`` (the descriptor, written before
-any namespace exists so that ``delete`` can always find everything), ``etc/`` (hosts, munge key),
+``<state>/clusters/<name>/`` holds the cluster: ``cluster.json`` (the descriptor: the cluster's plan
+and where this machine put it, written before any namespace exists so that ``delete`` can always
+find everything), ``etc/`` (hosts, munge key),
 ``bin/`` (Resume/Suspend/Prolog wrappers), ``log/``, ``state/`` (slurmctld),
 ``head/`` and ``nodes/<node>/`` (holder pid, instance id, launch time), ``failures/``, ``shared/``.
 Unix sockets, spool dirs and the Slurm config files go under a short, world-readable tmpfs of its own,
