@@ -7,8 +7,8 @@ terminated (its jobs done, it powers down), ``finish`` gives it the new instance
 descriptor and slurm.conf take the updated plan's shape and Slurm reconfigures, so the node's next
 launch is of the new type.
 
-``<cluster>/reshape.json`` holds the updated plan and the shape each deferred node still runs
-with; it goes once no node is deferred.
+``<cluster>/reshape.json`` holds the shape each deferred node still runs with (the updated plan
+is the descriptor's); it goes once no node is deferred.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from corral.plan import ClusterPlan, NodeSpec, plan_from_json, plan_to_json
+from corral.plan import ClusterPlan, NodeSpec
 from corral.providers.local._layout import ClusterDescriptor, ClusterLayout
 from corral.runtime.codec import decode, encode
 
@@ -76,12 +76,12 @@ def keep_types(descriptor: ClusterDescriptor, kept: Mapping[str, NodeSpec]) -> C
     return replace(descriptor, nodes=nodes)
 
 
-def save(layout: ClusterLayout, plan: ClusterPlan, kept: Mapping[str, NodeSpec]) -> None:
+def save(layout: ClusterLayout, kept: Mapping[str, NodeSpec]) -> None:
     path = _path(layout)
     if not kept:
         path.unlink(missing_ok=True)
         return
-    doc = {"plan": json.loads(plan_to_json(plan)), "running": {k: encode(v) for k, v in kept.items()}}
+    doc = {"running": {k: encode(v) for k, v in kept.items()}}
     tmp = path.with_name(f".{FILE}.{os.getpid()}")
     tmp.write_text(json.dumps(doc))
     tmp.replace(path)
@@ -98,8 +98,9 @@ def locked(layout: ClusterLayout) -> Iterator[None]:
 
 
 def finish(layout: ClusterLayout, names: Sequence[str]) -> bool:
-    """Terminated ``names`` that were deferred take the updated plan's instance type: the descriptor
-    and slurm.conf are rewritten and Slurm reconfigures. True when any was deferred."""
+    """Terminated ``names`` that were deferred take the updated plan's (the descriptor's) instance
+    type: the descriptor and slurm.conf are rewritten and Slurm reconfigures. True when any was
+    deferred."""
     from corral.providers.local import _cluster, _daemons
 
     if not _path(layout).exists():
@@ -109,10 +110,10 @@ def finish(layout: ClusterLayout, names: Sequence[str]) -> bool:
         done = [n for n in names if n in running]
         if not done:
             return False
-        plan = plan_from_json(json.dumps(json.loads(_path(layout).read_text())["plan"]))
         kept = {k: v for k, v in running.items() if k not in done}
-        wanted = {n.name: n.shape.instance_type for n in plan.nodes}
         descriptor = ClusterDescriptor.load(layout.descriptor)
+        plan = descriptor.plan
+        wanted = {n.name: n.shape.instance_type for n in plan.nodes}
         nodes = tuple(
             replace(n, instance_type=wanted[n.name]) if n.name in done and n.name in wanted else n
             for n in descriptor.nodes
@@ -120,7 +121,7 @@ def finish(layout: ClusterLayout, names: Sequence[str]) -> bool:
         descriptor = replace(descriptor, nodes=nodes)
         layout.descriptor.write_text(descriptor.dump())
         _cluster.write_files(conf_plan(plan, kept), layout, descriptor)
-        save(layout, plan, kept)
+        save(layout, kept)
         _daemons.scontrol(layout, "reconfigure")
         return True
 

@@ -95,7 +95,7 @@ def update(
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
     _accounting_update.map_host(layout, descriptor, new)  # the hosts file was written afresh
-    _reshape.save(layout, new, kept)
+    _reshape.save(layout, kept)
     # a kept node that powered down meanwhile (before its shape was saved) takes its new one now
     _reshape.finish(layout, [n for n in kept if _nodes.holder_pid(layout.node_dir(n)) is None])
     descriptor = ClusterDescriptor.load(layout.descriptor)

@@ -42,10 +42,10 @@ def test_a_kept_shape_survives_the_next_update_until_the_node_is_replaced(tmp_pa
     layout.root.mkdir(parents=True)
     old = plan("c1", (("q1", "c1", 2, 0),))
     new = _reshaped(old)
-    _reshape.save(layout, new, {"q1-st-c1-1": old.nodes[0]})
+    _reshape.save(layout, {"q1-st-c1-1": old.nodes[0]})
     assert _reshape.running_shapes(layout) == {"q1-st-c1-1": old.nodes[0]}
     # a later DRAIN update to yet another type: the node still runs its first shape
     newer = _reshaped(new, "c5.2xlarge")
     assert _reshape.deferred(layout, new, newer, ["q1-st-c1-1"]) == {"q1-st-c1-1": old.nodes[0]}
-    _reshape.save(layout, newer, {})
+    _reshape.save(layout, {})
     assert _reshape.running_shapes(layout) == {} and not (layout.root / _reshape.FILE).exists()
