@@ -52,6 +52,8 @@ class SlurmRuntime:
     #: 10, each a thread with its own stack). The local provider runs hundreds of slurmds on one
     #: host, each idle but for a few messages, and asks for the minimum (2). None: Slurm's default.
     slurmd_conmgr_threads: int | None = None
+    #: ``MessageTimeout`` (None: Slurm's default, 10 s)
+    message_timeout_s: int | None = None
 
 
 def _merge(defaults: Sequence[tuple[str, str]], custom: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -123,6 +125,7 @@ def _global_settings(plan: ClusterPlan, runtime: SlurmRuntime) -> list[tuple[str
         ("PrivateData", "cloud"),
         ("TreeWidth", "65533"),
         ("CommunicationParameters", "NoAddrCache"),
+        *((("MessageTimeout", str(runtime.message_timeout_s)),) if runtime.message_timeout_s else ()),
         ("ResumeProgram", runtime.resume_program),
         ("SuspendProgram", runtime.suspend_program),
         ("ResumeTimeout", str(resume_timeout)),

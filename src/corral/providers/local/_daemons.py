@@ -73,11 +73,20 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(content[-lines:])
 
 
+#: munged serves every node of a local cluster (on AWS each node has its own): all of one srun's
+#: signatures and all of its nodes' checks go through it at once. munge's defaults are 2 threads
+#: and a listen backlog of 256 connections (a client finding it full retries after a pause).
+MUNGED_THREADS = 8
+MUNGED_LISTEN_BACKLOG = 4096
+
+
 def munged_argv(layout: ClusterLayout, holder: int | None = None) -> list[str]:
     """munged with the cluster's own key and socket; ``--force`` lets a restarted munged replace
     the socket a killed one left behind. In an image cluster (given the head's ``holder``) the
-    image's munged, in the head's root."""
-    enter = _rootfs.enter_argv(holder, pid_namespace=False) if holder and image_cluster(layout) else []
+    image's munged, in the head's root (munge 0.5.16: ``--listen-backlog``, which the host's
+    0.5.15 lacks)."""
+    image = bool(holder) and image_cluster(layout)
+    enter = _rootfs.enter_argv(holder, pid_namespace=False) if holder and image else []
     return [
         *enter,
         "munged",
@@ -87,6 +96,8 @@ def munged_argv(layout: ClusterLayout, holder: int | None = None) -> list[str]:
         f"--log-file={layout.log / 'munged.log'}",
         f"--pid-file={layout.run_dir / 'munged.pid'}",
         f"--seed-file={layout.run_dir / 'munged.seed'}",
+        f"--num-threads={MUNGED_THREADS}",
+        *([f"--listen-backlog={MUNGED_LISTEN_BACKLOG}"] if image else []),
     ]
 
 

@@ -42,6 +42,19 @@ PROGRAMS = ("resume", "suspend", "prolog")
 #: slurmd's connection worker threads (``SlurmdParameters=conmgr_threads``; Slurm's minimum):
 #: 12 threads become 4, about 0.25 MB less per node (measured on slurmd 24.11 after a job).
 SLURMD_CONMGR_THREADS = 2
+
+
+def message_timeout_s(node_count: int) -> int | None:
+    """``MessageTimeout`` for a local cluster of ``node_count`` compute nodes: Slurm's 10 s up to 160
+    nodes, then a second per 16 nodes. With ``TreeWidth=65533`` one srun reaches every node of its
+    step at once, and each of its connections opens *before* it asks munged to sign the message;
+    slurmd closes a connection that stays silent for ``MessageTimeout``. On one host, 1,000 of
+    them at once (munged signing in turn, the load average above 100) outlasted 10 s: the launch
+    failed on 399 nodes with "Unexpected missing socket error" (issue #20)."""
+    seconds = -(-node_count // 16)
+    return seconds if seconds > 10 else None
+
+
 #: The environment of a compute node's slurmd, which sits idle on every node (issue #20's 2 MB):
 #: - glibc's malloc: one arena instead of one per thread, no 128 KiB pad kept at the heap's top;
 #: - hwloc (slurmd reads the CPU topology with it) without its GPU, PCI and libxml plugins, which
@@ -129,6 +142,7 @@ def slurm_runtime(
         prolog_slurmctld=str(layout.bin / "prolog"),
         launch_parameters="disable_send_gids",
         slurmd_conmgr_threads=SLURMD_CONMGR_THREADS,
+        message_timeout_s=message_timeout_s(len(descriptor.nodes)),
         node_addrs=tuple((n.name, n.address) for n in descriptor.nodes),
         node_hostnames=tuple((n.name, descriptor.hostname(n)) for n in descriptor.nodes)
         if descriptor.use_ec2_hostnames

@@ -11,7 +11,7 @@ import pytest
 
 from corral.errors import ProviderError
 from corral.node.agent import BootstrapSpec
-from corral.providers.local import _files, _net
+from corral.providers.local import _daemons, _files, _net
 from corral.providers.local._layout import ActionRecord, ClusterDescriptor, ClusterLayout, StorageRecord
 from corral.slurm.conf import render_slurm_conf
 from support.plans import rich_plan, two_queue_plan
@@ -190,3 +190,28 @@ def test_neighbour_limits_grow_with_the_cluster() -> None:
     assert big["gc_thresh3"] >= 300 * 64
     for limits in (small, big):
         assert limits["gc_thresh1"] <= limits["gc_thresh2"] <= limits["gc_thresh3"]
+
+
+def test_big_clusters_give_a_step_launch_time_to_reach_every_node(tmp_path: Path) -> None:
+    """One srun reaches all its nodes at once (TreeWidth=65533) and each connection waits for its
+    munge signature before it sends: past 160 nodes, MessageTimeout grows a second per 16 nodes."""
+    assert _files.message_timeout_s(1) is None and _files.message_timeout_s(160) is None
+    assert _files.message_timeout_s(161) == 11 and _files.message_timeout_s(1000) == 63
+    layout = ClusterLayout(tmp_path, "demo")
+    small = _files.slurm_runtime(layout, _descriptor(), suspend_time_s=None, include_file=None)
+    assert not any(
+        line.startswith("MessageTimeout")
+        for line in render_slurm_conf(two_queue_plan("demo"), small).splitlines()
+    )
+    big = replace(small, message_timeout_s=_files.message_timeout_s(1000))
+    assert "MessageTimeout=63" in render_slurm_conf(two_queue_plan("demo"), big).splitlines()
+
+
+def test_munged_serves_a_whole_cluster_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = ClusterLayout(tmp_path, "demo")
+    host = _daemons.munged_argv(layout)
+    assert "--num-threads=8" in host and not any(a.startswith("--listen-backlog") for a in host)
+    monkeypatch.setattr(_daemons, "image_cluster", lambda _layout: True)
+    image = _daemons.munged_argv(layout, holder=42)
+    assert image[:3] == ["nsenter", "-t", "42"]
+    assert "--num-threads=8" in image and "--listen-backlog=4096" in image
