@@ -465,7 +465,21 @@ Scheduling:
           MaxCount: 2
       Networking:
         SubnetIds: [subnet-0123456789abcdef0]
+LoginNodes:
+  Pools:
+    - Name: users
+      InstanceType: c5.large
+      Count: 1
+      Image:
+        CustomAmi: {ami}
+      Networking:
+        SubnetIds: [subnet-0123456789abcdef0]
 """
+
+
+def _login_pool_active(name: str) -> bool:
+    pools = corral("describe-cluster", "-n", name).get("loginNodes", [])
+    return bool(pools) and pools[0]["status"] == "active" and pools[0]["healthyNodes"] == 1
 
 
 def test_done_when_a_cluster_whose_queue_names_the_lab_image_runs_a_job_with_what_it_installed(
@@ -492,6 +506,12 @@ def test_done_when_a_cluster_whose_queue_names_the_lab_image_runs_a_job_with_wha
             assert result.returncode == 0, out
             assert f"labtool 2.4 on {node}" in out and "runc version" in out and "registry=lab.example" in out
             assert "slurm-wlm 24.11" in out
+        # the login pool names the image too: its node has what the components installed
+        wait_until(lambda: _login_pool_active(name), 180, "the login pool serving", interval=0.5)
+        login = corral("ssh", "-n", name, "--login-pool", "users", "--", job, check=False, timeout=120)
+        assert login.returncode == 0, login.stdout + login.stderr
+        assert "labtool 2.4 on ip-" in login.stdout and "runc version" in login.stdout, login.stdout
+        assert "registry=lab.example" in login.stdout and "slurm-wlm 24.11" in login.stdout
         assert not Path("/usr/local/bin/labtool").exists() and not Path("/etc/lab/runtime.conf").exists()
         done = subprocess.run(["sh", "-c", "command -v runc"], capture_output=True, text=True, check=False)
         assert done.returncode != 0, "the host must not have runc"

@@ -222,31 +222,71 @@ def with_image(
     needed), or the ``CustomAmi`` each part names (``images.resolve_image``: official or built)."""
     official = images.ensure_official().ami_id
     chosen = chosen or ClusterImages()
-
-    def booted(ami: str) -> str:
-        """The image ``ami`` boots here: itself, or the official one for an id this machine never
-        saw (an AWS AMI; validation warned: LocalCustomAmiValidator)."""
-        if state_dir is None or not images.known_locally(ami, state_dir):
-            return official
-        return ami
-
-    def lowerdir(ami: str) -> str:
-        if ami == official or state_dir is None:
-            return str(images.rootfs(official))
-        try:
-            return images.resolve_image(ami, state_dir).lowerdir
-        except (NotFoundError, ConflictError) as exc:
-            raise ProviderError(f"CustomAmi {ami}: {exc.message}", hint=exc.hint) from None
-
-    head = booted(chosen.head_ami(official))
-    queues = {q: lowerdir(booted(chosen.queue_ami(q, official))) for q in chosen.queues}
+    head = _booted(chosen.head_ami(official), official, state_dir)
+    queues = {q: _lowerdir(chosen.queue_ami(q, official), official, state_dir) for q in chosen.queues}
+    pools = {p: _lowerdir(chosen.pool_ami(p, official), official, state_dir) for p in chosen.pools}
     extra = {
         **descriptor.extra,
         _imageroot.IMAGE_ID_KEY: head,
-        _imageroot.IMAGE_ROOT_KEY: lowerdir(head),
+        _imageroot.IMAGE_ROOT_KEY: _lowerdir(head, official, state_dir),
         _imageroot.QUEUE_ROOTS_KEY: json.dumps(queues, sort_keys=True),
+        _imageroot.LOGIN_ROOTS_KEY: json.dumps(pools, sort_keys=True),
     }
     return replace(descriptor, extra=extra)
+
+
+def with_updated_images(
+    current: ClusterDescriptor, old: ClusterImages, new: ClusterImages, state_dir: Path
+) -> dict[str, str]:
+    """``current.extra`` after an update, for an image-rooted cluster: a queue or login pool whose
+    ``CustomAmi`` is unchanged keeps the root it boots from; a new one, or one whose ``CustomAmi``
+    changed (pcluster lets it change with the queue's update strategy, or the pool stopped), gets
+    its image's root now, so its next node boots from it. The head's root never changes here
+    (pcluster refuses that update)."""
+    if not current.extra.get(_imageroot.IMAGE_ROOT_KEY):
+        return dict(current.extra)  # host-rooted machines
+    head_root = current.extra[_imageroot.IMAGE_ROOT_KEY]
+    queue_roots = json.loads(current.extra.get(_imageroot.QUEUE_ROOTS_KEY) or "{}")
+    pool_roots = json.loads(current.extra.get(_imageroot.LOGIN_ROOTS_KEY) or "{}")
+    official: list[str] = []
+
+    def root(ami: str) -> str:
+        if not official:
+            official.append(images.ensure_official().ami_id)
+        return _lowerdir(ami or official[0], official[0], state_dir)
+
+    queues = {}
+    for q in new.queues:
+        same = q in old.queues and old.queue_ami(q, "") == new.queue_ami(q, "")
+        queues[q] = queue_roots[q] if same and q in queue_roots else root(new.queue_ami(q, ""))
+    pools = {}
+    for p in new.pools:
+        same = p in old.pools and old.pool_ami(p, "") == new.pool_ami(p, "")
+        pools[p] = pool_roots.get(p, head_root) if same else root(new.pool_ami(p, ""))
+    return {
+        **current.extra,
+        _imageroot.QUEUE_ROOTS_KEY: json.dumps(queues, sort_keys=True),
+        _imageroot.LOGIN_ROOTS_KEY: json.dumps(pools, sort_keys=True),
+    }
+
+
+def _booted(ami: str, official: str, state_dir: Path | None) -> str:
+    """The image ``ami`` boots here: itself, or the official one for an id this machine never saw
+    (an AWS AMI; validation warned: LocalCustomAmiValidator)."""
+    if state_dir is None or not images.known_locally(ami, state_dir):
+        return official
+    return ami
+
+
+def _lowerdir(ami: str, official: str, state_dir: Path | None) -> str:
+    """The overlay lowerdir of the image ``ami`` boots from here."""
+    ami = _booted(ami, official, state_dir)
+    if ami == official or state_dir is None:
+        return str(images.rootfs(official))
+    try:
+        return images.resolve_image(ami, state_dir).lowerdir
+    except (NotFoundError, ConflictError) as exc:
+        raise ProviderError(f"CustomAmi {ami}: {exc.message}", hint=exc.hint) from None
 
 
 def run_head_agent(layout: ClusterLayout, descriptor: ClusterDescriptor, holder: int, phase: str) -> None:

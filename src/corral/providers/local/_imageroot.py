@@ -74,6 +74,20 @@ def image_root(descriptor: ClusterDescriptor, queue: str | None = None) -> Path 
     return Path(root) if root else None
 
 
+#: ``{pool: lowerdir}`` (JSON) of the login pools' roots (``LoginNodes/Pools/Image/CustomAmi``, else
+#: the cluster's ``Image/CustomAmi``, else the official image)
+LOGIN_ROOTS_KEY = "login_image_roots"
+
+
+def login_root(descriptor: ClusterDescriptor, pool: str) -> Path | None:
+    """The root the login nodes of ``pool`` boot from (None: a host-rooted cluster). A cluster
+    created before pools had their own roots boots them from the head's."""
+    root = descriptor.extra.get(IMAGE_ROOT_KEY)
+    if root:
+        root = json.loads(descriptor.extra.get(LOGIN_ROOTS_KEY) or "{}").get(pool, root)
+    return Path(root) if root else None
+
+
 def corral_source() -> str:
     """The directory holding the ``corral`` package (bound read-only into every machine)."""
     return str(Path(corral.__file__).resolve().parent.parent)
@@ -154,11 +168,13 @@ __all__ = [
     "IMAGE_ID_KEY",
     "IMAGE_PYTHON",
     "IMAGE_ROOT_KEY",
+    "LOGIN_ROOTS_KEY",
     "NODE_ROOT_ENV",
     "QUEUE_ROOTS_KEY",
     "agent_env",
     "image_root",
     "leave_head",
+    "login_root",
     "machine_binds",
     "render_slurm_wrapper",
     "requested",

@@ -269,8 +269,9 @@ def launch(layout: ClusterLayout, descriptor: ClusterDescriptor, pool: LoginPool
     env = _files.node_environment(layout, descriptor)
     log = layout.log / f"login-{node.name.removeprefix('login-')}.log"
     binds = [*_imageroot.machine_binds(layout), *_disks.volume_binds(descriptor)]
+    root = _imageroot.login_root(descriptor, pool.name) or image  # the pool's CustomAmi, if it names one
     pid = _rootfs.start_machine(
-        netns, directory, image, binds, ec2_hostname(node.address), env, cgroup=cgroup, log=log
+        netns, directory, root, binds, ec2_hostname(node.address), env, cgroup=cgroup, log=log
     )
     spec_path = directory / "bootstrap.json"
     spec_path.write_text(bootstrap_spec(layout, descriptor, pool, node).dump())

@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from corral.errors import ProviderError
+from corral.images.custom import cluster_images
 from corral.node.fetch import FetchError
 from corral.node.supervisor import revive
 from corral.plan import ClusterPlan
@@ -225,7 +226,11 @@ def new_descriptor(layout: ClusterLayout, current: ClusterDescriptor, new: Clust
         logins = _login.pool_placements(new, layout, current.subnet, highest, current.login_placements)
     except FetchError as exc:
         raise ProviderError(exc.message, exc.hint) from exc
-    fresh = replace(fresh, extra=current.extra, settings=current.settings)  # kept from the create
+    # kept from the create, but for the roots of queues and login pools whose CustomAmi changed
+    extra = _cluster.with_updated_images(
+        current, cluster_images(current.plan.config), cluster_images(new.config), layout.state_dir
+    )
+    fresh = replace(fresh, extra=extra, settings=current.settings)
     return replace(fresh, nodes=tuple(nodes), login_placements=logins)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,3 +166,70 @@ def test_images_with_different_slurm_majors_are_refused(tmp_path: Path, official
     )
     codes = [f.code for f in images.custom_ami_findings(config, state)]
     assert codes == [images.SLURM_VERSION_CODE]
+
+
+def test_login_pools_boot_their_custom_ami_and_an_update_moves_only_what_changed(
+    tmp_path: Path, official: str
+) -> None:
+    import json
+    from dataclasses import dataclass, field
+    from types import SimpleNamespace
+
+    from corral.images.custom import ClusterImages, cluster_images
+    from corral.providers.local._cluster import with_image, with_updated_images
+    from corral.providers.local._imageroot import LOGIN_ROOTS_KEY, image_root, login_root
+
+    @dataclass(frozen=True)
+    class Placed:  # the one field of the descriptor the image roots live in
+        extra: dict[str, str] = field(default_factory=dict)
+
+    state = tmp_path / "state"
+    store = ImageStore(state)
+    _built(store, "bi-login", "ami-00000000000000031", official)
+    _built(store, "bi-login2", "ami-00000000000000032", official)
+    rootfs = str(tmp_path / "cache" / official / "rootfs")
+    pools = [
+        SimpleNamespace(name="users", image=SimpleNamespace(custom_ami="ami-00000000000000031")),
+        SimpleNamespace(name="ops", image=None),
+        SimpleNamespace(name="aws", image=SimpleNamespace(custom_ami="ami-0123456789abcdef0")),
+    ]
+    config = SimpleNamespace(
+        image=SimpleNamespace(custom_ami=None),
+        head_node=None,
+        scheduling=SimpleNamespace(slurm_queues=[SimpleNamespace(name="q1", image=None)]),
+        login_nodes=SimpleNamespace(pools=pools),
+    )
+    chosen = cluster_images(config)
+    assert chosen.pool_ami("users", official) == "ami-00000000000000031"
+    assert chosen.pool_ami("ops", official) == official
+    # an AMI this machine never saw: a located WARNING, and the pool boots the official image
+    [finding] = images.custom_ami_findings(config, state)
+    assert (finding.level.name, finding.path) == ("WARNING", "LoginNodes/Pools[2]/Image/CustomAmi")
+
+    created: Any = with_image(Placed(), chosen, state)  # type: ignore[arg-type]
+    assert str(login_root(created, "users")) == store.layer("bi-login").as_posix() + ":" + rootfs
+    assert str(login_root(created, "ops")) == rootfs == str(image_root(created))
+    assert str(login_root(created, "aws")) == rootfs
+
+    # update: users moves to another image, ops keeps its root, a new pool takes the official image
+    moved = ClusterImages(queues={"q1": ""}, pools={"users": "ami-00000000000000032", "ops": "", "new": ""})
+    created = Placed(
+        {
+            **created.extra,
+            LOGIN_ROOTS_KEY: json.dumps({**json.loads(created.extra[LOGIN_ROOTS_KEY]), "ops": "/kept"}),
+        }
+    )
+    extra = with_updated_images(created, chosen, moved, state)
+    after: Any = Placed(extra)
+    assert str(login_root(after, "users")) == store.layer("bi-login2").as_posix() + ":" + rootfs
+    assert str(login_root(after, "ops")) == "/kept"  # unchanged: the root its nodes boot from stays
+    assert str(login_root(after, "new")) == rootfs
+    assert "aws" not in json.loads(extra[LOGIN_ROOTS_KEY])  # a removed pool's root goes
+    assert image_root(after, "q1") == image_root(created, "q1")
+
+    # a cluster from before pools had roots: an unchanged pool keeps booting the head's image
+    older = Placed({k: v for k, v in created.extra.items() if k != LOGIN_ROOTS_KEY})
+    kept = Placed(with_updated_images(older, chosen, chosen, state))  # type: ignore[arg-type]
+    assert str(login_root(kept, "ops")) == str(image_root(older))  # type: ignore[arg-type]
+    # host-rooted clusters have no roots to move
+    assert with_updated_images(Placed({"x": "1"}), chosen, moved, state) == {"x": "1"}  # type: ignore[arg-type]
