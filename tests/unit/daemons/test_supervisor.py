@@ -22,7 +22,7 @@ from corral.runtime.heartbeat import write_heartbeat
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(300)", "corral-test-sleeper")
 
 
-def _wait(condition: Callable[[], object], timeout: float = 10.0) -> None:
+def _wait(condition: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -96,7 +96,7 @@ def test_a_dead_service_is_restarted_with_a_count_and_an_event_until_the_spec_go
         assert events[1]["detail"]["restart-count"] == 1  # type: ignore[index]
         assert f"pid {first} is gone" in str(events[1]["message"])
         spec_path.unlink()  # the cluster is being deleted
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
