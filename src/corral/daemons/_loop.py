@@ -51,7 +51,7 @@ from corral.errors import CorralError
 from corral.node.selfdelete import DELETE_REQUEST
 from corral.node.supervisor import revive
 from corral.providers import DEFAULT_PROVIDER
-from corral.providers.base import InstanceState, NodeFleet, NodeRole
+from corral.providers.base import Instance, InstanceState, NodeFleet, NodeRole
 from corral.runtime.files import write_atomic
 from corral.runtime.heartbeat import write_heartbeat
 from corral.runtime.proclog import logger
@@ -159,6 +159,10 @@ def protection_events(before: Protection, after: Protection, cluster: str, now: 
     return events
 
 
+#: Slurm flags of a node that has no instance to look for (powered down, or its launch not done)
+UNLAUNCHED_FLAGS = frozenset({"POWERED_DOWN", "POWER_UP", "POWERING_UP"})
+
+
 class Loop:
     """One cluster's reconciler: remembers only what ``reconcile`` needs across observations."""
 
@@ -195,17 +199,18 @@ class Loop:
             return None
         return result.stdout
 
-    def observe(self, now: datetime) -> tuple[FleetSpec, ObservedCluster, bool] | None:
-        """Instances first, then Slurm: a node seen up in Slurm had its instance listed already,
-        so a node that is up without an instance really lost it."""
-        listed = [
+    def _compute_instances(self) -> list[Instance]:
+        return [
             i for i in self.provider.instances(self.cluster) if i.role is NodeRole.COMPUTE and i.node_name
         ]
-        instances = {i.node_name: NodeInstance(i.instance_id, i.launch_time) for i in listed if i.node_name}
-        # running: the node's agent finished (RUNNING); a pending instance is still bootstrapping
-        running = {
-            i.node_name: i.instance_id for i in listed if i.node_name and i.state is InstanceState.RUNNING
-        }
+
+    def observe(self, now: datetime) -> tuple[FleetSpec, ObservedCluster, bool] | None:
+        """Instances first, then Slurm: a node seen up in Slurm had its instance listed already,
+        so a node that is up without an instance really lost it. Unless it was launched and
+        registered while the pass read the rest: a node up in Slurm but missing from the first
+        listing is looked for once more, after Slurm was read (1,000 nodes booting, one every
+        0.15 s, while a pass lists them took two of them for dead and requeued their job)."""
+        listed = self._compute_instances()
         if self.resume_timeout_s is None:
             config = self._head(["scontrol", "show", "config"])
             if config is None:
@@ -217,6 +222,14 @@ class Loop:
             return None
         nodes = parse_nodes(nodes_out)
         partitions = parse_partitions(partitions_out)
+        known = {i.node_name for i in listed}
+        if any(n.name not in known and not n.flags & UNLAUNCHED_FLAGS for n in nodes):
+            listed += [i for i in self._compute_instances() if i.node_name not in known]
+        instances = {i.node_name: NodeInstance(i.instance_id, i.launch_time) for i in listed if i.node_name}
+        # running: the node's agent finished (RUNNING); a pending instance is still bootstrapping
+        running = {
+            i.node_name: i.instance_id for i in listed if i.node_name and i.state is InstanceState.RUNNING
+        }
         ids = {name: i.instance_id for name, i in instances.items()}
         self.seen = Seen(tuple(nodes), tuple(partitions), ids)
         self.unresponsive = track_unresponsive(self.unresponsive, nodes, now)
