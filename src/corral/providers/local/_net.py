@@ -128,16 +128,31 @@ def neighbour_limits(node_count: int) -> dict[str, int]:
     }
 
 
+#: The host's per-CPU queue of received packets waiting for the network stack (shared by every
+#: namespace). A broadcast on a cluster's bridge (an ARP request) is copied to every node's veth
+#: and queued at once: with the default 1,000, a 1,000-node bridge overflows it and drops packets.
+BACKLOG_SYSCTL = Path("/proc/sys/net/core/netdev_max_backlog")
+
+
+def backlog_limit(node_count: int) -> int:
+    """``net.core.netdev_max_backlog`` for ``node_count`` nodes (pure): room for a few broadcasts
+    copied to every node at once, never under the kernel's default."""
+    return max(1000, 4 * node_count)
+
+
 def raise_neighbour_limits(node_count: int) -> list[str]:
-    """Raise (never lower) the host's ARP table limits for a cluster this big; returns what changed."""
+    """Raise (never lower) the host's ARP table limits and receive backlog for a cluster this big;
+    returns what changed."""
     changed = []
-    for key, wanted in neighbour_limits(node_count).items():
-        path = NEIGH_SYSCTL / key
+    limits = {NEIGH_SYSCTL / key: wanted for key, wanted in neighbour_limits(node_count).items()}
+    limits[BACKLOG_SYSCTL] = backlog_limit(node_count)
+    for path, wanted in limits.items():
         try:
             current = int(path.read_text())
             if current < wanted:
                 path.write_text(f"{wanted}\n")
-                changed.append(f"net.ipv4.neigh.default.{key} {current} -> {wanted}")
+                name = ".".join(path.relative_to("/proc/sys").parts)
+                changed.append(f"{name} {current} -> {wanted}")
         except (OSError, ValueError):
             continue
     return changed

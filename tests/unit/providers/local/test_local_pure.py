@@ -183,6 +183,11 @@ def test_run_dir_is_short_enough_for_unix_sockets(tmp_path: Path) -> None:
     )
 
 
+def test_the_receive_backlog_holds_a_broadcast_to_every_node() -> None:
+    assert _net.backlog_limit(10) == 1000  # the kernel's default: a small cluster changes nothing
+    assert _net.backlog_limit(1000) >= 2 * 1000
+
+
 def test_neighbour_limits_grow_with_the_cluster() -> None:
     small, big = _net.neighbour_limits(10), _net.neighbour_limits(300)
     # a small cluster needs no more than the kernel's defaults, so the host is left alone
