@@ -28,7 +28,7 @@ import json
 import shlex
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -313,15 +313,37 @@ def plan_actions(layout: ClusterLayout, descriptor: ClusterDescriptor, now: floa
     return decide(wanted, seen, now)
 
 
-def converge(layout: ClusterLayout, descriptor: ClusterDescriptor) -> list[str]:
-    """Apply ``_login_rules.decide`` once; returns what was done, one line each."""
+@contextlib.contextmanager
+def exclusive(layout: ClusterLayout, *, wait: bool = True) -> Iterator[bool]:
+    """The cluster's login nodes to one caller at a time (yields whether it got them; with
+    ``wait``, always). The reconciler's passes and an update-cluster both converge them: an update
+    holds the lock from the moment it writes the new descriptor until its own
+    ``converge(..., held=True)``, and a reconciler pass meanwhile skips its login step (it does not
+    wait: its heartbeat must go on), so it never acts on the new Count before the update does."""
+    login_dir(layout).mkdir(parents=True, exist_ok=True)
+    with (login_dir(layout) / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def converge(
+    layout: ClusterLayout, descriptor: ClusterDescriptor | None = None, *, held: bool = False
+) -> list[str]:
+    """Apply ``_login_rules.decide`` once; returns what was done, one line each. ``held``: the
+    caller holds ``exclusive``. ``descriptor`` None (the reconciler's pass): the cluster's, read
+    under the lock, and nothing is done while another caller (an update) holds it."""
+    if not held:
+        with exclusive(layout, wait=descriptor is not None) as mine:
+            return converge(layout, descriptor, held=True) if mine else []
+    if descriptor is None:
+        descriptor = ClusterDescriptor.load(layout.descriptor)
     if _imageroot.image_root(descriptor) is None or not (descriptor.login_pools or observe(layout)):
         return []
-    login_dir(layout).mkdir(parents=True, exist_ok=True)
-    # one at a time: the reconciler's passes and an update-cluster both converge
-    with (login_dir(layout) / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return _apply(layout, descriptor, plan_actions(layout, descriptor, time.time()))
+    return _apply(layout, descriptor, plan_actions(layout, descriptor, time.time()))
 
 
 def _apply(layout: ClusterLayout, descriptor: ClusterDescriptor, actions: LoginActions) -> list[str]:

@@ -89,41 +89,45 @@ def update(
     if going:
         _power_down(layout, current, going, report)
     before = _restart_settings(layout)
-    layout.descriptor.write_text(descriptor.dump())
-    _logs.write_policy(new, layout)
-    try:
-        _cluster.write_files(_reshape.conf_plan(new, kept), layout, descriptor)
-    except FetchError as exc:
-        raise ProviderError(exc.message, exc.hint) from exc
-    _accounting_update.map_host(layout, descriptor, new)  # the hosts file was written afresh
-    _reshape.save(layout, kept)
-    # a kept node that powered down meanwhile (before its shape was saved) takes its new one now
-    _reshape.finish(layout, [n for n in kept if _nodes.holder_pid(layout.node_dir(n)) is None])
-    descriptor = ClusterDescriptor.load(layout.descriptor)
-    if database is not None:
-        switched = descriptor  # its slurmdbd moves while slurmctld is down; its spec lists slurmdbd or not
-        restart_slurmctld(
-            layout,
-            holder,
-            between=lambda: _accounting_update.apply(layout, switched, holder, database, report),
-            descriptor=switched,
-        )
-        report("HeadNode", "slurmctld restarted with the new accounting settings")
-    elif {n.name for n in current.nodes} != {n.name for n in descriptor.nodes}:
-        restart_slurmctld(layout, holder)
-        report("HeadNode", "slurmctld restarted with the new node set")
-    elif _restart_settings(layout) != before:
-        restart_slurmctld(layout, holder)
-        report("HeadNode", "slurmctld restarted: SelectType settings changed")
-    _reconfigure(layout)
-    _keep_partition_states(layout, new, partitions, stopped)
-    report("HeadNode", "slurm.conf applied")
-    _replace_reshaped(layout, reshaped, new.slurm.queue_update_strategy, report)
-    _apply_storage(layout, current, descriptor, holder, report)
-    if not stopped:  # a stopped fleet stays stopped: its static nodes start with the fleet
-        _start_static(new, layout, current, report)
-    for line in _login.converge(layout, descriptor):  # Count: scale out now, scale in with grace
-        report("LoginNodes", line)
+    # the reconciler converges login nodes too: not on the new descriptor before this update does
+    with _login.exclusive(layout):
+        layout.descriptor.write_text(descriptor.dump())
+        _logs.write_policy(new, layout)
+        try:
+            _cluster.write_files(_reshape.conf_plan(new, kept), layout, descriptor)
+        except FetchError as exc:
+            raise ProviderError(exc.message, exc.hint) from exc
+        _accounting_update.map_host(layout, descriptor, new)  # the hosts file was written afresh
+        _reshape.save(layout, kept)
+        # a kept node that powered down meanwhile (before its shape was saved) takes its new one now
+        _reshape.finish(layout, [n for n in kept if _nodes.holder_pid(layout.node_dir(n)) is None])
+        descriptor = ClusterDescriptor.load(layout.descriptor)
+        if database is not None:
+            # its slurmdbd moves while slurmctld is down; its spec lists slurmdbd or not
+            switched = descriptor
+            restart_slurmctld(
+                layout,
+                holder,
+                between=lambda: _accounting_update.apply(layout, switched, holder, database, report),
+                descriptor=switched,
+            )
+            report("HeadNode", "slurmctld restarted with the new accounting settings")
+        elif {n.name for n in current.nodes} != {n.name for n in descriptor.nodes}:
+            restart_slurmctld(layout, holder)
+            report("HeadNode", "slurmctld restarted with the new node set")
+        elif _restart_settings(layout) != before:
+            restart_slurmctld(layout, holder)
+            report("HeadNode", "slurmctld restarted: SelectType settings changed")
+        _reconfigure(layout)
+        _keep_partition_states(layout, new, partitions, stopped)
+        report("HeadNode", "slurm.conf applied")
+        _replace_reshaped(layout, reshaped, new.slurm.queue_update_strategy, report)
+        _apply_storage(layout, current, descriptor, holder, report)
+        if not stopped:  # a stopped fleet stays stopped: its static nodes start with the fleet
+            _start_static(new, layout, current, report)
+        # Count: scale out now, scale in with grace
+        for line in _login.converge(layout, descriptor, held=True):
+            report("LoginNodes", line)
     if not rollback:
         for line in _login.run_updated(layout, descriptor):
             report("LoginNodes", line)

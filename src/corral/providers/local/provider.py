@@ -323,7 +323,7 @@ class LocalProvider(LocalImageVerbs, ProviderBase):
         layout = self.layout(cluster_name)
         if not layout.descriptor.exists():
             return []
-        return _login.converge(layout, self._descriptor(cluster_name))
+        return _login.converge(layout)  # its descriptor read under the login lock; skipped during an update
 
     def login_shell_argv(
         self, cluster_name: str, pool: str, argv: Sequence[str], *, user: str | None = None

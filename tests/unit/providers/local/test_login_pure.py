@@ -244,3 +244,17 @@ def test_the_local_provider_says_what_it_cannot_do_with_login_pools_before_anyth
     assert "at most 100 nodes per pool" in host[1].hint
     fine = load_cluster_config_text(CONFIG, "c.yaml").config
     assert _login.config_findings(fine, nodes_boot_from_images=True) == []
+
+
+def test_a_reconciler_pass_leaves_the_login_nodes_to_an_update_that_holds_them(tmp_path: Path) -> None:
+
+    layout = ClusterLayout(tmp_path, "lk")
+    with _login.exclusive(layout) as mine:
+        assert mine
+        with _login.exclusive(layout, wait=False) as other:
+            assert other is False
+        # the reconciler's pass does nothing, and does not wait (its descriptor is not even read)
+        assert _login.converge(layout) == []
+    # once the update let go, the pass reads the cluster's descriptor (here: none, so it fails)
+    with pytest.raises(OSError):
+        _login.converge(layout)
