@@ -253,7 +253,7 @@ def with_updated_images(
     def root(ami: str) -> str:
         if not official:
             official.append(images.ensure_official().ami_id)
-        return _lowerdir(ami or official[0], official[0], state_dir)
+        return _lowerdir(ami, official[0], state_dir)  # "" (no CustomAmi): the official image
 
     queues = {}
     for q in new.queues:
