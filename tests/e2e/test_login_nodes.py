@@ -214,6 +214,9 @@ def test_a_killed_login_node_is_replaced(provider: LocalProvider, cluster: Any) 
     directory = provider.layout(name).root / "login" / "login-ops-1"
     before = _login_instances(provider, name)
     address = json.loads((directory / "slot.json").read_text())["address"]
+    # a session first, so the head holds a fresh ARP entry for the node: its replacement, at the same
+    # address, must answer at once (with a random interface address it timed out after 127 s)
+    _ok(_corral(provider, "ssh", "-n", name, "--login-pool", "ops", "--", "true"))
     os.kill(int((directory / "holder.pid").read_text()), 9)  # the machine's init: the whole node dies
     killed = time.monotonic()
 

@@ -51,6 +51,16 @@ def node_address(subnet: ipaddress.IPv4Network, index: int) -> ipaddress.IPv4Add
     return address
 
 
+def mac_address(address: ipaddress.IPv4Address) -> str:
+    """The interface address a machine's ``eth0`` (or the head's bridge) takes: a locally
+    administered ``02:c0:`` followed by its IPv4 address, so unique across every local cluster.
+    A replaced node keeps its IP address; with a random MAC the head's ARP entry for it stayed
+    pointing at the dead node's interface until it aged out, and a connection to the new node
+    timed out. The bridge would also adopt the lowest port's MAC and change it as nodes come and
+    go, leaving every node's entry for the head stale."""
+    return "02:c0:" + ":".join(f"{octet:02x}" for octet in address.packed)
+
+
 def pick_subnet(taken: Iterable[str]) -> ipaddress.IPv4Network:
     """The first /20 of the pool that no other cluster uses (pure)."""
     used = {ipaddress.IPv4Network(t) for t in taken}
@@ -219,7 +229,7 @@ def create_head_network(cluster: str, subnet: ipaddress.IPv4Network) -> None:
     ns = head_netns(cluster)
     _ip("netns", "add", ns)
     _ip("-n", ns, "link", "set", "lo", "up")
-    _ip("-n", ns, "link", "add", BRIDGE, "type", "bridge")
+    _ip("-n", ns, "link", "add", BRIDGE, "address", mac_address(head_address(subnet)), "type", "bridge")
     _ip("-n", ns, "addr", "add", f"{head_address(subnet)}/{subnet.prefixlen}", "dev", BRIDGE)
     _ip("-n", ns, "link", "set", BRIDGE, "up")
 
@@ -237,7 +247,10 @@ def create_machine_network(
     ns, head = node_netns(cluster, machine), head_netns(cluster)
     _ip("netns", "add", ns)
     _ip("-n", ns, "link", "set", "lo", "up")
-    _ip("-n", head, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    _ip(
+        "-n", head, "link", "add", veth, "type", "veth",
+        "peer", "name", "eth0", "address", mac_address(address), "netns", ns,
+    )  # fmt: skip
     _ip("-n", head, "link", "set", veth, "master", BRIDGE, "up")
     _ip("-n", ns, "addr", "add", f"{address}/{subnet.prefixlen}", "dev", "eth0")
     _ip("-n", ns, "link", "set", "eth0", "up")

@@ -33,6 +33,17 @@ def test_addresses_are_deterministic_and_bounded() -> None:
         _net.node_address(SUBNET, 5000)
 
 
+def test_an_interface_address_follows_its_ip_address_so_a_replaced_node_keeps_it() -> None:
+    subnet = ipaddress.IPv4Network("10.240.16.0/20")
+    assert _net.mac_address(_net.node_address(subnet, 0)) == "02:c0:0a:f0:10:0a"
+    assert _net.mac_address(_net.head_address(subnet)) == "02:c0:0a:f0:10:01"
+    other = ipaddress.IPv4Network("10.240.32.0/20")
+    every = {_net.mac_address(_net.node_address(net, i)) for net in (subnet, other) for i in range(300)}
+    assert len(every) == 600  # unique across clusters: their subnets never overlap
+    first = int(_net.mac_address(_net.head_address(subnet)).split(":")[0], 16)
+    assert first & 0b10 and not first & 0b01  # locally administered, unicast
+
+
 def test_pick_subnet_skips_taken_ones() -> None:
     assert str(_net.pick_subnet([])) == "10.240.0.0/20"
     assert str(_net.pick_subnet(["10.240.0.0/20", "10.240.32.0/20"])) == "10.240.16.0/20"
