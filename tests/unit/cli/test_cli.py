@@ -203,6 +203,7 @@ def test_dry_run_rejects_efa_on_a_type_without_efa_on_every_provider(provider: s
     assert not any("emulates" in e["message"] for e in errors)
 
 
+@needs_corpus
 @pytest.mark.parametrize("config", IMAGE_CONFIGS, ids=lambda p: p.name[:60])
 def test_image_corpus_dry_runs(config: Path, tmp_path: Path) -> None:
     rendered = render_to(config, tmp_path)

@@ -22,6 +22,7 @@ ARM64_PARENT = "arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023-arm64
 VALID_FILES = [p for p in IMAGE_FILES if "test_invalid_config" not in p.name]
 
 
+@needs_corpus
 @pytest.mark.parametrize("path", VALID_FILES, ids=lambda p: p.name[:80])
 def test_corpus_image_configs_are_accepted(path: Path, tmp_path: Path) -> None:
     report = check_image_config(render_to(path, tmp_path), image_id="corpus-image")
