@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from corral.config import catalog
+from support.corpus import CORPUS, needs_corpus
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus"
 TYPE_RE = re.compile(
     r"^\s*(?:-\s*)?(?:InstanceType|Instance)\s*:\s*([a-z0-9][a-z0-9\-]*\.[a-z0-9\-]+)\s*$", re.M
 )
@@ -23,13 +22,13 @@ def corpus_instance_types() -> set[str]:
     return found
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is absent (CI has ../shared)")
+@needs_corpus
 def test_corpus_uses_instance_types() -> None:
     # Guards the test below against a regex that silently matches nothing.
     assert len(corpus_instance_types()) >= 20
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is absent (CI has ../shared)")
+@needs_corpus
 @pytest.mark.parametrize("name", sorted(corpus_instance_types()))
 def test_every_corpus_instance_type_is_in_the_catalog(name: str) -> None:
     info = catalog.get(name)

@@ -9,9 +9,8 @@ import pytest
 from corral.config import catalog, load_cluster_config, load_cluster_config_text
 from corral.errors import ConfigError
 from corral.plan import NodeKind, build_plan
-from support.corpus import needs_corpus
+from support.corpus import CLUSTER_FILES, needs_corpus
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "cluster-configs"
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 BASE = """\
@@ -177,7 +176,7 @@ def test_an_unknown_compute_type_cannot_be_planned() -> None:
 
 
 @needs_corpus
-@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.yaml")), ids=lambda p: p.name[:60])
+@pytest.mark.parametrize("path", CLUSTER_FILES, ids=lambda p: p.name[:60])
 def test_every_corpus_config_plans(path: Path) -> None:
     config = load_cluster_config(path).config
     assert _compute_types_known(config)
